@@ -1,0 +1,21 @@
+# The two commands a new user needs (see README):
+#   make demo   - create .venv if needed and run the main job end to end on the embedded default
+#   make test   - create .venv if needed and run the test suite
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench env clean
+env:
+	@bash tools/bootstrap.sh
+
+demo: env
+	$(VENV)/bin/neurochip demo -o out/demo
+
+test: env
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: env
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

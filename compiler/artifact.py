@@ -1,0 +1,87 @@
+"""`CompiledNetwork`: the compiler's output, a plain-data integer image of the network for one chip.
+
+Fixed-point semantics of every field: ``docs/fixed_point.md`` (single source of truth, implemented in
+``neurochip.kernels``). Shapes are [post, pre]. All integer arrays are int32 (mantissas) unless noted.
+
+Network state (inference):
+    w_in [n_rec, n_in], w_rec [n_rec, n_rec], w_out [n_out, n_rec]   weight mantissas, in
+        [profile.format.w_min, w_max]; rec_mask [n_rec, n_rec] bool (existing synapses)
+    e_in, e_rec, e_out            shared weight exponents (int, per projection)
+    du, dv, da, dk                12-bit (decay_bits) decays: current, membrane, adaptation, readout
+    vth                           threshold mantissa (threshold_bits, unsigned); vth_eff = vth << threshold_shift
+    bias_mant [n_rec], bias_exp   bias mantissa (bias_bits signed) and shared exponent
+    beta_mant [n_rec], beta_shift adaptive-threshold gain: A = vth_eff + (beta_mant * a) >> beta_shift
+    a_inc                         adaptation increment per spike (a units)
+    n_ref                         refractory period (steps, counting the spike step)
+    reset                         'subtract' | 'zero'
+    neuron_kind                   'lif' | 'alif'
+    scale_v                       v_int = v_float * scale_v  (membrane units per float unit)
+    scale_out                     readout float = y_int / scale_out + b_out
+    b_out [n_out] float64         readout bias, added after dequantisation (float, off-chip)
+    float_params                  dict: the source NeuronParams (for float mode and validation)
+
+Learning state (on-chip rule, None for inference-only compiles): ``rule`` is a `CompiledRule` holding
+the fixed-point learning constants (see ``compiler/lower_rule.py``).
+
+Mapping: core_of [n_rec + n_out] int32 (recurrent neurons, then readout neurons) -> core index;
+core_xy [n_cores, 2] int32 mesh coordinates (col, row) of each used core; hops [n_cores, n_cores]
+int32 XY hop counts; ls_hops [n_cores] int32 hops from the readout's core(s) to each core for the
+learning-signal broadcast.
+
+``report`` (JSON-able dict) records each pass's decisions; ``provenance`` the network digest, rule,
+profile name/path, compiler version and time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SCHEMA = 1
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledNetwork:
+    profile_name: str
+    profile: Any                 # neurochip.chips.profile.ChipProfile
+    neuron_kind: str
+    reset: str
+    n_in: int
+    n_rec: int
+    n_out: int
+    w_in: np.ndarray
+    w_rec: np.ndarray
+    w_out: np.ndarray
+    rec_mask: np.ndarray
+    e_in: int
+    e_rec: int
+    e_out: int
+    du: int
+    dv: int
+    da: int
+    dk: int
+    vth: int
+    bias_mant: np.ndarray
+    bias_exp: int
+    beta_mant: np.ndarray
+    beta_shift: int
+    a_inc: int
+    n_ref: int
+    scale_v: float
+    scale_out: float
+    b_out: np.ndarray
+    float_params: dict
+    core_of: np.ndarray
+    core_xy: np.ndarray
+    hops: np.ndarray
+    ls_hops: np.ndarray
+    rule: Any = None              # compiler.lower_rule.CompiledRule | None
+    B_float: np.ndarray | None = None   # feedback matrix of the float network [n_rec, n_out]
+    beta_float: np.ndarray | None = None
+    report: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def n_cores(self) -> int:
+        return int(self.core_xy.shape[0])

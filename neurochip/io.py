@@ -1,0 +1,144 @@
+"""Atomic, pickle-free storage of named numpy arrays with a JSON manifest.
+
+A bundle ``<stem>`` is two files: ``<stem>.npz`` (numpy arrays, ``allow_pickle=False``) and
+``<stem>.json`` (manifest: ``format``, ``schema``, ``kind``, per-array ``sha256``/``dtype``/``shape``
+and free ``meta``). ``load_bundle`` verifies everything and raises `ArtifactError` on a missing,
+truncated, altered, foreign-kind, foreign-schema or object/pickle-bearing file. Writes go to a
+temporary file in the same directory followed by ``os.replace``, so a crash or Ctrl-C never leaves a
+half-written file under the final name.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ArtifactError
+
+FORMAT = "neurochip-bundle"
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same directory, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON (numpy scalars/arrays converted)."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _sha(a: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(str(a.dtype.str).encode())
+    h.update(str(a.shape).encode())
+    h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def bundle_paths(stem: str | os.PathLike) -> tuple[Path, Path]:
+    """Return (npz path, json path) for a bundle stem; accepts a stem or either file name."""
+    p = Path(stem)
+    if p.suffix in (".npz", ".json"):
+        p = p.with_suffix("")
+    return p.with_suffix(".npz"), p.with_suffix(".json")
+
+
+def save_bundle(stem: str | os.PathLike, kind: str, schema: int, arrays: dict[str, np.ndarray],
+                meta: dict[str, Any]) -> Path:
+    """Save ``arrays`` + ``meta`` as bundle ``stem`` of ``kind`` at ``schema`` version. Returns npz path."""
+    npz_path, json_path = bundle_paths(stem)
+    clean: dict[str, np.ndarray] = {}
+    for k, a in arrays.items():
+        a = np.asarray(a)
+        if a.dtype == object:
+            raise ArtifactError(f"array '{k}' has dtype object; bundles hold numeric arrays only")
+        clean[k] = a
+    buf = io.BytesIO()
+    np.savez(buf, **clean)
+    manifest = {
+        "format": FORMAT, "kind": kind, "schema": schema,
+        "arrays": {k: {"sha256": _sha(a), "dtype": a.dtype.str, "shape": list(a.shape)} for k, a in clean.items()},
+        "meta": meta,
+    }
+    # npz first, manifest last: a manifest only exists for a fully written npz.
+    atomic_write_bytes(npz_path, buf.getvalue())
+    write_json(json_path, manifest)
+    return npz_path
+
+
+def load_bundle(stem: str | os.PathLike, kind: str, schema: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Load and verify a bundle. Returns (arrays, meta). Raises `ArtifactError` on any mismatch."""
+    npz_path, json_path = bundle_paths(stem)
+    for p in (npz_path, json_path):
+        if not p.is_file():
+            raise ArtifactError(f"{p}: file not found (a {kind} is saved as <name>.npz + <name>.json)")
+    try:
+        manifest = json.loads(json_path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"{json_path}: manifest is not valid JSON ({e.__class__.__name__}: {e})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ArtifactError(f"{json_path}: not a neurochip bundle (format={manifest.get('format') if isinstance(manifest, dict) else None!r})")
+    if manifest.get("kind") != kind:
+        raise ArtifactError(f"{json_path}: holds a '{manifest.get('kind')}', expected a '{kind}'")
+    if manifest.get("schema") != schema:
+        raise ArtifactError(f"{json_path}: schema version {manifest.get('schema')!r}, this neurochip reads version {schema}")
+    expected = manifest.get("arrays")
+    if not isinstance(expected, dict):
+        raise ArtifactError(f"{json_path}: manifest has no array table")
+    try:
+        with zipfile.ZipFile(npz_path) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                raise ArtifactError(f"{npz_path}: member {bad} is corrupt (CRC mismatch)")
+        with np.load(npz_path, allow_pickle=False) as z:
+            names = set(z.files)
+            if names != set(expected):
+                raise ArtifactError(f"{npz_path}: arrays {sorted(names ^ set(expected))} differ from the manifest")
+            arrays = {k: z[k] for k in z.files}
+    except ArtifactError:
+        raise
+    except ValueError as e:  # numpy refuses object arrays without pickle
+        raise ArtifactError(f"{npz_path}: refused to load ({e}); pickled content is never loaded") from None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
+        raise ArtifactError(f"{npz_path}: truncated or not an npz archive ({e.__class__.__name__}: {e})") from None
+    for k, a in arrays.items():
+        info = expected[k]
+        if _sha(a) != info.get("sha256"):
+            raise ArtifactError(f"{npz_path}: array '{k}' does not match its sha256 in the manifest (altered file)")
+    return arrays, manifest.get("meta", {})

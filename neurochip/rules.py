@@ -1,0 +1,95 @@
+"""`LearningRule`: which float rule trains the network, with its parameters; the same object is
+lowered by the compiler into its on-chip (fixed-point) form.
+
+Names: ``bptt`` (exact gradient, pseudo-derivative), ``truncated_bptt`` (gradient truncated to the
+last ``truncation`` steps), ``eprop_symmetric`` (feedback = W_out^T), ``eprop_random`` (fixed random
+feedback B), ``eprop_adaptive`` (B follows W_out's updates, with weight decay on both), ``rflo``
+(Murray 2019: e-prop-like traces with the pseudo-derivative replaced by a fixed gain, no adaptation
+eligibility).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from .errors import InvalidNetworkError
+
+RULES = ("bptt", "truncated_bptt", "eprop_symmetric", "eprop_random", "eprop_adaptive", "rflo")
+EPROP_RULES = ("eprop_symmetric", "eprop_random", "eprop_adaptive")
+ONCHIP_RULES = EPROP_RULES + ("rflo",)  # rules with a local, forward-in-time form a chip can run
+
+
+@dataclass(frozen=True)
+class LearningRule:
+    """A learning rule and its hyper-parameters.
+
+    name:            one of `RULES`
+    lr:              learning rate (Adam step size or SGD rate), dimensionless
+    optimizer:       'adam' or 'sgd'
+    reset_grad:      differentiate the reset path (True for autodiff-style BPTT; e-prop drops it).
+                     None = rule default (True for bptt/truncated_bptt, False otherwise)
+    truncation:      k steps for truncated_bptt
+    reg_rate:        firing-rate regularisation strength c_reg (loss c_reg * sum_j (f_j - f0)^2)
+    target_rate_hz:  f0, Hz
+    adaptive_decay:  weight decay on W_out and B each update for eprop_adaptive (P15)
+    train_in/train_rec/train_out: which weights learn
+    eligibility:     on-chip eligibility form: 'per_synapse' (exact e-prop traces) or 'factorised'
+                     (pre trace x post term, as ReckOn); float rules are always exact
+    """
+
+    name: Literal["bptt", "truncated_bptt", "eprop_symmetric", "eprop_random", "eprop_adaptive", "rflo"] = "eprop_random"
+    lr: float = 5e-3
+    optimizer: Literal["adam", "sgd"] = "adam"
+    reset_grad: bool | None = None
+    truncation: int | None = None
+    reg_rate: float = 1.0
+    target_rate_hz: float = 10.0
+    adaptive_decay: float = 0.01
+    train_in: bool = True
+    train_rec: bool = True
+    train_out: bool = True
+    eligibility: Literal["per_synapse", "factorised"] = "per_synapse"
+
+    def __post_init__(self) -> None:
+        if self.name not in RULES:
+            raise InvalidNetworkError(f"unknown learning rule {self.name!r}; known: {', '.join(RULES)}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise InvalidNetworkError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise InvalidNetworkError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.name == "truncated_bptt":
+            if not isinstance(self.truncation, int) or self.truncation < 1:
+                raise InvalidNetworkError(f"truncated_bptt needs truncation k >= 1 steps, got {self.truncation!r}")
+        if self.reg_rate < 0 or not math.isfinite(self.reg_rate):
+            raise InvalidNetworkError(f"reg_rate must be finite and >= 0, got {self.reg_rate!r}")
+        if self.target_rate_hz < 0 or not math.isfinite(self.target_rate_hz):
+            raise InvalidNetworkError(f"target_rate_hz must be finite and >= 0 Hz, got {self.target_rate_hz!r}")
+        if self.eligibility not in ("per_synapse", "factorised"):
+            raise InvalidNetworkError(f"eligibility must be 'per_synapse' or 'factorised', got {self.eligibility!r}")
+
+    @property
+    def differentiates_reset(self) -> bool:
+        if self.reset_grad is not None:
+            return self.reset_grad
+        return self.name in ("bptt", "truncated_bptt")
+
+    @property
+    def is_eprop(self) -> bool:
+        return self.name in EPROP_RULES
+
+    @property
+    def is_local(self) -> bool:
+        """True when the rule has an online, local form a chip can run."""
+        return self.name in ONCHIP_RULES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LearningRule":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise InvalidNetworkError(f"unknown learning-rule option(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**d)
