@@ -28,6 +28,9 @@ core_xy [n_cores, 2] int32 mesh coordinates (col, row) of each used core; hops [
 int32 XY hop counts; ls_hops [n_cores] int32 hops from the readout's core(s) to each core for the
 learning-signal broadcast.
 
+The ``*_float`` fields carry the source float network unchanged (``float_params`` its NeuronParams as a
+dict), so a backend's float mode runs the same network unquantised on the same mapping.
+
 ``report`` (JSON-able dict) records each pass's decisions; ``provenance`` the network digest, rule,
 profile name/path, compiler version and time.
 """
@@ -77,8 +80,12 @@ class CompiledNetwork:
     hops: np.ndarray
     ls_hops: np.ndarray
     rule: Any = None              # compiler.lower_rule.CompiledRule | None
-    B_float: np.ndarray | None = None   # feedback matrix of the float network [n_rec, n_out]
-    beta_float: np.ndarray | None = None
+    # The source float network (for the native backend's float mode and for validation):
+    w_in_float: np.ndarray | None = None    # [n_rec, n_in] float64
+    w_rec_float: np.ndarray | None = None   # [n_rec, n_rec]
+    w_out_float: np.ndarray | None = None   # [n_out, n_rec]
+    B_float: np.ndarray | None = None       # feedback matrix of the float network [n_rec, n_out]
+    beta_float: np.ndarray | None = None    # [n_rec]
     report: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
 
