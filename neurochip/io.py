@@ -142,3 +142,49 @@ def load_bundle(stem: str | os.PathLike, kind: str, schema: int) -> tuple[dict[s
         if _sha(a) != info.get("sha256"):
             raise ArtifactError(f"{npz_path}: array '{k}' does not match its sha256 in the manifest (altered file)")
     return arrays, manifest.get("meta", {})
+
+
+class staged_output_dir:
+    """Context manager that builds an output directory atomically.
+
+    Everything is written into a hidden sibling ``.<name>.partial-<pid>``; on success it replaces
+    ``path`` in one rename, so an error or Ctrl-C leaves no half-written output under ``path``. An
+    existing non-empty ``path`` is refused unless ``force`` (then it is replaced whole, never in part)::
+
+        with staged_output_dir("out/run", force=False) as d:
+            write_json(d / "metrics.json", ...)
+    """
+
+    def __init__(self, path: str | os.PathLike, force: bool = False):
+        self.path = Path(path)
+        self.force = force
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        import shutil
+        if self.path.exists() and not self.path.is_dir():
+            raise ArtifactError(f"output path {self.path} exists and is not a directory")
+        if self.path.is_dir() and any(self.path.iterdir()) and not self.force:
+            raise ArtifactError(f"output directory {self.path} exists and is not empty; choose another -o or pass --force to replace it whole")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.parent / f".{self.path.name}.partial-{os.getpid()}"
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir()
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        import shutil
+        if self.tmp is None:
+            return False
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        if self.path.exists():
+            old = self.path.parent / f".{self.path.name}.old-{os.getpid()}"
+            os.replace(self.path, old)
+            os.replace(self.tmp, self.path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.path)
+        return False
