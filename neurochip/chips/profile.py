@@ -10,10 +10,13 @@ already contains static power, routing and neuron updates; never combined with o
 TOML layout (all sections required unless marked optional)::
 
     name = "loihi2"            description = "..."      [[sources]] optional list of references
-    [mesh]    cols, rows, cores (<= cols*rows), cores_per_tile (optional, default 1)
+    [mesh]    cols, rows (grid of tiles), cores (<= cols*rows*cores_per_tile), cores_per_tile (optional,
+              default 1; cores of one tile share a router: 0 hops between them)
     [core]    max_neurons, syn_mem_bits, max_fan_in, max_fan_out, syn_overhead_bits (per synapse:
               index/delay/tag bits stored beside the weight), learn_state_bits (per-core bits for
-              traces/eligibility, optional; default = shares syn_mem_bits)
+              traces/eligibility, optional; default = shares syn_mem_bits), compartments_per_adaptive
+              (optional, default 1), max_readout (optional: dedicated readout units per chip),
+              max_inputs (optional: input channels per chip)
     [format]  weight_bits (signed, incl. sign), weight_exp_min, weight_exp_max, exp_scope
               ('projection' | 'core'), membrane_bits, current_bits, decay_bits, threshold_bits,
               threshold_shift, bias_bits, trace_bits, overflow ('saturate' | 'wrap'), resets
@@ -72,6 +75,10 @@ class CoreLimits:
     max_fan_out: int
     syn_overhead_bits: int = 0
     learn_state_bits: int | None = None
+    # Added by the compiler helper (all optional, defaults keep old profiles valid):
+    compartments_per_adaptive: int = 1   # neuron slots an ALIF neuron uses (2 on Loihi 1)
+    max_readout: int | None = None       # dedicated readout units per chip (None: readouts use neuron slots)
+    max_inputs: int | None = None        # input channels per chip (None: unlimited)
 
 
 @dataclass(frozen=True)
@@ -203,9 +210,10 @@ def profile_from_dict(d: dict[str, Any], path: str = "<dict>") -> ChipProfile:
     cols = _pos(_req(m, "cols", "mesh", int, path), "cols", "mesh", path)
     rows = _pos(_req(m, "rows", "mesh", int, path), "rows", "mesh", path)
     cores = _pos(m.get("cores", cols * rows), "cores", "mesh", path)
-    if cores > cols * rows:
-        raise ConfigError(f"{path}: [mesh] cores = {cores} exceeds cols*rows = {cols * rows}")
-    mesh = Mesh(cols, rows, int(cores), int(m.get("cores_per_tile", 1)))
+    cpt = _pos(m.get("cores_per_tile", 1), "cores_per_tile", "mesh", path)
+    if cores > cols * rows * cpt:
+        raise ConfigError(f"{path}: [mesh] cores = {cores} exceeds cols*rows*cores_per_tile = {cols * rows * cpt}")
+    mesh = Mesh(cols, rows, int(cores), int(cpt))
     c = _section(d, "core", path)
     core = CoreLimits(
         max_neurons=_pos(_req(c, "max_neurons", "core", int, path), "max_neurons", "core", path),
@@ -214,7 +222,14 @@ def profile_from_dict(d: dict[str, Any], path: str = "<dict>") -> ChipProfile:
         max_fan_out=_pos(_req(c, "max_fan_out", "core", int, path), "max_fan_out", "core", path),
         syn_overhead_bits=_pos(c.get("syn_overhead_bits", 0), "syn_overhead_bits", "core", path, True),
         learn_state_bits=c.get("learn_state_bits"),
+        compartments_per_adaptive=_pos(c.get("compartments_per_adaptive", 1), "compartments_per_adaptive", "core", path),
+        max_readout=c.get("max_readout"),
+        max_inputs=c.get("max_inputs"),
     )
+    for k in ("learn_state_bits", "max_readout", "max_inputs"):
+        v = getattr(core, k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            raise ConfigError(f"{path}: [core] {k} must be an integer >= 0, got {v!r}")
     f = _section(d, "format", path)
     fmt_int = {k: _req(f, k, "format", int, path) for k in (
         "weight_bits", "weight_exp_min", "weight_exp_max", "membrane_bits", "current_bits", "decay_bits",
