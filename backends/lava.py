@@ -1,0 +1,354 @@
+"""lava-nc backend: run a `CompiledNetwork` on lava's bit-accurate Loihi emulator (lava-nc 0.10).
+
+``run(compiled, inputs, ...) -> RunResult`` has the native backend's contract; results are aligned to
+the float time axis (docs/fixed_point.md "Time axis").
+
+Process graph per trial (chip steps 1 .. T+2, lava's `LoihiProtocol`):
+
+    RingBuffer(x, 2 zero columns appended) -> Dense(w_in, e_in) --\
+                                                                   +-> rec neurons --> Dense(w_out, e_out) -> readout
+                          rec neurons -> Dense(w_rec, e_rec) -----/
+
+- Dense: lava's `PyDenseModelBitAcc`, weights = the compiled mantissas, ``weight_exp`` = the projection
+  exponent, ``sign_mode = MIXED`` and ``num_weight_bits = 9`` so that lava's one-time preparation
+  (clip to [-256, 255], then drop ``8 - 9 + 1 = 0`` LSBs) is the identity on our 9-bit mantissas.
+  `_check_lava_fit` refuses mantissas outside that range instead of letting lava clip them.
+- Recurrent neurons: lava's own `LIF` / `PyLifModelBitAcc` when the compiled network uses only what it
+  implements (reset = 'zero', n_ref = 1, no adaptation, 24-bit u/v, threshold shift 6). Otherwise our own
+  fixed-point model `neurochip.backends.lava_models.chip_neuron` (reset by subtraction, refractory, ALIF):
+  a comparison against that is our model against our model, reported in ``meta['neuron_model']``.
+- Readout: lava's own LIF with ``du = 4095`` (u = input, no memory), ``dv = dk`` and a threshold that
+  v can never exceed (vth << 6 = 2^23 > 2^23 - 1), i.e. exactly docs/fixed_point.md's leaky readout.
+- Read-out of spikes through `Extractor` (fast); of voltages and the readout state through `Monitor`
+  (about 40 us per element: fine for n_out x T, costly for large n_rec x T, so 'v' is opt-in).
+
+Time axis: a spike or input at chip step s reaches u at s + 1 and the RingBuffer sends column c at
+step c + 1, so float step t of the recurrent layer is chip step t + 2 (1-based) and the readout, one
+Dense further, is chip step t + 3.
+
+Isolation: lava forks one OS process per lava process and leaves the interpreter hanging if
+``stop()`` is missed, so every run happens in a child interpreter (``python -m
+neurochip.backends.lava JOBDIR``) in its own session. Job and result travel as pickle-free bundles
+(`neurochip.io`). Past ``timeout_s`` the whole session is killed and the shared-memory segments its
+processes had mapped are unlinked, then `BackendError` is raised. Ctrl-C does the same and re-raises.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendError
+from .counts import counts_from_spikes
+from .result import RunResult
+
+NAME = "lava"
+JOB_SCHEMA = 1
+# lava-nc's PyLifModelBitAcc / PyDenseModelBitAcc register widths (docs/backends.md)
+LAVA_UV_BITS = 24
+LAVA_SHIFT = 6
+LAVA_W_MIN, LAVA_W_MAX = -256, 255
+READOUT_VTH = 1 << 17          # vth << 6 = 2^23: v saturates at 2^23 - 1, so the readout never spikes
+
+
+# --------------------------------------------------------------------------------------------------
+# checks
+# --------------------------------------------------------------------------------------------------
+def lava_native_lif(compiled) -> bool:
+    """True when the recurrent layer is exactly lava's own `PyLifModelBitAcc` (no model of ours)."""
+    beta = np.asarray(compiled.beta_mant)
+    return (compiled.reset == "zero" and int(compiled.n_ref) == 1
+            and (compiled.neuron_kind == "lif" or not beta.any()))
+
+
+def _check_lava_fit(compiled) -> None:
+    """Raise `BackendError` naming every field that lava's bit-accurate models cannot represent."""
+    problems = []
+    fmt = getattr(compiled.profile, "format", None)
+    if fmt is not None:
+        for name, want in (("membrane_bits", LAVA_UV_BITS), ("current_bits", LAVA_UV_BITS),
+                           ("threshold_shift", LAVA_SHIFT), ("decay_bits", 12)):
+            have = getattr(fmt, name)
+            if have != want:
+                problems.append(f"profile format.{name} = {have}, lava's LIF has {want}")
+    for name in ("w_in", "w_rec", "w_out"):
+        w = np.asarray(getattr(compiled, name))
+        if w.size and (w.min() < LAVA_W_MIN or w.max() > LAVA_W_MAX):
+            problems.append(f"{name} mantissas span [{int(w.min())}, {int(w.max())}], lava's Dense holds "
+                            f"[{LAVA_W_MIN}, {LAVA_W_MAX}] (8 bits + sign)")
+    for name in ("du", "dv", "dk"):
+        d = int(getattr(compiled, name))
+        if not 0 <= d <= 4095:
+            problems.append(f"{name} = {d}, lava's decays are 12-bit unsigned (0..4095)")
+    if not 0 <= int(compiled.vth) < (1 << 17):
+        problems.append(f"vth = {compiled.vth}, lava's threshold is 17-bit unsigned")
+    if problems:
+        raise BackendError("compiled network does not fit lava-nc's bit-accurate models: " + "; ".join(problems))
+
+
+def _check_inputs(compiled, inputs) -> np.ndarray:
+    x = np.asarray(inputs)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.shape[2] != compiled.n_in:
+        raise BackendError(f"inputs must have shape [batch, time, n_in={compiled.n_in}], got {x.shape}")
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise BackendError(f"inputs need at least one trial and one step, got shape {x.shape}")
+    if not np.isin(x, (0, 1)).all():
+        raise BackendError("lava backend takes binary input spikes (0/1); graded inputs are not supported")
+    return np.ascontiguousarray(x, dtype=np.uint8)
+
+
+# --------------------------------------------------------------------------------------------------
+# parent side
+# --------------------------------------------------------------------------------------------------
+def _job_arrays(compiled) -> tuple[dict, dict]:
+    arrays = {
+        "w_in": np.asarray(compiled.w_in, np.int32), "w_rec": np.asarray(compiled.w_rec, np.int32),
+        "w_out": np.asarray(compiled.w_out, np.int32), "rec_mask": np.asarray(compiled.rec_mask, bool),
+        "bias_mant": np.asarray(compiled.bias_mant, np.int32),
+        "beta_mant": np.asarray(compiled.beta_mant, np.int32),
+    }
+    meta = {k: int(getattr(compiled, k)) for k in
+            ("e_in", "e_rec", "e_out", "du", "dv", "da", "dk", "vth", "bias_exp", "beta_shift", "a_inc", "n_ref")}
+    meta.update(reset=str(compiled.reset), neuron_kind=str(compiled.neuron_kind),
+                lava_lif=lava_native_lif(compiled))
+    return arrays, meta
+
+
+def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes", "outputs"),
+        seed: int = 0, timeout_s: float | None = None, **_ignored) -> RunResult:
+    """Run ``inputs [B, T, n_in]`` (0/1) through lava's fixed-point emulator.
+
+    record: names among 'spikes', 'outputs', 'v', 'out_int'. 'v' adds the recurrent membrane
+        [B, T, n_rec] (int64, after reset, lava's v register) at ~40 us per value.
+    timeout_s: wall-clock limit for the whole run (default 60 s + 20 ms per neuron-step).
+    Returns `RunResult` (backend 'lava'): spikes [B, T, n_rec] uint8, outputs [B, T, n_out] float64
+    (y / scale_out + b_out), out_int [B, T, n_out] int64, counts from the recorded spikes.
+    """
+    from neurochip.io import load_bundle, save_bundle
+
+    if learn:
+        raise BackendError("on-chip learning on the lava backend is not available: lava-nc's learning engine "
+                           "cannot express the compiled e-prop rule (see docs/backends.md); use --backend native")
+    _check_lava_fit(compiled)
+    x = _check_inputs(compiled, inputs)
+    B, T, _ = x.shape
+    record = tuple(record or ())
+    want_v = "v" in record
+    if timeout_s is None:
+        timeout_s = 60.0 + 2e-5 * B * T * (compiled.n_rec + compiled.n_out) * (40 if want_v else 1)
+    arrays, meta = _job_arrays(compiled)
+    arrays["x"] = x
+    meta["record_v"] = bool(want_v)
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="neurochip-lava-") as tmp:
+        save_bundle(Path(tmp) / "job", "lava-job", JOB_SCHEMA, arrays, meta)
+        _run_child(tmp, timeout_s)
+        res, rmeta = load_bundle(Path(tmp) / "result", "lava-result", JOB_SCHEMA)
+    wall = time.perf_counter() - t0
+
+    spikes = res["spikes"].astype(np.uint8)
+    out_int = res["y"].astype(np.int64)
+    outputs = out_int / float(compiled.scale_out) + np.asarray(compiled.b_out, np.float64)[None, None, :]
+    counts = counts_from_spikes(compiled, x, spikes)
+    return RunResult(
+        spikes=spikes, outputs=outputs, counts=counts, backend=NAME,
+        v=res["v"].astype(np.int64) if want_v else None, out_int=out_int,
+        meta={"wall_s": wall, "lava_s": rmeta.get("lava_s"), "build_s": rmeta.get("build_s"),
+              "neuron_model": "lava PyLifModelBitAcc" if meta["lava_lif"] else "neurochip lava_models.ChipNeuron",
+              "chip_steps_per_trial": T + 2},
+    )
+
+
+def _session_pids(sid: int) -> list[int]:
+    """PIDs of every process in session ``sid`` (the child and all lava processes it forked)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+            fields_ = st[st.rindex(")") + 2:].split()
+            if int(fields_[3]) == sid:     # field 6 of stat: session id
+                pids.append(int(d))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def _shm_of(pids: list[int]) -> set[str]:
+    """/dev/shm files mapped by the given processes (lava's channel segments)."""
+    segs = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/maps") as f:
+                for line in f:
+                    i = line.find("/dev/shm/")
+                    if i >= 0:
+                        segs.add(line[i:].strip().replace(" (deleted)", ""))
+        except OSError:
+            continue
+    return segs
+
+
+def _kill_session(proc: subprocess.Popen) -> None:
+    """SIGKILL the child's whole session and unlink the shared memory its processes mapped."""
+    pids = _session_pids(proc.pid)
+    segs = _shm_of(pids)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for pid in pids:                      # processes that left the group but kept the session
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    for s in segs:
+        try:
+            os.unlink(s)
+        except OSError:
+            pass
+
+
+def _run_child(jobdir: str, timeout_s: float) -> None:
+    env = dict(os.environ)
+    env.setdefault("PYTHONWARNINGS", "ignore")
+    cmd = [sys.executable, "-m", "neurochip.backends.lava", jobdir]
+    with open(Path(jobdir) / "stderr.txt", "wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, env=env)
+        try:
+            rc = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_session(proc)
+            raise BackendError(f"lava run exceeded its timeout of {timeout_s:.0f} s; the lava processes were "
+                               f"killed and their shared memory removed") from None
+        except BaseException:             # Ctrl-C or anything else: leave nothing behind
+            _kill_session(proc)
+            raise
+        # the child stops lava itself; make sure no straggler of its session survives
+        if _session_pids(proc.pid):
+            _kill_session(proc)
+    if rc != 0:
+        tail = (Path(jobdir) / "stderr.txt").read_text(errors="replace").strip().splitlines()[-8:]
+        raise BackendError(f"lava run failed (exit code {rc}): " + " | ".join(tail))
+
+
+# --------------------------------------------------------------------------------------------------
+# child side (runs in its own interpreter; lava is imported only here)
+# --------------------------------------------------------------------------------------------------
+def _build_and_run(a: dict, m: dict, xb: np.ndarray) -> dict:
+    """Build the lava graph for one trial ``xb [T, n_in]``, run T + 2 steps, stop, return raw arrays."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+    from lava.proc.monitor.models import PyMonitorModel
+    from lava.proc.monitor.process import Monitor
+    from lava.utils.weightutils import SignMode
+
+    T, n_in = xb.shape
+    n_rec, n_out = a["w_rec"].shape[0], a["w_out"].shape[0]
+    steps = T + 2
+    data = np.zeros((n_in, steps), np.int32)
+    data[:, :T] = xb.T
+    # identity weight preparation: MIXED sign, 9 weight bits -> clip [-256, 255], 0 LSBs dropped
+    wkw = dict(sign_mode=SignMode.MIXED, num_weight_bits=9)
+    src = RingBuffer(data=data)
+    d_in = Dense(weights=a["w_in"], weight_exp=m["e_in"], **wkw)
+    d_rec = Dense(weights=a["w_rec"] * a["rec_mask"], weight_exp=m["e_rec"], **wkw)
+    d_out = Dense(weights=a["w_out"], weight_exp=m["e_out"], **wkw)
+    exception_map = {Extractor: PyLoihiExtractorModel, Monitor: PyMonitorModel}
+    if m["lava_lif"]:
+        # bias 0 during chip step 1 (it has no float counterpart), set to the compiled bias after it:
+        # lava rescales the bias every step, so bias_mant.set() is safe (unlike vth/du/dv)
+        rec = LIF(shape=(n_rec,), du=m["du"], dv=m["dv"], vth=m["vth"],
+                  bias_mant=np.zeros(n_rec, np.int16), bias_exp=np.full(n_rec, m["bias_exp"], np.int16))
+        v_port = None
+    else:
+        from neurochip.backends.lava_models.chip_neuron import ChipNeuron, PyChipNeuronModel
+        rec = ChipNeuron(shape=(n_rec,), du=m["du"], dv=m["dv"], da=m["da"], vth=m["vth"],
+                         bias_mant=a["bias_mant"], bias_exp=m["bias_exp"], beta_mant=a["beta_mant"],
+                         beta_shift=m["beta_shift"], a_inc=m["a_inc"], n_ref=m["n_ref"],
+                         reset_subtract=int(m["reset"] == "subtract"))
+        exception_map[ChipNeuron] = PyChipNeuronModel
+        v_port = rec.v_out
+    ro = LIF(shape=(n_out,), du=4095, dv=m["dk"], vth=READOUT_VTH, bias_mant=np.zeros(n_out, np.int16),
+             bias_exp=np.zeros(n_out, np.int16))
+    src.s_out.connect(d_in.s_in)
+    d_in.a_out.connect(rec.a_in)
+    rec.s_out.connect(d_rec.s_in)
+    d_rec.a_out.connect(rec.a_in)
+    rec.s_out.connect(d_out.s_in)
+    d_out.a_out.connect(ro.a_in)
+    ext = Extractor(shape=(n_rec,), buffer_size=steps + 1)
+    rec.s_out.connect(ext.in_port)
+    ext_v = mon_v = None
+    if m["record_v"]:
+        if v_port is not None:
+            ext_v = Extractor(shape=(n_rec,), buffer_size=steps + 1)
+            v_port.connect(ext_v.in_port)
+        else:
+            mon_v = Monitor()
+            mon_v.probe(target=rec.v, num_steps=steps)
+    mon_y = Monitor()
+    mon_y.probe(target=ro.v, num_steps=steps)
+    cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=exception_map)
+    out = {}
+    try:
+        rec.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+        if m["lava_lif"] and a["bias_mant"].any():
+            rec.bias_mant.set(a["bias_mant"].astype(np.int16))
+        rec.run(condition=RunSteps(num_steps=steps - 1), run_cfg=cfg)
+        s = np.stack([ext.receive() for _ in range(steps)])            # [steps, n_rec]
+        out["spikes"] = s[1:T + 1] != 0                                  # chip step t+2 -> float t
+        y = np.asarray(mon_y.get_data()[ro.name]["v"]).reshape(steps, n_out)
+        out["y"] = y[2:T + 2].astype(np.int64)                            # readout: chip step t+3
+        if ext_v is not None:
+            out["v"] = np.stack([ext_v.receive() for _ in range(steps)])[1:T + 1].astype(np.int64)
+        elif mon_v is not None:
+            out["v"] = np.asarray(mon_v.get_data()[rec.name]["v"]).reshape(steps, n_rec)[1:T + 1].astype(np.int64)
+    finally:
+        rec.stop()
+    return out
+
+
+def _child_main(jobdir: str) -> int:
+    from neurochip.io import load_bundle, save_bundle
+
+    a, m = load_bundle(Path(jobdir) / "job", "lava-job", JOB_SCHEMA)
+    x = a["x"]
+    B, T, _ = x.shape
+    n_rec, n_out = a["w_rec"].shape[0], a["w_out"].shape[0]
+    spikes = np.zeros((B, T, n_rec), np.uint8)
+    y = np.zeros((B, T, n_out), np.int64)
+    v = np.zeros((B, T, n_rec), np.int64) if m["record_v"] else np.zeros((0, 0, 0), np.int64)
+    t0 = time.perf_counter()
+    for b in range(B):
+        o = _build_and_run(a, m, x[b])
+        spikes[b] = o["spikes"]
+        y[b] = o["y"]
+        if m["record_v"]:
+            v[b] = o["v"]
+    save_bundle(Path(jobdir) / "result", "lava-result", JOB_SCHEMA, {"spikes": spikes, "y": y, "v": v},
+                {"lava_s": time.perf_counter() - t0})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1]))
