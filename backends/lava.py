@@ -312,8 +312,8 @@ def _build_and_run(a: dict, m: dict, xb: np.ndarray) -> dict:
     out = {}
     try:
         rec.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
-        if m["lava_lif"] and a["bias_mant"].any():
-            rec.bias_mant.set(a["bias_mant"].astype(np.int16))
+        if a["bias_mant"].any():
+            rec.bias_mant.set(a["bias_mant"].astype(np.int16 if m["lava_lif"] else np.int64))
         rec.run(condition=RunSteps(num_steps=steps - 1), run_cfg=cfg)
         s = np.stack([ext.receive() for _ in range(steps)])            # [steps, n_rec]
         out["spikes"] = s[1:T + 1] != 0                                  # chip step t+2 -> float t
