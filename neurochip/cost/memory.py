@@ -1,0 +1,105 @@
+"""On-chip memory (bits) held by a compiled network: weights, neuron state, learning state, feedback.
+
+Widths come from the profile's ``[format]`` (weight_bits, membrane_bits, current_bits, trace_bits)
+and ``[core]`` (syn_overhead_bits: index/delay/tag bits stored beside each weight); nothing is
+hard-coded. Formulas (N = n_rec, K = n_out, S_in = N n_in, S_rec = existing recurrent synapses,
+S_out = K N, b_w = weight_bits + syn_overhead_bits, b_t = trace_bits):
+
+    weights      = (S_in + S_rec + S_out) * b_w
+    neuron state = N (membrane_bits + current_bits [+ membrane_bits for ALIF's a] [+ refractory
+                   counter ceil(log2(n_ref + 1)) bits when n_ref > 1]) + K membrane_bits (readout y)
+    learning (e-prop, factorised, ReckOn-style per-neuron traces):
+                   (n_in + N) b_t (presynaptic traces z_bar) + N b_t (psi) + N b_t (kappa-filtered
+                   spikes for the readout update) [+ N b_t ALIF adaptation eligibility]
+    learning (per-synapse): presynaptic traces (n_in + N) b_t + N b_t (psi) + N b_t (readout trace)
+                   + (S_in + S_rec) b_t (filtered eligibility e_bar) [+ (S_in + S_rec) b_t ALIF eps]
+    feedback B   = N K weight_bits for random / adaptive e-prop; 0 for symmetric e-prop (W_out is
+                   read transposed instead, a non-local access).
+Weight updates are applied online (no per-synapse Delta-w accumulator is stored).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def neuron_state_bits(n_rec: int, n_out: int, fmt, *, kind: str = "lif", n_ref: int = 1) -> dict[str, int]:
+    """Bits of recurrent and readout neuron state."""
+    per = fmt.membrane_bits + fmt.current_bits
+    if kind == "alif":
+        per += fmt.membrane_bits  # adaptation variable a, held at membrane width
+    ref_bits = math.ceil(math.log2(n_ref + 1)) if (n_ref > 1 and getattr(fmt, "refractory", True)) else 0
+    return {"recurrent": n_rec * (per + ref_bits), "readout": n_out * fmt.membrane_bits,
+            "bits_per_neuron": per + ref_bits}
+
+
+def learning_state_bits(n_in: int, n_rec: int, n_plastic: int, fmt, *, eligibility: str = "factorised",
+                        kind: str = "lif") -> dict[str, int]:
+    """Bits of e-prop learning state (traces/eligibility); independent of the trial length T."""
+    tb = fmt.trace_bits
+    d = {"pre_traces": (n_in + n_rec) * tb, "psi": n_rec * tb, "readout_trace": n_rec * tb}
+    if eligibility == "per_synapse":
+        d["eligibility"] = n_plastic * tb
+        if kind == "alif":
+            d["adaptation_eligibility"] = n_plastic * tb
+    elif eligibility == "factorised":
+        if kind == "alif":
+            d["adaptation_eligibility"] = n_rec * tb
+    else:
+        raise ValueError(f"eligibility must be 'per_synapse' or 'factorised', got {eligibility!r}")
+    d["total"] = sum(d.values())
+    return d
+
+
+def _rule_info(compiled, rule) -> tuple[str | None, str | None]:
+    """(rule name, eligibility) from an explicit rule, else the compiled rule, else None."""
+    r = rule if rule is not None else getattr(compiled, "rule", None)
+    if r is None:
+        return None, None
+    name = getattr(r, "name", None) or getattr(r, "rule", None)
+    elig = getattr(r, "eligibility", None)
+    return (str(name) if name is not None else None), (str(elig) if elig is not None else None)
+
+
+def memory(compiled, profile=None, rule=None, *, learn: bool | None = None) -> dict[str, Any]:
+    """Memory report for a `CompiledNetwork` (JSON-able). ``profile`` defaults to ``compiled.profile``;
+    ``rule`` (LearningRule or CompiledRule) defaults to ``compiled.rule``; learning state is counted when
+    a rule is known or ``learn`` is True (then e-prop random feedback with the profile's first
+    eligibility option, or factorised)."""
+    p = profile if profile is not None else compiled.profile
+    fmt, core = p.format, p.core
+    n_in, n_rec, n_out = int(compiled.n_in), int(compiled.n_rec), int(compiled.n_out)
+    s_in = n_in * n_rec
+    s_rec = int(np.asarray(compiled.rec_mask).sum())
+    s_out = n_out * n_rec
+    b_w = fmt.weight_bits + core.syn_overhead_bits
+    weights = {"input": s_in * b_w, "recurrent": s_rec * b_w, "readout": s_out * b_w,
+               "synapses": s_in + s_rec + s_out, "bits_per_synapse": b_w}
+    weights["total"] = weights["input"] + weights["recurrent"] + weights["readout"]
+    kind = str(compiled.neuron_kind)
+    ns = neuron_state_bits(n_rec, n_out, fmt, kind=kind, n_ref=int(compiled.n_ref))
+    ns["total"] = ns["recurrent"] + ns["readout"]
+    name, elig = _rule_info(compiled, rule)
+    learning = None
+    feedback = 0
+    if name is not None or learn:
+        if elig is None:
+            elig = p.learning.eligibility[0] if p.learning.eligibility else "factorised"
+        learning = learning_state_bits(n_in, n_rec, s_in + s_rec, fmt, eligibility=elig, kind=kind)
+        learning["eligibility_kind"] = elig
+        name = name or "eprop_random"
+        feedback = 0 if name == "eprop_symmetric" else n_rec * n_out * fmt.weight_bits
+    total = weights["total"] + ns["total"] + (learning["total"] if learning else 0) + feedback
+    n_cores = int(compiled.n_cores)
+    capacity = n_cores * core.syn_mem_bits
+    out: dict[str, Any] = {
+        "weights_bits": weights, "neuron_state_bits": ns, "learning_state_bits": learning,
+        "feedback_bits": feedback, "rule": name, "total_bits": total, "total_kib": total / 8192.0,
+        "n_cores": n_cores, "core_syn_mem_bits": core.syn_mem_bits,
+        "synaptic_memory_utilisation": (weights["total"] + feedback) / capacity if capacity else None,
+    }
+    if core.learn_state_bits is not None and learning:
+        out["learning_state_utilisation"] = learning["total"] / (n_cores * core.learn_state_bits)
+    return out
