@@ -178,7 +178,8 @@ def _session_pids(sid: int) -> list[int]:
             with open(f"/proc/{d}/stat") as f:
                 st = f.read()
             fields_ = st[st.rindex(")") + 2:].split()
-            if int(fields_[3]) == sid:     # field 6 of stat: session id
+            # field 6 of stat: session id; zombies (state Z) hold nothing and wait for their reaper
+            if int(fields_[3]) == sid and fields_[0] != "Z":
                 pids.append(int(d))
         except (OSError, ValueError, IndexError):
             continue
