@@ -1,0 +1,70 @@
+"""Optimisers (Adam, SGD) and the update step that turns `Grads` into a new `Network`.
+
+State is plain data (dicts of numpy arrays), so a run can be checkpointed without pickle.
+eprop_adaptive (eprop_spec 2.4, pitfall P15): B receives the same increment as W_out^T and both are
+multiplied by (1 - rule.adaptive_decay) after every update (Kolen-Pollack), so B tends to W_out^T.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..network import Network
+from ..rules import LearningRule
+from .gradients import GRAD_FIELDS, Grads
+
+
+@dataclass
+class OptState:
+    """Optimiser state: step count and Adam moments per array (empty for SGD)."""
+
+    step: int = 0
+    m: dict[str, np.ndarray] = field(default_factory=dict)
+    v: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def sgd_step(g: np.ndarray, lr: float) -> np.ndarray:
+    return -lr * g
+
+
+def adam_step(name: str, g: np.ndarray, st: OptState, lr: float, b1: float = 0.9, b2: float = 0.999,
+              eps: float = 1e-8) -> np.ndarray:
+    """Adam increment (Kingma & Ba 2015) for array ``name``; st.step must already be incremented."""
+    m = st.m.get(name); v = st.v.get(name)
+    if m is None:
+        m = np.zeros_like(g); v = np.zeros_like(g)
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    st.m[name], st.v[name] = m, v
+    mh = m / (1 - b1 ** st.step)
+    vh = v / (1 - b2 ** st.step)
+    return -lr * mh / (np.sqrt(vh) + eps)
+
+
+def increments(rule: LearningRule, g: Grads, st: OptState) -> dict[str, np.ndarray]:
+    """Increment per trained array (untrained arrays are absent)."""
+    st.step += 1
+    train = {"w_in": rule.train_in, "w_rec": rule.train_rec, "w_out": rule.train_out, "b_out": rule.train_out}
+    out = {}
+    for name in GRAD_FIELDS:
+        if not train[name]:
+            continue
+        gi = getattr(g, name)
+        out[name] = adam_step(name, gi, st, rule.lr) if rule.optimizer == "adam" else sgd_step(gi, rule.lr)
+    return out
+
+
+def apply_update(net: Network, rule: LearningRule, g: Grads, st: OptState) -> Network:
+    """One optimiser step: returns the updated network (validated). Masked and diagonal recurrent
+    entries have zero gradient, hence zero Adam moments and zero increment: they stay zero."""
+    inc = increments(rule, g, st)
+    new = {k: getattr(net, k) + d for k, d in inc.items()}
+    if "w_rec" in new:
+        new["w_rec"] = new["w_rec"] * net.rec_mask  # exact zeros where no synapse exists
+    if rule.name == "eprop_adaptive":
+        lam = rule.adaptive_decay
+        B = net.B + (inc["w_out"].T if "w_out" in inc else 0.0)
+        new["B"] = (1 - lam) * B
+        new["w_out"] = (1 - lam) * new.get("w_out", net.w_out)
+    return net.with_weights(**new)

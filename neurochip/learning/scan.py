@@ -1,0 +1,127 @@
+"""Numba kernels of the float learning rules: the backward (adjoint) scan and the sparse
+per-sequence sums that turn it into weight gradients.
+
+All rules share one backward recursion over t = T-1 .. 0 (eprop_spec 2.1 / 2.7), run *in place* on
+``d`` [B, T, N], which holds the learning signal Lhat^t (dE/dz^t through the readout, plus the
+rate-regulariser term) on entry and the membrane adjoint dv^t on exit:
+
+    dz^t = Lhat^t + c_a da^{t+1} [adapt] + c_in W_rec^T dv^{t+1} [recurrent] - v_th dv^{t+1} [reset]
+    dv^t = psi^t dz^t + alpha dv^{t+1}
+    da^t = -beta psi^t dz^t + rho da^{t+1}                       [adapt]
+
+recurrent=reset=adapt=True is exact BPTT; recurrent=reset=False, adapt=True is e-prop (the
+adjoint form of the eligibility traces: the own-spike adaptation path is kept, the reset and the
+network path are detached); adapt=False drops the adaptation eligibility (RFLO). ``trunc`` = k > 0
+zeroes (dv, da) at window boundaries every k steps counted from the end (truncated BPTT).
+
+The gradients are then sums over (b, t) of outer products with sparse 0/1 spikes, done event by
+event (only spiking presynaptic entries touch memory): see `accumulate_events`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def readout_adjoint(err, kappa):
+    """dy^t = err^t + kappa dy^{t+1} for err [B, T, K] (dE/do^t); returns dy [B, T, K]."""
+    B, T, K = err.shape
+    dy = np.empty_like(err)
+    for b in range(B):
+        acc = np.zeros(K)
+        for t in range(T - 1, -1, -1):
+            for k in range(K):
+                acc[k] = err[b, t, k] + kappa * acc[k]
+                dy[b, t, k] = acc[k]
+    return dy
+
+
+@njit(cache=True, parallel=True)
+def scan_local(psi, d, beta, alpha, rho, c_a, v_th, reset, adapt, trunc, chunk):
+    """Backward scan without the network path: neurons are independent, so threads own blocks of
+    ``chunk`` neurons (contiguous in memory). psi, d [B, T, N] float64; d is overwritten with dv."""
+    B, T, N = psi.shape
+    n_chunks = (N + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        j0 = c * chunk
+        j1 = min(N, j0 + chunk)
+        w = j1 - j0
+        dv = np.zeros((B, w))
+        da = np.zeros((B, w))
+        for t in range(T - 1, -1, -1):
+            if trunc > 0 and t != T - 1 and (T - 1 - t) % trunc == 0:
+                dv[:, :] = 0.0  # window boundary: no credit flows into the previous window
+                da[:, :] = 0.0
+            for b in range(B):
+                for jj in range(w):
+                    j = j0 + jj
+                    dz = d[b, t, j]
+                    if adapt:
+                        dz += c_a * da[b, jj]
+                    if reset:
+                        dz -= v_th * dv[b, jj]
+                    p = psi[b, t, j]
+                    dv[b, jj] = p * dz + alpha * dv[b, jj]
+                    if adapt:
+                        da[b, jj] = -beta[j] * p * dz + rho * da[b, jj]
+                    d[b, t, j] = dv[b, jj]
+
+
+@njit(cache=True, parallel=True)
+def _scan_step(psi, d, t, rec, dv, da, beta, alpha, rho, c_in, c_a, v_th, reset, adapt):
+    B, N = dv.shape
+    for b in prange(B):
+        for j in range(N):
+            dz = d[b, t, j] + c_in * rec[b, j]
+            if adapt:
+                dz += c_a * da[b, j]
+            if reset:
+                dz -= v_th * dv[b, j]
+            p = psi[b, t, j]
+            dv[b, j] = p * dz + alpha * dv[b, j]
+            if adapt:
+                da[b, j] = -beta[j] * p * dz + rho * da[b, j]
+            d[b, t, j] = dv[b, j]
+
+
+@njit(cache=True)
+def scan_full(psi, d, w_rec, beta, alpha, rho, c_in, c_a, v_th, reset, adapt, trunc):
+    """Backward scan with the network path c_in W_rec^T dv^{t+1} (BPTT). One [B, N] x [N, N] BLAS
+    product per step (rec = dv^{t+1} W_rec, i.e. rec_j = sum_l W_rec[l, j] dv_l). w_rec is [post, pre]."""
+    B, T, N = psi.shape
+    dv = np.zeros((B, N))
+    da = np.zeros((B, N))
+    rec = np.zeros((B, N))
+    for t in range(T - 1, -1, -1):
+        if trunc > 0 and t != T - 1 and (T - 1 - t) % trunc == 0:
+            dv[:, :] = 0.0
+            da[:, :] = 0.0
+        np.dot(dv, w_rec, rec)
+        _scan_step(psi, d, t, rec, dv, da, beta, alpha, rho, c_in, c_a, v_th, reset, adapt)
+
+
+@njit(cache=True, parallel=True)
+def accumulate_events(pre, d, shift, n_chunks):
+    """G[i, :] = sum_{b, t} pre[b, t, i] * d[b, t + shift, :]  (t + shift < T); returns G [M, N].
+
+    pre [B, T, M] (0/1 spikes as uint8, or graded float64 inputs) is sparse: only non-zero entries
+    add a row of d. Threads own disjoint blocks of presynaptic indices i, so no write conflicts.
+    shift = 1 pairs z^{t-1} with dv^t (recurrent weights); 0 pairs x^t / z^t with the same step.
+    """
+    B, T, M = pre.shape
+    N = d.shape[2]
+    G = np.zeros((M, N))
+    size = (M + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        i0 = c * size
+        i1 = min(M, i0 + size)
+        for b in range(B):
+            for t in range(T - shift):
+                for i in range(i0, i1):
+                    p = pre[b, t, i]
+                    if p != 0:
+                        row = d[b, t + shift]
+                        for j in range(N):
+                            G[i, j] += p * row[j]
+    return G
