@@ -33,6 +33,21 @@ dict), so a backend's float mode runs the same network unquantised on the same m
 
 ``report`` (JSON-able dict) records each pass's decisions; ``provenance`` the network digest, rule,
 profile name/path, compiler version and time.
+
+Routing tables (optional, added by the compiler): route_indptr [n_rec + 1] int64 / route_dst [nnz] int32,
+the destination cores of each recurrent neuron's spikes (CSR, sorted; its own core included when it has
+local targets); xy_next [n_cores, n_cores] int8 first XY port from core a towards core b (0 local, 1 east,
+2 west, 3 north, 4 south).
+
+Sparse compiles (`compiler.compile_sparse`, networks too large for dense [n_rec, n_rec] arrays): w_rec is
+a scipy.sparse CSR int32 matrix, rec_mask a CSR bool matrix and w_rec_float a CSR float64 matrix, each
+with the same structure (an entry is an existing synapse). Dense compiles keep numpy arrays.
+
+Storage: ``save(stem)`` / ``load(stem)`` write / read a neurochip bundle (``<stem>.npz`` without pickle +
+``<stem>.json`` manifest with schema version and sha256 per array; see `neurochip.io`). Arrays go to the
+npz under their field name (CSR matrices as ``<field>.indptr/.indices/.data``, the rule's arrays as
+``rule.<name>``); scalars, strings, dicts and the profile go to the JSON meta. ``load`` raises
+`ArtifactError` on a missing, truncated, altered, foreign-version or pickle-bearing file.
 """
 from __future__ import annotations
 
@@ -88,7 +103,28 @@ class CompiledNetwork:
     beta_float: np.ndarray | None = None    # [n_rec]
     report: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
+    # Routing tables (added by the compiler; None in hand-built artifacts):
+    route_indptr: np.ndarray | None = None   # [n_rec + 1] int64
+    route_dst: np.ndarray | None = None      # [nnz] int32 destination cores per recurrent neuron
+    xy_next: np.ndarray | None = None        # [n_cores, n_cores] int8 first XY port
 
     @property
     def n_cores(self) -> int:
         return int(self.core_xy.shape[0])
+
+    @property
+    def is_sparse(self) -> bool:
+        """True when w_rec / rec_mask are scipy.sparse CSR matrices (compile_sparse)."""
+        import scipy.sparse as sp
+        return sp.issparse(self.w_rec)
+
+    def save(self, stem) -> None:
+        """Write ``<stem>.npz`` + ``<stem>.json`` atomically (no pickle)."""
+        from .serial import save_compiled
+        save_compiled(self, stem)
+
+    @classmethod
+    def load(cls, stem) -> "CompiledNetwork":
+        """Read an artifact written by `save`; raises `ArtifactError` on any corruption or mismatch."""
+        from .serial import load_compiled
+        return load_compiled(stem)
