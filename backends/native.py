@@ -1,0 +1,227 @@
+"""Native backend: Numba kernels for fixed-point inference, on-chip e-prop, and the float reference.
+
+``run(compiled, inputs, *, learn=False, targets=None, record=("spikes", "outputs"), mode="fixed",
+seed=0, epochs=1, batch_size=None) -> RunResult``
+
+- ``mode='fixed'``: docs/fixed_point.md exactly (``kernels.fixed_forward``), batch in parallel, every
+  event counted in the kernel.
+- ``mode='float'``: the CompiledNetwork's ``*_float`` weights through the float reference kernel
+  (``kernels.float_forward``, the one `neurochip.simulate` runs): identical spikes and outputs; counts
+  from the spikes (`backends.counts`).
+- ``learn=True`` (fixed mode only): on-chip e-prop (``kernels.eprop_fixed``) with the compiled rule
+  (``compiled.rule``, a `CompiledRule`), trials in order, weights applied at each learning-epoch boundary;
+  ``epochs`` passes over the inputs; ``RunResult.weights`` holds the learned int mantissas and
+  ``meta['epochs']`` the per-epoch loss / accuracy (measured during learning, from the outputs).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import BackendError, ConfigError
+from .result import EventCounts, RunResult
+
+NAME = "native"
+RECORDABLE = ("spikes", "outputs", "v", "out_int")
+# Register widths used when a CompiledNetwork carries no profile (lava-nc's LIF: 24-bit u/v, shift 6)
+DEFAULT_FORMAT = {"S": 6, "D": 12, "mem_bits": 24, "cur_bits": 24, "weight_bits": 9}
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Event-driven tables of one compiled network (built once per run)."""
+
+    in_ptr: np.ndarray
+    in_idx: np.ndarray
+    in_w: np.ndarray
+    rec_ptr: np.ndarray
+    rec_idx: np.ndarray
+    rec_w: np.ndarray
+    w_out_t: np.ndarray
+    routes: object
+
+
+def chip_format(compiled) -> dict:
+    """Register widths and shifts of ``compiled``'s profile (DEFAULT_FORMAT without a profile)."""
+    f = getattr(compiled.profile, "format", None)
+    if f is None:
+        return dict(DEFAULT_FORMAT)
+    return {"S": int(f.threshold_shift), "D": int(f.decay_bits), "mem_bits": int(f.membrane_bits),
+            "cur_bits": int(f.current_bits), "weight_bits": int(f.weight_bits)}
+
+
+def build_tables(compiled, w_in=None, w_rec=None, w_out=None) -> Tables:
+    """CSR tables (by presynaptic neuron) and routes for ``compiled`` (optionally other mantissas)."""
+    from neurochip.kernels.csr import build_routes, csr_by_pre, weight_dtype
+
+    w_in = np.asarray(compiled.w_in if w_in is None else w_in)
+    w_rec = np.asarray(compiled.w_rec if w_rec is None else w_rec)
+    w_out = np.asarray(compiled.w_out if w_out is None else w_out)
+    dt = max(weight_dtype(w_in), weight_dtype(w_rec), key=lambda d: d.itemsize)
+    ip, ii, iw = csr_by_pre(w_in, None, dt)
+    rp, ri, rw = csr_by_pre(w_rec, compiled.rec_mask, dt)
+    return Tables(ip, ii, iw, rp, ri, rw, np.ascontiguousarray(w_out.T.astype(np.int64)), build_routes(compiled))
+
+
+def check_inputs(compiled, inputs, binary: bool = True) -> np.ndarray:
+    """Inputs [batch, time, n_in] of 0/1 spikes -> contiguous uint8; `BackendError` naming the problem."""
+    x = np.asarray(inputs)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.shape[2] != compiled.n_in:
+        raise BackendError(f"inputs must have shape [batch, time, n_in={compiled.n_in}], got {x.shape}")
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise BackendError(f"inputs need at least one trial and one step, got shape {x.shape}")
+    if binary and x.dtype != np.uint8 and x.dtype != bool and not np.isin(x, (0, 1)).all():
+        raise BackendError("native fixed-point backend takes binary input spikes (0/1); graded inputs are not supported")
+    if binary and x.dtype == np.uint8 and x.max() > 1:
+        raise BackendError(f"inputs must be 0/1 spikes, got values up to {int(x.max())}")
+    return np.ascontiguousarray(x, dtype=np.uint8)
+
+
+def _check_record(record) -> tuple:
+    record = tuple(record or ())
+    bad = [r for r in record if r not in RECORDABLE]
+    if bad:
+        raise ConfigError(f"record: unknown name(s) {bad}; known: {', '.join(RECORDABLE)}")
+    return record
+
+
+def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int) -> EventCounts:
+    """Sum the kernel's per-trial count arrays into `EventCounts` (conventions: backends/counts.py)."""
+    from neurochip.kernels import fixed_forward as ff
+
+    n_rec, n_out = compiled.n_rec, compiled.n_out
+    tot = cnt.sum(axis=0)
+    core_of = np.asarray(compiled.core_of, np.int64)
+    n_cores = int(compiled.n_cores)
+    c2c_t = c2c.sum(axis=0)
+    syn_ops = int(tot[ff.C_SYN_OPS])
+    return EventCounts(
+        steps=B * T, trials=B,
+        neuron_updates=(n_rec + n_out) * B * T,
+        neuron_updates_active=int(tot[ff.C_ACTIVE]),
+        spikes=int(tot[ff.C_SPIKES]), input_spikes=int(tot[ff.C_INPUT_SPIKES]),
+        syn_ops=syn_ops,
+        syn_ops_dense=(n_rec * compiled.n_in + int(np.asarray(compiled.rec_mask).sum()) + n_out * n_rec) * B * T,
+        spike_packets=int(tot[ff.C_PACKETS]), mesh_hops=int(tot[ff.C_HOPS]),
+        bits_read=syn_ops * wbits, saturations=int(tot[ff.C_SATURATIONS]),
+        per_core_syn_ops=core_syn.sum(axis=0).astype(np.int64),
+        per_core_neuron_updates=np.bincount(core_of, minlength=n_cores).astype(np.int64) * (B * T),
+        per_core_packets_out=c2c_t.sum(axis=1).astype(np.int64),
+        core_to_core_packets=c2c_t.astype(np.int64),
+    )
+
+
+def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tables | None = None):
+    """Fixed-point inference of ``x`` (validated uint8 [B, T, n_in]). Returns (z, y_int, v|None, counts)."""
+    from neurochip.kernels.fixed_forward import N_COUNTS, forward_fixed
+
+    fm = chip_format(compiled)
+    tb = tables or build_tables(compiled)
+    rt = tb.routes
+    B, T, _ = x.shape
+    n_rec, n_out, nc = compiled.n_rec, compiled.n_out, int(compiled.n_cores)
+    want_v = "v" in record
+    z = np.zeros((B, T, n_rec), np.uint8)
+    y = np.zeros((B, T, n_out), np.int64)
+    v = np.zeros((B, T, n_rec) if want_v else (1, 1, 1), np.int64)
+    cnt = np.zeros((B, N_COUNTS), np.int64)
+    core_syn = np.zeros((B, nc), np.int64)
+    c2c = np.zeros((B, nc, nc), np.int64)
+    forward_fixed(x, tb.in_ptr, tb.in_idx, tb.in_w, tb.rec_ptr, tb.rec_idx, tb.rec_w, tb.w_out_t,
+                  int(compiled.e_in), int(compiled.e_rec), int(compiled.e_out), int(compiled.du), int(compiled.dv),
+                  int(compiled.da), int(compiled.dk), fm["D"], fm["S"], int(compiled.vth),
+                  np.asarray(compiled.bias_mant, np.int64) << int(compiled.bias_exp) if int(compiled.bias_exp) >= 0
+                  else np.asarray(compiled.bias_mant, np.int64) >> -int(compiled.bias_exp),
+                  np.asarray(compiled.beta_mant, np.int64), int(compiled.beta_shift), int(compiled.a_inc),
+                  int(compiled.n_ref), compiled.reset == "subtract", fm["cur_bits"], fm["mem_bits"],
+                  np.asarray(compiled.core_of, np.int64), rt.dest_ptr, rt.dest_core, rt.dest_syn, rt.dest_hops,
+                  rt.in_core_syn, nc, want_v, z, y, v, cnt, core_syn, c2c)
+    counts = counts_from_kernel(compiled, B, T, cnt, core_syn, c2c, fm["weight_bits"])
+    return z, y, (v if want_v else None), counts
+
+
+def float_params(compiled):
+    """The source `NeuronParams` of ``compiled`` (for float mode)."""
+    from neurochip.network import NeuronParams
+
+    if not compiled.float_params:
+        raise BackendError("mode='float' needs compiled.float_params (the source NeuronParams); this artifact has none")
+    return NeuronParams.from_dict(dict(compiled.float_params))
+
+
+def run_float(compiled, x: np.ndarray, record=("spikes", "outputs")):
+    """Float reference run of the compiled network's ``*_float`` weights. Returns (z, out, v|None, counts)."""
+    from neurochip.kernels.float_forward import forward_float
+    from .counts import counts_from_spikes
+
+    for name in ("w_in_float", "w_rec_float", "w_out_float", "beta_float"):
+        if getattr(compiled, name) is None:
+            raise BackendError(f"mode='float' needs compiled.{name} (the source float network); this artifact has none")
+    p = float_params(compiled)
+    B, T, _ = x.shape
+    n_rec, n_out = compiled.n_rec, compiled.n_out
+    want_v = "v" in record
+    z = np.zeros((B, T, n_rec), np.uint8)
+    psi = np.zeros((B, T, n_rec))
+    y = np.zeros((B, T, n_out))
+    shape_v = (B, T, n_rec) if want_v else (0, 0, 0)
+    v = np.zeros(shape_v)
+    a = np.zeros(shape_v)
+    forward_float(np.ascontiguousarray(x, np.float64), np.ascontiguousarray(np.asarray(compiled.w_in_float).T),
+                  np.ascontiguousarray(np.asarray(compiled.w_rec_float).T), np.ascontiguousarray(compiled.w_out_float),
+                  np.ascontiguousarray(compiled.beta_float, np.float64), p.alpha, p.rho, p.kappa, p.c_in, p.c_a,
+                  p.c_kappa, p.v_th, p.gamma_pd, int(p.n_ref), want_v, z, psi, y, v, a)
+    out = y + np.asarray(compiled.b_out, np.float64)[None, None, :]
+    counts = counts_from_spikes(compiled, x, z)
+    fmt = getattr(compiled.profile, "format", None)
+    counts.bits_read = counts.syn_ops * 64 if fmt is None else counts.bits_read   # float: 64-bit weights
+    return z, out, (v if want_v else None), counts
+
+
+def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes", "outputs"), mode: str = "fixed",
+        seed: int = 0, epochs: int = 1, batch_size: int | None = None, **_ignored) -> RunResult:
+    """Run ``inputs [B, T, n_in]`` (0/1 spikes) through ``compiled``; see the module docstring.
+
+    targets (learn=True): a `neurochip.tasks.Batch`-like object or dict with ``target``, ``mask`` [B, T]
+        and ``loss`` ('mse' | 'ce'), or a bare array: float [B, T, n_out] (MSE, every step) or int
+        [B, T] class labels (CE, every step).
+    record: names among 'spikes', 'outputs', 'v' (membrane, int64 / float64), 'out_int'.
+    seed: stochastic-rounding seed of the learning run (the compiled rule's seed is mixed in).
+    epochs: passes over the inputs when learning; batch_size: trials per weight application
+        (default: the compiled rule's epoch setting, i.e. every trial).
+    Returns `RunResult` (backend 'native' or 'native-float'), outputs on the float time axis.
+    """
+    if mode not in ("fixed", "float"):
+        raise ConfigError(f"mode must be 'fixed' or 'float', got {mode!r}")
+    record = _check_record(record)
+    x = check_inputs(compiled, inputs)
+    t0 = time.perf_counter()
+    if learn:
+        if mode != "fixed":
+            raise ConfigError("learn=True runs the on-chip (fixed-point) rule; use mode='fixed' "
+                              "(float learning is neurochip.learning's job)")
+        from .native_learn import run_learning
+        return run_learning(compiled, x, targets, record=record, seed=seed, epochs=epochs, batch_size=batch_size)
+    if mode == "fixed":
+        z, y, v, counts = run_fixed(compiled, x, record)
+        outputs = y / float(compiled.scale_out) + np.asarray(compiled.b_out, np.float64)[None, None, :]
+        backend, out_int = NAME, y
+    else:
+        z, outputs, v, counts = run_float(compiled, x, record)
+        backend, out_int = NAME + "-float", None
+    wall = time.perf_counter() - t0
+    B, T, _ = x.shape
+    return RunResult(spikes=z, outputs=outputs, counts=counts, backend=backend, v=v,
+                     out_int=out_int if "out_int" in record or mode == "fixed" else None,
+                     meta={"wall_s": wall, "mode": mode, "syn_events_per_s": counts.syn_ops / max(wall, 1e-12),
+                           "spike_rate_hz": spike_rate_hz(z, compiled)})
+
+
+def spike_rate_hz(z: np.ndarray, compiled) -> float:
+    """Mean recurrent firing rate in Hz (dt from the source NeuronParams, 1 ms if unknown)."""
+    dt = float((compiled.float_params or {}).get("dt", 1.0))
+    return float(z.mean()) * 1000.0 / dt if z.size else 0.0

@@ -1,0 +1,75 @@
+"""Build the event-driven tables the kernels read: CSR by presynaptic neuron and per-neuron routes.
+
+Plain numpy, run once per backend call (cost O(synapses)). Weights [post, pre] come in dense
+(mantissas + mask, as in `CompiledNetwork`); the CSR keeps only existing synapses, targets ascending,
+mantissas in the narrowest integer type that holds the profile's weight format (int16 up to 16 bits:
+the synaptic loop is memory bound, so fewer bytes per synapse is more events per second).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def weight_dtype(w: np.ndarray) -> np.dtype:
+    """int8/int16/int32: the narrowest type holding every mantissa of ``w``."""
+    if w.size == 0:
+        return np.dtype(np.int16)
+    lo, hi = int(w.min()), int(w.max())
+    for dt in (np.int8, np.int16):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(dt)
+    return np.dtype(np.int32)
+
+
+def csr_by_pre(w: np.ndarray, mask: np.ndarray | None = None, dtype=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR of ``w [post, pre]`` indexed by presynaptic neuron: (ptr [n_pre+1] int64, idx int32 post
+    indices ascending, data). ``mask`` [post, pre] bool selects existing synapses (None: all)."""
+    w = np.asarray(w)
+    m = np.ones(w.shape, bool) if mask is None else np.asarray(mask, bool)
+    wt, mt = w.T, m.T                                   # [pre, post]
+    counts = mt.sum(axis=1)
+    ptr = np.zeros(w.shape[1] + 1, np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    pre_idx, post_idx = np.nonzero(mt)                  # row-major: pre ascending, post ascending
+    dt = weight_dtype(w) if dtype is None else dtype
+    return ptr, post_idx.astype(np.int32), wt[pre_idx, post_idx].astype(dt)
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Per recurrent neuron i: destination cores dest_core[dest_ptr[i]:dest_ptr[i+1]], synapses reached
+    on each (dest_syn: recurrent targets + readout targets there) and XY hops from i's core (dest_hops);
+    in_core_syn [n_cores]: recurrent neurons per core (each input spike reaches all of them)."""
+
+    dest_ptr: np.ndarray
+    dest_core: np.ndarray
+    dest_syn: np.ndarray
+    dest_hops: np.ndarray
+    in_core_syn: np.ndarray
+    n_cores: int
+
+
+def build_routes(compiled) -> Routes:
+    """Destination cores of every recurrent neuron's spikes (multicast by core, as counted by
+    `backends.counts`): core c is a destination when it holds a recurrent target or a readout neuron."""
+    n_rec, n_out = compiled.n_rec, compiled.n_out
+    core_of = np.asarray(compiled.core_of, np.int64)
+    n_cores = int(compiled.n_cores)
+    hops = np.asarray(compiled.hops, np.int64)
+    mask = np.asarray(compiled.rec_mask, bool)          # [post, pre]
+    # syn[i, c]: synapses of pre i on core c
+    onehot = np.zeros((n_rec, n_cores), np.int64)
+    onehot[np.arange(n_rec), core_of[:n_rec]] = 1
+    syn = mask.T.astype(np.int64) @ onehot              # [pre, core] recurrent targets
+    out_per_core = np.bincount(core_of[n_rec:], minlength=n_cores).astype(np.int64)
+    syn = syn + out_per_core[None, :]
+    dest = syn > 0
+    ptr = np.zeros(n_rec + 1, np.int64)
+    np.cumsum(dest.sum(axis=1), out=ptr[1:])
+    pre, cores = np.nonzero(dest)
+    return Routes(dest_ptr=ptr, dest_core=cores.astype(np.int64), dest_syn=syn[pre, cores],
+                  dest_hops=hops[core_of[pre], cores], in_core_syn=np.bincount(core_of[:n_rec], minlength=n_cores).astype(np.int64),
+                  n_cores=n_cores)
