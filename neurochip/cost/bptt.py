@@ -15,7 +15,8 @@ BPTT (exact gradient, backward pass after the trial):
     through W_out^T (K N MACs); gradient accumulation grad_ji += delta_j z_i^{t-1} for every
     (presynaptic spike, synapse) pair, i.e. the forward input+recurrent synaptic ops (counted as
     per-synapse accumulator updates, priced as ``trace_update``); S weight writes per trial.
-  * memory traffic: the history is written once and read once: M_hist bits each way.
+  * memory traffic: the history is written once and read once: M_hist bits each way (returned in
+    ``info`` and priced by `energy(..., history_bits=...)`: it is *not* inside any per-op figure).
 e-prop (forward in time, Bellec et al. 2020; chips_energy.md section 5.2, option A broadcast):
   * per step: K |C_rec| learning-signal messages, K N MACs, trace updates ((n_in + N) presynaptic
     + N postsynaptic per step when factorised; S_in + S_rec more when per-synapse); S weight writes per
@@ -94,7 +95,9 @@ def _plastic(compiled) -> tuple[int, int, int]:
 
 def bptt_counts(compiled, forward: EventCounts, profile=None) -> tuple[EventCounts, dict[str, Any]]:
     """EventCounts of on-chip BPTT learning for the trials in ``forward`` (an inference run's counts of
-    the same inputs): the forward events plus the backward pass on the compiled placement."""
+    the same inputs): the forward events plus the backward pass on the compiled placement. The state
+    history traffic is in ``info['history_bits_written'/'history_bits_read']`` (pass both to
+    `energy(..., history_bits=(read, written))`)."""
     p = profile if profile is not None else compiled.profile
     fmt = p.format
     trials = max(int(forward.trials), 1)
@@ -117,8 +120,6 @@ def bptt_counts(compiled, forward: EventCounts, profile=None) -> tuple[EventCoun
         learning_signal_msgs=ls_msgs * steps,
         learning_signal_hops=ls_hops * steps,
         learning_signal_macs=int(compiled.n_out * compiled.n_rec) * steps,
-        bits_written=hist_step * steps,
-        bits_read=hist_step * steps,
         per_core_packets_out=bwd_c2c.sum(axis=1),
         core_to_core_packets=bwd_c2c,
     )
@@ -127,9 +128,11 @@ def bptt_counts(compiled, forward: EventCounts, profile=None) -> tuple[EventCoun
     capacity = int(compiled.n_cores) * p.core.syn_mem_bits
     weights = (s_in + s_rec + s_out) * (fmt.weight_bits + p.core.syn_overhead_bits)
     info = {"history_bits_per_step": hist_step, "peak_learning_memory_bits": peak,
+            "history_bits_written": hist_step * steps, "history_bits_read": hist_step * steps,
             "fits_in_synaptic_memory": bool(peak + weights <= capacity), "chip_synaptic_memory_bits": capacity,
             "backward_messages": int(bwd_c2c.sum()), "note": "backward deltas priced as spike packets; "
-            "history traffic as memory bits; gradient accumulations as trace updates"}
+            "state-history writes/reads priced per bit where the chip publishes it (else unpriced); gradient "
+            "accumulations as trace updates"}
     return total, info
 
 

@@ -36,7 +36,8 @@ import numpy as np
 
 from ..errors import ConfigError
 
-LEARNING_CATEGORIES = ("trace", "weight", "learning_signal", "learning_signal_routing", "learning_signal_macs")
+LEARNING_CATEGORIES = ("trace", "weight", "learning_signal", "learning_signal_routing", "learning_signal_macs",
+                       "history_read", "history_write")
 PJ_PER_MW_MS = 1e6  # 1 mW * 1 ms = 1 uJ = 1e6 pJ
 
 
@@ -186,13 +187,15 @@ def _hop_price(profile):
 
 
 def energy(counts, profile, *, step_ms: float = 1.0, n_cores: int | None = None,
-           core_xy: np.ndarray | None = None) -> EnergyReport:
+           core_xy: np.ndarray | None = None, history_bits: tuple[int, int] | None = None) -> EnergyReport:
     """Price ``counts`` (`EventCounts`) on ``profile`` (`ChipProfile`).
 
     step_ms: wall-clock duration of one chip time step (ms) for static power (real-time pacing).
     n_cores: cores powered (default: len(core_xy), else the per-core arrays' length, else 1).
     core_xy: [n_cores, 2] mesh (col, row) of each used core, to split hops E-W / N-S and find
              packets that never leave their tile.
+    history_bits: (read, written) bits of BPTT state-history traffic: extra memory accesses that no
+             per-op figure contains, priced at mem_read_bit / mem_write_bit or reported unpriced.
     """
     if not (step_ms > 0 and np.isfinite(step_ms)):
         raise ConfigError(f"step_ms (wall-clock duration of a chip time step) must be > 0 ms, got {step_ms!r}")
@@ -212,11 +215,17 @@ def energy(counts, profile, *, step_ms: float = 1.0, n_cores: int | None = None,
         lines.append(Line("synaptic", key, float(counts.syn_ops), c.value, counts.syn_ops * c.value, c.grade, c.source,
                           "all-in operating-point figure: includes static power, routing and neuron updates"))
         learn_events = {"trace": ("trace_update", counts.trace_updates), "weight": ("weight_update", counts.weight_updates),
-                        "learning_signal": ("learning_signal", counts.learning_signal_msgs)}
+                        "learning_signal": ("learning_signal", counts.learning_signal_msgs),
+                        "learning_signal_macs": ("learning_signal_macs", counts.learning_signal_macs)}
         for cat, (ev, n) in learn_events.items():
             if n:
                 lines.append(Line(cat, ev, float(n), None, None, "", "",
                                   "the all-in figure was measured without learning: not included"))
+        if history_bits is not None and any(history_bits):
+            lines.append(Line("history_read", "mem_read_bit", float(history_bits[0]), None, None, "", "",
+                              "BPTT state history: not inside the all-in figure"))
+            lines.append(Line("history_write", "mem_write_bit", float(history_bits[1]), None, None, "", "",
+                              "BPTT state history: not inside the all-in figure"))
         notes.append("all-in profile: energy = syn_ops x all-in pJ/SOP only; no other cost is added")
         static = None
         pcs = np.asarray(counts.per_core_syn_ops, dtype=np.float64)
@@ -268,6 +277,10 @@ def energy(counts, profile, *, step_ms: float = 1.0, n_cores: int | None = None,
                 # Memory access is inside the per-op figures (a SOP includes its synapse read): not unpriced.
                 lines.append(Line(cat, ev, float(n), None, 0.0, "", "", "no per-bit cost published; memory access is "
                                   "inside the per-operation costs"))
+        if history_bits is not None:
+            for ev, n, cat in (("mem_read_bit", history_bits[0], "history_read"),
+                               ("mem_write_bit", history_bits[1], "history_write")):
+                lines.append(_line(cat, ev, n, _cost(profile, ev), "BPTT state history (not inside per-op costs)"))
         st = profile.static_mw_per_core
         sim_ms = counts.steps * step_ms
         if st is None:

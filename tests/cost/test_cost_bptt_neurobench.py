@@ -51,14 +51,22 @@ def test_bptt_counts_on_placement(toy):
     fwd = EventCounts(steps=20, trials=2, syn_ops=100, spikes=10, neuron_updates=120)
     tot, info = bptt.bptt_counts(comp, fwd)
     hist = bptt.history_bits_per_step(3, 4, prof.format, "lif")
-    assert tot.bits_written == hist * 20 and tot.bits_read == hist * 20
+    assert info["history_bits_written"] == hist * 20 and info["history_bits_read"] == hist * 20
+    assert tot.bits_written == 0                              # history is priced separately, never as SOP reads
     assert tot.weight_updates == (12 + 12 + 8) * 2
     assert tot.trace_updates == 100 - 10 * 2                 # forward in+rec ops (readout ops removed)
     assert tot.syn_ops == 100 + 12 * 20                       # + delta through W_rec^T each step
     ep = bptt.eprop_counts(comp, fwd)
     assert ep.weight_updates == tot.weight_updates and ep.bits_written == 0
-    e_b, e_e = energy(tot, prof, core_xy=comp.core_xy), energy(ep, prof, core_xy=comp.core_xy)
+    hb = (info["history_bits_read"], info["history_bits_written"])
+    e_b = energy(tot, prof, core_xy=comp.core_xy, history_bits=hb)
+    e_e = energy(ep, prof, core_xy=comp.core_xy)
     assert e_b.complete and e_e.complete and e_b.total_pj > e_e.total_pj
+    assert e_b.by_category()["history_write"] == pytest.approx(hist * 20 * 0.2)
+    # Without per-bit memory costs the BPTT history is unpriced: the BPTT total is a lower bound.
+    prof2 = toy.make_profile({k: v.value for k, v in prof.costs.items() if not k.startswith("mem_")}, static_mw=0.0)
+    e_b2 = energy(tot, prof2, core_xy=comp.core_xy, history_bits=hb)
+    assert not e_b2.complete and "mem_write_bit" in e_b2.unpriced
 
 
 def _brute_ops(x, z, w_in, w_rec, w_out):

@@ -1,0 +1,210 @@
+"""`neurochip bench` as a library: get event counts for an artifact on each requested chip, cost them,
+write bench.json + figures.
+
+Counts, in order of preference: the native backend (``neurochip.backends.get_backend('native')``);
+else a saved run (``--counts run.json``: an EventCounts dict, or a RunResult-like dict holding one
+under ``counts``); else the float reference's spikes (``neurochip.simulate``) turned into counts on the
+compiled placement by ``backends.counts.counts_from_spikes`` (inference only; the report says so).
+
+Chips: counts of a run compiled for chip X are only valid on chip Y if the network fits Y, so each
+requested chip gets its own compile of the float network carried by the artifact (``*_float`` fields,
+``float_params``, the rule in ``provenance``). A chip it does not fit is reported with the compiler's
+constraint message; if the compiler is unavailable, the artifact's own chip is costed and the
+report says so.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..backends.result import EventCounts
+from ..errors import ArtifactError, BackendError, ChipConstraintError, ConfigError, NeurochipError
+from .report import chip_report
+
+
+def network_from_artifact(compiled):
+    """The float `Network` an artifact was compiled from (its ``*_float`` fields)."""
+    from ..network import Network, NeuronParams
+    if compiled.w_in_float is None or compiled.w_rec_float is None or compiled.w_out_float is None:
+        raise ArtifactError("artifact carries no float network (*_float fields); cannot recompile for another chip")
+    import scipy.sparse as sp
+    w_rec = compiled.w_rec_float.toarray() if sp.issparse(compiled.w_rec_float) else compiled.w_rec_float
+    mask = compiled.rec_mask.toarray() if sp.issparse(compiled.rec_mask) else compiled.rec_mask
+    B = compiled.B_float if compiled.B_float is not None else np.zeros((compiled.n_rec, compiled.n_out))
+    beta = compiled.beta_float if compiled.beta_float is not None else np.zeros(compiled.n_rec)
+    return Network(params=NeuronParams.from_dict(dict(compiled.float_params)), w_in=compiled.w_in_float, w_rec=w_rec,
+                   w_out=compiled.w_out_float, b_out=compiled.b_out, B=B, beta=beta, rec_mask=mask)
+
+
+def rule_from_artifact(compiled):
+    from ..rules import LearningRule
+    d = (compiled.provenance or {}).get("rule")
+    return LearningRule.from_dict(d) if isinstance(d, dict) else None
+
+
+def _compile_fn():
+    try:
+        from ..compiler.pipeline import compile as fn
+        return fn
+    except ImportError:
+        try:
+            from ..compiler import compile as fn  # type: ignore[attr-defined]
+            return fn
+        except ImportError:
+            return None
+
+
+def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple[str, ...] = ()) -> tuple[Any, str]:
+    """(CompiledNetwork for ``chip``, note). Raises ChipConstraintError when the network does not fit.
+
+    When recompiling, the learning rule's eligibility form and rounding are switched to ones the chip
+    offers (they change the learning arithmetic, not the inference event counts) and the note says so;
+    neuron-model approximations (``approximate``: reset, adaptation, refractory) must be accepted
+    explicitly."""
+    from dataclasses import replace
+    from ..chips.profile import load_profile
+    prof = load_profile(chip)
+    if prof.name == compiled.profile_name and (not learn or compiled.rule is not None or rule_from_artifact(compiled) is None):
+        return compiled, ""
+    fn = _compile_fn()
+    if fn is None:
+        raise ConfigError(f"the compiler is unavailable, so '{chip}' cannot be costed from an artifact compiled for "
+                          f"'{compiled.profile_name}'; rerun with --chip {compiled.profile_name}")
+    from ..compiler.pipeline import CompileOptions
+    notes = [f"recompiled for {prof.name} from the artifact's float network"]
+    rule = rule_from_artifact(compiled) if learn else None
+    rounding = "nearest" if "nearest" in prof.learning.rounding else prof.learning.rounding[0]
+    if rule is not None:
+        if not prof.learning.supported:
+            notes.append(f"{prof.name} has no on-chip learning: costed for inference only")
+            rule = None
+        else:
+            if prof.learning.eligibility and rule.eligibility not in prof.learning.eligibility:
+                notes.append(f"rule eligibility {rule.eligibility} -> {prof.learning.eligibility[0]} (what {prof.name} offers)")
+                rule = replace(rule, eligibility=prof.learning.eligibility[0])
+            if rounding != "nearest":
+                notes.append(f"learning rounding -> {rounding} (what {prof.name} offers)")
+    if approximate:
+        notes.append(f"approximations accepted: {', '.join(approximate)}")
+    opts = CompileOptions.make(rounding=rounding, approximate=tuple(approximate))
+    c = fn(network_from_artifact(compiled), prof, rule, options=opts)
+    return c, "; ".join(notes)
+
+
+def task_inputs(compiled, task: str, trials: int, seed: int, *, steps: int | None = None, rate_hz: float = 10.0,
+                dt_ms: float = 1.0) -> np.ndarray:
+    """Inputs [trials, T, n_in] uint8: a task's test split (``evidence``: group size n_in / 4) or
+    ``poisson`` spikes at ``rate_hz`` for ``steps`` steps."""
+    if trials < 1:
+        raise ConfigError(f"--trials must be >= 1, got {trials}")
+    if task == "poisson":
+        rng = np.random.default_rng(seed)
+        T = steps or 1000
+        return (rng.random((trials, T, compiled.n_in)) < rate_hz * dt_ms * 1e-3).astype(np.uint8)
+    from ..tasks import get_task
+    kw: dict[str, Any] = {"seed": seed}
+    if task == "evidence":
+        if compiled.n_in % 4:
+            raise ConfigError(f"evidence task needs n_in divisible by 4 (4 input groups); the artifact has n_in = {compiled.n_in}")
+        kw["group_size"] = compiled.n_in // 4
+    t = get_task(task, **kw)
+    if t.n_in != compiled.n_in:
+        raise ConfigError(f"task '{task}' has n_in = {t.n_in} but the artifact has n_in = {compiled.n_in}; use --task poisson")
+    x = np.asarray(t.batch(trials, split="test", index=0).x)
+    return x[:, :steps] if steps else x
+
+
+def load_counts(path) -> EventCounts:
+    try:
+        d = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"{path}: cannot read event counts ({e})") from None
+    if isinstance(d, dict) and isinstance(d.get("counts"), dict):
+        d = d["counts"]
+    if not isinstance(d, dict) or "syn_ops" not in d:
+        raise ArtifactError(f"{path}: not an EventCounts JSON (needs at least 'syn_ops', 'steps', 'trials')")
+    return EventCounts.from_dict(d)
+
+
+def run_counts(compiled, x: np.ndarray, *, learn: bool) -> tuple[EventCounts | None, np.ndarray | None, str]:
+    """(counts, spikes [B, T, n_rec], source) from the native backend, else from float-reference spikes
+    (inference only: learning counts then come back None)."""
+    try:
+        from ..backends import get_backend  # type: ignore[attr-defined]
+        be = get_backend("native")
+    except (ImportError, AttributeError, NeurochipError) as e:
+        be, why = None, str(e)
+    if be is not None:
+        run = getattr(be, "run", be)
+        try:
+            res = run(compiled, x, learn=learn)
+            return res.counts, np.asarray(res.spikes), "native backend"
+        except (ImportError, NotImplementedError, BackendError, ChipConstraintError, ConfigError) as e:
+            # A backend that cannot run this case (e.g. learning not built yet) falls back, and says so.
+            be, why = None, f"native backend failed: {type(e).__name__}: {e}"
+    if learn:
+        return None, None, f"native backend unavailable ({why})"
+    from ..backends.counts import counts_from_spikes
+    from ..simulate import simulate
+    net = network_from_artifact(compiled)
+    z = simulate(net, x.astype(np.float64)).z
+    return counts_from_spikes(compiled, x, z), z, f"float-reference spikes on the compiled placement (native backend unavailable: {why})"
+
+
+def bench(compiled, chips: list[str], x: np.ndarray, *, learn: bool = False, compare_bptt: bool = False,
+          step_ms: float | None = None, counts: EventCounts | None = None, approximate: tuple[str, ...] = (),
+          progress=None) -> list[dict[str, Any]]:
+    """Cost reports, one per chip (a chip the network does not fit gets {'chip', 'error'})."""
+    if step_ms is None:
+        step_ms = float(compiled.float_params.get("dt", 1.0)) if compiled.float_params else 1.0
+    reports = []
+    for chip in chips:
+        try:
+            c, note = compiled_for(compiled, chip, learn=learn, approximate=approximate)
+        except ChipConstraintError as e:
+            reports.append({"chip": chip, "error": f"does not fit: {e}"})
+            if progress:
+                progress(chip)
+            continue
+        notes = [note] if note else []
+        if counts is not None and c is compiled:
+            ci, spikes, src = counts, None, "saved run (--counts)"
+        else:
+            ci, spikes, src = run_counts(c, x, learn=False)
+        notes.append(f"inference counts: {src}")
+        cl = None
+        if learn:
+            cl, _, lsrc = run_counts(c, x, learn=True)
+            notes.append(f"learning counts: {lsrc}" if cl is not None else "learning counts: analytic e-prop (no backend learning run)")
+        rep = chip_report(c, ci, counts_learn=cl, step_ms=step_ms, inputs=x if spikes is not None else None,
+                          spikes=spikes, compare_bptt=compare_bptt, learn=learn)
+        rep["notes"] = notes + rep["notes"]
+        reports.append(rep)
+        if progress:
+            progress(chip)
+    return reports
+
+
+def write_outputs(reports: list[dict[str, Any]], outdir: Path, *, bptt_rows=None) -> None:
+    """bench.json, energy_breakdown.png, traffic_heatmap.png (and bptt_scaling.png) into ``outdir``."""
+    from ..io import write_json
+    from . import plots
+    write_json(outdir / "bench.json", {"chips": reports, **({"bptt_scaling": bptt_rows} if bptt_rows else {})})
+    ok = [r for r in reports if "error" not in r]
+    cats = {}
+    for r in ok:
+        runs = {}
+        for key, label in (("inference", "inference"), ("learning", "learning (e-prop)"), ("bptt", "learning (BPTT)")):
+            e = r.get(key)
+            if e:
+                t = max(e["trials"], 1)
+                runs[label] = {k: (None if v is None else v / t * 1e-6) for k, v in e["by_category_pj"].items()}
+        cats[r["chip"]] = runs
+    plots.energy_breakdown(cats, outdir / "energy_breakdown.png")
+    grids = {r["chip"]: np.asarray(r["router_grid"]) for r in ok if r.get("router_grid") is not None}
+    plots.traffic_heatmap(grids, outdir / "traffic_heatmap.png")
+    if bptt_rows:
+        plots.bptt_scaling(bptt_rows, outdir / "bptt_scaling.png")
