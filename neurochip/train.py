@@ -1,0 +1,248 @@
+"""Training loop of the float reference, and `train_from_config` (used by `neurochip train` / `demo`).
+
+``train(net, rule, task, iterations, batch_size, seed)`` draws training batch ``i`` as
+``task.batch(batch_size, 'train', index=seed * 10**6 + i)`` (so a training seed picks its own data
+stream) and evaluates on the task's fixed held-out draws ``task.batch(batch_size, 'test', index=k)``,
+k < eval_batches (the same for every training seed, so runs are comparable).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import ConfigError, InvalidNetworkError
+from .learning import OptState, apply_update, grads, loss_terms, task_metrics
+from .network import Network, NeuronParams, init_network
+from .rules import LearningRule
+from .simulate import simulate
+
+
+@dataclass
+class History:
+    """Per-iteration training record and periodic held-out evaluations.
+
+    train: lists keyed by metric ('loss', 'reg_loss', 'rate_hz', 'accuracy'/'error' or 'nmse'),
+    one entry per iteration; test: list of {'iteration', metric: value} dicts; seconds: wall time.
+    """
+
+    train: dict[str, list[float]] = field(default_factory=dict)
+    test: list[dict[str, float]] = field(default_factory=list)
+    iterations: int = 0
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"train": self.train, "test": self.test, "iterations": self.iterations,
+                "stopped_early": self.stopped_early, "seconds": self.seconds}
+
+
+def evaluate(net: Network, task, batch_size: int, n_batches: int = 4, rule: LearningRule | None = None) -> dict[str, float]:
+    """Mean loss and task metric over the held-out draws test/0 .. test/n_batches-1."""
+    rule = rule or LearningRule("bptt", reg_rate=0.0)
+    acc: dict[str, list[float]] = {}
+    for k in range(n_batches):
+        b = task.batch(batch_size, "test", k)
+        tr = simulate(net, b.x)
+        loss, _, _, _, rates = loss_terms(net, rule, b, tr)
+        m = {"loss": loss, "rate_hz": float(rates.mean())}
+        m.update(task_metrics(tr.out, b.target, b.mask, b.loss))
+        for key, v in m.items():
+            acc.setdefault(key, []).append(v)
+    return {k: float(np.mean(v)) for k, v in acc.items()}
+
+
+def _score(m: dict[str, float]) -> float:
+    """The early-stopping figure: classification error ('ce') or normalised MSE ('mse')."""
+    return m["error"] if "error" in m else m["nmse"]
+
+
+def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: int, seed: int = 0,
+          progress: bool = True, callback: Callable[[int, Network, dict], bool | None] | None = None, *,
+          eval_every: int = 50, eval_batches: int = 4, early_stop: float | None = None) -> tuple[Network, History]:
+    """Train ``net`` with ``rule`` on ``task`` for up to ``iterations`` updates of ``batch_size`` trials.
+
+    Every ``eval_every`` iterations (and at the end) the network is evaluated on ``eval_batches``
+    held-out batches; with ``early_stop`` set, training stops once the held-out error ('ce') or
+    nmse ('mse') is below it. ``callback(iteration, net, metrics)`` runs after each update; a true
+    return value stops training. Returns (trained network, History).
+    """
+    if not isinstance(iterations, (int, np.integer)) or iterations < 0:
+        raise InvalidNetworkError(f"iterations must be an integer >= 0, got {iterations!r}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise InvalidNetworkError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if (net.n_in, net.n_out) != (task.n_in, task.n_out):
+        raise InvalidNetworkError(f"network has n_in={net.n_in}, n_out={net.n_out} but task '{task.name}' needs "
+                                  f"n_in={task.n_in}, n_out={task.n_out}")
+    if eval_every < 1 or eval_batches < 1:
+        raise InvalidNetworkError(f"eval_every and eval_batches must be >= 1, got {eval_every}, {eval_batches}")
+    hist = History()
+    st = OptState()
+    t0 = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=iterations, desc=f"train {task.name}/{rule.name}", unit="it", leave=True)
+    try:
+        for it in range(iterations):
+            b = task.batch(batch_size, "train", int(seed) * 10**6 + it)
+            g, loss, m = grads(net, rule, b)
+            if not math.isfinite(loss):
+                raise InvalidNetworkError(f"training diverged at iteration {it}: loss = {loss} (lower lr={rule.lr})")
+            net = apply_update(net, rule, g, st)
+            for k, v in m.items():
+                hist.train.setdefault(k, []).append(float(v))
+            hist.iterations = it + 1
+            stop = bool(callback(it, net, m)) if callback else False
+            if (it + 1) % eval_every == 0 or it + 1 == iterations:
+                em = evaluate(net, task, batch_size, eval_batches, rule)
+                hist.test.append({"iteration": it + 1, **em})
+                if early_stop is not None and _score(em) < early_stop:
+                    hist.stopped_early = True
+                    stop = True
+            if bar is not None:
+                post = {"loss": f"{loss:.3g}"}
+                if "error" in m:
+                    post["acc"] = f"{m['accuracy']:.2f}"
+                else:
+                    post["nmse"] = f"{m['nmse']:.3g}"
+                if hist.test:
+                    post["test"] = f"{_score(hist.test[-1]):.3g}"
+                bar.set_postfix(post, refresh=False)
+                bar.update(1)
+            if stop:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if not hist.test or hist.test[-1]["iteration"] != hist.iterations:
+        hist.test.append({"iteration": hist.iterations, **evaluate(net, task, batch_size, eval_batches, rule)})
+    hist.seconds = time.perf_counter() - t0
+    return net, hist
+
+
+# --- configuration --------------------------------------------------------------------------------
+# Reference settings per task (eprop_spec 1.6). Sections: task, network, rule, train.
+TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "evidence": {
+        "network": {"n_rec": 100, "kind": "alif", "n_adaptive": 50, "tau_m": 20.0, "tau_a": 2000.0, "tau_out": 20.0,
+                    "v_th": 0.6, "n_ref": 5, "feedback_scale": "unit", "w_out_init": "glorot"},
+        "rule": {"name": "eprop_random", "lr": 5e-3, "optimizer": "adam", "reg_rate": 1.0, "target_rate_hz": 10.0},
+        "train": {"iterations": 500, "batch_size": 32, "early_stop": 0.07, "eval_every": 25, "eval_batches": 4},
+    },
+    "pattern": {
+        # LightLIF convention of the S1 tutorial: scaled input, v_th 0.03, tau 30 ms, no refractoriness;
+        # its loss (1/2) 300 sum (f - f0)^2 is reg_rate 150 in our unhalved form.
+        "network": {"n_rec": 100, "kind": "lif", "tau_m": 30.0, "tau_out": 30.0, "v_th": 0.03, "n_ref": 1,
+                    "scaled_input": True, "feedback_scale": "sqrt_n", "w_out_init": "normal"},
+        "rule": {"name": "eprop_random", "lr": 1e-4, "optimizer": "sgd", "reg_rate": 150.0, "target_rate_hz": 10.0},
+        "train": {"iterations": 2000, "batch_size": 1, "early_stop": None, "eval_every": 100, "eval_batches": 1},
+    },
+    "store_recall": {
+        "network": {"n_rec": 100, "kind": "alif", "n_adaptive": 40, "tau_m": 20.0, "tau_a": 1200.0, "tau_out": 20.0,
+                    "v_th": 0.6, "n_ref": 5, "feedback_scale": "unit", "w_out_init": "glorot"},
+        "rule": {"name": "eprop_random", "lr": 2e-3, "optimizer": "adam", "reg_rate": 1.0, "target_rate_hz": 10.0},
+        "train": {"iterations": 300, "batch_size": 32, "early_stop": 0.05, "eval_every": 25, "eval_batches": 4},
+    },
+}
+
+_NET_INIT_KEYS = ("n_rec", "n_adaptive", "beta", "p_rec", "feedback_scale", "w_out_init", "seed")
+_TRAIN_KEYS = ("iterations", "batch_size", "seed", "early_stop", "eval_every", "eval_batches", "progress")
+
+
+def resolve_config(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Fill a partial config ({'task': {'name': ...}, 'network': ..., 'rule': ..., 'train': ...})
+    with the task's reference defaults; raises ConfigError on unknown sections or keys."""
+    unknown = set(cfg) - {"task", "network", "rule", "train"}
+    if unknown:
+        raise ConfigError(f"unknown config section(s) {sorted(unknown)}; known: task, network, rule, train")
+    task = dict(cfg.get("task", {}))
+    name = task.get("name", "evidence")
+    if name not in TASK_DEFAULTS:
+        raise ConfigError(f"task.name = {name!r}: unknown task; known: {', '.join(TASK_DEFAULTS)}")
+    d = TASK_DEFAULTS[name]
+    out = {"task": {**task, "name": name}}
+    for sec in ("network", "rule", "train"):
+        out[sec] = {**d[sec], **{k: v for k, v in dict(cfg.get(sec, {})).items() if v is not None or sec == "train"}}
+    neuron_keys = {f.name for f in fields(NeuronParams)}
+    bad = set(out["network"]) - neuron_keys - set(_NET_INIT_KEYS)
+    if bad:
+        raise ConfigError(f"unknown network option(s) {sorted(bad)}; known: {sorted(neuron_keys | set(_NET_INIT_KEYS))}")
+    bad = set(out["rule"]) - {f.name for f in fields(LearningRule)}
+    if bad:
+        raise ConfigError(f"unknown rule option(s) {sorted(bad)}; known: {sorted(f.name for f in fields(LearningRule))}")
+    bad = set(out["train"]) - set(_TRAIN_KEYS)
+    if bad:
+        raise ConfigError(f"unknown train option(s) {sorted(bad)}; known: {sorted(_TRAIN_KEYS)}")
+    if out["network"].get("kind") == "lif":
+        out["network"].pop("n_adaptive", None)
+    return out
+
+
+def build(cfg: dict[str, Any]):
+    """(task, network, rule, train options) from a resolved config."""
+    from .tasks import get_task
+    c = resolve_config(cfg)
+    tk = {k: v for k, v in c["task"].items() if k != "name"}
+    tr = dict(c["train"])
+    seed = int(tr.get("seed", 0))
+    task = get_task(c["task"]["name"], **tk)
+    net_cfg = dict(c["network"])
+    params = NeuronParams(**{k: v for k, v in net_cfg.items() if k in {f.name for f in fields(NeuronParams)}})
+    init = {k: v for k, v in net_cfg.items() if k in _NET_INIT_KEYS}
+    init.setdefault("seed", seed)
+    n_rec = init.pop("n_rec")
+    net = init_network(task.n_in, int(n_rec), task.n_out, params, **init)
+    rule = LearningRule.from_dict(c["rule"])
+    return task, net, rule, tr, c
+
+
+def train_from_config(cfg: dict[str, Any], progress: bool = True,
+                      callback: Callable[[int, Network, dict], bool | None] | None = None
+                      ) -> tuple[Network, History, dict[str, Any]]:
+    """Build task, network and rule from ``cfg`` (see `resolve_config`), train, evaluate.
+
+    Returns (trained net, History, metrics) where metrics holds the resolved config, final train and
+    held-out figures, iterations, wall time and ms per training sample (JSON-able)."""
+    task, net, rule, tr, c = build(cfg)
+    net, hist = train(net, rule, task, int(tr["iterations"]), int(tr["batch_size"]), int(tr.get("seed", 0)),
+                      progress=tr.get("progress", progress), callback=callback,
+                      eval_every=int(tr.get("eval_every", 50)), eval_batches=int(tr.get("eval_batches", 4)),
+                      early_stop=tr.get("early_stop"))
+    final_test = {k: v for k, v in hist.test[-1].items() if k != "iteration"}
+    last = {k: v[-1] for k, v in hist.train.items()} if hist.train else {}
+    n_samples = max(1, hist.iterations * int(tr["batch_size"]))
+    metrics = {"config": c, "task": task.name, "rule": rule.name, "iterations": hist.iterations,
+               "stopped_early": hist.stopped_early, "seconds": hist.seconds,
+               "ms_per_sample": 1e3 * hist.seconds / n_samples, "train_last": last, "test": final_test,
+               "test_history": hist.test}
+    return net, hist, metrics
+
+
+def plot_learning_curve(hist: History, path, title: str = "") -> None:
+    """Write the learning curve (train loss per iteration, held-out metric) as a PNG, atomically."""
+    import io as _io
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from .io import atomic_write_bytes
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    loss = hist.train.get("loss", [])
+    ax[0].plot(np.arange(1, len(loss) + 1), loss, lw=0.8, label="train loss")
+    ax[0].set_xlabel("iteration"); ax[0].set_ylabel("loss"); ax[0].set_yscale("log"); ax[0].legend()
+    key = "error" if hist.test and "error" in hist.test[0] else "nmse"
+    if key in hist.train:
+        ax[1].plot(np.arange(1, len(hist.train[key]) + 1), hist.train[key], lw=0.6, alpha=0.6, label=f"train {key}")
+    if hist.test:
+        ax[1].plot([h["iteration"] for h in hist.test], [h[key] for h in hist.test], "o-", label=f"held-out {key}")
+    ax[1].set_xlabel("iteration"); ax[1].set_ylabel(key); ax[1].legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
