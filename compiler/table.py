@@ -1,0 +1,56 @@
+"""The compile report as plain-text tables (aligned columns) for the CLI."""
+from __future__ import annotations
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [[_fmt(c) for c in r] for r in rows]
+    w = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = lambda r: "  ".join(c.rjust(w[i]) if i else c.ljust(w[i]) for i, c in enumerate(r))
+    return "\n".join([line(headers), line(["-" * x for x in w])] + [line(r) for r in cells])
+
+
+def report_text(report: dict, max_cores: int = 24) -> str:
+    """Summary, quantisation per projection, per-core resources (first ``max_cores``), traffic."""
+    n = report["network"]
+    p = report["partition"]
+    q = report["quantize"]
+    r = report["route"]
+    out = [f"compiled for {report['profile']}: {n['n_in']} inputs, {n['n_rec']} {n['kind']} neurons, {n['n_out']} readouts, "
+           f"{sum(n['synapses'].values())} synapses -> {p['n_cores']} cores (reset '{report['check']['reset']}'"
+           + (f", approximations: {', '.join(report['check']['approximations'])}" if report['check']['approximations'] else "") + ")"]
+    out.append("")
+    out.append(table(["projection", "synapses", "exponent", "LSB", "RMS error", "rel RMS", "max |err|", "saturated", "zeroed"],
+                     [[k, v["n"], v["exp"], v["lsb"], v["rms_error"], v["rel_rms_error"], v["max_abs_error"],
+                       f"{v['saturated_fraction']:.2%}", f"{v['zeroed_fraction']:.2%}"] for k, v in q["projections"].items()]))
+    out.append(f"scale_v {q['scale_v']:.6g} v-units per float unit, vth {q['vth']} (<< shift = {q['vth_eff']}), "
+               f"scale_out {q['scale_out']:.6g}, decays du/dv/da/dk = {q['decays']['du']}/{q['decays']['dv']}/"
+               f"{q['decays']['da']}/{q['decays']['dk']}, rounding {q['rounding']}")
+    out.append("")
+    pc = p["per_core"]
+    lim = p["limits"]
+    k = len(pc["neurons"])
+    rows = [[c, pc["neurons"][c], pc["syn_bits"][c], f"{pc['syn_bits'][c] / lim['syn_mem_bits']:.0%}", pc["fan_in"][c],
+             pc["fan_out"][c], pc["learn_bits"][c]] for c in range(min(k, max_cores))]
+    out.append(table(["core", f"neurons/{lim['max_neurons']}", "syn bits", "syn mem", f"fan-in/{lim['max_fan_in']}",
+                      f"fan-out/{lim['max_fan_out']}", "learn bits"], rows))
+    if k > max_cores:
+        out.append(f"... {k - max_cores} more cores (see report.json)")
+    out.append("")
+    ls = r["learning_signal"]
+    out.append(table(["traffic (per step, at %.3g Hz)" % p["rate_hz_mean"], "value"], [
+        ["cut synapses (between cores)", p["cut_synapses"]],
+        ["inter-core spike packets", p["inter_core_packets_per_step"]],
+        ["spike hops", r["spike_hops_per_step"]],
+        ["mean hops per inter-core packet", r["mean_hops_per_inter_core_packet"]],
+        ["learning-signal messages", ls["messages_per_step"]],
+        ["learning-signal hops", ls["hops_per_step"]],
+        ["total hops", r["total_hops_per_step"]],
+        ["learning state (bits)", report["learning_state_bits"]],
+    ]))
+    return "\n".join(out)

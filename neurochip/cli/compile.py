@@ -1,0 +1,70 @@
+"""``neurochip compile NET --chip loihi2 [--rule eprop_random] -o OUTDIR``: lower a saved network to a chip."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "compile", help="compile a saved float network to a chip profile (fixed point, cores, routes)",
+        description="Check, quantise, partition, place and route a saved Network for a chip profile. Writes "
+                    "OUTDIR/compiled.npz + compiled.json (the artifact), OUTDIR/report.json and OUTDIR/coremap.png, "
+                    "and prints the compile report. A network that does not fit exits 2 with every violated "
+                    "constraint named.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("net", help="saved network: <stem> of <stem>.npz + <stem>.json (Network.save)")
+    p.add_argument("--chip", default="loihi2", help="chip profile: a shipped name (see 'neurochip chips') or a .toml path")
+    p.add_argument("--rule", default=None,
+                   help="on-chip learning rule to lower (eprop_random, eprop_symmetric, eprop_adaptive, rflo); "
+                        "default: inference only")
+    p.add_argument("--eligibility", default=None, choices=["per_synapse", "factorised"],
+                   help="on-chip eligibility form for --rule (default: the profile's first supported form)")
+    p.add_argument("--rounding", default="nearest", choices=["nearest", "stochastic"],
+                   help="rounding of weights to mantissas (and of the learning rule on chip)")
+    p.add_argument("--seed", type=int, default=0, help="seed of stochastic rounding (counter-based, repeatable)")
+    p.add_argument("--reset", default="auto", choices=["auto", "subtract", "zero"],
+                   help="neuron reset on chip; 'auto' = the float model's reset by subtraction when available")
+    p.add_argument("--approximate", default="",
+                   help="comma-separated approximations you accept when the chip lacks a feature: "
+                        "reset (reset to zero), adaptation (drop ALIF adaptation), refractory (drop the refractory period)")
+    p.add_argument("--v-headroom", type=float, default=4.0,
+                   help="membrane range in units of v_th that must fit the membrane register (dimensionless)")
+    p.add_argument("--rate", type=float, default=10.0,
+                   help="expected firing rate per neuron (Hz) used to weight spike traffic in partition/place")
+    p.add_argument("-o", "--out", required=True, help="output directory (created)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..compiler import CompileOptions, PartitionOptions, compile
+    from ..compiler.coremap import coremap_png
+    from ..compiler.table import report_text
+    from ..chips.profile import load_profile
+    from ..errors import ConfigError
+    from ..io import write_json
+    from ..network import Network
+    from ..rules import LearningRule
+    from dataclasses import replace
+
+    net = Network.load(args.net)
+    prof = load_profile(args.chip)
+    rule = None
+    if args.rule:
+        elig = args.eligibility or (prof.learning.eligibility[0] if prof.learning.eligibility else "per_synapse")
+        rule = LearningRule(name=args.rule, eligibility=elig)
+    approx = tuple(a.strip() for a in args.approximate.split(",") if a.strip())
+    if args.rate < 0:
+        raise ConfigError(f"--rate must be >= 0 Hz, got {args.rate}")
+    o = CompileOptions.make(rounding=args.rounding, seed=args.seed, reset=args.reset, approximate=approx,
+                            v_headroom=args.v_headroom)
+    o = replace(o, partition=PartitionOptions(rate_hz=args.rate))
+    cn = compile(net, prof, rule, options=o)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cn.save(out / "compiled")
+    write_json(out / "report.json", cn.report)
+    coremap_png(cn, out / "coremap.png")
+    print(report_text(cn.report))
+    print(f"\nwrote {out / 'compiled.npz'}, {out / 'compiled.json'}, {out / 'report.json'}, {out / 'coremap.png'}")
+    return 0
