@@ -26,15 +26,18 @@ class CheckOptions:
     """reset: 'auto' (the float model's 'subtract' if the chip has it, else an approximation that must be
     allowed) | 'subtract' | 'zero'; approximate: approximations the user accepts, from APPROXIMATIONS
     ('reset': reset to zero instead of subtraction; 'adaptation': drop ALIF adaptation; 'refractory': drop the
-    refractory period); rounding: on-chip learning rounding the rule will use."""
+    refractory period); rounding: on-chip learning rounding the rule will use (None: the profile's first
+    supported mode)."""
 
     reset: str = "auto"
     approximate: tuple[str, ...] = ()
-    rounding: str = "nearest"
+    rounding: str | None = None
 
     def __post_init__(self) -> None:
         if self.reset not in ("auto", "subtract", "zero"):
             raise ConfigError(f"reset must be 'auto', 'subtract' or 'zero', got {self.reset!r}")
+        if self.rounding not in (None, "nearest", "stochastic"):
+            raise ConfigError(f"learning rounding must be 'nearest' or 'stochastic', got {self.rounding!r}")
         bad = [a for a in self.approximate if a not in APPROXIMATIONS]
         if bad:
             raise ConfigError(f"unknown approximation(s) {bad}; known: {', '.join(APPROXIMATIONS)}")
@@ -216,8 +219,14 @@ def readout_learning(g, rule, profile, opts):
     return []
 
 
+def learn_rounding_mode(profile: ChipProfile, opts: CheckOptions) -> str:
+    if opts.rounding is not None:
+        return opts.rounding
+    return profile.learning.rounding[0] if profile.learning.rounding else "nearest"
+
+
 def learning_rounding(g, rule, profile, opts):
-    if rule is not None and profile.learning.supported and opts.rounding not in profile.learning.rounding:
+    if rule is not None and profile.learning.supported and opts.rounding is not None and opts.rounding not in profile.learning.rounding:
         return [Violation("learning_rounding", "learning rule", f"'{opts.rounding}' rounding",
                           f"{list(profile.learning.rounding)}", f"use --rounding {profile.learning.rounding[0]}")]
     return []
@@ -246,4 +255,5 @@ def check(g: SynGraph, rule: LearningRule | None, profile: ChipProfile, opts: Ch
     v = violations(g, rule, profile, o)
     if v:
         raise ChipConstraintError(v, profile.name)
-    return {"constraints": list(CONSTRAINTS), "reset": resolve_reset(profile, o), "approximations": list(o.approximate)}
+    return {"constraints": list(CONSTRAINTS), "reset": resolve_reset(profile, o), "approximations": list(o.approximate),
+            "learn_rounding": learn_rounding_mode(profile, o) if rule is not None else None}

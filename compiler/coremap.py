@@ -65,8 +65,8 @@ def coremap_png(cn, path: str | os.PathLike | None = None, *, traffic: np.ndarra
     ax.set_aspect("equal")
     ax.set_xlabel("mesh column")
     ax.set_ylabel("mesh row")
-    ax.set_title(f"{cn.profile_name}: {k} cores used of {m.cores}; colour = neurons per core, red = spike traffic, "
-                 f"black outline = readout core", fontsize=9)
+    ax.set_title(f"{cn.profile_name}: {k} of {m.cores} cores used ({cpt} per tile)\n"
+                 f"colour = neurons per core, red lines = spike traffic, black outline = readout core", fontsize=9)
     fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="neurons on core")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")

@@ -34,9 +34,11 @@ class CompileOptions:
     place: PlaceOptions = field(default_factory=PlaceOptions)
 
     @classmethod
-    def make(cls, *, rounding: str = "nearest", seed: int = 0, reset: str = "auto", approximate=(), **kw) -> "CompileOptions":
-        """Convenience: common options by keyword (rounding applies to quantisation and the learning rule)."""
-        return cls(check=CheckOptions(reset=reset, approximate=tuple(approximate), rounding=rounding),
+    def make(cls, *, rounding: str = "nearest", seed: int = 0, reset: str = "auto", approximate=(),
+             learn_rounding: str | None = None, **kw) -> "CompileOptions":
+        """Convenience: common options by keyword. rounding: weights to mantissas; learn_rounding: the on-chip
+        rule's rounding (None = the profile's first supported mode); kw: more QuantizeOptions."""
+        return cls(check=CheckOptions(reset=reset, approximate=tuple(approximate), rounding=learn_rounding),
                    quantize=QuantizeOptions(rounding=rounding, seed=seed, **kw))
 
 

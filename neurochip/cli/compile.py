@@ -21,7 +21,9 @@ def add_parser(sub) -> None:
     p.add_argument("--eligibility", default=None, choices=["per_synapse", "factorised"],
                    help="on-chip eligibility form for --rule (default: the profile's first supported form)")
     p.add_argument("--rounding", default="nearest", choices=["nearest", "stochastic"],
-                   help="rounding of weights to mantissas (and of the learning rule on chip)")
+                   help="rounding of weights to mantissas")
+    p.add_argument("--learn-rounding", default=None, choices=["nearest", "stochastic"],
+                   help="rounding of the on-chip learning rule (default: the profile's first supported mode)")
     p.add_argument("--seed", type=int, default=0, help="seed of stochastic rounding (counter-based, repeatable)")
     p.add_argument("--reset", default="auto", choices=["auto", "subtract", "zero"],
                    help="neuron reset on chip; 'auto' = the float model's reset by subtraction when available")
@@ -57,7 +59,7 @@ def run(args) -> int:
     if args.rate < 0:
         raise ConfigError(f"--rate must be >= 0 Hz, got {args.rate}")
     o = CompileOptions.make(rounding=args.rounding, seed=args.seed, reset=args.reset, approximate=approx,
-                            v_headroom=args.v_headroom)
+                            learn_rounding=args.learn_rounding, v_headroom=args.v_headroom)
     o = replace(o, partition=PartitionOptions(rate_hz=args.rate))
     cn = compile(net, prof, rule, options=o)
     out = Path(args.out)
