@@ -42,7 +42,8 @@ def energy_breakdown(chips: dict[str, dict[str, dict[str, float | None]]], path,
             ax.set_xscale("log")
         ax.set_xlabel(unit)
         unp = sorted({c for r in runs.values() for c, v in r.items() if v is None})
-        ax.set_title(chip + (f"\nunpriced: {', '.join(unp)}" if unp else ""), fontsize=9)
+        import textwrap
+        ax.set_title(chip + ("\n" + textwrap.fill("unpriced: " + ", ".join(unp), 45) if unp else ""), fontsize=8)
         ax.legend(fontsize=8)
     fig.suptitle("Energy breakdown by category")
     _save(fig, path)

@@ -109,7 +109,8 @@ def markdown_table(reports: list[dict[str, Any]]) -> str:
                 if c not in cats:
                     cats.append(c)
     for c in cats:
-        row(f"  {c} (uJ, infer / learn)", lambda r, c=c: f"{_cat(r['inference'], c)} / {_cat(r.get('learning'), c)}")
+        row(f"  {c} (uJ, infer / e-prop / BPTT)",
+            lambda r, c=c: f"{_cat(r['inference'], c)} / {_cat(r.get('learning'), c)} / {_cat(r.get('bptt'), c)}")
     row("unpriced events", lambda r: ", ".join(sorted(set(r["inference"]["unpriced"]) | set((r.get("learning") or {}).get("unpriced", [])))) or "none")
     row("spike packets / inference", lambda r: f"{r['communication']['spike_packets_per_trial']:.4g}")
     row("mean hops / packet", lambda r: f"{r['communication']['mean_hops_per_packet']:.3g}")
