@@ -128,7 +128,7 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
 # Reference settings per task (eprop_spec 1.6). Sections: task, network, rule, train.
 TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "evidence": {
-        "network": {"n_rec": 100, "kind": "alif", "n_adaptive": 50, "tau_m": 20.0, "tau_a": 2000.0, "tau_out": 20.0,
+        "network": {"n_rec": 100, "kind": "alif", "adaptive_fraction": 0.5, "tau_m": 20.0, "tau_a": 2000.0, "tau_out": 20.0,
                     "v_th": 0.6, "n_ref": 5, "feedback_scale": "unit", "w_out_init": "glorot"},
         "rule": {"name": "eprop_random", "lr": 5e-3, "optimizer": "adam", "reg_rate": 1.0, "target_rate_hz": 10.0},
         "train": {"iterations": 500, "batch_size": 32, "early_stop": 0.07, "eval_every": 25, "eval_batches": 4},
@@ -142,14 +142,14 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
         "train": {"iterations": 2000, "batch_size": 1, "early_stop": None, "eval_every": 100, "eval_batches": 1},
     },
     "store_recall": {
-        "network": {"n_rec": 100, "kind": "alif", "n_adaptive": 40, "tau_m": 20.0, "tau_a": 1200.0, "tau_out": 20.0,
+        "network": {"n_rec": 100, "kind": "alif", "adaptive_fraction": 0.4, "tau_m": 20.0, "tau_a": 1200.0, "tau_out": 20.0,
                     "v_th": 0.6, "n_ref": 5, "feedback_scale": "unit", "w_out_init": "glorot"},
         "rule": {"name": "eprop_random", "lr": 2e-3, "optimizer": "adam", "reg_rate": 1.0, "target_rate_hz": 10.0},
         "train": {"iterations": 300, "batch_size": 32, "early_stop": 0.05, "eval_every": 25, "eval_batches": 4},
     },
 }
 
-_NET_INIT_KEYS = ("n_rec", "n_adaptive", "beta", "p_rec", "feedback_scale", "w_out_init", "seed")
+_NET_INIT_KEYS = ("n_rec", "n_adaptive", "adaptive_fraction", "beta", "p_rec", "feedback_scale", "w_out_init", "seed")
 _TRAIN_KEYS = ("iterations", "batch_size", "seed", "early_stop", "eval_every", "eval_batches", "progress")
 
 
@@ -179,6 +179,7 @@ def resolve_config(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"unknown train option(s) {sorted(bad)}; known: {sorted(_TRAIN_KEYS)}")
     if out["network"].get("kind") == "lif":
         out["network"].pop("n_adaptive", None)
+        out["network"].pop("adaptive_fraction", None)
     return out
 
 
@@ -195,6 +196,11 @@ def build(cfg: dict[str, Any]):
     init = {k: v for k, v in net_cfg.items() if k in _NET_INIT_KEYS}
     init.setdefault("seed", seed)
     n_rec = init.pop("n_rec")
+    frac = init.pop("adaptive_fraction", None)
+    if params.kind == "alif" and "n_adaptive" not in init and frac is not None:
+        if not (0.0 <= float(frac) <= 1.0):
+            raise ConfigError(f"network.adaptive_fraction must be in [0, 1], got {frac!r}")
+        init["n_adaptive"] = int(round(float(frac) * int(n_rec)))
     net = init_network(task.n_in, int(n_rec), task.n_out, params, **init)
     rule = LearningRule.from_dict(c["rule"])
     return task, net, rule, tr, c

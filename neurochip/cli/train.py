@@ -1,0 +1,109 @@
+"""``neurochip train``: train a float network on a generated task and write its artifacts.
+
+OUTDIR receives network.npz + network.json (`Network.save`, read by ``neurochip compile``),
+metrics.json (config, final train and held-out figures, learning history, timing) and
+learning_curve.png. An existing non-empty OUTDIR is refused unless --force; every file is written
+atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import ConfigError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a float spiking RNN on a task (e-prop, BPTT, ...)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", choices=["evidence", "pattern", "store_recall"], default=None,
+                   help="task to learn (default: evidence accumulation, or the config's task.name)")
+    p.add_argument("--n-rec", type=int, default=None, help="number of recurrent neurons (default per task: 100)")
+    p.add_argument("--neuron", choices=["lif", "alif"], default=None,
+                   help="neuron kind; 'alif' makes half the neurons adaptive (default per task)")
+    p.add_argument("--rule", default=None,
+                   choices=["bptt", "truncated_bptt", "eprop_symmetric", "eprop_random", "eprop_adaptive", "rflo"],
+                   help="learning rule (default: eprop_random)")
+    p.add_argument("--truncation", type=int, default=None, help="k steps for truncated_bptt (time steps)")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help="optimiser (default per task)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate, dimensionless (default per task)")
+    p.add_argument("--iterations", type=int, default=None, help="maximum number of weight updates")
+    p.add_argument("--batch", type=int, default=None, help="trials per update (batch size)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the initial weights and the training draws")
+    p.add_argument("--early-stop", type=float, default=None,
+                   help="stop when the held-out error (classification, fraction) or nmse (regression) is below this")
+    p.add_argument("--config", type=Path, default=None,
+                   help="TOML file with sections [task] [network] [rule] [train]; command-line options override it")
+    p.add_argument("-o", "--outdir", type=Path, required=True, help="output directory")
+    p.add_argument("--force", action="store_true", help="allow writing into an existing non-empty OUTDIR")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def load_toml(path: Path) -> dict:
+    import tomli
+    try:
+        with open(path, "rb") as f:
+            return tomli.load(f)
+    except tomli.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML ({e})") from None
+
+
+def config_from_args(args) -> dict:
+    cfg = load_toml(args.config) if args.config else {}
+    cfg = {k: dict(v) if isinstance(v, dict) else v for k, v in cfg.items()}
+    for sec in ("task", "network", "rule", "train"):
+        cfg.setdefault(sec, {})
+        if not isinstance(cfg[sec], dict):
+            raise ConfigError(f"config section [{sec}] must be a table, got {type(cfg[sec]).__name__}")
+    if args.task:
+        if cfg["task"].get("name") not in (None, args.task):
+            cfg["task"] = {}  # options of another task do not apply
+        cfg["task"]["name"] = args.task
+    over = {("network", "n_rec"): args.n_rec, ("network", "kind"): args.neuron, ("rule", "name"): args.rule,
+            ("rule", "truncation"): args.truncation, ("rule", "optimizer"): args.optimizer, ("rule", "lr"): args.lr,
+            ("train", "iterations"): args.iterations, ("train", "batch_size"): args.batch,
+            ("train", "seed"): args.seed, ("train", "early_stop"): args.early_stop}
+    for (sec, key), v in over.items():
+        if v is not None:
+            cfg[sec][key] = v
+    if args.no_progress:
+        cfg["train"]["progress"] = False
+    return cfg
+
+
+def check_outdir(outdir: Path, force: bool) -> None:
+    if outdir.exists():
+        if not outdir.is_dir():
+            raise ConfigError(f"output path {outdir} exists and is not a directory")
+        if any(outdir.iterdir()) and not force:
+            raise ConfigError(f"output directory {outdir} is not empty; use --force to write into it")
+
+
+def write_outputs(outdir: Path, net, hist, metrics: dict) -> None:
+    from ..io import write_json
+    from ..train import plot_learning_curve
+    outdir.mkdir(parents=True, exist_ok=True)
+    net.save(outdir / "network")
+    write_json(outdir / "metrics.json", {**metrics, "history": hist.to_dict()})
+    plot_learning_curve(hist, outdir / "learning_curve.png", f"{metrics['task']} / {metrics['rule']}")
+
+
+def run(args) -> int:
+    from ..train import train_from_config
+    cfg = config_from_args(args)
+    check_outdir(args.outdir, args.force)
+    net, hist, metrics = train_from_config(cfg, progress=not args.no_progress)
+    write_outputs(args.outdir, net, hist, metrics)
+    tr, te = metrics["train_last"], metrics["test"]
+    if "accuracy" in te:
+        print(f"{metrics['task']} / {metrics['rule']}: {metrics['iterations']} iterations, train accuracy "
+              f"{tr.get('accuracy', float('nan')):.3f} (last batch), test accuracy {te['accuracy']:.3f}, "
+              f"test loss {te['loss']:.4f}")
+    else:
+        print(f"{metrics['task']} / {metrics['rule']}: {metrics['iterations']} iterations, train nmse "
+              f"{tr.get('nmse', float('nan')):.4f}, test nmse {te['nmse']:.4f}")
+    print(f"wrote {args.outdir}/network.npz, network.json, metrics.json, learning_curve.png "
+          f"({metrics['ms_per_sample']:.1f} ms per training sample)")
+    return 0
