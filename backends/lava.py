@@ -159,6 +159,10 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
     out_int = res["y"].astype(np.int64)
     outputs = out_int / float(compiled.scale_out) + np.asarray(compiled.b_out, np.float64)[None, None, :]
     counts = counts_from_spikes(compiled, x, spikes)
+    # lava exposes no overflow counter: count register values pinned at the 24-bit limit in what was
+    # recorded (readout always, v when recorded). A lower bound: u wraps are invisible here.
+    lim = (1 << (LAVA_UV_BITS - 1)) - 1
+    counts.saturations = int((np.abs(out_int) == lim).sum()) + (int((np.abs(res["v"]) == lim).sum()) if want_v else 0)
     return RunResult(
         spikes=spikes, outputs=outputs, counts=counts, backend=NAME,
         v=res["v"].astype(np.int64) if want_v else None, out_int=out_int,
