@@ -28,9 +28,9 @@ from .errors import ConfigError
 
 DEFAULT: dict[str, dict[str, Any]] = {
     "task": {"name": "evidence", "seed": 0},
-    "network": {"n_rec": 100, "n_adaptive": 50, "kind": "alif", "p_rec": 1.0, "seed": 1},
-    "rule": {"name": "eprop_random", "lr": 5e-3, "optimizer": "adam", "reg_rate": 1.0, "target_rate_hz": 10.0},
-    "train": {"iterations": 150, "batch_size": 32, "seed": 2, "test_trials": 128},
+    "network": {},   # the task's reference defaults (neurochip.train.TASK_DEFAULTS) unless overridden
+    "rule": {},
+    "train": {"iterations": 150, "batch_size": 32, "seed": 2},
     "chip": {"name": "loihi2", "rounding": "nearest"},
     "onchip": {"iterations": 10, "batch_size": 32, "seed": 3},
     "lava": {"trials": 2, "timeout_s": 300.0},
@@ -39,7 +39,7 @@ DEFAULT: dict[str, dict[str, Any]] = {
 }
 
 # Keys each section accepts beyond those in DEFAULT (validated by the consumer, e.g. NeuronParams).
-_OPEN_SECTIONS = {"task", "network", "rule"}
+_OPEN_SECTIONS = {"task", "network", "rule", "train"}  # validated by neurochip.train.resolve_config
 
 
 def merge(base: dict, override: dict, where: str = "") -> dict:

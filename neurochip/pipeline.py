@@ -1,0 +1,219 @@
+"""The main job end to end: train (float e-prop) -> compile -> learn on-chip -> lava bit-exact check ->
+validate against the float reference -> cost report (energy, communication, memory vs BPTT).
+
+``run_main_job(cfg, outdir)`` writes into a staged directory (nothing half-written survives an error or
+Ctrl-C) and returns the summary dict also written to ``summary.json``. Every number in the summary is a
+deterministic function of the config (seeds are in the config), so two runs give identical numbers
+(wall-clock timings are kept apart under ``timing_s``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import DEFAULT, merge
+from .errors import ChipConstraintError, NeurochipError
+from .io import staged_output_dir, write_json
+
+STAGES = ("train", "compile", "learn on-chip", "lava check", "validate", "cost")
+
+
+def _bar(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, disable=not enabled, leave=False, dynamic_ncols=True)
+
+
+def chip_metrics(outputs: np.ndarray, batch) -> dict[str, float]:
+    """Task metrics of chip outputs (float, dequantised) on a task batch."""
+    from .learning import task_metrics
+    return task_metrics(outputs, batch.target, batch.mask, batch.loss)
+
+
+def with_learned_weights(compiled, result):
+    """The compiled network with the weight mantissas a learning run ended with."""
+    kw = {k: np.asarray(v) for k, v in result.weights.items() if k in ("w_in", "w_rec", "w_out")}
+    return replace(compiled, **kw) if kw else compiled
+
+
+def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, force: bool = False,
+                 progress: bool = True, log=print) -> dict[str, Any]:
+    """Run every stage on ``cfg`` (merged over `DEFAULT`) into ``outdir``; return the summary."""
+    from .train import train_from_config, plot_learning_curve, build
+    from .compiler import compile as compile_net
+    from .compiler.pipeline import CompileOptions
+    from .chips import load_profile
+    from .backends import get_backend
+    from .simulate import simulate
+
+    cfg = merge(DEFAULT, cfg or {})
+    summary: dict[str, Any] = {"config": cfg, "stages": {}}
+    timing: dict[str, float] = {}
+    native = get_backend("native")
+    stage_bar = _bar(len(STAGES), "main job", progress)
+
+    def stage_done(name: str, t0: float) -> None:
+        timing[name] = round(time.perf_counter() - t0, 3)
+        stage_bar.update(1)
+
+    with staged_output_dir(outdir, force=force) as d:
+        # 1. float training -------------------------------------------------------------------
+        t0 = time.perf_counter()
+        stage_bar.set_description("train (float e-prop)")
+        tcfg = {k: cfg[k] for k in ("task", "network", "rule", "train")}
+        net, hist, tmetrics = train_from_config(tcfg, progress=progress)
+        task, _, rule, _, _ = build(tcfg)
+        net.save(d / "network")
+        plot_learning_curve(hist, d / "learning_curve.png", title=f"{task.name}: {rule.name} (float)")
+        write_json(d / "train_metrics.json", tmetrics)
+        n_test = int(cfg["validate"]["trials"])
+        test = task.batch(n_test, "test", 1000)        # held-out draw not used by training's evaluation
+        ftr = simulate(net, test.x)
+        float_test = chip_metrics(ftr.out, test)
+        summary["stages"]["train"] = {"task": task.name, "rule": rule.name, "n_rec": net.n_rec,
+                                      "iterations": tmetrics["iterations"], "float_test": float_test}
+        stage_done("train", t0)
+
+        # 2. compile --------------------------------------------------------------------------
+        t0 = time.perf_counter()
+        stage_bar.set_description(f"compile -> {cfg['chip']['name']}")
+        profile = load_profile(cfg["chip"]["name"])
+        opts = CompileOptions.make(rounding=cfg["chip"].get("rounding", "nearest"), seed=int(cfg["train"].get("seed", 0)))
+        cn = compile_net(net, profile, rule, options=opts)
+        cn.save(d / "compiled")
+        write_json(d / "compile_report.json", cn.report)
+        from .compiler.coremap import plot_coremap
+        plot_coremap(cn, d / "coremap.png")
+        summary["stages"]["compile"] = {"chip": profile.name, "fits": True, "cores": cn.n_cores,
+                                        "quantize": {k: v.get("rms_rel", v) if isinstance(v, dict) else v
+                                                     for k, v in cn.report.get("quantize", {}).get("projections", {}).items()}}
+        stage_done("compile", t0)
+
+        # 3. on-chip learning (native backend, fixed point) ------------------------------------
+        t0 = time.perf_counter()
+        stage_bar.set_description("learn on-chip (native)")
+        before = native.run(cn, test.x)
+        chip_before = chip_metrics(before.outputs, test)
+        oc = cfg["onchip"]
+        curve = []
+        cn_learn = cn
+        counts_learn = None
+        for it in range(int(oc["iterations"])):
+            b = task.batch(int(oc["batch_size"]), "train", 10**7 + int(oc["seed"]) * 1000 + it)
+            res = native.run(cn_learn, b.x, learn=True, targets=b, seed=int(oc["seed"]) + it)
+            cn_learn = with_learned_weights(cn_learn, res)
+            counts_learn = res.counts if counts_learn is None else counts_learn + res.counts
+            curve.append(chip_metrics(res.outputs, b))
+        after = native.run(cn_learn, test.x)
+        chip_after = chip_metrics(after.outputs, test)
+        cn_learn.save(d / "compiled_learned")
+        summary["stages"]["learn on-chip"] = {"iterations": int(oc["iterations"]), "test_before": chip_before,
+                                              "test_after": chip_after, "curve": curve}
+        stage_done("learn on-chip", t0)
+
+        # 4. lava bit-exact check ----------------------------------------------------------------
+        t0 = time.perf_counter()
+        stage_bar.set_description("lava bit-exact check")
+        k = int(cfg["lava"]["trials"])
+        lava_info: dict[str, Any] = {"trials": k}
+        try:
+            lava = get_backend("lava")
+            xs = test.x[:k]
+            rl = lava.run(cn_learn, xs, record=("spikes", "outputs", "v"), timeout_s=float(cfg["lava"]["timeout_s"]))
+            rn = native.run(cn_learn, xs, record=("spikes", "outputs", "v"))
+            same_s = bool(np.array_equal(rl.spikes, rn.spikes))
+            same_v = bool(rl.v is not None and rn.v is not None and np.array_equal(rl.v, rn.v))
+            same_o = bool(np.array_equal(rl.out_int, rn.out_int)) if rl.out_int is not None else None
+            lava_info.update({"spikes_identical": same_s, "voltages_identical": same_v, "readout_identical": same_o,
+                              "bit_exact": same_s and same_v and same_o is not False,
+                              "model": rl.meta.get("model", "")})
+        except NeurochipError as e:
+            lava_info.update({"bit_exact": None, "error": str(e)})
+        summary["stages"]["lava check"] = lava_info
+        stage_done("lava check", t0)
+
+        # 5. validate against the float reference -----------------------------------------------
+        t0 = time.perf_counter()
+        stage_bar.set_description("validate vs float")
+        from .validate import compare_runs
+        val = compare_runs(cn_learn, test, chip=after, reference=simulate(net, test.x))
+        write_json(d / "validate.json", val)
+        summary["stages"]["validate"] = val
+        stage_done("validate", t0)
+
+        # 6. cost: energy, communication, memory vs BPTT -------------------------------------------
+        t0 = time.perf_counter()
+        stage_bar.set_description("cost report")
+        from .cost.bench import bench, write_outputs
+        bc = cfg["bench"]
+        xb = test.x[: int(bc["trials"])]
+        reports = bench(cn_learn, list(bc["chips"]), xb, learn=True, compare_bptt=bool(bc["compare_bptt"]))
+        write_outputs(reports, d)
+        summary["stages"]["cost"] = [_cost_summary(r) for r in reports]
+        stage_done("cost", t0)
+
+        summary["timing_s"] = timing
+        write_json(d / "summary.json", summary)
+        _write_html(d, summary)
+    stage_bar.close()
+    return summary
+
+
+def _cost_summary(r: dict) -> dict:
+    if "error" in r:
+        return {"chip": r["chip"], "fits": False, "error": r["error"]}
+    out = {"chip": r["chip"], "fits": True, "cores": r.get("n_cores")}
+    for key in ("inference", "learning", "bptt"):
+        if key in r:
+            out[f"{key}_uj_per_trial"] = r[key].get("per_trial_uj")
+            out[f"{key}_complete"] = r[key].get("complete")
+    return out
+
+
+def _write_html(d: Path, s: dict) -> None:
+    from .report_html import image_html, table_html, write_report
+    st = s["stages"]
+    sections = [
+        ("Summary", [table_html(format_summary_rows(s))]),
+        ("Float training", [image_html(d / "learning_curve.png"), table_html(st["train"]["float_test"])]),
+        ("Compile", [image_html(d / "coremap.png"), table_html({"chip": st["compile"]["chip"], "cores": st["compile"]["cores"]})]),
+        ("On-chip learning", [table_html([{"when": "before", **st["learn on-chip"]["test_before"]},
+                                          {"when": "after", **st["learn on-chip"]["test_after"]}])]),
+        ("Lava bit-exactness", [table_html({k: v for k, v in st["lava check"].items()})]),
+        ("Validation vs float", [image_html(d / "validate.png"), table_html({k: v for k, v in st["validate"].items() if not isinstance(v, (dict, list))})]),
+        ("Energy, communication, memory", [image_html(d / "energy_breakdown.png"), image_html(d / "traffic_heatmap.png"),
+                                            image_html(d / "bptt_scaling.png"), table_html(st["cost"])]),
+    ]
+    write_report(d / "report.html", "neurochip main job", sections)
+
+
+def format_summary_rows(s: dict) -> dict[str, Any]:
+    """The short summary (also printed by `neurochip demo`)."""
+    st = s["stages"]
+    key = "accuracy" if "accuracy" in st["train"]["float_test"] else "nmse"
+    rows = {
+        "task / rule": f"{st['train']['task']} / {st['train']['rule']} (N={st['train']['n_rec']})",
+        f"float {key} (held-out)": st["train"]["float_test"].get(key),
+        f"chip {key} after compile": st["learn on-chip"]["test_before"].get(key),
+        f"chip {key} after on-chip learning": st["learn on-chip"]["test_after"].get(key),
+        "lava bit-exact": st["lava check"].get("bit_exact"),
+        "spike agreement vs float": st["validate"].get("spike_agreement"),
+    }
+    for c in st["cost"]:
+        if c.get("fits"):
+            rows[f"{c['chip']}: uJ/inference, uJ/learning step, uJ/BPTT step"] = (
+                f"{_fmt(c.get('inference_uj_per_trial'), c.get('inference_complete'))}, "
+                f"{_fmt(c.get('learning_uj_per_trial'), c.get('learning_complete'))}, "
+                f"{_fmt(c.get('bptt_uj_per_trial'), c.get('bptt_complete'))}")
+        else:
+            rows[f"{c['chip']}"] = "does not fit: " + c.get("error", "")[:120]
+    return rows
+
+
+def _fmt(v, complete) -> str:
+    if v is None:
+        return "n/p"
+    return ("" if complete in (True, None) else ">=") + f"{v:.3g}"
