@@ -458,6 +458,10 @@ def partition(g: SynGraph, rule: LearningRule | None, profile: ChipProfile, opti
     if n_out and c.max_readout is not None and n_out > c.max_readout:
         viol.append(Violation("max_readout", f"core {ro_core}", n_out, c.max_readout, "reduce the outputs"))
     if viol:
+        if o.passes > 0 and refined == "fm" and not any(v.rule == "cores" for v in viol):
+            # Refinement checks neurons, memory and fan-in but not fan-out: fall back to the greedy result.
+            from dataclasses import replace
+            return partition(g, rule, profile, replace(o, passes=0), adaptive=adaptive)
         raise ChipConstraintError(viol, profile.name)
     inter = traffic.sum() - np.trace(traffic)
     rep = {
