@@ -46,14 +46,14 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..compiler.artifact import CompiledNetwork
     from ..cost import bench as B
-    from ..cost import bptt as bptt_mod
     from ..cost.report import markdown_table
     from ..io import staged_output_dir
 
     compiled = CompiledNetwork.load(args.artifact)
     chips = [c.strip() for c in (args.chip or compiled.profile_name).split(",") if c.strip()]
     dt = float((compiled.float_params or {}).get("dt", 1.0))
-    x = B.task_inputs(compiled, args.task, args.trials, args.seed, steps=args.steps, rate_hz=args.rate_hz, dt_ms=dt)
+    x, targets = B.task_inputs(compiled, args.task, args.trials, args.seed, steps=args.steps, rate_hz=args.rate_hz,
+                               dt_ms=dt)
     counts = B.load_counts(args.counts) if args.counts else None
     from tqdm import tqdm
     bar = tqdm(total=len(chips), desc="bench", unit="chip", file=sys.stderr, disable=None)
@@ -64,18 +64,12 @@ def run(args) -> int:
 
     try:
         reports = B.bench(compiled, chips, x, learn=args.learn, compare_bptt=args.compare == "bptt",
-                          step_ms=args.step_ms, counts=counts, progress=progress,
+                          step_ms=args.step_ms, counts=counts, progress=progress, targets=targets,
                           approximate=tuple(a.strip() for a in args.approximate.split(',') if a.strip()))
     finally:
         bar.close()
-    rows = None
-    if args.compare == "bptt":
-        fmt = compiled.profile.format
-        rows = bptt_mod.scaling_table(fmt, n_in=compiled.n_in, n_out=compiled.n_out,
-                                      kind=str(compiled.neuron_kind),
-                                      neurons_per_core=compiled.profile.core.max_neurons)
     with staged_output_dir(args.out, force=args.force) as d:
-        B.write_outputs(reports, Path(d), bptt_rows=rows)
+        B.write_outputs(reports, Path(d))
     ok = [r for r in reports if "error" not in r]
     print(f"neurochip bench: {args.artifact}, {x.shape[0]} trial(s) x {x.shape[1]} steps of '{args.task}', "
           f"time step {ok[0]['step_ms'] if ok else dt:g} ms (real-time pacing)")
@@ -89,5 +83,5 @@ def run(args) -> int:
         for n in (r.get("inference") or {}).get("notes", []):
             print(f"{r['chip']}: {n}")
     print(f"wrote {args.out}/bench.json, energy_breakdown.png, traffic_heatmap.png"
-          + (", bptt_scaling.png" if rows else ""))
+          + (", bptt_scaling.png" if args.compare == "bptt" and ok else ""))
     return 0 if ok else 2

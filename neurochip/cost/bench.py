@@ -95,15 +95,17 @@ def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple
 
 
 def task_inputs(compiled, task: str, trials: int, seed: int, *, steps: int | None = None, rate_hz: float = 10.0,
-                dt_ms: float = 1.0) -> np.ndarray:
-    """Inputs [trials, T, n_in] uint8: a task's test split (``evidence``: group size n_in / 4) or
-    ``poisson`` spikes at ``rate_hz`` for ``steps`` steps."""
+                dt_ms: float = 1.0):
+    """(inputs [trials, T, n_in] uint8, targets or None): a task's test split (``evidence``: group size
+    n_in / 4; targets = the task's `Batch`, for learning runs) or ``poisson`` spikes at ``rate_hz`` for
+    ``steps`` steps (no targets: learning is then costed analytically)."""
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {trials}")
     if task == "poisson":
         rng = np.random.default_rng(seed)
         T = steps or 1000
-        return (rng.random((trials, T, compiled.n_in)) < rate_hz * dt_ms * 1e-3).astype(np.uint8)
+        return (rng.random((trials, T, compiled.n_in)) < rate_hz * dt_ms * 1e-3).astype(np.uint8), None
+    from dataclasses import replace
     from ..tasks import get_task
     kw: dict[str, Any] = {"seed": seed}
     if task == "evidence":
@@ -113,8 +115,10 @@ def task_inputs(compiled, task: str, trials: int, seed: int, *, steps: int | Non
     t = get_task(task, **kw)
     if t.n_in != compiled.n_in:
         raise ConfigError(f"task '{task}' has n_in = {t.n_in} but the artifact has n_in = {compiled.n_in}; use --task poisson")
-    x = np.asarray(t.batch(trials, split="test", index=0).x)
-    return x[:, :steps] if steps else x
+    b = t.batch(trials, split="test", index=0)
+    if steps:
+        b = replace(b, x=b.x[:, :steps], target=b.target[:, :steps], mask=b.mask[:, :steps])
+    return np.asarray(b.x), b
 
 
 def load_counts(path) -> EventCounts:
@@ -129,9 +133,14 @@ def load_counts(path) -> EventCounts:
     return EventCounts.from_dict(d)
 
 
-def run_counts(compiled, x: np.ndarray, *, learn: bool) -> tuple[EventCounts | None, np.ndarray | None, str]:
+def run_counts(compiled, x: np.ndarray, *, learn: bool, targets=None) -> tuple[EventCounts | None, np.ndarray | None, str]:
     """(counts, spikes [B, T, n_rec], source) from the native backend, else from float-reference spikes
-    (inference only: learning counts then come back None)."""
+    (inference only: learning counts then come back None). ``targets``: Batch-like (target, mask, loss)
+    for learning runs."""
+    if learn and targets is None:
+        return None, None, "no targets for a learning run (use a task, not poisson inputs)"
+    if learn and compiled.rule is None:
+        return None, None, "the compiled network carries no on-chip rule"
     try:
         from ..backends import get_backend  # type: ignore[attr-defined]
         be = get_backend("native")
@@ -140,7 +149,7 @@ def run_counts(compiled, x: np.ndarray, *, learn: bool) -> tuple[EventCounts | N
     if be is not None:
         run = getattr(be, "run", be)
         try:
-            res = run(compiled, x, learn=learn)
+            res = run(compiled, x, learn=learn, targets=targets) if learn else run(compiled, x, learn=False)
             return res.counts, np.asarray(res.spikes), "native backend"
         except (ImportError, NotImplementedError, BackendError, ChipConstraintError, ConfigError) as e:
             # A backend that cannot run this case (e.g. learning not built yet) falls back, and says so.
@@ -154,10 +163,18 @@ def run_counts(compiled, x: np.ndarray, *, learn: bool) -> tuple[EventCounts | N
     return counts_from_spikes(compiled, x, z), z, f"float-reference spikes on the compiled placement (native backend unavailable: {why})"
 
 
-def bench(compiled, chips: list[str], x: np.ndarray, *, learn: bool = False, compare_bptt: bool = False,
+def bench(compiled, chips: list[str], x, *, learn: bool = False, compare_bptt: bool = False,
           step_ms: float | None = None, counts: EventCounts | None = None, approximate: tuple[str, ...] = (),
-          progress=None) -> list[dict[str, Any]]:
-    """Cost reports, one per chip (a chip the network does not fit gets {'chip', 'error'})."""
+          targets=None, progress=None) -> list[dict[str, Any]]:
+    """Cost reports, one per chip (a chip the network does not fit gets {'chip', 'error'}).
+
+    x: inputs [B, T, n_in], or a task `Batch` (then it is also the learning run's targets).
+    targets: Batch-like (target, mask, loss) for the learning run; without it (or without a backend
+    learning run) the learning counts are analytic (`bptt.eprop_counts`) and the report says so.
+    progress(chip) is called after each chip."""
+    if hasattr(x, "x") and hasattr(x, "mask"):
+        targets = x if targets is None else targets
+        x = np.asarray(x.x)
     if step_ms is None:
         step_ms = float(compiled.float_params.get("dt", 1.0)) if compiled.float_params else 1.0
     reports = []
@@ -177,8 +194,8 @@ def bench(compiled, chips: list[str], x: np.ndarray, *, learn: bool = False, com
         notes.append(f"inference counts: {src}")
         cl = None
         if learn:
-            cl, _, lsrc = run_counts(c, x, learn=True)
-            notes.append(f"learning counts: {lsrc}" if cl is not None else "learning counts: analytic e-prop (no backend learning run)")
+            cl, _, lsrc = run_counts(c, x, learn=True, targets=targets)
+            notes.append(f"learning counts: {lsrc}" if cl is not None else f"learning counts: analytic e-prop ({lsrc})")
         rep = chip_report(c, ci, counts_learn=cl, step_ms=step_ms, inputs=x if spikes is not None else None,
                           spikes=spikes, compare_bptt=compare_bptt, learn=learn)
         rep["notes"] = notes + rep["notes"]
@@ -192,7 +209,7 @@ def write_outputs(reports: list[dict[str, Any]], outdir: Path, *, bptt_rows=None
     """bench.json, energy_breakdown.png, traffic_heatmap.png (and bptt_scaling.png) into ``outdir``."""
     from ..io import write_json
     from . import plots
-    write_json(outdir / "bench.json", {"chips": reports, **({"bptt_scaling": bptt_rows} if bptt_rows else {})})
+    write_json(outdir / "bench.json", {"chips": reports})
     ok = [r for r in reports if "error" not in r]
     cats = {}
     for r in ok:
@@ -206,5 +223,7 @@ def write_outputs(reports: list[dict[str, Any]], outdir: Path, *, bptt_rows=None
     plots.energy_breakdown(cats, outdir / "energy_breakdown.png")
     grids = {r["chip"]: np.asarray(r["router_grid"]) for r in ok if r.get("router_grid") is not None}
     plots.traffic_heatmap(grids, outdir / "traffic_heatmap.png")
+    if bptt_rows is None:
+        bptt_rows = next((r["bptt"]["scaling"] for r in ok if r.get("bptt", {}).get("scaling")), None)
     if bptt_rows:
         plots.bptt_scaling(bptt_rows, outdir / "bptt_scaling.png")

@@ -45,7 +45,10 @@ def chip_report(compiled, counts_infer, *, counts_learn=None, step_ms: float = 1
         cb, info = bptt_mod.bptt_counts(compiled, counts_infer, p)
         e_b = energy(cb, p, step_ms=step_ms, core_xy=xy, n_cores=compiled.n_cores,
                      history_bits=(info["history_bits_read"], info["history_bits_written"]))
-        rep["bptt"] = {**e_b.to_dict(), "info": info, "communication": communication(cb, p, xy)}
+        scaling = bptt_mod.scaling_table(p.format, n_in=int(compiled.n_in), n_out=int(compiled.n_out),
+                                         kind=str(compiled.neuron_kind), neurons_per_core=p.core.max_neurons,
+                                         accumulator_bits=p.learning.accumulator_bits)
+        rep["bptt"] = {**e_b.to_dict(), "info": info, "communication": communication(cb, p, xy), "scaling": scaling}
     rep["memory"] = memory(compiled, p, learn=learn or counts_learn is not None)
     if compare_bptt:
         T = max(int(counts_infer.steps) // max(int(counts_infer.trials), 1), 1)
