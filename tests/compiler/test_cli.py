@@ -1,0 +1,59 @@
+"""`neurochip compile` and `neurochip chips` end to end."""
+import json
+
+import pytest
+
+from neurochip.cli.main import main
+from neurochip.compiler import CompiledNetwork
+from neurochip.network import init_network
+
+
+@pytest.fixture()
+def net_stem(tmp_path):
+    stem = tmp_path / "net"
+    init_network(10, 40, 2, seed=5, p_rec=0.5).save(stem)
+    return stem
+
+
+def test_compile_writes_everything(net_stem, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["compile", str(net_stem), "--chip", "loihi2", "--rule", "eprop_random", "--rounding", "stochastic", "-o", str(out)])
+    assert rc == 0
+    for f in ("compiled.npz", "compiled.json", "report.json", "coremap.png"):
+        assert (out / f).is_file() and (out / f).stat().st_size > 0
+    assert (out / "coremap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cn = CompiledNetwork.load(out / "compiled")
+    rep = json.loads((out / "report.json").read_text())
+    assert rep == cn.report and rep["quantize"]["rounding"] == "stochastic"
+    assert cn.provenance["rule"]["name"] == "eprop_random"
+    text = capsys.readouterr().out
+    assert "projection" in text and "fan-in/4096" in text and "learning-signal hops" in text
+
+
+def test_compile_chip_by_path(net_stem, tmp_path):
+    from neurochip.chips import BUILTIN_DIR
+    toml = tmp_path / "mychip.toml"
+    toml.write_text((BUILTIN_DIR / "generic.toml").read_text().replace('name = "generic"', 'name = "mychip"'))
+    assert main(["compile", str(net_stem), "--chip", str(toml), "-o", str(tmp_path / "o")]) == 0
+    assert CompiledNetwork.load(tmp_path / "o" / "compiled").profile_name == "mychip"
+
+
+def test_constraint_error_one_line_exit_2(net_stem, tmp_path, capsys):
+    rc = main(["compile", str(net_stem), "--chip", "reckon", "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "neuron_model" in err and "needs" in err and "available" in err
+    assert not (tmp_path / "o" / "compiled.npz").exists()
+
+
+def test_approximate_flag(net_stem, tmp_path):
+    rc = main(["compile", str(net_stem), "--chip", "reckon", "--approximate", "adaptation,refractory", "-o", str(tmp_path / "o")])
+    assert rc == 0
+
+
+def test_chips_lists_profiles(capsys):
+    assert main(["chips"]) == 0
+    out = capsys.readouterr().out
+    for name in ("loihi1", "loihi2", "reckon", "generic"):
+        assert name in out
+    assert "8192" in out and "all_in_sop:D" in out
