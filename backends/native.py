@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..errors import BackendError, ConfigError
 from .result import EventCounts, RunResult
@@ -43,6 +44,12 @@ class Tables:
     routes: object
 
 
+def n_rec_synapses(compiled) -> int:
+    """Existing recurrent synapses (rec_mask dense bool or scipy CSR)."""
+    m = compiled.rec_mask
+    return int(m.count_nonzero()) if sp.issparse(m) else int(np.asarray(m, bool).sum())
+
+
 def chip_format(compiled) -> dict:
     """Register widths and shifts of ``compiled``'s profile (DEFAULT_FORMAT without a profile)."""
     f = getattr(compiled.profile, "format", None)
@@ -57,9 +64,11 @@ def build_tables(compiled, w_in=None, w_rec=None, w_out=None) -> Tables:
     from neurochip.kernels.csr import build_routes, csr_by_pre, weight_dtype
 
     w_in = np.asarray(compiled.w_in if w_in is None else w_in)
-    w_rec = np.asarray(compiled.w_rec if w_rec is None else w_rec)
+    w_rec = compiled.w_rec if w_rec is None else w_rec
+    if not sp.issparse(w_rec):
+        w_rec = np.asarray(w_rec)
     w_out = np.asarray(compiled.w_out if w_out is None else w_out)
-    dt = max(weight_dtype(w_in), weight_dtype(w_rec), key=lambda d: d.itemsize)
+    dt = max(weight_dtype(w_in), weight_dtype(w_rec.data if sp.issparse(w_rec) else w_rec), key=lambda d: d.itemsize)
     ip, ii, iw = csr_by_pre(w_in, None, dt)
     rp, ri, rw = csr_by_pre(w_rec, compiled.rec_mask, dt)
     return Tables(ip, ii, iw, rp, ri, rw, np.ascontiguousarray(w_out.T.astype(np.int64)), build_routes(compiled))
@@ -105,7 +114,7 @@ def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int)
         neuron_updates_active=int(tot[ff.C_ACTIVE]),
         spikes=int(tot[ff.C_SPIKES]), input_spikes=int(tot[ff.C_INPUT_SPIKES]),
         syn_ops=syn_ops,
-        syn_ops_dense=(n_rec * compiled.n_in + int(np.asarray(compiled.rec_mask).sum()) + n_out * n_rec) * B * T,
+        syn_ops_dense=(n_rec * compiled.n_in + n_rec_synapses(compiled) + n_out * n_rec) * B * T,
         spike_packets=int(tot[ff.C_PACKETS]), mesh_hops=int(tot[ff.C_HOPS]),
         bits_read=syn_ops * wbits, saturations=int(tot[ff.C_SATURATIONS]),
         per_core_syn_ops=core_syn.sum(axis=0).astype(np.int64),

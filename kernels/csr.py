@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 
 def weight_dtype(w: np.ndarray) -> np.dtype:
@@ -27,6 +28,11 @@ def weight_dtype(w: np.ndarray) -> np.dtype:
 def csr_by_pre(w: np.ndarray, mask: np.ndarray | None = None, dtype=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR of ``w [post, pre]`` indexed by presynaptic neuron: (ptr [n_pre+1] int64, idx int32 post
     indices ascending, data). ``mask`` [post, pre] bool selects existing synapses (None: all)."""
+    if sp.issparse(w):                                  # sparse artifact: CSC column i = presynaptic i
+        c = sp.csc_matrix(w)
+        c.sort_indices()
+        dt = weight_dtype(c.data) if dtype is None else dtype
+        return np.asarray(c.indptr, np.int64), np.asarray(c.indices, np.int32), c.data.astype(dt)
     w = np.asarray(w)
     m = np.ones(w.shape, bool) if mask is None else np.asarray(mask, bool)
     wt, mt = w.T, m.T                                   # [pre, post]
@@ -59,11 +65,11 @@ def build_routes(compiled) -> Routes:
     core_of = np.asarray(compiled.core_of, np.int64)
     n_cores = int(compiled.n_cores)
     hops = np.asarray(compiled.hops, np.int64)
-    mask = np.asarray(compiled.rec_mask, bool)          # [post, pre]
+    mask = compiled.rec_mask                            # [post, pre], dense bool or scipy CSR
     # syn[i, c]: synapses of pre i on core c
-    onehot = np.zeros((n_rec, n_cores), np.int64)
-    onehot[np.arange(n_rec), core_of[:n_rec]] = 1
-    syn = mask.T.astype(np.int64) @ onehot              # [pre, core] recurrent targets
+    onehot = sp.csr_matrix((np.ones(n_rec, np.int64), (np.arange(n_rec), core_of[:n_rec])), shape=(n_rec, n_cores))
+    mt = sp.csr_matrix(mask).T.astype(np.int64) if sp.issparse(mask) else sp.csr_matrix(np.asarray(mask, bool).T.astype(np.int64))
+    syn = np.asarray((mt @ onehot).todense(), np.int64)  # [pre, core] recurrent targets
     out_per_core = np.bincount(core_of[n_rec:], minlength=n_cores).astype(np.int64)
     syn = syn + out_per_core[None, :]
     dest = syn > 0

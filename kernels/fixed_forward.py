@@ -22,7 +22,9 @@ N_COUNTS = 7
 def neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant, beta_shift, a_inc,
                 du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax):
     """One recurrent neuron j, one step (docs/fixed_point.md "Recurrent neuron"); updates u, v, a, r
-    in place and returns (z, saturations). acc_* are the raw mantissa sums of this step (int64)."""
+    in place and returns (z, saturations, dist) with dist = max(0, vth_eff - |v - A|) before any reset
+    (0 while refractory: the integer pseudo-derivative before its shift). acc_* are this step's raw
+    mantissa sums (int64)."""
     sat = 0
     cur = floor_shift(acc_in[j], e_in) + floor_shift(acc_rec[j], e_rec)   # exponent on each sum (Dense)
     uj = trunc_decay(u[j], du + 1, D) + (cur << S)                       # input MSB-aligned by S bits
@@ -43,7 +45,14 @@ def neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant
         sat += 1
     aj = trunc_decay(a[j], da, D) + a_inc * zp[j]                         # adaptation, a >= 0
     thr = vth_eff + ((beta_mant[j] * aj) >> beta_shift)
-    z = 1 if (vj > thr and r[j] <= 0) else 0                              # strict >, as lava
+    refr = r[j] > 0
+    z = 1 if (vj > thr and not refr) else 0                               # strict >, as lava
+    dist = 0
+    if not refr:
+        dd = vj - thr
+        dist = vth_eff - (dd if dd >= 0 else -dd)
+        if dist < 0:
+            dist = 0
     rj = r[j] + n_ref * z - 1
     r[j] = 0 if rj < 0 else (n_ref if rj > n_ref else rj)
     if z == 1 and not subtract:
@@ -51,7 +60,7 @@ def neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant
     u[j] = uj
     v[j] = vj
     a[j] = aj
-    return z, sat
+    return z, sat, dist
 
 
 @njit(cache=True, parallel=True)
@@ -118,7 +127,7 @@ def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t,
                         acc_rec[rec_idx[q]] += rec_w[q]
                         got[rec_idx[q]] = 1
             for j in range(n_rec):
-                zj, s = neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant,
+                zj, s, _d = neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant,
                                     beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax)
                 z[j] = zj
                 sat += s
