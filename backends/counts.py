@@ -20,12 +20,17 @@ import numpy as np
 from .result import EventCounts
 
 
+def dense(a) -> np.ndarray:
+    """A dense numpy array from a dense array or a scipy.sparse matrix (compiled sparse projections)."""
+    return a.toarray() if hasattr(a, "toarray") else np.asarray(a)
+
+
 def _dest_cores(compiled) -> np.ndarray:
     """[n_rec, n_cores] bool: core c holds a target of recurrent neuron i (rec targets or readout)."""
     n_rec, n_cores = compiled.n_rec, compiled.n_cores
     core_of = np.asarray(compiled.core_of, dtype=np.int64)
     dest = np.zeros((n_rec, n_cores), dtype=bool)
-    mask = np.asarray(compiled.rec_mask, dtype=bool)        # [post, pre]
+    mask = dense(compiled.rec_mask).astype(bool)           # [post, pre]
     for c in range(n_cores):
         on_c = core_of[:n_rec] == c
         dest[:, c] = mask[on_c, :].any(axis=0)               # any post on core c for pre i
@@ -46,7 +51,7 @@ def counts_from_spikes(compiled, inputs: np.ndarray, spikes: np.ndarray) -> Even
     n_rec, n_out = compiled.n_rec, compiled.n_out
     n_cores = compiled.n_cores
     core_of = np.asarray(compiled.core_of, dtype=np.int64)
-    mask = np.asarray(compiled.rec_mask, dtype=bool)
+    mask = dense(compiled.rec_mask).astype(bool)
     hops = np.asarray(compiled.hops, dtype=np.int64)
 
     n_in_spk = int(x.sum())

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
-from .counts import counts_from_spikes
+from .counts import counts_from_spikes, dense
 from .result import RunResult
 
 NAME = "lava"
@@ -78,7 +78,7 @@ def _check_lava_fit(compiled) -> None:
             if have != want:
                 problems.append(f"profile format.{name} = {have}, lava's LIF has {want}")
     for name in ("w_in", "w_rec", "w_out"):
-        w = np.asarray(getattr(compiled, name))
+        w = dense(getattr(compiled, name))
         if w.size and (w.min() < LAVA_W_MIN or w.max() > LAVA_W_MAX):
             problems.append(f"{name} mantissas span [{int(w.min())}, {int(w.max())}], lava's Dense holds "
                             f"[{LAVA_W_MIN}, {LAVA_W_MAX}] (8 bits + sign)")
@@ -110,8 +110,8 @@ def _check_inputs(compiled, inputs) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 def _job_arrays(compiled) -> tuple[dict, dict]:
     arrays = {
-        "w_in": np.asarray(compiled.w_in, np.int32), "w_rec": np.asarray(compiled.w_rec, np.int32),
-        "w_out": np.asarray(compiled.w_out, np.int32), "rec_mask": np.asarray(compiled.rec_mask, bool),
+        "w_in": dense(compiled.w_in).astype(np.int32), "w_rec": dense(compiled.w_rec).astype(np.int32),
+        "w_out": dense(compiled.w_out).astype(np.int32), "rec_mask": dense(compiled.rec_mask).astype(bool),
         "bias_mant": np.asarray(compiled.bias_mant, np.int32),
         "beta_mant": np.asarray(compiled.beta_mant, np.int32),
     }
