@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..backends.result import EventCounts
-from .memory import learning_state_bits
+from .memory import learning_state_bits, n_existing
 
 
 def history_bits_per_step(n_in: int, n_rec: int, fmt, kind: str = "lif") -> int:
@@ -70,10 +70,12 @@ def _pre_core_matrix(compiled) -> np.ndarray:
     presynaptic recurrent neuron on core b (the per-step backward delta messages a -> b)."""
     n_cores = int(compiled.n_cores)
     core = np.asarray(compiled.core_of[: compiled.n_rec], dtype=np.int64)
-    mask = np.asarray(compiled.rec_mask, dtype=bool)          # [post j, pre i]
+    import scipy.sparse as sp
+    mask = compiled.rec_mask                                  # [post j, pre i], dense bool or CSR
     onehot = np.zeros((compiled.n_rec, n_cores), dtype=np.int64)
     onehot[np.arange(compiled.n_rec), core] = 1
-    has_pre_on = (mask.astype(np.int64) @ onehot) > 0          # [j, core b]
+    m_int = mask.astype(np.int64) if sp.issparse(mask) else np.asarray(mask, dtype=bool).astype(np.int64)
+    has_pre_on = np.asarray(m_int @ onehot) > 0               # [j, core b]
     m = np.zeros((n_cores, n_cores), dtype=np.int64)
     np.add.at(m, core, has_pre_on.astype(np.int64))
     return m
@@ -89,7 +91,7 @@ def _ls_broadcast(compiled) -> tuple[int, int]:
 
 def _plastic(compiled) -> tuple[int, int, int]:
     s_in = int(compiled.n_in * compiled.n_rec)
-    s_rec = int(np.asarray(compiled.rec_mask).sum())
+    s_rec = n_existing(compiled.rec_mask)
     return s_in, s_rec, int(compiled.n_out * compiled.n_rec)
 
 

@@ -25,6 +25,12 @@ from typing import Any
 import numpy as np
 
 
+def n_existing(mask) -> int:
+    """Existing synapses in a mask (dense bool array or scipy.sparse matrix)."""
+    import scipy.sparse as sp
+    return int(mask.count_nonzero()) if sp.issparse(mask) else int(np.asarray(mask, dtype=bool).sum())
+
+
 def neuron_state_bits(n_rec: int, n_out: int, fmt, *, kind: str = "lif", n_ref: int = 1) -> dict[str, int]:
     """Bits of recurrent and readout neuron state."""
     per = fmt.membrane_bits + fmt.current_bits
@@ -72,7 +78,7 @@ def memory(compiled, profile=None, rule=None, *, learn: bool | None = None) -> d
     fmt, core = p.format, p.core
     n_in, n_rec, n_out = int(compiled.n_in), int(compiled.n_rec), int(compiled.n_out)
     s_in = n_in * n_rec
-    s_rec = int(np.asarray(compiled.rec_mask).sum())
+    s_rec = n_existing(compiled.rec_mask)
     s_out = n_out * n_rec
     b_w = fmt.weight_bits + core.syn_overhead_bits
     weights = {"input": s_in * b_w, "recurrent": s_rec * b_w, "readout": s_out * b_w,

@@ -34,6 +34,21 @@ def _dtype_bytes(bits: int) -> int:
     raise ValueError(f"{bits} bits exceed 64")
 
 
+def _nnz_per_column(w) -> np.ndarray:
+    """Non-zero weights per presynaptic column, for dense arrays or scipy.sparse matrices."""
+    import scipy.sparse as sp
+    if sp.issparse(w):
+        return np.asarray((w != 0).sum(axis=0)).ravel().astype(np.int64)
+    return (np.asarray(w) != 0).sum(axis=0).astype(np.int64)
+
+
+def _zeros_total(w) -> tuple[int, int]:
+    import scipy.sparse as sp
+    n = int(w.shape[0]) * int(w.shape[1])
+    nz = int(w.count_nonzero()) if sp.issparse(w) else int(np.count_nonzero(w))
+    return n - nz, n
+
+
 def synaptic_operations(inputs: np.ndarray, spikes: np.ndarray, w_in: np.ndarray, w_rec: np.ndarray,
                         w_out: np.ndarray) -> dict[str, float]:
     """{"Effective_MACs", "Effective_ACs", "Dense"} per sample, NeuroBench's rules.
@@ -44,9 +59,7 @@ def synaptic_operations(inputs: np.ndarray, spikes: np.ndarray, w_in: np.ndarray
     x = np.asarray(inputs)
     z = np.asarray(spikes)
     b, t = x.shape[0], x.shape[1]
-    nnz_in = (np.asarray(w_in) != 0).sum(axis=0)     # nnz per presynaptic column
-    nnz_rec = (np.asarray(w_rec) != 0).sum(axis=0)
-    nnz_out = (np.asarray(w_out) != 0).sum(axis=0)
+    nnz_in, nnz_rec, nnz_out = (_nnz_per_column(w) for w in (w_in, w_rec, w_out))  # per presynaptic column
     z_prev = np.concatenate([np.zeros_like(z[:, :1]), z[:, :-1]], axis=1)
     ops = {}
     for name, act, nnz in (("in", x, nnz_in), ("rec", z_prev, nnz_rec), ("out", z, nnz_out)):
@@ -55,8 +68,8 @@ def synaptic_operations(inputs: np.ndarray, spikes: np.ndarray, w_in: np.ndarray
                      bool(np.isin(act, (-1, 0, 1)).all()))
     ac = sum(v for v, spk in ops.values() if spk) / b
     mac = sum(v for v, spk in ops.values() if not spk) / b
-    n_rec, n_in = np.asarray(w_in).shape
-    n_out = np.asarray(w_out).shape[0]
+    n_rec, n_in = w_in.shape
+    n_out = w_out.shape[0]
     dense = t * (n_in * n_rec + n_rec * n_rec + n_rec * n_out)
     return {"Effective_MACs": mac, "Effective_ACs": ac, "Dense": float(dense)}
 
@@ -67,10 +80,8 @@ def activation_sparsity(spikes: np.ndarray) -> float:
 
 
 def connection_sparsity(w_in: np.ndarray, w_rec: np.ndarray, w_out: np.ndarray) -> float:
-    ws = [np.asarray(w) for w in (w_in, w_rec, w_out)]
-    zeros = sum(int((w == 0).sum()) for w in ws)
-    total = sum(w.size for w in ws)
-    return round(zeros / total, 4)
+    zt = [_zeros_total(w) for w in (w_in, w_rec, w_out)]
+    return round(sum(z for z, _ in zt) / sum(n for _, n in zt), 4)
 
 
 def footprint_float32(n_in: int, n_rec: int, n_out: int, *, kind: str = "lif") -> int:
@@ -95,8 +106,8 @@ def neurobench_metrics(inputs, spikes, w_in, w_rec, w_out, *, fmt=None, kind: st
                        dt_ms: float = 1.0) -> dict[str, Any]:
     """All NeuroBench keys (unchanged names) for one evaluation set."""
     x = np.asarray(inputs)
-    n_rec, n_in = np.asarray(w_in).shape
-    n_out = np.asarray(w_out).shape[0]
+    n_rec, n_in = w_in.shape
+    n_out = w_out.shape[0]
     out: dict[str, Any] = {
         "SynapticOperations": synaptic_operations(inputs, spikes, w_in, w_rec, w_out),
         "ActivationSparsity": activation_sparsity(spikes),

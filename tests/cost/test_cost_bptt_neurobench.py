@@ -110,3 +110,24 @@ def test_sparsity_and_footprint(toy):
     assert neurobench.footprint_float32(3, 4, 2) == 4 * ((12 + 16 + 8 + 2 + 8 + 4) + 4 + 2)
     fmt = toy.make_profile({}).format  # 8-bit weights -> 1 byte, 24-bit state -> 4 bytes
     assert neurobench.footprint_chip(3, 4, 2, fmt) == (12 + 16 + 8 + 8) + 4 * 8 + 2 * 4
+
+
+def test_sparse_matrices_give_the_dense_answers(toy):
+    """memory, BPTT pre-core counts and NeuroBench metrics accept scipy CSR (compile_sparse artifacts)."""
+    import scipy.sparse as sp
+    from neurochip.cost.memory import memory
+    prof = toy.make_profile({})
+    rng = np.random.default_rng(2)
+    mask = rng.random((4, 4)) < 0.6
+    np.fill_diagonal(mask, False)
+    dense = toy.make_compiled(prof, rec_mask=mask)
+    sparse = toy.make_compiled(prof, rec_mask=sp.csr_matrix(mask))
+    assert memory(dense, learn=True)["total_bits"] == memory(sparse, learn=True)["total_bits"]
+    assert (bptt._pre_core_matrix(dense) == bptt._pre_core_matrix(sparse)).all()
+    x = (rng.random((2, 5, 3)) < 0.4).astype(np.uint8)
+    z = (rng.random((2, 5, 4)) < 0.4).astype(np.uint8)
+    w_in, w_out = rng.normal(size=(4, 3)), rng.normal(size=(2, 4))
+    w_rec = rng.normal(size=(4, 4)) * mask
+    a = neurobench.neurobench_metrics(x, z, w_in, w_rec, w_out)
+    b = neurobench.neurobench_metrics(x, z, sp.csr_matrix(w_in), sp.csr_matrix(w_rec), sp.csr_matrix(w_out))
+    assert a == b
