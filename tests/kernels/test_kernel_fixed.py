@@ -1,0 +1,94 @@
+"""Fixed-point inference kernel == the pure-Python integer model of docs/fixed_point.md, every integer,
+every step; and its in-kernel event counts == counts derived from the recorded spikes."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from knets import random_compiled  # noqa: E402
+from pyref_fixed import simulate as py_simulate  # noqa: E402
+
+from neurochip.backends import native  # noqa: E402
+from neurochip.backends.counts import counts_from_spikes  # noqa: E402
+
+cases = st.fixed_dictionaries({
+    "seed": st.integers(0, 2**31 - 1),
+    "kind": st.sampled_from(["lif", "alif"]),
+    "reset": st.sampled_from(["subtract", "zero"]),
+    "n_ref": st.integers(1, 4),
+    "wb": st.sampled_from([2, 8, 9, 16]),
+    "e_in": st.integers(-4, 3), "e_rec": st.integers(-4, 3), "e_out": st.integers(-4, 3),
+    "mb": st.sampled_from([12, 16, 24, 32]), "cb": st.sampled_from([10, 16, 24]),
+    "dv": st.sampled_from([0, 1, 300, 4095]), "du": st.sampled_from([4095, 3000, 0]),
+    "da": st.sampled_from([0, 40, 4095]), "dk": st.sampled_from([0, 300, 4095]),
+    "vth": st.sampled_from([1, 50, 1000]), "bias_max": st.sampled_from([0, 200]),
+    "bias_exp": st.integers(-2, 2), "beta_shift": st.integers(0, 8),
+    "p_in": st.sampled_from([0.0, 0.2, 0.7]), "T": st.integers(1, 25), "B": st.integers(1, 3),
+})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases)
+def test_fixed_kernel_equals_python_model(k):
+    rng = np.random.default_rng(k["seed"])
+    c = random_compiled(rng, kind=k["kind"], reset=k["reset"], n_ref=k["n_ref"], wb=k["wb"], e_in=k["e_in"],
+                        e_rec=k["e_rec"], e_out=k["e_out"], mb=k["mb"], cb=k["cb"], dv=k["dv"], du=k["du"], da=k["da"],
+                        dk=k["dk"], vth=k["vth"], bias_max=k["bias_max"], bias_exp=k["bias_exp"],
+                        beta_shift=k["beta_shift"])
+    x = (rng.random((k["B"], k["T"], c.n_in)) < k["p_in"]).astype(np.uint8)
+    r = native.run(c, x, record=("spikes", "outputs", "v"))
+    ref = py_simulate(c, x.tolist(), S=6, D=12, mb=k["mb"], cb=k["cb"])
+    np.testing.assert_array_equal(r.spikes, np.array(ref["spikes"], np.uint8).reshape(r.spikes.shape))
+    np.testing.assert_array_equal(r.v, np.array(ref["v"], np.int64).reshape(r.v.shape))
+    np.testing.assert_array_equal(r.out_int, np.array(ref["y"], np.int64).reshape(r.out_int.shape))
+    assert r.counts.saturations == ref["saturations"]
+    # counts: the kernel's own == derived independently from the recorded spikes
+    cs = counts_from_spikes(c, x, r.spikes)
+    mine, theirs = r.counts.to_dict(), cs.to_dict()
+    mine.pop("saturations"); theirs.pop("saturations")
+    assert mine == theirs
+
+
+def test_extreme_weights_saturate_and_wrap_counted():
+    """Full-scale weights into narrow registers: saturation and wrap happen and are counted."""
+    rng = np.random.default_rng(3)
+    c = random_compiled(rng, wb=16, mb=12, cb=10, e_in=3, vth=1, p_rec=1.0)
+    x = np.ones((1, 10, c.n_in), np.uint8)
+    r = native.run(c, x, record=("spikes", "outputs", "v"))
+    ref = py_simulate(c, x.tolist(), S=6, D=12, mb=12, cb=10)
+    assert ref["saturations"] > 0 and r.counts.saturations == ref["saturations"]
+    assert np.abs(r.v).max() <= (1 << 11) - 1
+
+
+def test_event_driven_cost_grows_with_spikes():
+    """No input and no spikes: zero synaptic operations (nothing is evaluated densely)."""
+    rng = np.random.default_rng(0)
+    c = random_compiled(rng, kind="lif", vth=1000)
+    r = native.run(c, np.zeros((2, 20, c.n_in), np.uint8))
+    assert r.counts.syn_ops == 0 and r.counts.spikes == 0 and r.counts.syn_ops_dense > 0
+    assert r.counts.neuron_updates == 2 * 20 * (c.n_rec + c.n_out)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch_parallel_equals_serial(threads):
+    """prange over the batch: each trial's result equals that trial run alone."""
+    import numba
+    rng = np.random.default_rng(5)
+    c = random_compiled(rng, n_rec=30, p_rec=0.3)
+    x = (rng.random((4, 40, c.n_in)) < 0.3).astype(np.uint8)
+    old = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        r = native.run(c, x)
+    finally:
+        numba.set_num_threads(old)
+    for b in range(4):
+        rb = native.run(c, x[b:b + 1])
+        np.testing.assert_array_equal(r.spikes[b], rb.spikes[0])
+        np.testing.assert_array_equal(r.out_int[b], rb.out_int[0])
