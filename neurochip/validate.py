@@ -354,10 +354,13 @@ def plot_validation(plot: dict[str, Any], path, title: str = "") -> None:
     a.set_title("readout (trial 0)"); a.set_xlabel("step"); a.legend(fontsize=7, ncol=2)
     a = ax[1, 1]
     if "d_chip" in plot:
-        a.scatter(plot["d_ep"], plot["d_chip"], s=3, alpha=0.5)
-        a.set_xlabel("float e-prop weight change"); a.set_ylabel("on-chip weight change (dequantised)")
-        a.set_title("weight-change scatter")
-        lim = float(np.max(np.abs(np.concatenate([plot["d_ep"], plot["d_chip"]])))) if plot["d_ep"].size else 1.0
+        # each change normalised by its own norm: the scatter shows direction (the cosine), not the lr scale
+        de = plot["d_ep"] / max(float(np.linalg.norm(plot["d_ep"])), 1e-300)
+        dc = plot["d_chip"] / max(float(np.linalg.norm(plot["d_chip"])), 1e-300)
+        a.scatter(de, dc, s=3, alpha=0.5)
+        a.set_xlabel("float e-prop weight change / its norm"); a.set_ylabel("on-chip weight change / its norm")
+        a.set_title("weight-change scatter (direction)")
+        lim = float(np.max(np.abs(np.concatenate([de, dc])))) if de.size else 1.0
     else:
         a.scatter(plot["w_float"], plot["w_deq"], s=3, alpha=0.5)
         a.set_xlabel("float weight"); a.set_ylabel("dequantised chip weight"); a.set_title("weights: chip vs float")
