@@ -107,17 +107,15 @@ def adjoint_grads(net: Network, x: np.ndarray, trace: FloatTrace, err: np.ndarra
         raise InvalidNetworkError(f"feedback F has shape {F.shape}, expected {(N, net.n_out)} [n_rec, n_out]")
     err = np.ascontiguousarray(err, dtype=np.float64)
     dy = readout_adjoint(err, p.kappa)
-    # Learning signal Lhat^t = c_kappa F dy^t (+ dE_reg/dz): one [BT, K] x [K, N] BLAS product.
-    d = (dy.reshape(Bn * T, -1) @ (p.c_kappa * F.T)).reshape(Bn, T, N)
-    if reg_signal is not None:
-        d += reg_signal
+    fct = np.ascontiguousarray(p.c_kappa * F.T)  # Lhat^t = fct^T dy^t + reg, formed inside the scan
+    reg = np.zeros(N) if reg_signal is None else np.ascontiguousarray(reg_signal, dtype=np.float64)
     psi = np.ascontiguousarray(trace.psi)
     beta = np.ascontiguousarray(net.beta)
     if cfg.recurrent:
-        scan_full(psi, d, np.ascontiguousarray(net.w_rec), beta, p.alpha, p.rho, p.c_in, p.c_a, p.v_th,
-                  cfg.reset, cfg.adapt, cfg.trunc)
+        d = scan_full(psi, dy, fct, reg, np.ascontiguousarray(net.w_rec), beta, p.alpha, p.rho, p.c_in, p.c_a,
+                      p.v_th, cfg.reset, cfg.adapt, cfg.trunc)
     else:
-        scan_local(psi, d, beta, p.alpha, p.rho, p.c_a, p.v_th, cfg.reset, cfg.adapt, cfg.trunc, 16)
+        d = scan_local(psi, dy, fct, reg, beta, p.alpha, p.rho, p.c_a, p.v_th, cfg.reset, cfg.adapt, cfg.trunc)
     nt = _threads()
     g_in = accumulate_events(xf, d, 0, nt).T * p.c_in
     g_rec = accumulate_events(trace.z, d, 1, nt).T * p.c_in

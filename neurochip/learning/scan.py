@@ -1,9 +1,9 @@
 """Numba kernels of the float learning rules: the backward (adjoint) scan and the sparse
 per-sequence sums that turn it into weight gradients.
 
-All rules share one backward recursion over t = T-1 .. 0 (eprop_spec 2.1 / 2.7), run *in place* on
-``d`` [B, T, N], which holds the learning signal Lhat^t (dE/dz^t through the readout, plus the
-rate-regulariser term) on entry and the membrane adjoint dv^t on exit:
+All rules share one backward recursion over t = T-1 .. 0 (eprop_spec 2.1 / 2.7) producing the
+membrane adjoint dv^t [B, T, N] from the learning signal Lhat^t = c_kappa F dy^t + dE_reg/dz
+(dE/dz^t through the readout, plus the rate-regulariser term):
 
     dz^t = Lhat^t + c_a da^{t+1} [adapt] + c_in W_rec^T dv^{t+1} [recurrent] - v_th dv^{t+1} [reset]
     dv^t = psi^t dz^t + alpha dv^{t+1}
@@ -37,59 +37,74 @@ def readout_adjoint(err, kappa):
     return dy
 
 
-@njit(cache=True, parallel=True)
-def scan_local(psi, d, beta, alpha, rho, c_a, v_th, reset, adapt, trunc, chunk):
-    """Backward scan without the network path: neurons are independent, so threads own blocks of
-    ``chunk`` neurons (contiguous in memory). psi, d [B, T, N] float64; d is overwritten with dv."""
-    B, T, N = psi.shape
-    n_chunks = (N + chunk - 1) // chunk
-    for c in prange(n_chunks):
-        j0 = c * chunk
-        j1 = min(N, j0 + chunk)
-        w = j1 - j0
-        dv = np.zeros((B, w))
-        da = np.zeros((B, w))
-        for t in range(T - 1, -1, -1):
-            if trunc > 0 and t != T - 1 and (T - 1 - t) % trunc == 0:
-                dv[:, :] = 0.0  # window boundary: no credit flows into the previous window
-                da[:, :] = 0.0
-            for b in range(B):
-                for jj in range(w):
-                    j = j0 + jj
-                    dz = d[b, t, j]
-                    if adapt:
-                        dz += c_a * da[b, jj]
-                    if reset:
-                        dz -= v_th * dv[b, jj]
-                    p = psi[b, t, j]
-                    dv[b, jj] = p * dz + alpha * dv[b, jj]
-                    if adapt:
-                        da[b, jj] = -beta[j] * p * dz + rho * da[b, jj]
-                    d[b, t, j] = dv[b, jj]
-
-
-@njit(cache=True, parallel=True)
-def _scan_step(psi, d, t, rec, dv, da, beta, alpha, rho, c_in, c_a, v_th, reset, adapt):
-    B, N = dv.shape
-    for b in prange(B):
-        for j in range(N):
-            dz = d[b, t, j] + c_in * rec[b, j]
-            if adapt:
-                dz += c_a * da[b, j]
-            if reset:
-                dz -= v_th * dv[b, j]
-            p = psi[b, t, j]
-            dv[b, j] = p * dz + alpha * dv[b, j]
-            if adapt:
-                da[b, j] = -beta[j] * p * dz + rho * da[b, j]
-            d[b, t, j] = dv[b, j]
+@njit(cache=True)
+def _signal(dy, fct, reg, b, t, L):
+    """L = reg + fct^T dy[b, t]: the learning signal of every neuron at one step (vectorised over j)."""
+    K, N = fct.shape
+    L[:] = reg
+    for k in range(K):
+        g = dy[b, t, k]
+        if g != 0.0:
+            for j in range(N):
+                L[j] += fct[k, j] * g
 
 
 @njit(cache=True)
-def scan_full(psi, d, w_rec, beta, alpha, rho, c_in, c_a, v_th, reset, adapt, trunc):
-    """Backward scan with the network path c_in W_rec^T dv^{t+1} (BPTT). One [B, N] x [N, N] BLAS
-    product per step (rec = dv^{t+1} W_rec, i.e. rec_j = sum_l W_rec[l, j] dv_l). w_rec is [post, pre]."""
+def _update(psi, L, rec, t, b, dv, da, out, beta, alpha, rho, c_in, c_a, v_th, reset, adapt, recurrent):
+    N = dv.shape[0]
+    for j in range(N):
+        dz = L[j]
+        if recurrent:
+            dz += c_in * rec[j]
+        if adapt:
+            dz += c_a * da[j]
+        if reset:
+            dz -= v_th * dv[j]
+        p = psi[b, t, j]
+        dv[j] = p * dz + alpha * dv[j]
+        if adapt:
+            da[j] = -beta[j] * p * dz + rho * da[j]
+        out[b, t, j] = dv[j]
+
+
+@njit(cache=True, parallel=True)
+def scan_local(psi, dy, fct, reg, beta, alpha, rho, c_a, v_th, reset, adapt, trunc):
+    """Backward scan without the network path: trials are independent, so threads own trials and
+    stream psi[b] backwards. psi [B, T, N]; dy [B, T, K] readout adjoint; fct = (c_kappa F)^T [K, N];
+    reg [N] dE_reg/dz. Returns dv [B, T, N]. The learning signal Lhat^t = fct^T dy^t + reg is formed
+    on the fly (no [B, T, N] temporary)."""
     B, T, N = psi.shape
+    out = np.empty((B, T, N))
+    for b in prange(B):
+        dv = np.zeros(N)
+        da = np.zeros(N)
+        L = np.empty(N)
+        rec = np.zeros(0)
+        for t in range(T - 1, -1, -1):
+            if trunc > 0 and t != T - 1 and (T - 1 - t) % trunc == 0:
+                dv[:] = 0.0  # window boundary: no credit flows into the previous window
+                da[:] = 0.0
+            _signal(dy, fct, reg, b, t, L)
+            _update(psi, L, rec, t, b, dv, da, out, beta, alpha, rho, 0.0, c_a, v_th, reset, adapt, False)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _scan_step(psi, dy, fct, reg, t, rec, dv, da, out, beta, alpha, rho, c_in, c_a, v_th, reset, adapt):
+    B, N = dv.shape
+    for b in prange(B):
+        L = np.empty(N)
+        _signal(dy, fct, reg, b, t, L)
+        _update(psi, L, rec[b], t, b, dv[b], da[b], out, beta, alpha, rho, c_in, c_a, v_th, reset, adapt, True)
+
+
+@njit(cache=True)
+def scan_full(psi, dy, fct, reg, w_rec, beta, alpha, rho, c_in, c_a, v_th, reset, adapt, trunc):
+    """Backward scan with the network path c_in W_rec^T dv^{t+1} (BPTT). One [B, N] x [N, N] BLAS
+    product per step (rec = dv^{t+1} W_rec, i.e. rec_j = sum_l W_rec[l, j] dv_l); w_rec is [post, pre].
+    Arguments as `scan_local`; returns dv [B, T, N]."""
+    B, T, N = psi.shape
+    out = np.empty((B, T, N))
     dv = np.zeros((B, N))
     da = np.zeros((B, N))
     rec = np.zeros((B, N))
@@ -98,7 +113,8 @@ def scan_full(psi, d, w_rec, beta, alpha, rho, c_in, c_a, v_th, reset, adapt, tr
             dv[:, :] = 0.0
             da[:, :] = 0.0
         np.dot(dv, w_rec, rec)
-        _scan_step(psi, d, t, rec, dv, da, beta, alpha, rho, c_in, c_a, v_th, reset, adapt)
+        _scan_step(psi, dy, fct, reg, t, rec, dv, da, out, beta, alpha, rho, c_in, c_a, v_th, reset, adapt)
+    return out
 
 
 @njit(cache=True, parallel=True)
