@@ -42,13 +42,18 @@ class CompileOptions:
                    quantize=QuantizeOptions(rounding=rounding, seed=seed, **kw))
 
 
-def _lower_rule(net, rule, profile, quant, opts):
+def _lower_rule(net, rule, profile, quant, learn_rounding):
     """Call compiler.lower_rule (written by the native-backend helper) if it exists."""
     try:
         from .lower_rule import lower_rule
     except ImportError as e:
         return None, {"status": f"not lowered: compiler.lower_rule unavailable ({e})"}
-    return lower_rule(net, rule, profile, quant)
+    try:
+        from .lower_rule import LowerRuleOptions
+        lo = LowerRuleOptions(rounding=learn_rounding, seed=quant.seed)
+    except (ImportError, TypeError):
+        return lower_rule(net, rule, profile, quant)
+    return lower_rule(net, rule, profile, quant, lo)
 
 
 def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: LearningRule | None = None, *,
@@ -89,7 +94,7 @@ def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: Lear
     compiled_rule, rule_rep = None, None
     if rule is not None:
         t0 = time.perf_counter()
-        compiled_rule, rule_rep = _lower_rule(net, rule, prof, q, o)
+        compiled_rule, rule_rep = _lower_rule(net, rule, prof, q, rep_check.get("learn_rounding"))
         t["lower_rule"] = time.perf_counter() - t0
         cb("lower_rule", compiled_rule)
 

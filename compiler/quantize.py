@@ -128,17 +128,25 @@ def _quant_proj(name: str, w: np.ndarray, unit: float, profile: ChipProfile, opt
         e = f.weight_exp_min if f.weight_exp_min <= 0 <= f.weight_exp_max else f.weight_exp_max
         return ProjQuant(name, int(max(f.weight_exp_min, min(0, f.weight_exp_max))), np.zeros(n, np.int32), unit, n,
                          0.0, 0.0, 0.0, 0.0, 0.0), None
-    # Smallest exponent at which nothing saturates: |x| / 2^e <= wmax + 0.5 (rounds into range).
-    e_free = int(math.ceil(math.log2(maxabs / (wmax + 0.5))))
+    # Smallest exponent at which nothing saturates: |x| / 2^e <= wmax + 0.5 rounds into range (nearest);
+    # stochastic rounding can round anything above wmax up, so it needs |x| / 2^e <= wmax.
+    top = wmax + (0.5 if opts.rounding == "nearest" else 0.0)
+    e_free = int(math.ceil(math.log2(maxabs / top)))
     cands = sorted({min(max(e, f.weight_exp_min), f.weight_exp_max) for e in range(e_free - 3, e_free + 2)})
     if n > opts.sample:
         idx = np.random.default_rng(opts.seed).choice(n, opts.sample, replace=False)
         xs = x[idx]
     else:
         xs = x
-    best, best_err = cands[0], math.inf
+    # Smallest RMS error among exponents whose saturated fraction stays within the profile's limit
+    # (saturating a few outliers can beat a coarser LSB; more than the limit is never chosen).
+    best, best_err = max(cands), math.inf
     for e in cands:
-        m = np.clip(round_nearest(xs / 2.0 ** e), wmin, wmax)
+        r = round_nearest(xs / 2.0 ** e)
+        over = np.abs(xs / 2.0 ** e) > top
+        if over.mean() > f.max_saturation_fraction:
+            continue
+        m = np.clip(r, wmin, wmax)
         err = float(np.mean((m * 2.0 ** e - xs) ** 2))
         if err < best_err - 1e-300 or (err == best_err and e > best):
             best, best_err = e, err
@@ -154,7 +162,7 @@ def _quant_proj(name: str, w: np.ndarray, unit: float, profile: ChipProfile, opt
                    float(sat.mean()), float((nz & (m == 0)).sum() / max(1, nz.sum())))
     v = None
     if pq.saturated_fraction > f.max_saturation_fraction:
-        e_need = int(math.ceil(math.log2(maxabs / (wmax + 0.5))))
+        e_need = e_free
         v = Violation("weight_saturation", f"projection {name}",
                       f"{pq.saturated_fraction:.2%} of weights saturate at exponent {e} (max |w| = {maxabs * unit:.4g} needs "
                       f"exponent {e_need})", f"max_saturation_fraction {f.max_saturation_fraction:.2%}, "
@@ -175,7 +183,8 @@ def quantize(g: SynGraph, profile: ChipProfile, options: QuantizeOptions | None 
     vmax = (1 << (f.membrane_bits - 1)) - 1
     vth_max = (1 << f.threshold_bits) - 1
     # Membrane scale: threshold mantissa range vs membrane headroom, then exact threshold.
-    wmax_fit = (f.w_max + 0.5) * 2.0 ** (f.weight_exp_max + S)  # largest |weight| in accumulator << S units
+    # Largest |weight| (accumulator << S units) that fits the mantissa at the largest exponent for this rounding.
+    wmax_fit = (f.w_max + (0.5 if o.rounding == "nearest" else 0.0)) * 2.0 ** (f.weight_exp_max + S)
     w_abs = max(float(np.abs(g.w_in.data).max(initial=0.0)), float(np.abs(g.w_rec.data).max(initial=0.0)))
     scale_v = min(vth_max * 2.0 ** S / p.v_th, vmax / (o.v_headroom * p.v_th),
                   wmax_fit / (p.c_in * w_abs) if w_abs > 0 else math.inf)

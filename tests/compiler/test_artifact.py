@@ -25,6 +25,14 @@ def assert_same(a: CompiledNetwork, b: CompiledNetwork):
         elif sp.issparse(x):
             assert sp.issparse(y) and x.dtype == y.dtype and x.shape == y.shape
             assert np.array_equal(x.indptr, y.indptr) and np.array_equal(x.indices, y.indices) and np.array_equal(x.data, y.data), f.name
+        elif f.name == "rule" and x is not None:
+            assert type(x) is type(y)
+            for rf in dataclasses.fields(x):
+                u, v = getattr(x, rf.name), getattr(y, rf.name)
+                if isinstance(u, np.ndarray):
+                    assert u.dtype == v.dtype and np.array_equal(u, v), rf.name
+                else:
+                    assert type(u) is type(v) and u == v, rf.name
         elif dataclasses.is_dataclass(x):
             assert type(x) is type(y) and x == y, f.name
         else:
@@ -34,17 +42,20 @@ def assert_same(a: CompiledNetwork, b: CompiledNetwork):
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(n_in=st.integers(1, 6), n_rec=st.integers(2, 40), n_out=st.integers(1, 3), p_rec=st.floats(0.1, 1.0),
        kind=st.sampled_from(["lif", "alif"]), prof=st.sampled_from(PROFILES), rounding=st.sampled_from(["nearest", "stochastic"]),
-       seed=st.integers(0, 99), sparse=st.booleans())
-def test_round_trip_exact(tmp_path_factory, n_in, n_rec, n_out, p_rec, kind, prof, rounding, seed, sparse):
+       seed=st.integers(0, 99), sparse=st.booleans(), with_rule=st.booleans())
+def test_round_trip_exact(tmp_path_factory, n_in, n_rec, n_out, p_rec, kind, prof, rounding, seed, sparse, with_rule):
     net = init_network(n_in, n_rec, n_out, NeuronParams(kind=kind), p_rec=p_rec, seed=seed)
     o = CompileOptions.make(rounding=rounding, seed=seed, approximate=("reset", "adaptation", "refractory"))
+    from neurochip.chips import load_profile
+    elig = load_profile(prof).learning.eligibility
+    rule = LearningRule(eligibility=elig[0]) if with_rule and elig else None
     if sparse:
         from neurochip.compiler import SparseNetwork
         m = sp.csr_matrix(net.rec_mask.astype(float))
         m.data[:] = net.w_rec[net.rec_mask]
-        cn = compile_sparse(SparseNetwork(net.params, net.w_in, m, net.w_out, net.b_out, net.B, net.beta), prof, options=o)
+        cn = compile_sparse(SparseNetwork(net.params, net.w_in, m, net.w_out, net.b_out, net.B, net.beta), prof, rule, options=o)
     else:
-        cn = compile(net, prof, options=o)
+        cn = compile(net, prof, rule, options=o)
     stem = tmp_path_factory.mktemp("art") / "c"
     cn.save(stem)
     back = CompiledNetwork.load(stem)
