@@ -152,8 +152,13 @@ def _routing_lines(counts, profile, core_xy) -> tuple[list[Line], np.ndarray | N
         else:
             lines.append(_line("routing", "hop", n_x + n_y, None))
             per_pair = None
-        lines.append(_line("intra_tile", "intra_tile", n_intra, intra,
-                           "packets delivered without a mesh hop (own core or own tile), priced as in-tile spikes"))
+        if intra is None and profile.mesh.cores == 1:
+            # A single-core chip has no network on chip: delivery to its own core is inside the SOP figure.
+            lines.append(Line("intra_tile", "intra_tile", float(n_intra), None, 0.0, "", "",
+                              "single-core chip without a NoC: local delivery is part of the synaptic op"))
+        else:
+            lines.append(_line("intra_tile", "intra_tile", n_intra, intra,
+                               "packets delivered without a mesh hop (own core or own tile), priced as in-tile spikes"))
         per_src = None
         if per_pair is not None:
             per_pair = per_pair + (zero * (intra.value if intra is not None else 0.0))

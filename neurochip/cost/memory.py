@@ -13,9 +13,12 @@ S_out = K N, b_w = weight_bits + syn_overhead_bits, b_t = trace_bits):
                    spikes for the readout update) [+ N b_t ALIF adaptation eligibility]
     learning (per-synapse): presynaptic traces (n_in + N) b_t + N b_t (psi) + N b_t (readout trace)
                    + (S_in + S_rec) b_t (filtered eligibility e_bar) [+ (S_in + S_rec) b_t ALIF eps]
-    feedback B   = N K weight_bits for random / adaptive e-prop; 0 for symmetric e-prop (W_out is
-                   read transposed instead, a non-local access).
-Weight updates are applied online (no per-synapse Delta-w accumulator is stored).
+    accumulators = (S_in + S_rec + S_out) acc_bits when the compiled rule keeps per-synapse
+                   weight-change accumulators between epoch boundaries (our kernel: CompiledRule.acc_bits);
+                   none for in-place updates (no compiled rule)
+    feedback B   = N K weight_bits: the compiled rule's B_mant (for symmetric e-prop a copy of W_out^T);
+                   without a compiled rule, 0 for symmetric e-prop (W_out read transposed, non-local).
+With a compiled rule its widths (trace_bits, elig_bits, acc_bits, adapt) replace the profile's.
 """
 from __future__ import annotations
 
@@ -42,19 +45,28 @@ def neuron_state_bits(n_rec: int, n_out: int, fmt, *, kind: str = "lif", n_ref: 
 
 
 def learning_state_bits(n_in: int, n_rec: int, n_plastic: int, fmt, *, eligibility: str = "factorised",
-                        kind: str = "lif") -> dict[str, int]:
-    """Bits of e-prop learning state (traces/eligibility); independent of the trial length T."""
-    tb = fmt.trace_bits
+                        kind: str = "lif", n_out: int = 0, trace_bits: int | None = None,
+                        elig_bits: int | None = None, acc_bits: int | None = None) -> dict[str, int]:
+    """Bits of e-prop learning state (traces/eligibility); independent of the trial length T.
+
+    trace_bits / elig_bits default to the profile's ``trace_bits``; ``acc_bits`` (per-synapse weight-change
+    accumulators over input, recurrent and readout synapses, as our on-chip kernel keeps between epoch
+    boundaries) defaults to None = updates applied in place (Loihi / ReckOn style, no accumulator).
+    ``n_plastic`` = input + recurrent synapses."""
+    tb = fmt.trace_bits if trace_bits is None else trace_bits
+    eb = tb if elig_bits is None else elig_bits
     d = {"pre_traces": (n_in + n_rec) * tb, "psi": n_rec * tb, "readout_trace": n_rec * tb}
     if eligibility == "per_synapse":
-        d["eligibility"] = n_plastic * tb
+        d["eligibility"] = n_plastic * eb
         if kind == "alif":
-            d["adaptation_eligibility"] = n_plastic * tb
+            d["adaptation_eligibility"] = n_plastic * eb
     elif eligibility == "factorised":
         if kind == "alif":
             d["adaptation_eligibility"] = n_rec * tb
     else:
         raise ValueError(f"eligibility must be 'per_synapse' or 'factorised', got {eligibility!r}")
+    if acc_bits:
+        d["accumulators"] = (n_plastic + n_out * n_rec) * acc_bits
     d["total"] = sum(d.values())
     return d
 
@@ -93,10 +105,21 @@ def memory(compiled, profile=None, rule=None, *, learn: bool | None = None) -> d
     if name is not None or learn:
         if elig is None:
             elig = p.learning.eligibility[0] if p.learning.eligibility else "factorised"
-        learning = learning_state_bits(n_in, n_rec, s_in + s_rec, fmt, eligibility=elig, kind=kind)
+        cr = rule if (rule is not None and hasattr(rule, "B_mant")) else getattr(compiled, "rule", None)
+        cr = cr if hasattr(cr, "B_mant") else None           # a CompiledRule carries the on-chip widths
+        adapt = kind == "alif" and (cr is None or bool(getattr(cr, "adapt", True)))
+        learning = learning_state_bits(
+            n_in, n_rec, s_in + s_rec, fmt, eligibility=elig, kind="alif" if adapt else "lif", n_out=n_out,
+            trace_bits=getattr(cr, "trace_bits", None), elig_bits=getattr(cr, "elig_bits", None),
+            acc_bits=getattr(cr, "acc_bits", None))
         learning["eligibility_kind"] = elig
+        learning["widths_from"] = "compiled rule" if cr is not None else "profile [format].trace_bits"
         name = name or "eprop_random"
-        feedback = 0 if name == "eprop_symmetric" else n_rec * n_out * fmt.weight_bits
+        if cr is not None:
+            # The compiled rule holds B on chip (for symmetric e-prop a copy of W_out^T).
+            feedback = int(np.asarray(cr.B_mant).size) * int(getattr(cr, "weight_bits", fmt.weight_bits))
+        else:
+            feedback = 0 if name == "eprop_symmetric" else n_rec * n_out * fmt.weight_bits
     total = weights["total"] + ns["total"] + (learning["total"] if learning else 0) + feedback
     n_cores = int(compiled.n_cores)
     capacity = n_cores * core.syn_mem_bits

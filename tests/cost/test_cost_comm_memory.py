@@ -73,3 +73,31 @@ def test_memory_per_synapse_and_symmetric(toy):
     # per-synapse: pre (3+4)*7 + psi 4*7 + readout 4*7 + e_bar (12 + 12) * 7
     assert m["learning_state_bits"]["total"] == (7 + 4 + 4 + 24) * 7
     assert m["feedback_bits"] == 0 and m["rule"] == "eprop_symmetric"
+
+
+def test_memory_uses_compiled_rule_widths(toy):
+    from types import SimpleNamespace
+    prof = toy.make_profile({})
+    cr = SimpleNamespace(name="eprop_symmetric", eligibility="per_synapse", trace_bits=8, elig_bits=12, acc_bits=16,
+                         adapt=False, weight_bits=8, B_mant=np.zeros((4, 2), np.int32))
+    comp = toy.make_compiled(prof, kind="alif", rule=cr)
+    m = memory(comp)
+    ls = m["learning_state_bits"]
+    # pre (3+4)*8 + psi 4*8 + readout 4*8 + e_bar (12+12)*12, no ALIF eps (adapt False), acc (24 + 8)*16
+    assert ls["total"] == (7 + 4 + 4) * 8 + 24 * 12 + 32 * 16
+    assert ls["widths_from"] == "compiled rule"
+    assert m["feedback_bits"] == 8 * 8                       # B_mant kept on chip even for symmetric
+
+
+def test_memory_of_a_real_compiled_rule():
+    from neurochip.chips.profile import load_profile
+    from neurochip.compiler.pipeline import compile
+    from neurochip.network import NeuronParams, init_network
+    from neurochip.rules import LearningRule
+    net = init_network(8, 16, 2, NeuronParams(kind="lif", n_ref=1), seed=1)
+    c = compile(net, "loihi2", LearningRule(name="eprop_random", eligibility="factorised"))
+    m = memory(c)
+    assert c.rule is not None and m["learning_state_bits"]["eligibility_kind"] == "factorised"
+    s = 8 * 16 + 16 * 15 + 2 * 16
+    assert m["learning_state_bits"]["accumulators"] == s * c.rule.acc_bits
+    assert m["feedback_bits"] == 16 * 2 * c.rule.weight_bits
