@@ -167,6 +167,7 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
         spikes=spikes, outputs=outputs, counts=counts, backend=NAME,
         v=res["v"].astype(np.int64) if want_v else None, out_int=out_int,
         meta={"wall_s": wall, "lava_s": rmeta.get("lava_s"), "build_s": rmeta.get("build_s"),
+              "run_s": rmeta.get("run_s"), "run_ms_per_step": 1e3 * rmeta.get("run_s", 0.0) / max(1, B * (T + 1)),
               "neuron_model": "lava PyLifModelBitAcc" if meta["lava_lif"] else "neurochip lava_models.ChipNeuron",
               "chip_steps_per_trial": T + 2},
     )
@@ -316,10 +317,13 @@ def _build_and_run(a: dict, m: dict, xb: np.ndarray) -> dict:
     cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=exception_map)
     out = {}
     try:
-        rec.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+        t0 = time.perf_counter()
+        rec.run(condition=RunSteps(num_steps=1), run_cfg=cfg)      # compiles the graph and forks the processes
+        t1 = time.perf_counter()
         if a["bias_mant"].any():
             rec.bias_mant.set(a["bias_mant"].astype(np.int16 if m["lava_lif"] else np.int64))
         rec.run(condition=RunSteps(num_steps=steps - 1), run_cfg=cfg)
+        out["build_s"], out["run_s"] = t1 - t0, time.perf_counter() - t1   # run_s: steps 2 .. T+2
         s = np.stack([ext.receive() for _ in range(steps)])            # [steps, n_rec]
         out["spikes"] = s[1:T + 1] != 0                                  # chip step t+2 -> float t
         y = np.asarray(mon_y.get_data()[ro.name]["v"]).reshape(steps, n_out)
@@ -344,14 +348,17 @@ def _child_main(jobdir: str) -> int:
     y = np.zeros((B, T, n_out), np.int64)
     v = np.zeros((B, T, n_rec), np.int64) if m["record_v"] else np.zeros((0, 0, 0), np.int64)
     t0 = time.perf_counter()
+    build_s = run_s = 0.0
     for b in range(B):
         o = _build_and_run(a, m, x[b])
+        build_s += o["build_s"]
+        run_s += o["run_s"]
         spikes[b] = o["spikes"]
         y[b] = o["y"]
         if m["record_v"]:
             v[b] = o["v"]
     save_bundle(Path(jobdir) / "result", "lava-result", JOB_SCHEMA, {"spikes": spikes, "y": y, "v": v},
-                {"lava_s": time.perf_counter() - t0})
+                {"lava_s": time.perf_counter() - t0, "build_s": build_s, "run_s": run_s})
     return 0
 
 
