@@ -36,7 +36,8 @@ def add_parser(sub) -> None:
                         "(artifact's own chip only)")
     p.add_argument("--approximate", default="",
                    help="neuron-model approximations accepted when recompiling for another chip, comma separated: "
-                        "reset (reset to zero), adaptation (drop ALIF), refractory")
+                        "reset (reset to zero), adaptation (drop ALIF), refractory; or 'auto' (each chip gets "
+                        "exactly the ones it needs, listed in the output)")
     p.add_argument("--seed", type=int, default=0, help="seed of the input draw")
     p.add_argument("-o", "--out", required=True, help="output directory (created atomically)")
     p.add_argument("--force", action="store_true", help="replace an existing non-empty output directory")

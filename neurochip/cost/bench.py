@@ -25,6 +25,10 @@ from ..errors import ArtifactError, BackendError, ChipConstraintError, ConfigErr
 from .report import chip_report
 
 
+# Constraint rule (compiler/check.py) -> the approximation that lifts it, for --approximate auto.
+AUTO_APPROX = {"reset_mode": "reset", "neuron_model": "adaptation", "refractory": "refractory"}
+
+
 def network_from_artifact(compiled):
     """The float `Network` an artifact was compiled from (its ``*_float`` fields)."""
     from ..network import Network, NeuronParams
@@ -87,10 +91,22 @@ def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple
                 rule = replace(rule, eligibility=prof.learning.eligibility[0])
             if rounding != "nearest":
                 notes.append(f"learning rounding -> {rounding} (what {prof.name} offers)")
+    net = network_from_artifact(compiled)
+    approximate = tuple(approximate)
+    if approximate == ("auto",):
+        # Accept exactly the neuron-model approximations this chip needs (named in the notes).
+        try:
+            c = fn(net, prof, rule, options=CompileOptions.make(rounding=rounding))
+            return c, "; ".join(notes)
+        except ChipConstraintError as e:
+            need = {AUTO_APPROX[v.rule] for v in e.violations if v.rule in AUTO_APPROX}
+            if not need or any(v.rule not in AUTO_APPROX for v in e.violations):
+                raise
+            approximate = tuple(sorted(need))
     if approximate:
         notes.append(f"approximations accepted: {', '.join(approximate)}")
-    opts = CompileOptions.make(rounding=rounding, approximate=tuple(approximate))
-    c = fn(network_from_artifact(compiled), prof, rule, options=opts)
+    opts = CompileOptions.make(rounding=rounding, approximate=approximate)
+    c = fn(net, prof, rule, options=opts)
     return c, "; ".join(notes)
 
 

@@ -59,3 +59,22 @@ def test_bench_cli_saved_counts_and_misfit(artifact, tmp_path, capsys):
     # An existing output directory is refused without --force.
     rc = main(["bench", str(artifact), "--counts", str(cj), "--task", "poisson", "--steps", "20", "-o", str(out)])
     assert rc != 0 and "not empty" in capsys.readouterr().err
+
+
+def test_bench_auto_approximations(tmp_path):
+    from neurochip.compiler.pipeline import compile
+    net = init_network(8, 20, 2, NeuronParams(kind="alif", n_ref=5), seed=4)
+    stem = tmp_path / "alif"
+    compile(net, "loihi2").save(stem)
+    out = tmp_path / "b"
+    rc = main(["bench", str(stem), "--chip", "reckon", "--task", "poisson", "--steps", "30", "--trials", "1",
+               "-o", str(out)])
+    rep = json.loads((out / "bench.json").read_text())["chips"][0]
+    assert rc == 2 and "does not fit" in rep["error"] and "adaptation" in rep["error"]
+    out2 = tmp_path / "b2"
+    rc = main(["bench", str(stem), "--chip", "reckon", "--approximate", "auto", "--task", "poisson", "--steps", "30",
+               "--trials", "1", "-o", str(out2)])
+    rep = json.loads((out2 / "bench.json").read_text())["chips"][0]
+    assert rc == 0 and rep["chip"] == "reckon"
+    note = " ".join(rep["notes"])
+    assert "approximations accepted" in note and "adaptation" in note and "refractory" in note
