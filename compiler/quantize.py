@@ -46,7 +46,7 @@ class QuantizeOptions:
 
     rounding: str = "nearest"
     seed: int = 0
-    v_headroom: float = 4.0
+    v_headroom: float = 16.0
     out_headroom: float = 1.0
     sample: int = 200_000
 

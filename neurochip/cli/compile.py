@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
     p.add_argument("--approximate", default="",
                    help="comma-separated approximations you accept when the chip lacks a feature: "
                         "reset (reset to zero), adaptation (drop ALIF adaptation), refractory (drop the refractory period)")
-    p.add_argument("--v-headroom", type=float, default=4.0,
+    p.add_argument("--v-headroom", type=float, default=16.0,
                    help="membrane range in units of v_th that must fit the membrane register (dimensionless)")
     p.add_argument("--rate", type=float, default=10.0,
                    help="expected firing rate per neuron (Hz) used to weight spike traffic in partition/place")

@@ -65,7 +65,7 @@ def test_network_constants_fit_formats(prof, small_net):
     # threshold exact: vth << S == v_th * scale_v
     assert math.isclose(cn.vth * 2 ** f.threshold_shift, small_net.params.v_th * cn.scale_v, rel_tol=1e-12)
     # headroom: v_headroom * v_th fits the membrane register
-    assert 4.0 * small_net.params.v_th * cn.scale_v <= (1 << (f.membrane_bits - 1))
+    assert cn.report["quantize"]["v_headroom"] * small_net.params.v_th * cn.scale_v <= (1 << (f.membrane_bits - 1))
     for name in ("w_in", "w_rec", "w_out"):
         m = getattr(cn, name)
         assert m.dtype == np.int32 and m.min() >= f.w_min and m.max() <= f.w_max
