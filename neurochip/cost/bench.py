@@ -180,13 +180,15 @@ def run_counts(compiled, x: np.ndarray, *, learn: bool, targets=None) -> tuple[E
 
 
 def bench(compiled, chips: list[str], x, *, learn: bool = False, compare_bptt: bool = False,
-          step_ms: float | None = None, counts: EventCounts | None = None, approximate: tuple[str, ...] = (),
+          step_ms: float | None = None, counts: EventCounts | None = None, approximate: tuple[str, ...] = ("auto",),
           targets=None, progress=None) -> list[dict[str, Any]]:
     """Cost reports, one per chip (a chip the network does not fit gets {'chip', 'error'}).
 
     x: inputs [B, T, n_in], or a task `Batch` (then it is also the learning run's targets).
     targets: Batch-like (target, mask, loss) for the learning run; without it (or without a backend
     learning run) the learning counts are analytic (`bptt.eprop_counts`) and the report says so.
+    approximate: neuron-model approximations accepted when recompiling for another chip; the default
+    ("auto",) accepts exactly those each chip needs and names them in the report's notes.
     progress(chip) is called after each chip."""
     if hasattr(x, "x") and hasattr(x, "mask"):
         targets = x if targets is None else targets
