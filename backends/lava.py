@@ -173,6 +173,39 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
     )
 
 
+def run_eprop3f(compiled, x, l_code, *, exp: int = -3, x1_impulse: float = 20.3, x1_tau: int = 12,
+                rng_seed: int = 7, timeout_s: float | None = None) -> dict:
+    """On-chip learning of the input weights with lava's own learning engine (the part of e-prop it expresses).
+
+    Rule: ``dw = 2^exp * u0 * x1 * y2 * y3`` (Loihi3FLearningRule, t_epoch 1) on a LearningDense holding
+    w_in; the recurrent neurons are our `EpropNeuron` (y2 = l_code, y3 = pseudo-derivative code).
+    x: [steps, n_in] 0/1 chip-step columns (column s-1 sent at chip step s); l_code: [steps, n_rec] int,
+    the learning-signal code each neuron receives at chip step s (pass -L for a descent step).
+    Returns {'w_in': int64 final mantissas, 'spikes': [steps, n_rec] uint8, 'build_s', 'run_s'}; compare
+    with `neurochip.kernels.lava_engine.emulate_eprop3f` (bit-exact emulation).
+    """
+    from neurochip.io import load_bundle, save_bundle
+
+    _check_lava_fit(compiled)
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != compiled.n_in or not np.isin(x, (0, 1)).all():
+        raise BackendError(f"x must be [steps, n_in={compiled.n_in}] 0/1, got shape {x.shape}")
+    l_code = np.asarray(l_code)
+    if l_code.shape != (x.shape[0], compiled.n_rec):
+        raise BackendError(f"l_code must be [steps={x.shape[0]}, n_rec={compiled.n_rec}], got {l_code.shape}")
+    if not -7 <= exp <= 8:
+        raise BackendError(f"rule exponent {exp} outside lava's [-7, 8]")
+    arrays, meta = _job_arrays(compiled)
+    arrays.update(x=x.astype(np.uint8), l_code=l_code.astype(np.int32))
+    meta.update(mode="eprop3f", exp=int(exp), x1_impulse=float(x1_impulse), x1_tau=int(x1_tau), rng_seed=int(rng_seed))
+    timeout_s = timeout_s if timeout_s is not None else 60.0 + 0.05 * x.shape[0]
+    with tempfile.TemporaryDirectory(prefix="neurochip-lava-") as tmp:
+        save_bundle(Path(tmp) / "job", "lava-job", JOB_SCHEMA, arrays, meta)
+        _run_child(tmp, timeout_s)
+        res, rmeta = load_bundle(Path(tmp) / "result", "lava-result", JOB_SCHEMA)
+    return {"w_in": res["w_in"], "spikes": res["spikes"], **rmeta}
+
+
 def _session_pids(sid: int) -> list[int]:
     """PIDs of every process in session ``sid`` (the child and all lava processes it forked)."""
     pids = []
@@ -337,10 +370,71 @@ def _build_and_run(a: dict, m: dict, xb: np.ndarray) -> dict:
     return out
 
 
+def _build_and_run_eprop3f(a: dict, m: dict) -> dict:
+    """One learning run: RingBuffer(x) -> LearningDense(w_in, 3F rule) -> EpropNeuron (+ static Dense(w_rec)),
+    learning-signal codes from a second RingBuffer into a_third_factor_in (same step)."""
+    from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import Dense, LearningDense
+    from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
+    from lava.proc.io.source import RingBuffer
+    from lava.utils.weightutils import SignMode
+
+    from neurochip.backends.lava_models.eprop_neuron import EpropNeuron, PyEpropNeuronModel
+
+    x, l_code = a["x"], a["l_code"]                       # [steps, n_in], [steps, n_rec]
+    steps = x.shape[0]
+    n_rec = a["w_rec"].shape[0]
+    wkw = dict(sign_mode=SignMode.MIXED, num_weight_bits=9)
+    rule = Loihi3FLearningRule(dw=f"2^{m['exp']} * u0 * x1 * y2 * y3", x1_impulse=m["x1_impulse"],
+                               x1_tau=m["x1_tau"], t_epoch=1, rng_seed=m["rng_seed"])
+    src = RingBuffer(data=np.ascontiguousarray(x.T, np.int32))
+    lsrc = RingBuffer(data=np.ascontiguousarray(l_code.T, np.int32))
+    ld = LearningDense(weights=a["w_in"], learning_rule=rule, weight_exp=m["e_in"], **wkw)
+    d_rec = Dense(weights=a["w_rec"] * a["rec_mask"], weight_exp=m["e_rec"], **wkw)
+    nrn = EpropNeuron(shape=(n_rec,), du=m["du"], dv=m["dv"], da=m["da"], vth=m["vth"], bias_exp=m["bias_exp"],
+                      beta_mant=a["beta_mant"], beta_shift=m["beta_shift"], a_inc=m["a_inc"], n_ref=m["n_ref"],
+                      reset_subtract=int(m["reset"] == "subtract"))
+    src.s_out.connect(ld.s_in)
+    ld.a_out.connect(nrn.a_in)
+    nrn.s_out.connect(d_rec.s_in)
+    d_rec.a_out.connect(nrn.a_in)
+    lsrc.s_out.connect(nrn.a_third_factor_in)
+    nrn.s_out_bap.connect(ld.s_in_bap)
+    nrn.s_out_y1.connect(ld.s_in_y1)
+    nrn.s_out_y2.connect(ld.s_in_y2)
+    nrn.s_out_y3.connect(ld.s_in_y3)
+    ext = Extractor(shape=(n_rec,), buffer_size=steps + 1)
+    nrn.s_out.connect(ext.in_port)
+    cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={
+        Extractor: PyLoihiExtractorModel, EpropNeuron: PyEpropNeuronModel})
+    out = {}
+    try:
+        t0 = time.perf_counter()
+        nrn.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+        t1 = time.perf_counter()
+        if a["bias_mant"].any():
+            nrn.bias_mant.set(a["bias_mant"].astype(np.int64))
+        if steps > 1:
+            nrn.run(condition=RunSteps(num_steps=steps - 1), run_cfg=cfg)
+        out["build_s"], out["run_s"] = t1 - t0, time.perf_counter() - t1
+        out["spikes"] = np.stack([ext.receive() for _ in range(steps)]).astype(np.uint8)
+        out["w_in"] = np.rint(np.asarray(ld.weights.get())).astype(np.int64)
+    finally:
+        nrn.stop()
+    return out
+
+
 def _child_main(jobdir: str) -> int:
     from neurochip.io import load_bundle, save_bundle
 
     a, m = load_bundle(Path(jobdir) / "job", "lava-job", JOB_SCHEMA)
+    if m.get("mode") == "eprop3f":
+        o = _build_and_run_eprop3f(a, m)
+        save_bundle(Path(jobdir) / "result", "lava-result", JOB_SCHEMA, {"spikes": o["spikes"], "w_in": o["w_in"]},
+                    {"build_s": o["build_s"], "run_s": o["run_s"]})
+        return 0
     x = a["x"]
     B, T, _ = x.shape
     n_rec, n_out = a["w_rec"].shape[0], a["w_out"].shape[0]
