@@ -6,8 +6,10 @@ per-neuron learning state unless the profile has a separate ``learn_state_bits``
 (``max_fan_in``: distinct presynaptic sources, input channels or neurons, of the core's neurons) and
 output axons (``max_fan_out``: sum over the core's neurons of the distinct cores they send to).
 
-Algorithm: (1) greedy fill in neuron order (neighbouring indices share sources in locally connected
-networks), then a balanced re-fill with the same core count and a little slack per core; (2) the readout
+Algorithm: (1) greedy fill in neuron order and in reverse Cuthill-McKee order of the recurrent graph
+(neighbouring positions share sources; RCM recovers locality hidden by a permutation), each followed by a
+balanced re-fill with the same core count and a little slack per core; the order with fewer cores (then
+the smaller cut) wins; (2) the readout
 neurons as one block (they share the learning-signal computation) on the feasible core that receives most of
 their input, else a new core; (3) Fiduccia-Mattheyses-style refinement: passes over the recurrent neurons,
 moving each to the core it is most connected to (edges weighted by the presynaptic rate) when the cut drops
@@ -35,17 +37,23 @@ from .graph import SynGraph, transpose
 class PartitionOptions:
     """rates_hz: expected firing rate per recurrent neuron (Hz) or None (rate_hz for all); rate_hz: default
     rate (Hz); passes: refinement passes (0 = greedy only); slack: spare fraction per core in the balanced fill;
-    max_count_cells: limit on n_cores x n_sources for the refinement's fan-in table (memory guard)."""
+    max_count_cells: limit on n_cores x n_sources for the refinement's fan-in table (memory guard);
+    order: greedy fill order: 'index', 'rcm' (reverse Cuthill-McKee of the recurrent graph: a bandwidth-
+    reducing order that recovers locality hidden by a neuron permutation) or 'auto' (both; fewer cores wins,
+    then the smaller cut)."""
 
     rates_hz: tuple | None = None
     rate_hz: float = 10.0
     passes: int = 4
     slack: float = 0.05
     max_count_cells: int = 200_000_000
+    order: str = "auto"
 
     def __post_init__(self) -> None:
         if self.passes < 0 or self.slack < 0 or self.rate_hz < 0:
             raise ConfigError("partition passes, slack and rate_hz must be >= 0")
+        if self.order not in ("auto", "index", "rcm"):
+            raise ConfigError(f"partition order must be 'auto', 'index' or 'rcm', got {self.order!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,7 +79,7 @@ class Partition:
 # --- numba kernels ------------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _greedy(src_indptr, src_indices, n_src, slots, synb, learnb, cap_slots, cap_syn, cap_learn, cap_fanin):
+def _greedy(order, src_indptr, src_indices, n_src, slots, synb, learnb, cap_slots, cap_syn, cap_learn, cap_fanin):
     n = slots.shape[0]
     core = np.empty(n, np.int32)
     stamp = np.full(n_src, -1, np.int32)
@@ -80,7 +88,8 @@ def _greedy(src_indptr, src_indices, n_src, slots, synb, learnb, cap_slots, cap_
     csyn = 0
     cl = 0
     cf = 0
-    for j in range(n):
+    for q in range(n):
+        j = order[q]
         new = 0
         for p in range(src_indptr[j], src_indptr[j + 1]):
             if stamp[src_indices[p]] != c:
@@ -312,6 +321,16 @@ def _traffic(core, rate_step, n_rec, n_cores, out_indptr, out_idx, ro_indptr, ro
 
 
 @njit(cache=True)
+def _edge_cut(core, indptr, indices):
+    cut = 0
+    for j in range(indptr.shape[0] - 1):
+        for p in range(indptr[j], indptr[j + 1]):
+            if core[indices[p]] != core[j]:
+                cut += 1
+    return cut
+
+
+@njit(cache=True)
 def _missing_sources(core, cand, src_indptr, src_idx, n_src, want):
     """How many of the sources ``want`` no neuron of core ``cand`` already receives."""
     member = np.zeros(n_src, np.bool_)
@@ -373,14 +392,29 @@ def partition(g: SynGraph, rule: LearningRule | None, profile: ChipProfile, opti
     rate_step = rates * g.params.dt * 1e-3  # spikes per step
 
     caps = (np.int64(c.max_neurons), np.int64(c.syn_mem_bits), cap_learn, np.int64(c.max_fan_in))
-    core, k = _greedy(src_indptr, src_idx, n_src, slots, synb, learnb, *caps)
-    fill = "greedy"
-    if o.passes > 0 and k > 1:
-        bal = (min(caps[0], math.ceil(slots.sum() / k * (1 + o.slack))), min(caps[1], math.ceil(synb.sum() / k * (1 + o.slack))),
-               caps[2], caps[3])
-        core2, k2 = _greedy(src_indptr, src_idx, n_src, slots, synb, learnb, *(np.int64(x) for x in bal))
-        if k2 <= k:
-            core, k, fill = core2, k2, "balanced"
+    orders = {}
+    if o.order in ("auto", "index"):
+        orders["index"] = np.arange(n_rec, dtype=np.int64)
+    if o.order in ("auto", "rcm") and g.w_rec.nnz:
+        from scipy.sparse.csgraph import reverse_cuthill_mckee
+        pat = sp.csr_matrix((np.ones(g.w_rec.nnz, np.int8), g.w_rec.indices, g.w_rec.indptr), shape=(n_rec, n_rec))
+        orders["rcm"] = np.asarray(reverse_cuthill_mckee((pat + pat.T).tocsr(), symmetric_mode=True), np.int64)
+    if not orders:
+        orders["index"] = np.arange(n_rec, dtype=np.int64)
+    best = None
+    for oname, order in orders.items():
+        core_o, k_o = _greedy(order, src_indptr, src_idx, n_src, slots, synb, learnb, *caps)
+        fill_o = f"greedy ({oname} order)"
+        if o.passes > 0 and k_o > 1:
+            bal = (min(caps[0], math.ceil(slots.sum() / k_o * (1 + o.slack))), min(caps[1], math.ceil(synb.sum() / k_o * (1 + o.slack))),
+                   caps[2], caps[3])
+            core2, k2 = _greedy(order, src_indptr, src_idx, n_src, slots, synb, learnb, *(np.int64(x) for x in bal))
+            if k2 <= k_o:
+                core_o, k_o, fill_o = core2, k2, f"balanced ({oname} order)"
+        key = (k_o, _edge_cut(core_o.astype(np.int32), g.w_rec.indptr, g.w_rec.indices) if len(orders) > 1 else 0)
+        if best is None or key < best[0]:
+            best = (key, core_o, k_o, fill_o)
+    _, core, k, fill = best
     core = core.astype(np.int32)
 
     # Readout block: the feasible core receiving most of its input, else a new core.

@@ -138,3 +138,24 @@ def test_callback_sees_every_pass(small_net):
     seen = []
     compile(small_net, "generic", callback=lambda name, x: seen.append(name))
     assert seen == ["graph", "check", "quantize", "partition", "place", "route", "emit"]
+
+
+def test_rcm_order_recovers_hidden_locality():
+    from dataclasses import replace
+    from neurochip.compiler import PartitionOptions
+    n, k = 400, 5
+    prof = variant("generic", core={"max_neurons": 50, "max_fan_in": 70, "max_fan_out": 1000}, mesh={"cols": 4, "rows": 4, "cores": 16})
+    mask = np.zeros((n, n), bool)
+    for d in range(1, k + 1):
+        mask[np.arange(n), (np.arange(n) + d) % n] = True
+        mask[np.arange(n), (np.arange(n) - d) % n] = True
+    perm = np.random.default_rng(0).permutation(n)
+    mask = mask[np.ix_(perm, perm)]
+    rng = np.random.default_rng(1)
+    w_out = sp.csr_matrix((np.full(10, 0.1), (np.zeros(10, int), np.arange(10))), shape=(1, n))  # reads 10 neurons
+    net = SparseNetwork(NeuronParams(kind="lif", n_ref=1), rng.standard_normal((n, 3)) * 0.1, sp.csr_matrix(mask * 0.05),
+                        w_out, np.zeros(1), np.zeros((n, 1)), np.zeros(n))
+    with pytest.raises(ChipConstraintError, match="cores"):
+        compile(net, prof, options=replace(CompileOptions(), partition=PartitionOptions(order="index")))
+    cn = compile(net, prof)
+    assert "rcm" in cn.report["partition"]["fill"] and cn.n_cores <= 16
