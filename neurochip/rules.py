@@ -34,6 +34,7 @@ class LearningRule:
     target_rate_hz:  f0, Hz
     adaptive_decay:  weight decay on W_out and B each update for eprop_adaptive (P15)
     train_in/train_rec/train_out: which weights learn
+    train_bias:      whether the readout bias b_out learns (the e-prop reference codes have no bias)
     eligibility:     on-chip eligibility form: 'per_synapse' (exact e-prop traces) or 'factorised'
                      (pre trace x post term, as ReckOn); float rules are always exact
     """
@@ -49,6 +50,7 @@ class LearningRule:
     train_in: bool = True
     train_rec: bool = True
     train_out: bool = True
+    train_bias: bool = True
     eligibility: Literal["per_synapse", "factorised"] = "per_synapse"
 
     def __post_init__(self) -> None:

@@ -170,7 +170,9 @@ def weight_change(net: Network, rule: LearningRule, batch: Batch, trace: FloatTr
     if not rule.train_rec:
         z["w_rec"] = np.zeros_like(z["w_rec"])
     if not rule.train_out:
-        z["w_out"] = np.zeros_like(z["w_out"]); z["b_out"] = np.zeros_like(z["b_out"])
+        z["w_out"] = np.zeros_like(z["w_out"])
+    if not (rule.train_out and rule.train_bias):
+        z["b_out"] = np.zeros_like(z["b_out"])
     return Grads(**z)
 
 

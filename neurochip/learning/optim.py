@@ -45,7 +45,7 @@ def adam_step(name: str, g: np.ndarray, st: OptState, lr: float, b1: float = 0.9
 def increments(rule: LearningRule, g: Grads, st: OptState) -> dict[str, np.ndarray]:
     """Increment per trained array (untrained arrays are absent)."""
     st.step += 1
-    train = {"w_in": rule.train_in, "w_rec": rule.train_rec, "w_out": rule.train_out, "b_out": rule.train_out}
+    train = {"w_in": rule.train_in, "w_rec": rule.train_rec, "w_out": rule.train_out, "b_out": rule.train_out and rule.train_bias}
     out = {}
     for name in GRAD_FIELDS:
         if not train[name]:

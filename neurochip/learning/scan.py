@@ -89,11 +89,13 @@ def scan_local(psi, dy, fct, reg, beta, alpha, rho, c_a, v_th, reset, adapt, tru
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _scan_step(psi, dy, fct, reg, t, rec, dv, da, out, beta, alpha, rho, c_in, c_a, v_th, reset, adapt):
+    # Serial on purpose: B*N elementwise work is small next to the per-step GEMM, and a parallel
+    # region launched every step costs more than it saves on a shared machine.
     B, N = dv.shape
-    for b in prange(B):
-        L = np.empty(N)
+    L = np.empty(N)
+    for b in range(B):
         _signal(dy, fct, reg, b, t, L)
         _update(psi, L, rec[b], t, b, dv[b], da[b], out, beta, alpha, rho, c_in, c_a, v_th, reset, adapt, True)
 

@@ -1,0 +1,62 @@
+"""Full training runs of the float reference: accuracy / loss per rule per task (docs/training.md).
+
+Runs (reference settings of eprop_spec 1.6, see neurochip.train.TASK_DEFAULTS):
+- evidence accumulation, ALIF 100 (50 adaptive), batch 32, Adam 5e-3, up to ``iters`` iterations,
+  early stop when the held-out error (4 x 32 fixed test trials) is < 7 %;
+- pattern generation, LIF 100, 3 outputs, batch 1, SGD 1e-4, 2000 iterations (nmse);
+- store-recall, ALIF 100 (40 % adaptive), batch 32.
+Each run's metrics are also written to out/train_results/<task>_<rule>.json as it finishes.
+Usage: python benchmarks/train_results.py [--quick] [--only task:rule[,task:rule...]]
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+RUNS = [
+    ("evidence", "eprop_random"), ("evidence", "eprop_symmetric"), ("evidence", "bptt"),
+    ("pattern", "eprop_random"), ("pattern", "eprop_symmetric"), ("pattern", "bptt"),
+    ("store_recall", "eprop_random"),
+]
+FULL_ITERS = {"evidence": 800, "pattern": 2000, "store_recall": 400}
+QUICK_ITERS = {"evidence": 30, "pattern": 100, "store_recall": 20}
+
+
+def one(task: str, rule: str, iterations: int, seed: int = 0) -> dict:
+    from neurochip.io import write_json
+    from neurochip.train import train_from_config
+    cfg = {"task": {"name": task}, "rule": {"name": rule}, "train": {"iterations": iterations, "seed": seed}}
+    net, hist, m = train_from_config(cfg, progress=False)
+    out = {k: m[k] for k in ("task", "rule", "iterations", "stopped_early", "seconds", "ms_per_sample", "test")}
+    out["test_history"] = m["test_history"]
+    out["best_test"] = min((h.get("error", h.get("nmse")) for h in m["test_history"]))
+    write_json(ROOT / "out" / "train_results" / f"{task}_{rule}.json", {**out, "config": m["config"]})
+    return out
+
+
+def run(quick: bool = False, only: list[tuple[str, str]] | None = None) -> dict:
+    iters = QUICK_ITERS if quick else FULL_ITERS
+    rows, data = [], {}
+    for task, rule in (only or RUNS):
+        t0 = time.perf_counter()
+        r = one(task, rule, iters[task])
+        data[f"{task}/{rule}"] = r
+        te = r["test"]
+        fig = f"error {100 * te['error']:.1f} %" if "error" in te else f"nmse {te['nmse']:.3f}"
+        best = f"{100 * r['best_test']:.1f} %" if "error" in te else f"{r['best_test']:.3f}"
+        rows.append(f"| {task} | {rule} | {r['iterations']} | {'yes' if r['stopped_early'] else 'no'} | {fig} | {best} | "
+                    f"{te['loss']:.4f} | {te['rate_hz']:.1f} | {r['ms_per_sample']:.1f} | {time.perf_counter() - t0:.0f} |")
+    md = ["| task | rule | iterations | early stop | held-out (final) | held-out (best eval) | held-out loss | "
+          "rate (Hz) | ms/sample | wall (s) |", "|---|---|---|---|---|---|---|---|---|---|", *rows]
+    return {"title": "Float training results per rule and task", "markdown": "\n".join(md), "data": data}
+
+
+if __name__ == "__main__":
+    only = None
+    if "--only" in sys.argv:
+        spec = sys.argv[sys.argv.index("--only") + 1]
+        only = [tuple(s.split(":")) for s in spec.split(",")]
+    print(run(quick="--quick" in sys.argv, only=only)["markdown"])

@@ -1,0 +1,112 @@
+"""Small end-to-end training runs (CI versions of the full runs in benchmarks/train_results.py),
+the optimiser and the `neurochip train` command."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from neurochip import LearningRule, Network, init_network
+from neurochip.errors import ConfigError, InvalidNetworkError
+from neurochip.learning import Grads, OptState, apply_update
+from neurochip.train import resolve_config, train, train_from_config
+
+
+def test_evidence_accumulation_learns_above_chance():
+    """Shortened evidence accumulation (3 cues, 200 ms delay), random e-prop, ALIF: held-out error
+    on 64 fixed test trials must fall well below chance (0.5) within 80 updates."""
+    cfg = {"task": {"name": "evidence", "n_cues": 3, "delay_ms": 200}, "network": {"n_rec": 50},
+           "train": {"iterations": 80, "batch_size": 32, "eval_every": 40, "eval_batches": 2, "early_stop": None, "seed": 0}}
+    net, hist, m = train_from_config(cfg, progress=False)
+    assert hist.test[0]["error"] > m["test"]["error"]
+    assert m["test"]["error"] < 0.3, m["test_history"]
+
+
+def test_pattern_generation_loss_drops():
+    cfg = {"task": {"name": "pattern", "n_steps": 500}, "rule": {"name": "eprop_random"},
+           "train": {"iterations": 60, "eval_every": 60}}
+    net, hist, m = train_from_config(cfg, progress=False)
+    first, last = np.mean(hist.train["loss"][:3]), np.mean(hist.train["loss"][-3:])
+    assert first / last > 3.0, (first, last)
+    assert m["test"]["nmse"] < 0.6
+
+
+def test_adam_and_sgd_steps_respect_masks_and_flags():
+    net = init_network(3, 5, 2, p_rec=0.5, seed=1)
+    rng = np.random.default_rng(0)
+    g = Grads(w_in=rng.standard_normal((5, 3)), w_rec=rng.standard_normal((5, 5)) * net.rec_mask,
+              w_out=rng.standard_normal((2, 5)), b_out=rng.standard_normal(2))
+    for opt in ("sgd", "adam"):
+        rule = LearningRule("eprop_random", optimizer=opt, lr=0.1, train_in=False, train_bias=False)
+        new = apply_update(net, rule, g, OptState())
+        np.testing.assert_array_equal(new.w_in, net.w_in)
+        np.testing.assert_array_equal(new.b_out, net.b_out)
+        assert (new.w_rec[~net.rec_mask] == 0).all() and not np.array_equal(new.w_rec, net.w_rec)
+        step = new.w_out - net.w_out
+        if opt == "sgd":
+            np.testing.assert_allclose(step, -0.1 * g.w_out)
+        else:  # first Adam step is lr * sign(g)
+            np.testing.assert_allclose(step, -0.1 * np.sign(g.w_out), rtol=1e-6)
+
+
+def test_adaptive_feedback_tracks_readout():
+    net = init_network(3, 6, 2, seed=2)
+    rule = LearningRule("eprop_adaptive", optimizer="sgd", lr=0.5, adaptive_decay=0.2)
+    st = OptState()
+    rng = np.random.default_rng(3)
+    d0 = np.linalg.norm(net.B - net.w_out.T)
+    for _ in range(40):
+        g = Grads(np.zeros((6, 3)), np.zeros((6, 6)), rng.standard_normal((2, 6)), np.zeros(2))
+        net = apply_update(net, rule, g, st)
+    assert np.linalg.norm(net.B - net.w_out.T) < 0.01 * d0  # Kolen-Pollack: decay aligns B with W_out^T
+
+
+def test_train_validates_and_callback_stops():
+    from neurochip.tasks import get_task
+    task = get_task("evidence", n_cues=1, delay_ms=10, cue_ms=20, gap_ms=10, recall_ms=20)
+    with pytest.raises(InvalidNetworkError, match="n_in"):
+        train(init_network(3, 10, 2), LearningRule(), task, 1, 2, progress=False)
+    net = init_network(task.n_in, 10, 2, seed=0)
+    out, hist = train(net, LearningRule(), task, 50, 4, progress=False, callback=lambda it, n, m: it >= 2)
+    assert hist.iterations == 3 and len(hist.train["loss"]) == 3 and hist.test[-1]["iteration"] == 3
+    assert not np.array_equal(out.w_in, net.w_in)
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match="colour"):
+        resolve_config({"network": {"colour": 1}})
+    with pytest.raises(ConfigError, match="task.name"):
+        resolve_config({"task": {"name": "mnist"}})
+    with pytest.raises(ConfigError, match="section"):
+        resolve_config({"optimiser": {}})
+    c = resolve_config({"task": {"name": "pattern"}})
+    assert c["network"]["kind"] == "lif" and "adaptive_fraction" not in c["network"]
+
+
+def test_cli_train_writes_artifacts_and_refuses_overwrite(tmp_path, capsys):
+    from neurochip.cli.main import main
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text('[task]\nname = "evidence"\nn_cues = 1\ndelay_ms = 20\ncue_ms = 20\ngap_ms = 10\nrecall_ms = 20\n'
+                   '[network]\nn_rec = 12\n[train]\neval_batches = 1\n')
+    out = tmp_path / "run"
+    rc = main(["train", "--config", str(cfg), "--iterations", "2", "--batch", "4", "--rule", "eprop_symmetric",
+               "-o", str(out), "--no-progress"])
+    assert rc == 0
+    for f in ("network.npz", "network.json", "metrics.json", "learning_curve.png"):
+        assert (out / f).stat().st_size > 0
+    net = Network.load(out / "network")
+    assert net.n_rec == 12
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["rule"] == "eprop_symmetric" and m["iterations"] == 2 and "accuracy" in m["test"]
+    assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    before = (out / "metrics.json").read_bytes()
+    rc = main(["train", "--config", str(cfg), "--iterations", "1", "-o", str(out), "--no-progress"])
+    assert rc == 2 and "--force" in capsys.readouterr().err
+    assert (out / "metrics.json").read_bytes() == before
+    rc = main(["train", "--config", str(cfg), "--iterations", "1", "--batch", "2", "-o", str(out), "--force",
+               "--no-progress"])
+    assert rc == 0 and json.loads((out / "metrics.json").read_text())["iterations"] == 1
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[rule]\nname = 'hebb'\n")
+    assert main(["train", "--config", str(bad), "-o", str(tmp_path / "x"), "--no-progress"]) == 2
