@@ -48,6 +48,11 @@ def _lower_rule(net, rule, profile, quant, learn_rounding):
         from .lower_rule import lower_rule
     except ImportError as e:
         return None, {"status": f"not lowered: compiler.lower_rule unavailable ({e})"}
+    import scipy.sparse as sp
+    if isinstance(net, SparseNetwork) and sp.issparse(net.w_out):
+        # lower_rule reads w_out as an array (symmetric e-prop feeds back W_out^T); [n_out, n_rec] is small.
+        from dataclasses import replace
+        net = replace(net, w_out=net.w_out.toarray())
     try:
         from .lower_rule import LowerRuleOptions
         lo = LowerRuleOptions(rounding=learn_rounding, seed=quant.seed)

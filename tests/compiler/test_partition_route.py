@@ -159,3 +159,18 @@ def test_rcm_order_recovers_hidden_locality():
         compile(net, prof, options=replace(CompileOptions(), partition=PartitionOptions(order="index")))
     cn = compile(net, prof)
     assert "rcm" in cn.report["partition"]["fill"] and cn.n_cores <= 16
+
+
+@pytest.mark.parametrize("name", ["eprop_symmetric", "eprop_random"])
+def test_sparse_network_with_rule(name):
+    pytest.importorskip("neurochip.compiler.lower_rule")
+    rng = np.random.default_rng(0)
+    n = 300
+    w_rec = sp.random(n, n, density=0.05, random_state=1, format="csr")
+    w_rec.setdiag(0)
+    w_rec.eliminate_zeros()
+    w_out = sp.csr_matrix(rng.standard_normal((2, n)) * (rng.random((2, n)) < 0.2))
+    net = SparseNetwork(NeuronParams(kind="lif", n_ref=1), rng.standard_normal((n, 4)) * 0.1, w_rec * 0.1, w_out,
+                        np.zeros(2), rng.standard_normal((n, 2)), np.zeros(n))
+    cn = compile_sparse(net, "loihi2", LearningRule(name=name))
+    assert cn.rule is not None and cn.report["rule"]["status"] == "lowered"
