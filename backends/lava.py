@@ -135,8 +135,10 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
     from neurochip.io import load_bundle, save_bundle
 
     if learn:
-        raise BackendError("on-chip learning on the lava backend is not available: lava-nc's learning engine "
-                           "cannot express the compiled e-prop rule (see docs/backends.md); use --backend native")
+        raise BackendError("the compiled e-prop rule cannot run on lava: lava-nc's learning engine expresses only "
+                           "dw = 2^-k x1 y2 y3 without the readout-filtered eligibility, eps^a or epoch accumulation "
+                           "(docs/backends.md); use --backend native, or neurochip.backends.lava.run_eprop3f for the "
+                           "part lava expresses")
     _check_lava_fit(compiled)
     x = _check_inputs(compiled, inputs)
     B, T, _ = x.shape

@@ -96,3 +96,23 @@ def test_cli_validate_writes_report_and_gates(artifact, tmp_path, capsys):
     assert not json.loads((out2 / "validate.json").read_text())["passed"]
     # unknown tolerance: one-line config error, exit 2
     assert main(["validate", str(artifact), "--tolerance", "bogus=1", "-o", str(tmp_path / "v3")]) == 2
+
+
+def test_validate_lava_equals_native(artifact):
+    """lava and native are bit-identical, so every validate metric must be identical on both backends."""
+    import importlib.util
+    import os
+    if importlib.util.find_spec("lava") is None:      # never import lava in the parent (start-method side effect)
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI requires lava-nc")
+        pytest.skip("lava-nc not importable")
+    from neurochip.compiler.artifact import CompiledNetwork
+    from neurochip.validate import make_inputs, validate
+
+    c = CompiledNetwork.load(artifact / "compiled")
+    inp = make_inputs(c, trials=1, steps=120, rate_hz=40.0)
+    rn, _ = validate(c, backend="native", inputs=inp)
+    rl, _ = validate(c, backend="lava", inputs=inp)
+    for k in ("spike_agreement", "spike_agreement_exact", "van_rossum", "readout_rms", "spikes_chip"):
+        assert rn["metrics"][k] == rl["metrics"][k], k
+    assert rn["per_neuron_agreement"] == rl["per_neuron_agreement"]

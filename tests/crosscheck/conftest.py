@@ -12,8 +12,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))   # xc_nets, xc_fixed_r
 
 
 def require(module: str, why: str = ""):
-    """Import ``module`` or fail (CI) / skip (elsewhere) with the reason."""
+    """Import ``module`` or fail (CI) / skip (elsewhere) with the reason.
+
+    lava-nc modules are only located, never imported, here: importing lava sets the global
+    multiprocessing start method (and fails if it is already set); lava runs in child interpreters.
+    """
     try:
+        if module.split(".")[0] == "lava":
+            from importlib.util import find_spec
+            if find_spec(module) is None:
+                raise ImportError(f"No module named {module!r}")
+            return None
         return importlib.import_module(module)
     except ImportError as e:  # pragma: no cover - depends on the environment
         msg = f"{module} is not importable ({e}){': ' + why if why else ''}"

@@ -44,7 +44,7 @@ def float_case(draw):
         draw(st.sampled_from([0.02, 0.1, 0.3])), draw(st.integers(10, 120))
 
 
-@settings(max_examples=12, **SETTINGS)
+@settings(max_examples=10, **SETTINGS)
 @given(float_case())
 def test_brian2_numpy_target_bit_identical(case):
     require("brian2", "brian2 is a required dependency")

@@ -21,7 +21,7 @@ def test_evidence_loihi2_native_equals_lava():
     task = get_task("evidence")
     net = init_network(task.n_in, 40, task.n_out, NeuronParams(kind="alif"), seed=0)
     c = compile(net, "loihi2")
-    x = task.batch(1, split="test").x[:, :250]
+    x = task.batch(1, split="test").x[:, :150]
     n = native.run(c, x, record=("spikes", "outputs", "v", "out_int"))
     r = lava.run(c, x, record=("spikes", "outputs", "v"))
     assert n.spikes.sum() > 10, "the slice must contain spikes"

@@ -63,7 +63,7 @@ def lif_case(draw):
     return seed, kw, T, rate
 
 
-@settings(max_examples=10, **SETTINGS)
+@settings(max_examples=8, **SETTINGS)
 @given(lif_case())
 def test_lava_own_lif_bit_exact(case):
     seed, kw, T, rate = case
