@@ -465,6 +465,14 @@ def partition(g: SynGraph, rule: LearningRule | None, profile: ChipProfile, opti
             refined = "fm"
         else:
             refined = f"skipped (count table {k} x {n_src} cells > max_count_cells)"
+    # Refinement can empty a core: renumber the used cores 0..k-1 (order kept).
+    used = np.unique(core_all)
+    if used.size < k:
+        remap = np.full(k, -1, np.int32)
+        remap[used] = np.arange(used.size, dtype=np.int32)
+        core_all = remap[core_all]
+        ro_core = int(remap[ro_core]) if ro_core >= 0 else ro_core
+        k = int(used.size)
     # Final accounting from scratch (independent of the incremental bookkeeping).
     core = core_all[:n_rec]
     neurons = np.bincount(core, weights=slots, minlength=k).astype(np.int64)
