@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser(
         "validate", help="compare a compiled network on a chip backend with its float reference",
-        description=__doc__.split("\n\n")[0] + " Spike agreement is the coincidence factor (+-window steps), "
+        description="Run the compiled network on a chip backend and its float network on the same held-out inputs; "
+                    "write OUTDIR/validate.json and validate.png; exit 4 when a --tolerance is exceeded. Spike agreement is the coincidence factor (+-window steps), "
                     "readout error the RMS of the output difference, learning fidelity the cosine of the on-chip "
                     "weight update with the float e-prop update and with the BPTT gradient.")
     p.add_argument("artifact", help="compiled artifact: <stem> of <stem>.npz/.json, or a 'neurochip compile' "
@@ -22,7 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("--reference", choices=["float", "brian2"], default="float",
                    help="float side: 'float' = neurochip.simulate (default), 'brian2' = the brian2 backend")
     p.add_argument("--backend", choices=["native", "lava"], default="native",
-                   help="chip backend to validate (default native; lava is ~1000x slower per step)")
+                   help="chip backend to validate (default native; lava costs ~1 s start-up per trial plus ~1-10 ms per step)")
     p.add_argument("--learn", action="store_true",
                    help="also run one on-chip weight application and compare it with float e-prop and BPTT "
                         "(needs an artifact compiled with --rule and a --task)")
