@@ -95,11 +95,15 @@ def _plastic(compiled) -> tuple[int, int, int]:
     return s_in, s_rec, int(compiled.n_out * compiled.n_rec)
 
 
-def bptt_counts(compiled, forward: EventCounts, profile=None) -> tuple[EventCounts, dict[str, Any]]:
+def bptt_counts(compiled, forward: EventCounts, profile=None, *, learning: EventCounts | None = None
+                ) -> tuple[EventCounts, dict[str, Any]]:
     """EventCounts of on-chip BPTT learning for the trials in ``forward`` (an inference run's counts of
     the same inputs): the forward events plus the backward pass on the compiled placement. The state
     history traffic is in ``info['history_bits_written'/'history_bits_read']`` (pass both to
-    `energy(..., history_bits=(read, written))`)."""
+    `energy(..., history_bits=(read, written))`). ``learning``: an e-prop learning run's counts on the
+    same inputs; its learning-signal messages/hops/MACs (the readout error delivered to the recurrent
+    neurons on the loss steps) are reused, since BPTT must deliver the same errors; without it every
+    step delivers K errors to every recurrent core (an upper bound)."""
     p = profile if profile is not None else compiled.profile
     fmt = p.format
     trials = max(int(forward.trials), 1)
@@ -108,7 +112,12 @@ def bptt_counts(compiled, forward: EventCounts, profile=None) -> tuple[EventCoun
     pre = _pre_core_matrix(compiled)
     hops = np.asarray(compiled.hops, dtype=np.int64)
     bwd_c2c = pre * steps
-    ls_msgs, ls_hops = _ls_broadcast(compiled)
+    if learning is not None:
+        ls_total = (int(learning.learning_signal_msgs), int(learning.learning_signal_hops),
+                    int(learning.learning_signal_macs))
+    else:
+        m, h = _ls_broadcast(compiled)
+        ls_total = (m * steps, h * steps, int(compiled.n_out * compiled.n_rec) * steps)
     hist_step = history_bits_per_step(compiled.n_in, compiled.n_rec, fmt, str(compiled.neuron_kind))
     readout_ops = int(forward.spikes) * int(compiled.n_out)
     grad_acc = max(int(forward.syn_ops) - readout_ops, 0)
@@ -119,9 +128,9 @@ def bptt_counts(compiled, forward: EventCounts, profile=None) -> tuple[EventCoun
         mesh_hops=int((bwd_c2c * hops).sum()),
         trace_updates=grad_acc,                              # grad accumulators += delta_j z_i
         weight_updates=(s_in + s_rec + s_out) * trials,
-        learning_signal_msgs=ls_msgs * steps,
-        learning_signal_hops=ls_hops * steps,
-        learning_signal_macs=int(compiled.n_out * compiled.n_rec) * steps,
+        learning_signal_msgs=ls_total[0],
+        learning_signal_hops=ls_total[1],
+        learning_signal_macs=ls_total[2],
         per_core_packets_out=bwd_c2c.sum(axis=1),
         core_to_core_packets=bwd_c2c,
     )

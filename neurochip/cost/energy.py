@@ -94,6 +94,7 @@ class EnergyReport:
         d["lines"] = [asdict(ln) for ln in self.lines]
         d["per_core_pj"] = None if self.per_core_pj is None else [float(x) for x in self.per_core_pj]
         d["per_trial_uj"] = self.per_trial_uj()
+        d["learning_pj"] = self.learning_pj
         d["by_category_pj"] = self.by_category()
         return d
 
