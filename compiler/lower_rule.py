@@ -52,7 +52,7 @@ class LowerRuleOptions:
     eligibility: str | None = None
     rounding: str | None = None
     seed: int | None = None
-    elig_headroom_bits: int = 2
+    elig_headroom_bits: int = 0
 
     def __post_init__(self) -> None:
         if not (self.err_range > 0 and math.isfinite(self.err_range)):
@@ -272,3 +272,32 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
                "effective": eff, "rel_error": [abs(e / g - 1) if g else 0.0 for e, g in zip(eff, (g_in, g_rec, g_out))]},
     }
     return cr, report
+
+
+def relower(compiled, rule: LearningRule, options: LowerRuleOptions | None = None):
+    """A copy of ``compiled`` with ``rule`` lowered again (e.g. another learning rate, eligibility form or
+    rounding) from the artifact alone: the quantiser's decisions are read back from its fields."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from ..network import NeuronParams
+
+    if compiled.profile is None or not compiled.float_params:
+        raise ConfigError("relower needs a compiled network with its profile and float_params")
+    p = NeuronParams.from_dict(dict(compiled.float_params))
+    scale_a = 1.0
+    if int(compiled.a_inc) > 0:                 # quantize: a_inc = round(c_a * scale_a), scale_a a power of 2
+        scale_a = 2.0 ** round(math.log2(int(compiled.a_inc) / p.c_a))
+    quant = SimpleNamespace(
+        vth=int(compiled.vth), dv=int(compiled.dv), dk=int(compiled.dk), da=int(compiled.da), n_ref=int(compiled.n_ref),
+        neuron_kind=compiled.neuron_kind, beta_mant=np.asarray(compiled.beta_mant), beta_shift=int(compiled.beta_shift),
+        scale_v=float(compiled.scale_v), scale_out=float(compiled.scale_out), scale_a=scale_a,
+        w_in=SimpleNamespace(exp=int(compiled.e_in)), w_rec=SimpleNamespace(exp=int(compiled.e_rec)),
+        w_out=SimpleNamespace(exp=int(compiled.e_out)), rounding="nearest", seed=0)
+    if compiled.w_out_float is None or compiled.B_float is None:
+        raise ConfigError("relower needs the artifact's w_out_float and B_float (the source float network)")
+    net = SimpleNamespace(params=p, w_out=np.asarray(compiled.w_out_float), B=np.asarray(compiled.B_float))
+    cr, rep = lower_rule(net, rule, compiled.profile, quant, options)
+    report = dict(compiled.report)
+    report["rule"] = rep
+    return replace(compiled, rule=cr, report=report)

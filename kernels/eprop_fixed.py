@@ -21,7 +21,7 @@ from .fixed_ops import floor_shift, round_shift, splitmix64, stoch_shift, trunc_
 # learning count columns (after the inference ones)
 L_TRACE, L_WUPD, L_LSMSG, L_LSHOPS, L_LSMACS, L_BITS_R, L_BITS_W, L_SAT, L_CLIP = range(7, 16)
 N_LCOUNTS = 16
-STREAM_TRACE, STREAM_W_IN, STREAM_W_REC, STREAM_W_OUT = 1, 2, 3, 4
+STREAM_TRACE, STREAM_W_IN, STREAM_W_REC, STREAM_W_OUT, STREAM_ELIG_IN, STREAM_ELIG_REC = 1, 2, 3, 4, 5, 6
 
 
 @njit(cache=True, inline="always")
@@ -39,6 +39,12 @@ def _decay_trace(x, d, D, stochastic, key):
     if stochastic:
         return stoch_shift(p, D, key)
     return p >> D
+
+
+@njit(cache=True, inline="always")
+def _sdecay(x, d, D, key):
+    """Leak a signed trace by a D-bit decay with stochastic rounding (unbiased, keeps small values alive)."""
+    return stoch_shift(x * ((1 << D) - d), D, key)
 
 
 @njit(cache=True, inline="always")
@@ -289,8 +295,13 @@ def learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                             if adapt:
                                 hq = trunc_decay(h_in[q], da, D) + round_shift(qj[j] * (prep - h_in[q]), q_frac)
                                 h_in[q] = hq
-                            e = round_shift(psi[j] * (pre - hq), e_shift)
-                            eb = trunc_decay(eb_in[q], dk, D) + e
+                            if trace_stoch:             # unbiased at narrow widths (hash per synapse)
+                                kq = _key(seed, STREAM_ELIG_IN, step_id, q)
+                                e = stoch_shift(psi[j] * (pre - hq), e_shift, kq)
+                                eb = _sdecay(eb_in[q], dk, D, kq + uint64(1)) + e
+                            else:
+                                e = round_shift(psi[j] * (pre - hq), e_shift)
+                                eb = trunc_decay(eb_in[q], dk, D) + e
                             if eb > emax:
                                 eb = emax
                                 sat_e += 1
@@ -317,8 +328,13 @@ def learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                             if adapt:
                                 hq = trunc_decay(h_rec[q], da, D) + round_shift(qj[j] * (prep - h_rec[q]), q_frac)
                                 h_rec[q] = hq
-                            e = round_shift(psi[j] * (pre - hq), e_shift)
-                            eb = trunc_decay(eb_rec[q], dk, D) + e
+                            if trace_stoch:             # unbiased at narrow widths (hash per synapse)
+                                kq = _key(seed, STREAM_ELIG_REC, step_id, q)
+                                e = stoch_shift(psi[j] * (pre - hq), e_shift, kq)
+                                eb = _sdecay(eb_rec[q], dk, D, kq + uint64(1)) + e
+                            else:
+                                e = round_shift(psi[j] * (pre - hq), e_shift)
+                                eb = trunc_decay(eb_rec[q], dk, D) + e
                             if eb > emax:
                                 eb = emax
                                 sat_e += 1
