@@ -208,6 +208,29 @@ def run_eprop3f(compiled, x, l_code, *, exp: int = -3, x1_impulse: float = 20.3,
     return {"w_in": res["w_in"], "spikes": res["spikes"], **rmeta}
 
 
+def eprop_learning_signal(compiled, x: np.ndarray, target, mask: np.ndarray, loss: str) -> tuple[np.ndarray, float]:
+    """Learning-signal codes for `run_eprop3f` from the chip's own readout error (one trial).
+
+    The readout error err^t = dE/do^t of the native fixed-point run (bit-identical to lava's) is projected
+    through the feedback matrix (the compiled rule's B if any, else the float B) to L^t = B err^t; the codes
+    are -L scaled so that max |L| maps to 127 (descent direction; the engine's y2 is 7 bits + sign) and
+    shifted onto the chip time axis (neuron state at chip step s is float step s - 2).
+    Returns (l_code [T + 2, n_rec] int, scale = code units per unit of L).
+    """
+    from neurochip.backends import native
+    from neurochip.learning.losses import task_loss
+
+    r = native.run(compiled, x[None], record=("spikes", "outputs"))
+    _, err = task_loss(r.outputs, np.asarray(target)[None], np.asarray(mask)[None], loss)
+    B = np.asarray(compiled.B_float if compiled.rule is None else compiled.rule.B_mant, np.float64)
+    L = err[0] @ B.T                                             # [T, n_rec]
+    m = float(np.abs(L).max())
+    scale = 127.0 / m if m > 0 else 1.0
+    code = np.zeros((x.shape[0] + 2, compiled.n_rec), np.int64)
+    code[2:] = np.rint(-L * scale).astype(np.int64)
+    return code, scale
+
+
 def _session_pids(sid: int) -> list[int]:
     """PIDs of every process in session ``sid`` (the child and all lava processes it forked)."""
     pids = []
