@@ -52,6 +52,7 @@ def make_compiled(profile, *, n_in=3, n_rec=4, n_out=2, core_of=None, core_xy=No
                            core_xy=core_xy, hops=hops, ls_hops=hops[core_of[-1]], n_cores=len(core_xy), rule=rule)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def toy():
+    """Profile/compiled builders (session scope: stateless, and usable from hypothesis tests)."""
     return SimpleNamespace(make_profile=make_profile, make_compiled=make_compiled)

@@ -132,9 +132,8 @@ def event_counts(draw):
 
 @settings(max_examples=60, deadline=None)
 @given(a=event_counts(), b=event_counts())
-def test_energy_is_additive_across_runs(a, b):
-    from conftest import make_profile
-    prof = make_profile(LOIHI_LIKE, static_mw=0.3)
+def test_energy_is_additive_across_runs(toy, a, b):
+    prof = toy.make_profile(LOIHI_LIKE, static_mw=0.3)
     ea, eb, eab = (energy(c, prof, core_xy=XY, step_ms=1.0) for c in (a, b, a + b))
     assert eab.total_pj == pytest.approx(ea.total_pj + eb.total_pj, rel=1e-9, abs=1e-6)
     for cat, v in eab.by_category().items():
@@ -143,10 +142,9 @@ def test_energy_is_additive_across_runs(a, b):
 
 @settings(max_examples=30, deadline=None)
 @given(a=event_counts(), k=st.integers(1, 5))
-def test_batches_add_up(a, k):
+def test_batches_add_up(toy, a, k):
     """k identical batches cost k times one batch (counts and energies are linear)."""
-    from conftest import make_profile
-    prof = make_profile(LOIHI_LIKE, static_mw=0.3)
+    prof = toy.make_profile(LOIHI_LIKE, static_mw=0.3)
     total = a
     for _ in range(k - 1):
         total = total + a
