@@ -91,6 +91,8 @@ def machine_info() -> dict[str, Any]:
 def run_all(bench_dir: Path, *, quick: bool, only: list[str] | None = None, progress: bool = True) -> dict[str, Any]:
     """Run the benchmarks; returns {"machine", "quick", "sections": [...]}."""
     from tqdm import tqdm
+    if str(bench_dir) not in sys.path:
+        sys.path.insert(0, str(bench_dir))   # benchmarks may import their sibling helper modules
     todo = discover(bench_dir)
     if only:
         unknown = sorted(set(only) - {t for t, _ in todo})
