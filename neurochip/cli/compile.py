@@ -34,7 +34,9 @@ def add_parser(sub) -> None:
                    help="membrane range in units of v_th that must fit the membrane register (dimensionless)")
     p.add_argument("--rate", type=float, default=10.0,
                    help="expected firing rate per neuron (Hz) used to weight spike traffic in partition/place")
-    p.add_argument("-o", "--out", required=True, help="output directory (created)")
+    p.add_argument("-o", "--out", required=True, help="output directory (created atomically; an existing non-empty "
+                   "directory is refused unless --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing non-empty output directory (whole)")
     p.set_defaults(func=run)
 
 
@@ -44,7 +46,7 @@ def run(args) -> int:
     from ..compiler.table import report_text
     from ..chips.profile import load_profile
     from ..errors import ConfigError
-    from ..io import write_json
+    from ..io import staged_output_dir, write_json
     from ..network import Network
     from ..rules import LearningRule
     from dataclasses import replace
@@ -63,10 +65,10 @@ def run(args) -> int:
     o = replace(o, partition=PartitionOptions(rate_hz=args.rate))
     cn = compile(net, prof, rule, options=o)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    cn.save(out / "compiled")
-    write_json(out / "report.json", cn.report)
-    coremap_png(cn, out / "coremap.png")
+    with staged_output_dir(out, force=args.force) as d:
+        cn.save(d / "compiled")
+        write_json(d / "report.json", cn.report)
+        coremap_png(cn, d / "coremap.png")
     print(report_text(cn.report))
     print(f"\nwrote {out / 'compiled.npz'}, {out / 'compiled.json'}, {out / 'report.json'}, {out / 'coremap.png'}")
     return 0
