@@ -6,12 +6,12 @@ Runs (reference settings of eprop_spec 1.6, see neurochip.train.TASK_DEFAULTS):
 - pattern generation, LIF 100, 3 outputs, batch 1, SGD 1e-4, 2000 iterations (nmse);
 - store-recall, ALIF 100 (40 % adaptive), batch 32.
 Each run's metrics are also written to out/train_results/<task>_<rule>.json as it finishes.
-Usage: python benchmarks/train_results.py [--quick] [--only task:rule[,task:rule...]]
+Usage: python benchmarks/train_results.py [--quick] [--only task:rule[,task:rule...]] [--saved]
+(--saved prints the table of the runs already saved, without training.)
 """
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,21 +37,37 @@ def one(task: str, rule: str, iterations: int, seed: int = 0) -> dict:
     return out
 
 
+def _row(r: dict) -> str:
+    te = r["test"]
+    fig = f"error {100 * te['error']:.1f} %" if "error" in te else f"nmse {te['nmse']:.3f}"
+    best = f"{100 * r['best_test']:.1f} %" if "error" in te else f"{r['best_test']:.3f}"
+    return (f"| {r['task']} | {r['rule']} | {r['iterations']} | {'yes' if r['stopped_early'] else 'no'} | {fig} | {best} | "
+            f"{te['loss']:.4f} | {te['rate_hz']:.1f} | {r['ms_per_sample']:.1f} | {r['seconds']:.0f} |")
+
+
+def _table(results: list[dict]) -> str:
+    return "\n".join(["| task | rule | iterations | early stop | held-out (final) | held-out (best eval) | "
+                      "held-out loss | rate (Hz) | ms/sample | train time (s) |",
+                      "|---|---|---|---|---|---|---|---|---|---|", *(_row(r) for r in results)])
+
+
 def run(quick: bool = False, only: list[tuple[str, str]] | None = None) -> dict:
     iters = QUICK_ITERS if quick else FULL_ITERS
-    rows, data = [], {}
+    data = {}
     for task, rule in (only or RUNS):
-        t0 = time.perf_counter()
-        r = one(task, rule, iters[task])
-        data[f"{task}/{rule}"] = r
-        te = r["test"]
-        fig = f"error {100 * te['error']:.1f} %" if "error" in te else f"nmse {te['nmse']:.3f}"
-        best = f"{100 * r['best_test']:.1f} %" if "error" in te else f"{r['best_test']:.3f}"
-        rows.append(f"| {task} | {rule} | {r['iterations']} | {'yes' if r['stopped_early'] else 'no'} | {fig} | {best} | "
-                    f"{te['loss']:.4f} | {te['rate_hz']:.1f} | {r['ms_per_sample']:.1f} | {time.perf_counter() - t0:.0f} |")
-    md = ["| task | rule | iterations | early stop | held-out (final) | held-out (best eval) | held-out loss | "
-          "rate (Hz) | ms/sample | wall (s) |", "|---|---|---|---|---|---|---|---|---|---|", *rows]
-    return {"title": "Float training results per rule and task", "markdown": "\n".join(md), "data": data}
+        data[f"{task}/{rule}"] = one(task, rule, iters[task])
+    return {"title": "Float training results per rule and task", "markdown": _table(list(data.values())), "data": data}
+
+
+def saved() -> dict:
+    """The table assembled from the per-run JSON files already in out/train_results/."""
+    import json
+    data = {}
+    for task, rule in RUNS:
+        f = ROOT / "out" / "train_results" / f"{task}_{rule}.json"
+        if f.exists():
+            data[f"{task}/{rule}"] = json.loads(f.read_text())
+    return {"title": "Float training results per rule and task", "markdown": _table(list(data.values())), "data": data}
 
 
 if __name__ == "__main__":
@@ -59,4 +75,7 @@ if __name__ == "__main__":
     if "--only" in sys.argv:
         spec = sys.argv[sys.argv.index("--only") + 1]
         only = [tuple(s.split(":")) for s in spec.split(",")]
-    print(run(quick="--quick" in sys.argv, only=only)["markdown"])
+    if "--saved" in sys.argv:
+        print(saved()["markdown"])
+    else:
+        print(run(quick="--quick" in sys.argv, only=only)["markdown"])
