@@ -40,12 +40,17 @@ def energy_breakdown(chips: dict[str, dict[str, dict[str, float | None]]], path,
         ax.set_yticklabels(cats)
         if any(v for r in runs.values() for v in r.values() if v):
             ax.set_xscale("log")
+        else:
+            ax.text(0.5, 0.5, "no priced events\n(the profile publishes no costs)", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=9)
+            ax.set_xticks([])
         ax.set_xlabel(unit)
         unp = sorted({c for r in runs.values() for c, v in r.items() if v is None})
         import textwrap
         ax.set_title(chip + ("\n" + textwrap.fill("unpriced: " + ", ".join(unp), 45) if unp else ""), fontsize=8)
-        ax.legend(fontsize=8)
-    fig.suptitle("Energy breakdown by category")
+        if ax.get_legend_handles_labels()[0] and cats:
+            ax.legend(fontsize=8)
+    fig.suptitle("Energy breakdown by category (log scale; unpriced categories listed, not drawn)", y=1.12)
     _save(fig, path)
 
 
