@@ -29,7 +29,7 @@ ReckOn's published operating points. Static energy scales with it; dynamic energ
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from ..backends.result import EventCounts
 from ..chips.profile import profile_from_dict
