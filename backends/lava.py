@@ -281,6 +281,17 @@ def _kill_session(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pass
+    deadline = time.monotonic() + 10.0          # SIGKILL is asynchronous: wait until the session is gone
+    while time.monotonic() < deadline:
+        left = _session_pids(proc.pid)
+        if not left:
+            break
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
     for s in segs:
         try:
             os.unlink(s)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conftest import require
+from xc_helpers import require
 
 
 def test_evidence_loihi2_native_equals_lava():

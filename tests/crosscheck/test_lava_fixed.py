@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import native_backend, require
+from xc_helpers import native_backend, require
 from xc_fixed_ref import run_reference
 from xc_nets import make_compiled, poisson
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import require
+from xc_helpers import require
 from xc_nets import make_compiled, poisson
 
 
