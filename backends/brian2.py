@@ -175,7 +175,7 @@ def run(compiled_or_network, inputs, *, learn: bool = False, targets=None, recor
         z, y, v, build_s, run_s = _run_standalone(b2, net, x, want_v)
     else:
         bnet, h = build(net, x, record_v=want_v)
-        bnet.before_run(namespace={})          # code generation + (cython) compilation or cache load
+        bnet.run(0 * b2.ms, namespace={})     # code generation + (cython) compilation or cache load only
         t1 = time.perf_counter()
         bnet.run(T * net.params.dt * b2.ms, namespace={})
         run_s = time.perf_counter() - t1
