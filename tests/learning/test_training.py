@@ -16,7 +16,7 @@ from neurochip.train import resolve_config, train, train_from_config
 def test_evidence_accumulation_learns_above_chance():
     """Shortened evidence accumulation (3 cues, 200 ms delay), random e-prop, ALIF: held-out error
     on 64 fixed test trials must fall well below chance (0.5) within 80 updates."""
-    cfg = {"task": {"name": "evidence", "n_cues": 3, "delay_ms": 200}, "network": {"n_rec": 50},
+    cfg = {"task": {"name": "evidence", "n_cues": 3, "delay_ms": 200}, "network": {"n_rec": 60},
            "train": {"iterations": 80, "batch_size": 32, "eval_every": 40, "eval_batches": 2, "early_stop": None, "seed": 0}}
     net, hist, m = train_from_config(cfg, progress=False)
     assert hist.test[0]["error"] > m["test"]["error"]
