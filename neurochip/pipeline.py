@@ -155,7 +155,8 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         stage_bar.set_description("cost report")
         from .cost.bench import bench, write_outputs
         bc = cfg["bench"]
-        xb = test.x[: int(bc["trials"])]
+        nb = int(bc["trials"])
+        xb = replace(test, x=test.x[:nb], target=test.target[:nb], mask=test.mask[:nb])
         reports = bench(cn_learn, list(bc["chips"]), xb, learn=True, compare_bptt=bool(bc["compare_bptt"]))
         write_outputs(reports, d)
         summary["stages"]["cost"] = [_cost_summary(r) for r in reports]
