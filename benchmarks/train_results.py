@@ -25,7 +25,7 @@ FULL_ITERS = {"evidence": 800, "pattern": 2000, "store_recall": 400}
 QUICK_ITERS = {"evidence": 30, "pattern": 100, "store_recall": 20}
 
 
-def one(task: str, rule: str, iterations: int, seed: int = 0) -> dict:
+def one(task: str, rule: str, iterations: int, seed: int = 0, subdir: str = "train_results") -> dict:
     from neurochip.io import write_json
     from neurochip.train import train_from_config
     cfg = {"task": {"name": task}, "rule": {"name": rule}, "train": {"iterations": iterations, "seed": seed}}
@@ -33,7 +33,7 @@ def one(task: str, rule: str, iterations: int, seed: int = 0) -> dict:
     out = {k: m[k] for k in ("task", "rule", "iterations", "stopped_early", "seconds", "ms_per_sample", "test")}
     out["test_history"] = m["test_history"]
     out["best_test"] = min((h.get("error", h.get("nmse")) for h in m["test_history"]))
-    write_json(ROOT / "out" / "train_results" / f"{task}_{rule}.json", {**out, "config": m["config"]})
+    write_json(ROOT / "out" / subdir / f"{task}_{rule}.json", {**out, "config": m["config"]})
     return out
 
 
@@ -55,7 +55,7 @@ def run(quick: bool = False, only: list[tuple[str, str]] | None = None) -> dict:
     iters = QUICK_ITERS if quick else FULL_ITERS
     data = {}
     for task, rule in (only or RUNS):
-        data[f"{task}/{rule}"] = one(task, rule, iters[task])
+        data[f"{task}/{rule}"] = one(task, rule, iters[task], subdir="train_results_quick" if quick else "train_results")
     return {"title": "Float training results per rule and task", "markdown": _table(list(data.values())), "data": data}
 
 
