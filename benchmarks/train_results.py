@@ -32,6 +32,7 @@ def one(task: str, rule: str, iterations: int, seed: int = 0, subdir: str = "tra
     net, hist, m = train_from_config(cfg, progress=False)
     out = {k: m[k] for k in ("task", "rule", "iterations", "stopped_early", "seconds", "ms_per_sample", "test")}
     out["test_history"] = m["test_history"]
+    out["train_history"] = {k: hist.train[k] for k in ("loss", "error", "nmse", "rate_hz") if k in hist.train}
     out["best_test"] = min((h.get("error", h.get("nmse")) for h in m["test_history"]))
     write_json(ROOT / "out" / subdir / f"{task}_{rule}.json", {**out, "config": m["config"]})
     return out
