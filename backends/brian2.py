@@ -91,16 +91,23 @@ def build(net, x: np.ndarray, *, record_v: bool = False):
     N = B * n_rec
     clock = b2.Clock(dt=p.dt * b2.ms)
     I_in = b2.TimedArray(input_current(net, x), dt=p.dt * b2.ms)
-    ns = dict(I_in=I_in, alpha=p.alpha, rho=p.rho, c_in=p.c_in, c_a=p.c_a, v_th=p.v_th, n_ref=float(p.n_ref),
-              kappa=p.kappa, c_kappa=p.c_kappa)
-    G = b2.NeuronGroup(N, "v : 1\na : 1\nzp : 1\nr : 1\nI_syn : 1\nbeta : 1 (constant)",
+    # constants are shared group variables, not namespace values: brian2 inlines namespace scalars into
+    # the generated code, so every new tau / v_th would recompile (~30 s with cython); as variables the
+    # generated code is the same for every network and the cython cache hits
+    ns = dict(I_in=I_in)
+    G = b2.NeuronGroup(N, "v : 1\na : 1\nzp : 1\nr : 1\nI_syn : 1\nbeta : 1 (constant)\n"
+                          "alpha : 1 (shared, constant)\nrho : 1 (shared, constant)\nc_in : 1 (shared, constant)\n"
+                          "c_a : 1 (shared, constant)\nv_th : 1 (shared, constant)\nn_ref : 1 (shared, constant)",
                        threshold="v > v_th + beta*a and r <= 0", reset="zp = 1\nr += n_ref",
                        namespace=ns, clock=clock, name="rec")
     G.beta = np.tile(net.beta, B)
+    G.alpha, G.rho, G.c_in, G.c_a, G.v_th, G.n_ref = p.alpha, p.rho, p.c_in, p.c_a, p.v_th, float(p.n_ref)
     G.run_regularly("a = rho*a + c_a*zp\nv = alpha*v + c_in*(I_in(t, i) + I_syn) - v_th*zp\nzp = 0\nI_syn = 0",
                     when="before_thresholds", name="rec_update")
     G.run_regularly("r = clip(r - 1, 0, n_ref)", when="end", name="rec_refractory")
-    R = b2.NeuronGroup(B * n_out, "y : 1\nI_out : 1", namespace=ns, clock=clock, name="readout")
+    R = b2.NeuronGroup(B * n_out, "y : 1\nI_out : 1\nkappa : 1 (shared, constant)\nc_kappa : 1 (shared, constant)",
+                       namespace=ns, clock=clock, name="readout")
+    R.kappa, R.c_kappa = p.kappa, p.c_kappa
     R.run_regularly("y = kappa*y + c_kappa*I_out\nI_out = 0", when="end", order=0, name="readout_update")
     objs = [G, R]
     # recurrent synapses, block-diagonal over the batch, sorted by (pre, post)
