@@ -54,7 +54,8 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
                  batch_size: int | None = None) -> RunResult:
     """On-chip e-prop over ``epochs`` passes of the trials in ``x`` (validated uint8 [B, T, n_in])."""
     from neurochip.kernels.eprop_fixed import (L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT,
-                                               L_TRACE, L_WUPD, N_LCOUNTS, learn_trials)
+                                               L_TRACE, L_WUPD, N_LCOUNTS, PARALLEL_MIN_SYNAPSES,
+                                               learn_trials, learn_trials_parallel)
     from .native import build_tables, chip_format, counts_from_kernel, spike_rate_hz
 
     rule = compiled.rule
@@ -96,8 +97,11 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
     n_apply = 0
     t0 = time.perf_counter()
     b_out = np.asarray(compiled.b_out, np.float64)
+    import numba
+    kernel = learn_trials_parallel if (in_w.size + rec_w.size >= PARALLEL_MIN_SYNAPSES
+                                       and numba.get_num_threads() > 1) else learn_trials
     for ep in range(int(epochs)):
-        n_apply = learn_trials(
+        n_apply = kernel(
             x, order, tgt, labels, mask, kind, b_out, float(compiled.scale_out),
             tb.in_ptr, tb.in_idx, in_w, tb.rec_ptr, tb.rec_idx, rec_w, w_out_t,
             int(compiled.e_in), int(compiled.e_rec), int(compiled.e_out), int(compiled.du), int(compiled.dv),

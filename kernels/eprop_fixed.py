@@ -81,8 +81,7 @@ def _apply(w, acc, frac, stochastic, seed, stream, epoch, w_min, w_max, cnt):
                 cnt[L_WUPD] += 1
 
 
-@njit(cache=True, parallel=True)
-def learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
+def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                  in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t,
                  e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
                  n_ref, subtract, cur_bits, mem_bits,
@@ -442,3 +441,20 @@ def _apply_all(in_w, ac_in, rec_w, ac_rec, w_out_t, ac_out, frac, w_stoch, seed,
         _apply(rec_w, ac_rec, frac, w_stoch, seed, STREAM_W_REC, epoch, w_min, w_max, cnt)
     if train_out:
         _apply(w_out_t.reshape(-1), ac_out.reshape(-1), frac, w_stoch, seed, STREAM_W_OUT, epoch, w_min, w_max, cnt)
+
+
+def _clone(f, name: str):
+    """A copy of the Python function ``f`` under another name (its own Numba cache entry)."""
+    import types
+    g = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
+    g.__qualname__ = name
+    g.__doc__ = f.__doc__
+    return g
+
+
+# Serial version (default): one parallel region per step costs more than it saves on small networks and
+# stalls when the cores are shared; the parallel one (prange over presynaptic neurons in the eligibility
+# loops) pays off from about PARALLEL_MIN_SYNAPSES trained synapses.
+learn_trials = njit(cache=True)(_clone(_learn_trials, "learn_trials"))
+learn_trials_parallel = njit(cache=True, parallel=True)(_clone(_learn_trials, "learn_trials_parallel"))
+PARALLEL_MIN_SYNAPSES = 500_000

@@ -78,7 +78,6 @@ def test_loihi2_widths_cosine_reported():
         assert res["w_in"] > 0.3 or elig == "per_synapse" and rounding == "nearest", res
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("elig,rounding,lr", [("factorised", "nearest", 1e-3), ("per_synapse", "stochastic", 3e-3)])
 def test_loihi2_learning_improves_task(elig, rounding, lr):
     net = init_network(20, 30, 2, NeuronParams(kind="lif", n_ref=2), seed=3)
