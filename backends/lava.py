@@ -176,14 +176,15 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
 
 
 def run_eprop3f(compiled, x, l_code, *, exp: int = -3, x1_impulse: float = 20.3, x1_tau: int = 12,
-                rng_seed: int = 7, timeout_s: float | None = None) -> dict:
+                rng_seed: int = 7, learn_rec: bool = False, timeout_s: float | None = None) -> dict:
     """On-chip learning of the input weights with lava's own learning engine (the part of e-prop it expresses).
 
     Rule: ``dw = 2^exp * u0 * x1 * y2 * y3`` (Loihi3FLearningRule, t_epoch 1) on a LearningDense holding
     w_in; the recurrent neurons are our `EpropNeuron` (y2 = l_code, y3 = pseudo-derivative code).
     x: [steps, n_in] 0/1 chip-step columns (column s-1 sent at chip step s); l_code: [steps, n_rec] int,
     the learning-signal code each neuron receives at chip step s (pass -L for a descent step).
-    Returns {'w_in': int64 final mantissas, 'spikes': [steps, n_rec] uint8, 'build_s', 'run_s'}; compare
+    learn_rec: also learn w_rec with the same rule on a LearningSparse (existing, non-zero synapses only).
+    Returns {'w_in' (and 'w_rec'): int64 final mantissas, 'spikes': [steps, n_rec] uint8, 'build_s', 'run_s'}; compare
     with `neurochip.kernels.lava_engine.emulate_eprop3f` (bit-exact emulation).
     """
     from neurochip.io import load_bundle, save_bundle
@@ -199,13 +200,16 @@ def run_eprop3f(compiled, x, l_code, *, exp: int = -3, x1_impulse: float = 20.3,
         raise BackendError(f"rule exponent {exp} outside lava's [-7, 8]")
     arrays, meta = _job_arrays(compiled)
     arrays.update(x=x.astype(np.uint8), l_code=l_code.astype(np.int32))
-    meta.update(mode="eprop3f", exp=int(exp), x1_impulse=float(x1_impulse), x1_tau=int(x1_tau), rng_seed=int(rng_seed))
+    meta.update(mode="eprop3f", learn_rec=bool(learn_rec), exp=int(exp), x1_impulse=float(x1_impulse), x1_tau=int(x1_tau), rng_seed=int(rng_seed))
     timeout_s = timeout_s if timeout_s is not None else 60.0 + 0.05 * x.shape[0]
     with tempfile.TemporaryDirectory(prefix="neurochip-lava-") as tmp:
         save_bundle(Path(tmp) / "job", "lava-job", JOB_SCHEMA, arrays, meta)
         _run_child(tmp, timeout_s)
         res, rmeta = load_bundle(Path(tmp) / "result", "lava-result", JOB_SCHEMA)
-    return {"w_in": res["w_in"], "spikes": res["spikes"], **rmeta}
+    out = {"w_in": res["w_in"], "spikes": res["spikes"], **rmeta}
+    if learn_rec:
+        out["w_rec"] = res["w_rec"]
+    return out
 
 
 def eprop_learning_signal(compiled, x: np.ndarray, target, mask: np.ndarray, loss: str) -> tuple[np.ndarray, float]:
@@ -428,7 +432,15 @@ def _build_and_run_eprop3f(a: dict, m: dict) -> dict:
     src = RingBuffer(data=np.ascontiguousarray(x.T, np.int32))
     lsrc = RingBuffer(data=np.ascontiguousarray(l_code.T, np.int32))
     ld = LearningDense(weights=a["w_in"], learning_rule=rule, weight_exp=m["e_in"], **wkw)
-    d_rec = Dense(weights=a["w_rec"] * a["rec_mask"], weight_exp=m["e_rec"], **wkw)
+    if m.get("learn_rec"):
+        from lava.proc.sparse.process import LearningSparse
+        from scipy.sparse import csr_matrix
+        rule_rec = Loihi3FLearningRule(dw=f"2^{m['exp']} * u0 * x1 * y2 * y3", x1_impulse=m["x1_impulse"],
+                                       x1_tau=m["x1_tau"], t_epoch=1, rng_seed=m["rng_seed"])
+        d_rec = LearningSparse(weights=csr_matrix(a["w_rec"] * a["rec_mask"]), learning_rule=rule_rec,
+                               weight_exp=m["e_rec"], **wkw)
+    else:
+        d_rec = Dense(weights=a["w_rec"] * a["rec_mask"], weight_exp=m["e_rec"], **wkw)
     nrn = EpropNeuron(shape=(n_rec,), du=m["du"], dv=m["dv"], da=m["da"], vth=m["vth"], bias_exp=m["bias_exp"],
                       beta_mant=a["beta_mant"], beta_shift=m["beta_shift"], a_inc=m["a_inc"], n_ref=m["n_ref"],
                       reset_subtract=int(m["reset"] == "subtract"))
@@ -441,6 +453,11 @@ def _build_and_run_eprop3f(a: dict, m: dict) -> dict:
     nrn.s_out_y1.connect(ld.s_in_y1)
     nrn.s_out_y2.connect(ld.s_in_y2)
     nrn.s_out_y3.connect(ld.s_in_y3)
+    if m.get("learn_rec"):
+        nrn.s_out_bap.connect(d_rec.s_in_bap)
+        nrn.s_out_y1.connect(d_rec.s_in_y1)
+        nrn.s_out_y2.connect(d_rec.s_in_y2)
+        nrn.s_out_y3.connect(d_rec.s_in_y3)
     ext = Extractor(shape=(n_rec,), buffer_size=steps + 1)
     nrn.s_out.connect(ext.in_port)
     cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={
@@ -457,6 +474,9 @@ def _build_and_run_eprop3f(a: dict, m: dict) -> dict:
         out["build_s"], out["run_s"] = t1 - t0, time.perf_counter() - t1
         out["spikes"] = np.stack([ext.receive() for _ in range(steps)]).astype(np.uint8)
         out["w_in"] = np.rint(np.asarray(ld.weights.get())).astype(np.int64)
+        if m.get("learn_rec"):
+            wr = d_rec.weights.get()
+            out["w_rec"] = np.rint(wr.toarray() if hasattr(wr, "toarray") else np.asarray(wr)).astype(np.int64)
     finally:
         nrn.stop()
     return out
@@ -468,7 +488,8 @@ def _child_main(jobdir: str) -> int:
     a, m = load_bundle(Path(jobdir) / "job", "lava-job", JOB_SCHEMA)
     if m.get("mode") == "eprop3f":
         o = _build_and_run_eprop3f(a, m)
-        save_bundle(Path(jobdir) / "result", "lava-result", JOB_SCHEMA, {"spikes": o["spikes"], "w_in": o["w_in"]},
+        save_bundle(Path(jobdir) / "result", "lava-result", JOB_SCHEMA,
+                    {"spikes": o["spikes"], "w_in": o["w_in"], "w_rec": o.get("w_rec", np.zeros((0, 0), np.int64))},
                     {"build_s": o["build_s"], "run_s": o["run_s"]})
         return 0
     x = a["x"]

@@ -98,8 +98,26 @@ class _Rand:
         self.imp = self.ri.integers(0, 2 ** 7, size=1, dtype=int)[0]
 
 
+def _learn(W, pre_trace, y, exp, rc):
+    """One learning-phase weight update of lava's engine (product, shifts, clips, stochastic rounding)."""
+    f = [np.clip(t, -(1 << 7), (1 << 7) - 1) for t in (pre_trace[None, :], y[1][:, None], y[2][:, None])]
+    P = np.ones(W.shape, np.int32) * f[0].astype(np.int32) * f[1].astype(np.int32) * f[2].astype(np.int32)
+    P = np.left_shift(np.right_shift(P, 7 + 7 + 7 + 4 - 15), exp + 7)    # 25-bit product back to 15 bits
+    P = np.clip(P, ACC_MIN, ACC_MAX)
+    acc = np.clip((W.astype(np.int32) << 7) + P, ACC_MIN, ACC_MAX)      # weight in the 16-bit accumulator
+    q = acc / 128
+    acc = _stoch(np.floor(q), rc, q % 1) * 128
+    return np.clip(acc.astype(np.int64) >> 7, -256, 255)               # MIXED sign mode, 8 bits + sign
+
+
+def _trace(x1, spiked, tau, rnd: "_Rand", imp_int, imp_frac):
+    x1 = _decay(x1[None, :], tau, rnd.decay)[0]
+    x1[spiked] = np.clip(_stoch(x1[spiked] + imp_int, rnd.imp, imp_frac), 0, W_TRACE_MAX)
+    return x1
+
+
 def emulate_eprop3f(arr: dict, prm: dict, x: np.ndarray, l_code: np.ndarray, *, exp: int, x1_impulse: float,
-                    x1_tau: int, rng_seed: int) -> dict:
+                    x1_tau: int, rng_seed: int, learn_rec: bool = False) -> dict:
     """Emulate the lava 3-factor learning run (see the module docstring).
 
     arr: w_in [n_rec, n_in], w_rec (masked) [n_rec, n_rec], bias_mant, beta_mant (int arrays);
@@ -107,7 +125,10 @@ def emulate_eprop3f(arr: dict, prm: dict, x: np.ndarray, l_code: np.ndarray, *, 
     x [steps, n_in] 0/1 chip-step input columns (column s-1 is sent at chip step s);
     l_code [steps, n_rec] int: y2 code delivered at chip step s (clipped to [-127, 127]).
     exp: the rule's 2^exp (mantissa 1); x1_impulse / x1_tau: lava's x1 trace parameters.
-    Returns {'w_in': final int64 weights, 'spikes': [steps, n_rec] uint8, 'psi': [steps, n_rec] int}.
+    learn_rec: also learn w_rec (lava: LearningSparse with the same rule, so only synapses that exist
+        and are non-zero at the start learn: lava's weight preparation drops stored zeros). Its random
+        streams use the same seeds as the input projection's, hence the same draws.
+    Returns {'w_in', 'w_rec': final int64 weights, 'spikes': [steps, n_rec] uint8, 'psi': [steps, n_rec] int}.
     """
     W = np.asarray(arr["w_in"], np.int64).copy()
     w_rec = np.asarray(arr["w_rec"], np.int64)
@@ -118,6 +139,9 @@ def emulate_eprop3f(arr: dict, prm: dict, x: np.ndarray, l_code: np.ndarray, *, 
     u = np.zeros(n_rec, np.int64); v = u.copy(); a = u.copy(); r = u.copy(); zp = u.copy()
     buf_in = np.zeros(n_rec, np.int64); buf_rec = np.zeros(n_rec, np.int64)
     x1 = np.zeros(n_in, int)
+    x1r = np.zeros(n_rec, int)
+    w_rec = w_rec.copy()
+    active = w_rec != 0
     imp_int = int(math.floor(x1_impulse))
     imp_frac = int(np.round((x1_impulse - imp_int) * 2 ** 8))
     xr, yr = _Rand(rng_seed), _Rand(rng_seed + 2)
@@ -140,16 +164,11 @@ def emulate_eprop3f(arr: dict, prm: dict, x: np.ndarray, l_code: np.ndarray, *, 
         xr.advance(); yr.advance(); xr.advance(); yr.advance()
         # run_lrn
         rc = cr.random(1)[0]
-        x1 = _decay(x1[None, :], x1_tau, xr.decay)[0]
-        x1[sx] = np.clip(_stoch(x1[sx] + imp_int, xr.imp, imp_frac), 0, W_TRACE_MAX)
+        x1 = _trace(x1, sx, x1_tau, xr, imp_int, imp_frac)
         y = np.stack([np.zeros(n_rec, np.int64), y2, psi])
         y = _decay(y, Y_TAU_3F, yr.decay)
-        f = [np.clip(t, -(1 << 7), (1 << 7) - 1) for t in (x1[None, :], y[1][:, None], y[2][:, None])]
-        P = np.ones(W.shape, np.int32) * f[0].astype(np.int32) * f[1].astype(np.int32) * f[2].astype(np.int32)
-        P = np.left_shift(np.right_shift(P, 7 + 7 + 7 + 4 - 15), exp + 7)
-        P = np.clip(P, ACC_MIN, ACC_MAX)
-        acc = np.clip((W.astype(np.int32) << 7) + P, ACC_MIN, ACC_MAX)
-        q = acc / 128
-        acc = _stoch(np.floor(q), rc, q % 1) * 128
-        W = np.clip(acc.astype(np.int64) >> 7, -256, 255)
-    return {"w_in": W, "spikes": spikes, "psi": psis}
+        W = _learn(W, x1, y, exp, rc)
+        if learn_rec:
+            x1r = _trace(x1r, z.astype(bool), x1_tau, xr, imp_int, imp_frac)
+            w_rec = np.where(active, _learn(w_rec, x1r, y, exp, rc), w_rec)
+    return {"w_in": W, "w_rec": w_rec, "spikes": spikes, "psi": psis}

@@ -236,21 +236,22 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int) -> 
     if getattr(backend_mod, "NAME", "") == "lava":
         # lava's engine expresses only the x1*y2*y3 part of e-prop, on w_in (docs/backends.md): each trial
         # learns from the compiled weights with its own readout error; the changes are summed
-        names = ["w_in"]
-        w0 = dequantize(compiled, "w_in", compiled.w_in)
-        d = np.zeros_like(w0)
-        learned = np.array(_dense(compiled.w_in))
+        names = ["w_in", "w_rec"]
+        w0 = {n: dequantize(compiled, n, getattr(compiled, n)) for n in names}
+        d_chip = {n: np.zeros_like(w0[n]) for n in names}
+        learned = {}
         for i in range(b.x.shape[0]):
             code, _ = backend_mod.eprop_learning_signal(compiled, b.x[i], b.target[i], b.mask[i], b.loss)
             xs = np.zeros((b.x.shape[1] + 2, compiled.n_in), np.uint8)
             xs[:b.x.shape[1]] = b.x[i]
-            rr = backend_mod.run_eprop3f(compiled, xs, code, exp=-7, x1_impulse=20.0, x1_tau=20, rng_seed=seed + 1)
-            d += dequantize(compiled, "w_in", rr["w_in"]) - w0
-            learned = rr["w_in"]
-        d_chip = {"w_in": d}
+            rr = backend_mod.run_eprop3f(compiled, xs, code, exp=-7, x1_impulse=20.0, x1_tau=20, rng_seed=seed + 1,
+                                         learn_rec=True)
+            for n in names:
+                d_chip[n] += dequantize(compiled, n, rr[n]) - w0[n]
+                learned[n] = rr[n]
 
         class _R:  # the learned weights of the last trial (for the drift metric)
-            weights = {"w_in": learned}
+            weights = learned
         r = _R()
     else:
         r = backend_mod.run(compiled, b.x, learn=True, targets=b, seed=seed, epochs=1, batch_size=b.x.shape[0])
@@ -277,7 +278,7 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int) -> 
                           f"rule {rule.name} (lr {rule.lr}, no regulariser) over the whole batch; chip update: "
                           "one weight application over the batch (dequantised)"}
     if getattr(backend_mod, "NAME", "") == "lava":
-        m["learning_note"] = ("lava: w_in only, learned by lava's LearningDense with dw = 2^-7 u0 x1 y2 y3 "
+        m["learning_note"] = ("lava: w_in and w_rec learned by lava's LearningDense/LearningSparse with dw = 2^-7 u0 x1 y2 y3 "
                               "(y2 = learning-signal code from the chip's readout error, y3 = psi code), one "
                               "run per trial from the compiled weights; " + m["learning_note"])
     plot = {"d_chip": flat(d_chip, names), "d_ep": flat(d_ep, names)}

@@ -21,6 +21,8 @@ from xc_nets import make_compiled, poisson
     dict(seed=5, exp=0, x1_impulse=64.7, x1_tau=4, rng_seed=11, reset="zero", n_ref=1, steps=80, p=0.5),
     dict(seed=6, exp=-6, x1_impulse=5.5, x1_tau=40, rng_seed=3, reset="subtract", n_ref=3, steps=50, p=0.1,
          kind="alif", da=50, a_inc=40, beta_max=100, beta_shift=3),
+    dict(seed=4, exp=-3, x1_impulse=20.3, x1_tau=12, rng_seed=7, reset="subtract", n_ref=2, steps=60, p=0.3,
+         learn_rec=True),
 ])
 def test_lava_eprop3f_engine_bit_exact(case):
     lava = require("neurochip.backends.lava")
@@ -30,20 +32,26 @@ def test_lava_eprop3f_engine_bit_exact(case):
     case = dict(case)
     seed, exp, imp, tau, rs, steps, p = (case.pop(k) for k in ("seed", "exp", "x1_impulse", "x1_tau", "rng_seed",
                                                              "steps", "p"))
+    learn_rec = case.pop("learn_rec", False)
     rng = np.random.default_rng(seed)
     c = make_compiled(rng, n_in=8, n_rec=10, vth=60, dv=300, du=1000, bias_max=300, bias_exp=1, e_rec=1, **case)
     x = poisson(rng, 1, steps, c.n_in, p)[0]
     L = rng.integers(-200, 201, (steps, c.n_rec))          # beyond +-127: the neuron clips
-    r = lava.run_eprop3f(c, x, L, exp=exp, x1_impulse=imp, x1_tau=tau, rng_seed=rs)
+    r = lava.run_eprop3f(c, x, L, exp=exp, x1_impulse=imp, x1_tau=tau, rng_seed=rs, learn_rec=learn_rec)
     arr, prm = lava._job_arrays(c)
     prm = dict(prm, reset_subtract=int(c.reset == "subtract"))
     arr = dict(arr, w_rec=arr["w_rec"] * arr["rec_mask"])
-    e = emulate_eprop3f(arr, prm, x, L, exp=exp, x1_impulse=imp, x1_tau=tau, rng_seed=rs)
+    e = emulate_eprop3f(arr, prm, x, L, exp=exp, x1_impulse=imp, x1_tau=tau, rng_seed=rs, learn_rec=learn_rec)
     np.testing.assert_array_equal(e["spikes"], r["spikes"])
     changed = int((r["w_in"] != c.w_in).sum())
     assert changed > 0, "the run must learn something"
     bad = np.argwhere(e["w_in"] != r["w_in"])
     assert bad.size == 0, f"emulated weights differ from lava's at {bad[:3].tolist()} ({changed} weights changed)"
+    if learn_rec:
+        # recurrent learning on a LearningSparse: bit-exact, and synapses that do not exist stay absent
+        assert (r["w_rec"] != arr["w_rec"]).any(), "w_rec must learn"
+        np.testing.assert_array_equal(e["w_rec"], r["w_rec"])
+        assert (r["w_rec"][~np.asarray(c.rec_mask)] == 0).all()
 
 
 def test_emulator_rng_sensitivity():
