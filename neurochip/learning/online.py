@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InvalidNetworkError
 from ..network import Network
 from ..simulate import FloatTrace, check_inputs
 from .gradients import Grads
@@ -29,6 +30,12 @@ def eprop_online_grads(net: Network, x: np.ndarray, trace: FloatTrace, err: np.n
     reg_signal [n_rec]. ``adapt=False`` drops eps^a (RFLO)."""
     p = net.params
     x = check_inputs(net, x)
+    if trace.z.shape != (x.shape[0], x.shape[1], net.n_rec):
+        raise InvalidNetworkError(f"trace has shape {trace.z.shape}, inputs imply {(x.shape[0], x.shape[1], net.n_rec)}")
+    if err.shape != (x.shape[0], x.shape[1], net.n_out):
+        raise InvalidNetworkError(f"err has shape {err.shape}, expected {(x.shape[0], x.shape[1], net.n_out)}")
+    if F.shape != (net.n_rec, net.n_out):
+        raise InvalidNetworkError(f"feedback F has shape {F.shape}, expected {(net.n_rec, net.n_out)} [n_rec, n_out]")
     Z = trace.z.astype(np.float64)
     PSI = trace.psi
     Bn, T, N = Z.shape

@@ -194,3 +194,22 @@ def test_rate_regulariser_gradient_is_exact():
     assert np.isclose(E, 2.0 * ((f - 0.01) ** 2).sum())
     np.testing.assert_allclose(dz, 2 * 2.0 * (f - 0.01) / (3 * 50))
     np.testing.assert_allclose(rates, f * 1e3)
+
+
+def test_weight_change_and_cosine_for_onchip_comparison():
+    from neurochip.learning import bptt_gradient, cosine, weight_change
+    net = random_net(4, 4, 6, 2, "alif", n_ref=2)
+    x, _, rng = draw(4, 2, 80, 4, 2)
+    batch = _batch_from(x, rng.standard_normal((2, 80, 2)))
+    rule = LearningRule("eprop_symmetric", lr=0.01, reg_rate=0.0, train_in=False)
+    dw = weight_change(net, rule, batch)
+    g = grads(net, rule, batch)[0]
+    np.testing.assert_allclose(dw.w_rec, -0.01 * g.w_rec)
+    assert (dw.w_in == 0).all()
+    gb = bptt_gradient(net, batch, reset_grad=False)
+    c = cosine(dw, gb, ("w_rec",))
+    assert -1.0 < c < 0.0  # a descent step points against the gradient, imperfectly for e-prop
+    assert np.isclose(cosine(gb, gb), 1.0)
+    net0 = net.with_weights(w_rec=np.zeros_like(net.w_rec))
+    assert np.isclose(cosine(weight_change(net0, LearningRule("eprop_symmetric", reg_rate=0.0), batch),
+                             bptt_gradient(net0, batch, reset_grad=False), ("w_in",)), -1.0)
