@@ -6,7 +6,7 @@ Runs (reference settings of eprop_spec 1.6, see neurochip.train.TASK_DEFAULTS):
 - pattern generation, LIF 100, 3 outputs, batch 1, SGD 1e-4, 2000 iterations (nmse);
 - store-recall, ALIF 100 (40 % adaptive), batch 32.
 Each run's metrics are also written to out/train_results/<task>_<rule>.json as it finishes.
-Usage: python benchmarks/train_results.py [--quick] [--only task:rule[,task:rule...]] [--saved]
+Usage: python benchmarks/train_results.py [--quick] [--only task:rule[,task:rule...]] [--saved] [--seed S]
 (--saved prints the table of the runs already saved, without training.)
 """
 from __future__ import annotations
@@ -34,7 +34,9 @@ def one(task: str, rule: str, iterations: int, seed: int = 0, subdir: str = "tra
     out["test_history"] = m["test_history"]
     out["train_history"] = {k: hist.train[k] for k in ("loss", "error", "nmse", "rate_hz") if k in hist.train}
     out["best_test"] = min((h.get("error", h.get("nmse")) for h in m["test_history"]))
-    write_json(ROOT / "out" / subdir / f"{task}_{rule}.json", {**out, "config": m["config"]})
+    out["seed"] = seed
+    tag = f"_seed{seed}" if seed else ""
+    write_json(ROOT / "out" / subdir / f"{task}_{rule}{tag}.json", {**out, "config": m["config"]})
     return out
 
 
@@ -42,21 +44,21 @@ def _row(r: dict) -> str:
     te = r["test"]
     fig = f"error {100 * te['error']:.1f} %" if "error" in te else f"nmse {te['nmse']:.3f}"
     best = f"{100 * r['best_test']:.1f} %" if "error" in te else f"{r['best_test']:.3f}"
-    return (f"| {r['task']} | {r['rule']} | {r['iterations']} | {'yes' if r['stopped_early'] else 'no'} | {fig} | {best} | "
+    return (f"| {r['task']} | {r['rule']} | {r.get('seed', 0)} | {r['iterations']} | {'yes' if r['stopped_early'] else 'no'} | {fig} | {best} | "
             f"{te['loss']:.4f} | {te['rate_hz']:.1f} | {r['ms_per_sample']:.1f} | {r['seconds']:.0f} |")
 
 
 def _table(results: list[dict]) -> str:
-    return "\n".join(["| task | rule | iterations | early stop | held-out (final) | held-out (best eval) | "
+    return "\n".join(["| task | rule | seed | iterations | early stop | held-out (final) | held-out (best eval) | "
                       "held-out loss | rate (Hz) | ms/sample | train time (s) |",
-                      "|---|---|---|---|---|---|---|---|---|---|", *(_row(r) for r in results)])
+                      "|---|---|---|---|---|---|---|---|---|---|---|", *(_row(r) for r in results)])
 
 
-def run(quick: bool = False, only: list[tuple[str, str]] | None = None) -> dict:
+def run(quick: bool = False, only: list[tuple[str, str]] | None = None, seed: int = 0) -> dict:
     iters = QUICK_ITERS if quick else FULL_ITERS
     data = {}
     for task, rule in (only or RUNS):
-        data[f"{task}/{rule}"] = one(task, rule, iters[task], subdir="train_results_quick" if quick else "train_results")
+        data[f"{task}/{rule}"] = one(task, rule, iters[task], seed, subdir="train_results_quick" if quick else "train_results")
     return {"title": "Float training results per rule and task", "markdown": _table(list(data.values())), "data": data}
 
 
@@ -65,9 +67,8 @@ def saved() -> dict:
     import json
     data = {}
     for task, rule in RUNS:
-        f = ROOT / "out" / "train_results" / f"{task}_{rule}.json"
-        if f.exists():
-            data[f"{task}/{rule}"] = json.loads(f.read_text())
+        for f in sorted((ROOT / "out" / "train_results").glob(f"{task}_{rule}*.json")):
+            data[f.stem] = json.loads(f.read_text())
     return {"title": "Float training results per rule and task", "markdown": _table(list(data.values())), "data": data}
 
 
@@ -79,4 +80,5 @@ if __name__ == "__main__":
     if "--saved" in sys.argv:
         print(saved()["markdown"])
     else:
-        print(run(quick="--quick" in sys.argv, only=only)["markdown"])
+        seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 0
+        print(run(quick="--quick" in sys.argv, only=only, seed=seed)["markdown"])
