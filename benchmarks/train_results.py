@@ -19,8 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = [
     ("evidence", "eprop_random"), ("evidence", "eprop_symmetric"), ("evidence", "bptt"),
     ("pattern", "eprop_random"), ("pattern", "eprop_symmetric"), ("pattern", "bptt"),
+    ("pattern", "eprop_adaptive"), ("pattern", "truncated_bptt"), ("pattern", "rflo"),
     ("store_recall", "eprop_random"),
 ]
+RULE_OPTIONS = {"truncated_bptt": {"truncation": 50}}  # k = 50 steps
 FULL_ITERS = {"evidence": 800, "pattern": 2000, "store_recall": 400}
 QUICK_ITERS = {"evidence": 30, "pattern": 100, "store_recall": 20}
 
@@ -28,7 +30,7 @@ QUICK_ITERS = {"evidence": 30, "pattern": 100, "store_recall": 20}
 def one(task: str, rule: str, iterations: int, seed: int = 0, subdir: str = "train_results") -> dict:
     from neurochip.io import write_json
     from neurochip.train import train_from_config
-    cfg = {"task": {"name": task}, "rule": {"name": rule}, "train": {"iterations": iterations, "seed": seed}}
+    cfg = {"task": {"name": task}, "rule": {"name": rule, **RULE_OPTIONS.get(rule, {})}, "train": {"iterations": iterations, "seed": seed}}
     net, hist, m = train_from_config(cfg, progress=False)
     out = {k: m[k] for k in ("task", "rule", "iterations", "stopped_early", "seconds", "ms_per_sample", "test")}
     out["test_history"] = m["test_history"]
