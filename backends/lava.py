@@ -26,6 +26,10 @@ Time axis: a spike or input at chip step s reaches u at s + 1 and the RingBuffer
 step c + 1, so float step t of the recurrent layer is chip step t + 2 (1-based) and the readout, one
 Dense further, is chip step t + 3.
 
+Learning: ``run(learn=True)`` is refused (the compiled e-prop rule is not expressible in lava's engine);
+``run_eprop3f`` runs the part that is (``dw = 2^e u0 x1 y2 y3`` on w_in / w_rec, docs/backends.md), and
+``eprop_learning_signal`` builds its learning-signal codes from the chip's own readout error.
+
 Isolation: lava forks one OS process per lava process and leaves the interpreter hanging if
 ``stop()`` is missed, so every run happens in a child interpreter (``python -m
 neurochip.backends.lava JOBDIR``) in its own session. Job and result travel as pickle-free bundles
