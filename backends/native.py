@@ -16,6 +16,7 @@ seed=0, epochs=1, batch_size=None) -> RunResult``
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +75,22 @@ def build_tables(compiled, w_in=None, w_rec=None, w_out=None) -> Tables:
     return Tables(ip, ii, iw, rp, ri, rw, np.ascontiguousarray(w_out.T.astype(np.int64)), build_routes(compiled))
 
 
+_TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def tables_for(compiled) -> Tables:
+    """`build_tables` memoised per CompiledNetwork object (frozen: its arrays never change), so repeated
+    runs of one artifact skip the O(synapses) CSR build."""
+    try:
+        tb = _TABLES.get(compiled)
+    except TypeError:
+        return build_tables(compiled)
+    if tb is None:
+        tb = build_tables(compiled)
+        _TABLES[compiled] = tb
+    return tb
+
+
 def check_inputs(compiled, inputs, binary: bool = True) -> np.ndarray:
     """Inputs [batch, time, n_in] of 0/1 spikes -> contiguous uint8; `BackendError` naming the problem."""
     x = np.asarray(inputs)
@@ -129,7 +146,7 @@ def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tab
     from neurochip.kernels.fixed_forward import N_COUNTS, forward_fixed
 
     fm = chip_format(compiled)
-    tb = tables or build_tables(compiled)
+    tb = tables or tables_for(compiled)
     rt = tb.routes
     B, T, _ = x.shape
     n_rec, n_out, nc = compiled.n_rec, compiled.n_out, int(compiled.n_cores)

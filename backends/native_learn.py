@@ -56,7 +56,7 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
     from neurochip.kernels.eprop_fixed import (L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT,
                                                L_TRACE, L_WUPD, N_LCOUNTS, PARALLEL_MIN_SYNAPSES,
                                                learn_trials, learn_trials_parallel)
-    from .native import build_tables, chip_format, counts_from_kernel, spike_rate_hz
+    from .native import chip_format, tables_for, counts_from_kernel, spike_rate_hz
 
     rule = compiled.rule
     if rule is None:
@@ -70,7 +70,7 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
     n_rec, n_out, n_in = compiled.n_rec, compiled.n_out, compiled.n_in
     kind, tgt, labels, mask, loss_name = parse_targets(targets, B, T, n_out)
     fm = chip_format(compiled)
-    tb = build_tables(compiled)
+    tb = tables_for(compiled)
     in_w = tb.in_w.astype(np.int32)
     rec_w = tb.rec_w.astype(np.int32)
     w_out_t = np.ascontiguousarray(tb.w_out_t.astype(np.int64))

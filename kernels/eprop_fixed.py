@@ -116,6 +116,8 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
     lmax = (np.int64(1) << (ls_bits - 1)) - 1
     errmax = (np.int64(1) << (err_bits - 1)) - 1
     amax = (np.int64(1) << (acc_bits - 1)) - 1
+    has_u = du + 1 != (1 << D)
+    adaptive_n = a_inc != 0 or da != 0
     # state
     u = np.zeros(n_rec, np.int64)
     v = np.zeros(n_rec, np.int64)
@@ -181,7 +183,8 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                         got[rec_idx[q]] = 1
             for j in range(n_rec):
                 zj, s, dist = neuron_step(j, acc_in, acc_rc, e_in, e_rec, u, v, a, r, zp, bias, beta_mant,
-                                          beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax)
+                                          beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax,
+                                          has_u, adaptive_n)
                 z[j] = zj
                 cnt[C_SATURATIONS] += s
                 if k_in > 0 or got[j] != 0 or zj != 0:

@@ -20,14 +20,16 @@ N_COUNTS = 7
 
 @njit(cache=True, inline="always")
 def neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant, beta_shift, a_inc,
-                du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax):
+                du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive):
     """One recurrent neuron j, one step (docs/fixed_point.md "Recurrent neuron"); updates u, v, a, r
     in place and returns (z, saturations, dist) with dist = max(0, vth_eff - |v - A|) before any reset
     (0 while refractory: the integer pseudo-derivative before its shift). acc_* are this step's raw
     mantissa sums (int64)."""
     sat = 0
     cur = floor_shift(acc_in[j], e_in) + floor_shift(acc_rec[j], e_rec)   # exponent on each sum (Dense)
-    uj = trunc_decay(u[j], du + 1, D) + (cur << S)                       # input MSB-aligned by S bits
+    uj = cur << S                                                         # input MSB-aligned by S bits
+    if has_u:                                                             # du = 2^D - 1: no current memory
+        uj += trunc_decay(u[j], du + 1, D)
     if uj > half_c:                                                       # lava's single wrap of u
         uj -= 2 * half_c
         sat += 1
@@ -43,8 +45,11 @@ def neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant
     elif vj < -vmax:
         vj = -vmax
         sat += 1
-    aj = trunc_decay(a[j], da, D) + a_inc * zp[j]                         # adaptation, a >= 0
-    thr = vth_eff + ((beta_mant[j] * aj) >> beta_shift)
+    thr = vth_eff
+    aj = 0
+    if adaptive:                                                          # LIF: a stays 0, A = vth_eff
+        aj = trunc_decay(a[j], da, D) + a_inc * zp[j]                     # adaptation, a >= 0
+        thr += (beta_mant[j] * aj) >> beta_shift
     refr = r[j] > 0
     z = 1 if (vj > thr and not refr) else 0                               # strict >, as lava
     dist = 0
@@ -59,7 +64,8 @@ def neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant
         vj = 0                                                            # hard reset, same step
     u[j] = uj
     v[j] = vj
-    a[j] = aj
+    if adaptive:
+        a[j] = aj
     return z, sat, dist
 
 
@@ -87,6 +93,8 @@ def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t,
     vth_eff = np.int64(vth) << S                      # threshold MSB-aligned with v
     half_c = np.int64(1) << (cur_bits - 1)
     vmax = (np.int64(1) << (mem_bits - 1)) - 1
+    has_u = du + 1 != (1 << D)
+    adaptive = a_inc != 0 or da != 0
     for b in prange(B):
         u = np.zeros(n_rec, np.int64)
         v = np.zeros(n_rec, np.int64)
@@ -128,7 +136,8 @@ def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t,
                         got[rec_idx[q]] = 1
             for j in range(n_rec):
                 zj, s, _d = neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant,
-                                    beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax)
+                                    beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax,
+                                    has_u, adaptive)
                 z[j] = zj
                 sat += s
                 if k_in > 0 or got[j] != 0 or zj != 0:
