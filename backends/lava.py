@@ -132,7 +132,7 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
 
     record: names among 'spikes', 'outputs', 'v', 'out_int'. 'v' adds the recurrent membrane
         [B, T, n_rec] (int64, after reset, lava's v register) at ~40 us per value.
-    timeout_s: wall-clock limit for the whole run (default 60 s + 20 ms per neuron-step).
+    timeout_s: wall-clock limit for the whole run (default: 60 s + 5x the expected lava time).
     Returns `RunResult` (backend 'lava'): spikes [B, T, n_rec] uint8, outputs [B, T, n_out] float64
     (y / scale_out + b_out), out_int [B, T, n_out] int64, counts from the recorded spikes.
     """
@@ -149,7 +149,10 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
     record = tuple(record or ())
     want_v = "v" in record
     if timeout_s is None:
-        timeout_s = 60.0 + 2e-5 * B * T * (compiled.n_rec + compiled.n_out) * (40 if want_v else 1)
+        # per trial: ~1-2 s start-up, ~8 ms per chip step (process synchronisation, flat in N up to ~1k),
+        # 40 us per Monitor-read value; x5 margin for a loaded machine
+        per_trial = 2.0 + 0.01 * (T + 2) + 4e-5 * (T + 2) * (compiled.n_out + (compiled.n_rec if want_v else 0))
+        timeout_s = 60.0 + 5.0 * B * per_trial + 1e-6 * B * T * compiled.n_rec
     arrays, meta = _job_arrays(compiled)
     arrays["x"] = x
     meta["record_v"] = bool(want_v)
