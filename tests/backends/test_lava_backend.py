@@ -75,3 +75,24 @@ def test_counts_match_spikes():
     assert cnt.core_to_core_packets.sum() == cnt.spike_packets
     assert cnt.neuron_updates == (c.n_rec + c.n_out) * 25
     assert r.outputs.shape == (1, 25, c.n_out) and r.spikes.dtype == np.uint8
+
+
+def test_eprop_learning_signal_codes():
+    """Codes for run_eprop3f: chip time axis (2 leading zero steps), 7-bit + sign, descent sign (-B err)."""
+    from neurochip.backends import native
+    from neurochip.learning.losses import task_loss
+
+    rng = np.random.default_rng(3)
+    c = make_compiled(rng, n_rec=8, vth=40, dv=200, du=2000)
+    c = type(c)(**{**c.__dict__, "B_float": rng.standard_normal((8, 2))})
+    T = 30
+    x = poisson(rng, 1, T, c.n_in, 0.3)[0]
+    target = rng.standard_normal((T, 2))
+    mask = np.ones(T, bool)
+    code, scale = lava.eprop_learning_signal(c, x, target, mask, "mse")
+    assert code.shape == (T + 2, c.n_rec) and (code[:2] == 0).all()
+    assert np.abs(code).max() == 127
+    out = native.run(c, x[None]).outputs
+    _, err = task_loss(out, target[None], mask[None], "mse")
+    L = err[0] @ c.B_float.T
+    np.testing.assert_array_equal(code[2:], np.rint(-L * scale).astype(np.int64))
