@@ -1,7 +1,7 @@
 """Generated benchmark tasks (no downloads), seeded, with separate train and held-out test draws.
 
 Each task is a frozen dataclass with ``n_in``, ``n_out``, ``n_steps``, ``dt`` (ms), ``loss`` and
-``batch(batch_size, split='train'|'test', index=0) -> Batch``. ``get_task(name, **kw)`` builds one.
+``batch(batch_size, split='train'|'val'|'test', index=0) -> Batch``. ``get_task(name, **kw)`` builds one.
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The `Batch` every task returns, and the seeded draw helpers tasks share.
 
-Seeding: a task draws batch ``index`` of split ``'train'`` or ``'test'`` from
-``SeedSequence([seed, split_id, index])``, so train and held-out test draws never share a stream
+Seeding: a task draws batch ``index`` of split ``'train'``, ``'val'`` (validation, for early
+stopping) or ``'test'`` (held-out) from ``SeedSequence([seed, split_id, index])``, so the splits
+never share a stream
 and any batch can be regenerated on its own (no state carried between calls).
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from ..errors import InvalidNetworkError
 
-SPLITS = {"train": 0, "test": 1}
+SPLITS = {"train": 0, "test": 1, "val": 2}
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,9 @@ class Batch:
 
 
 def batch_rng(seed: int, split: str, index: int) -> np.random.Generator:
-    """Generator for batch ``index`` of ``split`` ('train' | 'test') of a task seeded with ``seed``."""
+    """Generator for batch ``index`` of ``split`` ('train' | 'val' | 'test') of a task seeded with ``seed``."""
     if split not in SPLITS:
-        raise InvalidNetworkError(f"split must be 'train' or 'test', got {split!r}")
+        raise InvalidNetworkError(f"split must be 'train', 'val' or 'test', got {split!r}")
     if index < 0:
         raise InvalidNetworkError(f"batch index must be >= 0, got {index}")
     return np.random.default_rng(np.random.SeedSequence([int(seed), SPLITS[split], int(index)]))
