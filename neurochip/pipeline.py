@@ -88,7 +88,7 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         from .compiler.coremap import coremap_png
         coremap_png(cn, d / "coremap.png")
         summary["stages"]["compile"] = {"chip": profile.name, "fits": True, "cores": cn.n_cores,
-                                        "quantize": {k: v.get("rms_rel", v) if isinstance(v, dict) else v
+                                        "quantize_rel_rms_error": {k: v.get("rel_rms_error") if isinstance(v, dict) else v
                                                      for k, v in cn.report.get("quantize", {}).get("projections", {}).items()}}
         stage_done("compile", t0)
 
