@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backends"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import exact_taus, two_class_task, wide_profile  # noqa: E402
 
 from neurochip.backends import get_backend  # noqa: E402
@@ -122,3 +123,28 @@ def test_learning_memory_flat_in_T():
         tracemalloc.stop()
     recorded = 2000 * 2 * 8 * 6 + 2000 * 10          # outputs, out_int, targets, mask, inputs (bytes)
     assert peaks[1] < peaks[0] + recorded + 64_000, peaks
+
+
+@pytest.mark.parametrize("elig,kind,profile", [("per_synapse", "alif", "loihi2"), ("factorised", "lif", "loihi2"),
+                                               ("per_synapse", "lif", "generic")])
+def test_learning_kernel_equals_python_model(elig, kind, profile):
+    """Integer-exact: the learned mantissas equal the pure-Python model of the learning section."""
+    from pyref_eprop import learn as py_learn
+    from neurochip.backends.native import chip_format
+
+    net = init_network(5, 8, 2, NeuronParams(kind=kind, n_ref=2, tau_a=200.0), p_rec=0.6, seed=11)
+    if kind == "alif":
+        net = net.with_weights(beta=net.beta * 4)
+    rule = LearningRule("eprop_random", lr=3e-2, eligibility=elig)
+    c = relower(compile(net, profile, rule), rule, LowerRuleOptions(rounding="nearest"))
+    rng = np.random.default_rng(2)
+    x = (rng.random((3, 50, 5)) < 0.3).astype(np.uint8)
+    tg = rng.standard_normal((3, 50, 2)) * 0.3
+    r = native.run(c, x, learn=True, targets=tg, batch_size=2)
+    f = chip_format(c)
+    w_in, w_rec, w_out = py_learn(c, x.tolist(), tg.tolist(), S=f["S"], D=f["D"], mb=f["mem_bits"], cb=f["cur_bits"],
+                                  trials_per_apply=2)
+    assert any(np.any(v) for v in r.weight_updates.values())
+    np.testing.assert_array_equal(r.weights["w_in"], np.array(w_in))
+    np.testing.assert_array_equal(r.weights["w_rec"], np.array(w_rec))
+    np.testing.assert_array_equal(r.weights["w_out"], np.array(w_out))

@@ -1,0 +1,142 @@
+"""Slow pure-Python integer model of docs/fixed_point.md "Learning (on-chip e-prop)" (nearest rounding),
+written from the document: one trial at a time, Python ints, dense loops over existing synapses."""
+from __future__ import annotations
+
+import math
+
+
+def rshift(x: int, k: int) -> int:
+    """Round half away from zero of x / 2^k (k <= 0: x << -k)."""
+    if k <= 0:
+        return x << (-k)
+    h = 1 << (k - 1)
+    return (x + h) >> k if x >= 0 else -((-x + h) >> k)
+
+
+def trunc0(x: int, k: int) -> int:
+    return x >> k if x >= 0 else -((-x) >> k)
+
+
+def clip(x: int, m: int) -> int:
+    return max(-m, min(m, x))
+
+
+def fshift(x: int, e: int) -> int:
+    return x << e if e >= 0 else x >> (-e)
+
+
+def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int = 1):
+    """On-chip e-prop of CompiledNetwork ``c`` (rule ``c.rule``, rounding 'nearest') on trials ``x``
+    [B][T][n_in] with MSE targets ``tgt`` [B][T][n_out] (every step). Returns (w_in, w_rec, w_out) as
+    nested lists after the run."""
+    R = c.rule
+    one = 1 << D
+    n_in, n_rec, n_out = c.n_in, c.n_rec, c.n_out
+    W_in = [[int(c.w_in[j][i]) for i in range(n_in)] for j in range(n_rec)]
+    W_rec = [[int(c.w_rec[j][i]) for i in range(n_rec)] for j in range(n_rec)]
+    M = [[bool(c.rec_mask[j][i]) for i in range(n_rec)] for j in range(n_rec)]
+    W_out = [[int(c.w_out[k][j]) for j in range(n_rec)] for k in range(n_out)]
+    beta = [int(b) for b in c.beta_mant]
+    bias = [fshift(int(b), int(c.bias_exp)) for b in c.bias_mant]
+    Bm = [[int(R.B_mant[j][k]) for k in range(n_out)] for j in range(n_rec)]
+    qa = [int(q) for q in R.qa_mant]
+    vth_eff = int(c.vth) << S
+    vmax = (1 << (mb - 1)) - 1
+    half = 1 << (cb - 1)
+    emax = (1 << (R.elig_bits - 1)) - 1
+    lmax = (1 << (R.ls_bits - 1)) - 1
+    errmax = (1 << (R.err_bits - 1)) - 1
+    amax = (1 << (R.acc_bits - 1)) - 1
+    lm, ls = [int(v) for v in R.lr_mant], [int(v) for v in R.lr_shift]
+    per_syn = R.eligibility == "per_synapse"
+    A_in = [[0] * n_in for _ in range(n_rec)]
+    A_rec = [[0] * n_rec for _ in range(n_rec)]
+    A_out = [[0] * n_rec for _ in range(n_out)]
+
+    def apply():
+        for j in range(n_rec):
+            for i in range(n_in):
+                if R.train_in:
+                    W_in[j][i] = max(R.w_min, min(R.w_max, W_in[j][i] - rshift(A_in[j][i], R.frac_bits)))
+                A_in[j][i] = 0
+            for i in range(n_rec):
+                if M[j][i] and R.train_rec:
+                    W_rec[j][i] = max(R.w_min, min(R.w_max, W_rec[j][i] - rshift(A_rec[j][i], R.frac_bits)))
+                A_rec[j][i] = 0
+        for k in range(n_out):
+            for j in range(n_rec):
+                if R.train_out:
+                    W_out[k][j] = max(R.w_min, min(R.w_max, W_out[k][j] - rshift(A_out[k][j], R.frac_bits)))
+                A_out[k][j] = 0
+
+    for b, xb in enumerate(x):
+        u = [0] * n_rec; v = [0] * n_rec; a = [0] * n_rec; r = [0] * n_rec; zp = [0] * n_rec; y = [0] * n_out
+        xbar = [0] * n_in; zbar = [0] * n_rec; zkap = [0] * n_rec; pbar = [0] * n_rec; q = [0] * n_rec
+        eb_in = [[0] * n_in for _ in range(n_rec)]; eb_rec = [[0] * n_rec for _ in range(n_rec)]
+        h_in = [[0] * n_in for _ in range(n_rec)]; h_rec = [[0] * n_rec for _ in range(n_rec)]
+        for t, xt in enumerate(xb):
+            z = [0] * n_rec; psi = [0] * n_rec
+            for j in range(n_rec):
+                a_in = fshift(sum(W_in[j][i] for i in range(n_in) if xt[i]), int(c.e_in)) + \
+                    fshift(sum(W_rec[j][i] for i in range(n_rec) if zp[i] and M[j][i]), int(c.e_rec))
+                uj = trunc0(u[j] * (one - int(c.du) - 1), D) + (a_in << S)
+                uj = uj - 2 * half if uj > half else (uj + 2 * half if uj <= -half else uj)
+                vj = trunc0(v[j] * (one - int(c.dv)), D) + uj + bias[j] - (vth_eff * zp[j] if c.reset == "subtract" else 0)
+                vj = clip(vj, vmax)
+                aj = trunc0(a[j] * (one - int(c.da)), D) + int(c.a_inc) * zp[j]
+                A = vth_eff + ((beta[j] * aj) >> int(c.beta_shift))
+                refr = r[j] > 0
+                z[j] = 1 if (vj > A and not refr) else 0
+                psi[j] = 0 if refr else max(0, vth_eff - abs(vj - A)) >> R.psi_shift
+                r[j] = min(max(r[j] + int(c.n_ref) * z[j] - 1, 0), int(c.n_ref))
+                if c.reset == "zero" and z[j]:
+                    vj = 0
+                u[j], v[j], a[j] = uj, vj, aj
+            for k in range(n_out):
+                s = fshift(sum(W_out[k][j] for j in range(n_rec) if z[j]), int(c.e_out))
+                y[k] = clip(trunc0(y[k] * (one - int(c.dk)), D) + (s << S), vmax)
+            # traces
+            xbar_p, zbar_p = list(xbar), list(zbar)
+            xbar = [(xbar[i] * (one - int(c.dv)) >> D) + R.pre_inc_in * xt[i] for i in range(n_in)]
+            zbar = [(zbar[i] * (one - int(c.dv)) >> D) + R.pre_inc_rec * zp[i] for i in range(n_rec)]
+            zkap = [(zkap[j] * (one - int(c.dk)) >> D) + R.kap_inc * z[j] for j in range(n_rec)]
+            pbar = [(pbar[j] * (one - int(c.dk)) >> D) + psi[j] for j in range(n_rec)]
+            # error and learning signal
+            err = [clip(int(math.floor((y[k] / c.scale_out + float(c.b_out[k]) - tgt[b][t][k]) * R.err_scale + 0.5)), errmax)
+                   for k in range(n_out)]
+            any_err = any(err)
+            L = [clip(rshift(sum(Bm[j][k] * err[k] for k in range(n_out)), R.l_shift), lmax) if any_err else 0
+                 for j in range(n_rec)]
+            for j in range(n_rec):
+                pres = [(i, xbar[i], xbar_p[i], eb_in, h_in, A_in, 0) for i in range(n_in)] + \
+                       [(i, zbar[i], zbar_p[i], eb_rec, h_rec, A_rec, 1) for i in range(n_rec) if M[j][i]]
+                if per_syn:
+                    for i, pre, prep, EB, H, ACC, p in pres:
+                        if (p == 0 and not R.train_in) or (p == 1 and not R.train_rec):
+                            continue
+                        hq = 0
+                        if R.adapt:
+                            hq = trunc0(H[j][i] * (one - int(c.da)), D) + rshift(q[j] * (prep - H[j][i]), R.q_frac)
+                            H[j][i] = hq
+                        e = rshift(psi[j] * (pre - hq), R.e_shift)
+                        EB[j][i] = clip(trunc0(EB[j][i] * (one - int(c.dk)), D) + e, emax)
+                        if L[j]:
+                            ACC[j][i] = clip(ACC[j][i] + rshift(L[j] * EB[j][i] * lm[p], ls[p]), amax)
+                elif any_err:
+                    m = clip(rshift(L[j] * pbar[j], R.m_shift), emax)
+                    for i, pre, prep, EB, H, ACC, p in pres:
+                        if (p == 0 and not R.train_in) or (p == 1 and not R.train_rec):
+                            continue
+                        if m and pre:
+                            ACC[j][i] = clip(ACC[j][i] + rshift(m * pre * lm[p], ls[p]), amax)
+            if R.train_out and any_err:
+                for k in range(n_out):
+                    for j in range(n_rec):
+                        if zkap[j] and err[k]:
+                            A_out[k][j] = clip(A_out[k][j] + rshift(err[k] * zkap[j] * lm[2], ls[2]), amax)
+            if R.adapt:
+                q = [(qa[j] * psi[j]) >> R.qa_shift for j in range(n_rec)]
+            zp = z
+        if (b + 1) % trials_per_apply == 0 or b + 1 == len(x):
+            apply()
+    return W_in, W_rec, W_out
