@@ -107,6 +107,7 @@ def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t,
         got = np.zeros(n_rec, np.uint8)
         acc_out = np.zeros(n_out, np.int64)
         y = np.zeros(n_out, np.int64)
+        nspk = np.zeros(n_rec, np.int64)
         n_spk = 0
         n_inspk = 0
         syn = 0
@@ -125,10 +126,7 @@ def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t,
                     for q in range(in_ptr[i], in_ptr[i + 1]):
                         acc_in[in_idx[q]] += in_w[q]
                     syn += in_ptr[i + 1] - in_ptr[i]
-            if k_in > 0:
-                n_inspk += k_in
-                for c in range(n_cores):
-                    core_syn[b, c] += k_in * in_core_syn[c]
+            n_inspk += k_in
             for i in range(n_rec):                    # recurrent spikes z^{t-1}, ascending
                 if zp[i] != 0:
                     for q in range(rec_ptr[i], rec_ptr[i + 1]):
@@ -155,13 +153,7 @@ def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t,
                     for k in range(n_out):
                         acc_out[k] += w_out_t[i, k]
                     syn += (rec_ptr[i + 1] - rec_ptr[i]) + n_out
-                    src = core_of[i]
-                    for q in range(dest_ptr[i], dest_ptr[i + 1]):   # one packet per destination core
-                        c = dest_core[q]
-                        c2c[b, src, c] += 1
-                        core_syn[b, c] += dest_syn[q]
-                        hp += dest_hops[q]
-                    pk += dest_ptr[i + 1] - dest_ptr[i]
+                    nspk[i] += 1                      # routing counts from per-neuron totals below
             if any_z:
                 act += n_out
             for k in range(n_out):
@@ -176,6 +168,20 @@ def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t,
                 y_out[b, t, k] = yk
             for j in range(n_rec):
                 zp[j] = z[j]
+        # Routing counts are linear in each neuron's spike count: one packet per spike per destination core
+        # (multicast by core), so they are summed once per trial instead of once per spike.
+        for c in range(n_cores):
+            core_syn[b, c] += n_inspk * in_core_syn[c]
+        for i in range(n_rec):
+            ni = nspk[i]
+            if ni > 0:
+                src = core_of[i]
+                for q in range(dest_ptr[i], dest_ptr[i + 1]):
+                    c = dest_core[q]
+                    c2c[b, src, c] += ni
+                    core_syn[b, c] += ni * dest_syn[q]
+                    hp += ni * dest_hops[q]
+                pk += ni * (dest_ptr[i + 1] - dest_ptr[i])
         cnt[b, C_SPIKES] = n_spk
         cnt[b, C_INPUT_SPIKES] = n_inspk
         cnt[b, C_SYN_OPS] = syn
