@@ -5,9 +5,9 @@ seed=0, epochs=1, batch_size=None) -> RunResult``
 
 - ``mode='fixed'``: docs/fixed_point.md exactly (``kernels.fixed_forward``), batch in parallel, every
   event counted in the kernel.
-- ``mode='float'``: the CompiledNetwork's ``*_float`` weights through the float reference kernel
-  (``kernels.float_forward``, the one `neurochip.simulate` runs): identical spikes and outputs; counts
-  from the spikes (`backends.counts`).
+- ``mode='float'``: the CompiledNetwork's ``*_float`` weights through ``kernels.float_csr`` (the float
+  reference's arithmetic and summation order over existing synapses only): spikes and outputs
+  identical to `neurochip.simulate`; counts from the spikes (`backends.counts`).
 - ``learn=True`` (fixed mode only): on-chip e-prop (``kernels.eprop_fixed``) with the compiled rule
   (``compiled.rule``, a `CompiledRule`), trials in order, weights applied at each learning-epoch boundary;
   ``epochs`` passes over the inputs; ``RunResult.weights`` holds the learned int mantissas and
@@ -180,8 +180,10 @@ def float_params(compiled):
 
 
 def run_float(compiled, x: np.ndarray, record=("spikes", "outputs")):
-    """Float reference run of the compiled network's ``*_float`` weights. Returns (z, out, v|None, counts)."""
-    from neurochip.kernels.float_forward import forward_float
+    """Float reference run of the compiled network's ``*_float`` weights (event driven over CSR,
+    bit-identical to `neurochip.simulate`). Returns (z, out, v|None, counts)."""
+    from neurochip.kernels.csr import csr_by_pre
+    from neurochip.kernels.float_csr import forward_float_csr
     from .counts import counts_from_spikes
 
     for name in ("w_in_float", "w_rec_float", "w_out_float", "beta_float"):
@@ -191,20 +193,19 @@ def run_float(compiled, x: np.ndarray, record=("spikes", "outputs")):
     B, T, _ = x.shape
     n_rec, n_out = compiled.n_rec, compiled.n_out
     want_v = "v" in record
+    ip, ii, iw = csr_by_pre(np.asarray(compiled.w_in_float, np.float64), None, np.float64)
+    wr = compiled.w_rec_float
+    rp, ri, rw = csr_by_pre(wr if sp.issparse(wr) else np.asarray(wr, np.float64),
+                            None if sp.issparse(wr) else compiled.rec_mask, np.float64)
     z = np.zeros((B, T, n_rec), np.uint8)
-    psi = np.zeros((B, T, n_rec))
     y = np.zeros((B, T, n_out))
-    shape_v = (B, T, n_rec) if want_v else (0, 0, 0)
-    v = np.zeros(shape_v)
-    a = np.zeros(shape_v)
-    forward_float(np.ascontiguousarray(x, np.float64), np.ascontiguousarray(np.asarray(compiled.w_in_float).T),
-                  np.ascontiguousarray(np.asarray(compiled.w_rec_float).T), np.ascontiguousarray(compiled.w_out_float),
-                  np.ascontiguousarray(compiled.beta_float, np.float64), p.alpha, p.rho, p.kappa, p.c_in, p.c_a,
-                  p.c_kappa, p.v_th, p.gamma_pd, int(p.n_ref), want_v, z, psi, y, v, a)
+    v = np.zeros((B, T, n_rec) if want_v else (1, 1, 1))
+    forward_float_csr(x, ip, ii, iw, rp, ri, rw, np.ascontiguousarray(np.asarray(compiled.w_out_float, np.float64).T),
+                      np.ascontiguousarray(compiled.beta_float, np.float64), p.alpha, p.rho, p.kappa, p.c_in, p.c_a,
+                      p.c_kappa, p.v_th, p.gamma_pd, int(p.n_ref), want_v, z, y, v)
     out = y + np.asarray(compiled.b_out, np.float64)[None, None, :]
     counts = counts_from_spikes(compiled, x, z)
-    fmt = getattr(compiled.profile, "format", None)
-    counts.bits_read = counts.syn_ops * 64 if fmt is None else counts.bits_read   # float: 64-bit weights
+    counts.bits_read = counts.syn_ops * 64                           # float: 64-bit weights
     return z, out, (v if want_v else None), counts
 
 
