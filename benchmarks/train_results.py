@@ -3,7 +3,7 @@
 Runs (reference settings of eprop_spec 1.6, see neurochip.train.TASK_DEFAULTS):
 - evidence accumulation, ALIF 100 (50 adaptive), batch 32, Adam 5e-3, up to 800 iterations,
   early stop as S1: a fresh validation batch every 10 iterations < 7 % and 8 more batches agree;
-  the reported held-out error is on 4 x 32 fixed test trials that no decision has seen;
+  the reported held-out error is on 16 x 32 fixed test trials that no decision has seen;
 - pattern generation, LIF 100, 3 outputs, batch 1, Adam 3e-3, 2000 iterations (nmse);
 - store-recall, ALIF 100 (40 % adaptive), batch 32.
 Each run's metrics are also written to out/train_results/<task>_<rule>.json as it finishes.
@@ -40,6 +40,7 @@ def one(task: str, rule: str, iterations: int, seed: int = 0, subdir: str = "tra
     out["seed"] = seed
     tag = f"_seed{seed}" if seed else ""
     write_json(ROOT / "out" / subdir / f"{task}_{rule}{tag}.json", {**out, "config": m["config"]})
+    net.save(ROOT / "out" / subdir / f"{task}_{rule}{tag}_network")  # for re-evaluation without retraining
     return out
 
 
