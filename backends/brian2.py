@@ -221,7 +221,8 @@ def _counts(obj, x, z, net):
 
     if hasattr(obj, "core_of"):
         from .counts import counts_from_spikes
-        return counts_from_spikes(obj, (x != 0).astype(np.uint8), z)
+        from .native import FLOAT_WEIGHT_BITS
+        return counts_from_spikes(obj, (x != 0).astype(np.uint8), z, weight_bits=FLOAT_WEIGHT_BITS)
     B, T, _ = x.shape
     return EventCounts(steps=B * T, trials=B, neuron_updates=(net.n_rec + net.n_out) * B * T,
                        spikes=int(z.sum()), input_spikes=int((x != 0).sum()))

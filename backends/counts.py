@@ -39,10 +39,11 @@ def _dest_cores(compiled) -> np.ndarray:
     return dest
 
 
-def counts_from_spikes(compiled, inputs: np.ndarray, spikes: np.ndarray) -> EventCounts:
+def counts_from_spikes(compiled, inputs: np.ndarray, spikes: np.ndarray, *, weight_bits: int | None = None) -> EventCounts:
     """Count the events of an inference run.
 
-    compiled: `CompiledNetwork`; inputs [B, T, n_in] 0/1; spikes [B, T, n_rec] 0/1 (float time axis).
+    compiled: `CompiledNetwork`; inputs [B, T, n_in] 0/1; spikes [B, T, n_rec] 0/1 (float time axis);
+    weight_bits: bits read per synaptic op (None: the profile's weight format; float runs pass 64).
     Returns `EventCounts` with totals over batch and time and per-core arrays of length n_cores.
     """
     x = np.asarray(inputs) != 0
@@ -61,7 +62,8 @@ def counts_from_spikes(compiled, inputs: np.ndarray, spikes: np.ndarray) -> Even
     syn_in = n_in_spk * n_rec
     syn_rec = int((zc * fan_rec).sum())
     syn_out = n_spk * n_out
-    wbits = int(getattr(getattr(compiled.profile, "format", None), "weight_bits", 9) or 9)
+    wbits = int(weight_bits) if weight_bits is not None else \
+        int(getattr(getattr(compiled.profile, "format", None), "weight_bits", 9) or 9)
 
     # per-core synaptic ops, attributed to the core of the target neuron
     per_core_syn = np.zeros(n_cores, np.int64)

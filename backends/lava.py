@@ -97,16 +97,8 @@ def _check_lava_fit(compiled) -> None:
 
 
 def _check_inputs(compiled, inputs) -> np.ndarray:
-    x = np.asarray(inputs)
-    if x.ndim == 2:
-        x = x[None]
-    if x.ndim != 3 or x.shape[2] != compiled.n_in:
-        raise BackendError(f"inputs must have shape [batch, time, n_in={compiled.n_in}], got {x.shape}")
-    if x.shape[0] < 1 or x.shape[1] < 1:
-        raise BackendError(f"inputs need at least one trial and one step, got shape {x.shape}")
-    if not np.isin(x, (0, 1)).all():
-        raise BackendError("lava backend takes binary input spikes (0/1); graded inputs are not supported")
-    return np.ascontiguousarray(x, dtype=np.uint8)
+    from .native import check_inputs
+    return check_inputs(compiled, inputs, binary=True, backend="lava")
 
 
 # --------------------------------------------------------------------------------------------------

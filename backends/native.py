@@ -91,8 +91,9 @@ def tables_for(compiled) -> Tables:
     return tb
 
 
-def check_inputs(compiled, inputs, binary: bool = True) -> np.ndarray:
-    """Inputs [batch, time, n_in] of 0/1 spikes -> contiguous uint8; `BackendError` naming the problem."""
+def check_inputs(compiled, inputs, binary: bool = True, backend: str = "native fixed-point") -> np.ndarray:
+    """Inputs [batch, time, n_in] of 0/1 spikes -> contiguous uint8; `BackendError` naming the problem.
+    Shared by every chip backend (``backend`` names the caller in the message)."""
     x = np.asarray(inputs)
     if x.ndim == 2:
         x = x[None]
@@ -101,9 +102,9 @@ def check_inputs(compiled, inputs, binary: bool = True) -> np.ndarray:
     if x.shape[0] < 1 or x.shape[1] < 1:
         raise BackendError(f"inputs need at least one trial and one step, got shape {x.shape}")
     if binary and x.dtype != np.uint8 and x.dtype != bool and not np.isin(x, (0, 1)).all():
-        raise BackendError("native fixed-point backend takes binary input spikes (0/1); graded inputs are not supported")
+        raise BackendError(f"{backend} backend takes binary input spikes (0/1); graded inputs are not supported")
     if binary and x.dtype == np.uint8 and x.max() > 1:
-        raise BackendError(f"inputs must be 0/1 spikes, got values up to {int(x.max())}")
+        raise BackendError(f"{backend} backend takes binary input spikes (0/1), got values up to {int(x.max())}")
     return np.ascontiguousarray(x, dtype=np.uint8)
 
 
@@ -204,9 +205,11 @@ def run_float(compiled, x: np.ndarray, record=("spikes", "outputs")):
                       np.ascontiguousarray(compiled.beta_float, np.float64), p.alpha, p.rho, p.kappa, p.c_in, p.c_a,
                       p.c_kappa, p.v_th, p.gamma_pd, int(p.n_ref), want_v, z, y, v)
     out = y + np.asarray(compiled.b_out, np.float64)[None, None, :]
-    counts = counts_from_spikes(compiled, x, z)
-    counts.bits_read = counts.syn_ops * 64                           # float: 64-bit weights
+    counts = counts_from_spikes(compiled, x, z, weight_bits=FLOAT_WEIGHT_BITS)
     return z, out, (v if want_v else None), counts
+
+
+FLOAT_WEIGHT_BITS = 64   # float modes read float64 weights: bits_read = syn_ops x 64
 
 
 def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes", "outputs"), mode: str = "fixed",

@@ -89,7 +89,11 @@ def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: Lear
     t0 = time.perf_counter()
     approx = o.check.approximate
     drop_ad = "adaptation" in approx and not prof.format.adaptation
-    q = quantize(g, prof, o.quantize, reset=rep_check["reset"], drop_adaptation=drop_ad)
+    qo = o.quantize
+    if qo.weight_headroom_bits is None:       # learning needs room above the largest weight (see QuantizeOptions)
+        from dataclasses import replace as _replace
+        qo = _replace(qo, weight_headroom_bits=1 if rule is not None else 0)
+    q = quantize(g, prof, qo, reset=rep_check["reset"], drop_adaptation=drop_ad)
     if g.params.n_ref > 1 and not prof.format.refractory:
         from dataclasses import replace
         q = replace(q, n_ref=1)  # approximation accepted in check

@@ -42,13 +42,16 @@ _STREAM = {"in": 1, "rec": 2, "out": 3, "beta": 4}
 class QuantizeOptions:
     """rounding: 'nearest' | 'stochastic'; seed: stochastic-rounding seed; v_headroom: membrane range in
     units of v_th (dimensionless, > 1); out_headroom: multiplier on the worst-case readout bound;
-    sample: weights sampled (per projection) when searching the exponent."""
+    sample: weights sampled (per projection) when searching the exponent; weight_headroom_bits: mantissa
+    bits left free above the largest weight so on-chip learning can grow weights without clipping at once
+    (None: 1 when compiling with a learning rule, else 0; the exponent never exceeds weight_exp_max)."""
 
     rounding: str = "nearest"
     seed: int = 0
     v_headroom: float = 16.0
     out_headroom: float = 1.0
     sample: int = 200_000
+    weight_headroom_bits: int | None = None
 
     def __post_init__(self) -> None:
         if self.rounding not in ("nearest", "stochastic"):
@@ -57,6 +60,8 @@ class QuantizeOptions:
             raise ConfigError(f"v_headroom must be a finite number > 1 (units of v_th), got {self.v_headroom!r}")
         if not (self.out_headroom > 0 and math.isfinite(self.out_headroom)):
             raise ConfigError(f"out_headroom must be > 0, got {self.out_headroom!r}")
+        if self.weight_headroom_bits is not None and not (0 <= int(self.weight_headroom_bits) <= 8):
+            raise ConfigError(f"weight_headroom_bits must be in 0..8 (mantissa bits), got {self.weight_headroom_bits!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,6 +155,10 @@ def _quant_proj(name: str, w: np.ndarray, unit: float, profile: ChipProfile, opt
         err = float(np.mean((m * 2.0 ** e - xs) ** 2))
         if err < best_err - 1e-300 or (err == best_err and e > best):
             best, best_err = e, err
+    # Learning headroom: keep the largest weight h bits below the mantissa limit (coarser LSB, no clips).
+    h = int(opts.weight_headroom_bits or 0)
+    if h > 0:
+        best = max(best, min(e_free + h, f.weight_exp_max))
     e = best
     scaled = x / 2.0 ** e
     raw = round_mode(scaled, opts.rounding, opts.seed, _STREAM[name])

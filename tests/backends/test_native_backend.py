@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import exact_taus, two_class_task  # noqa: E402
+from nb_helpers import exact_taus, two_class_task  # noqa: E402
 
 from neurochip.backends import get_backend
 from neurochip.backends.counts import counts_from_spikes

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backends"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import exact_taus, two_class_task, wide_profile  # noqa: E402
+from nb_helpers import exact_taus, two_class_task, wide_profile  # noqa: E402
 
 from neurochip.backends import get_backend  # noqa: E402
 from neurochip.compiler.lower_rule import LowerRuleOptions, relower  # noqa: E402
