@@ -13,7 +13,9 @@ Sections and keys (units in brackets)::
     [rule]     any LearningRule field: name, lr, optimizer, reg_rate, target_rate_hz [Hz], ...
     [train]    iterations, batch_size, seed, test_trials
     [chip]     name (shipped profile or .toml path), rounding ('nearest' | 'stochastic')
-    [onchip]   iterations (on-chip learning passes), batch_size, seed
+    [onchip]   trials (training trials learned on chip), epochs (passes over them), batch_size (trials
+               per weight application), lr (on-chip SGD rate), eligibility ('per_synapse' | 'factorised';
+               None = the rule's), rounding ('nearest' | 'stochastic'; None = the profile's), seed
     [lava]     trials (held-out trials checked bit for bit on lava), timeout_s [s]
     [validate] trials, spike_agreement (minimum, 0..1), max_accuracy_drop (fraction)
     [bench]    chips (list), compare_bptt (bool), trials
@@ -32,10 +34,11 @@ DEFAULT: dict[str, dict[str, Any]] = {
     "rule": {},
     "train": {"iterations": 150, "batch_size": 32, "seed": 2},
     "chip": {"name": "loihi2", "rounding": "nearest"},
-    "onchip": {"iterations": 10, "batch_size": 32, "seed": 3},
+    "onchip": {"trials": 256, "epochs": 2, "batch_size": 16, "lr": 3e-5, "eligibility": "factorised",
+               "rounding": None, "seed": 3},
     "lava": {"trials": 2, "timeout_s": 300.0},
     "validate": {"trials": 64, "spike_agreement": 0.0, "max_accuracy_drop": 1.0},
-    "bench": {"chips": ["loihi1", "loihi2", "reckon"], "compare_bptt": True, "trials": 16},
+    "bench": {"chips": ["loihi1", "loihi2", "reckon"], "compare_bptt": True, "trials": 8},
 }
 
 # Keys each section accepts beyond those in DEFAULT (validated by the consumer, e.g. NeuronParams).
