@@ -1,0 +1,60 @@
+"""``neurochip analyse``: writes analysis.json, refuses a non-empty output dir, one-line errors."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from neurochip.cli.main import main
+from neurochip.network import init_network
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    d = tmp_path_factory.mktemp("nets")
+    init_network(40, 6, 2, seed=0).save(d / "network")     # evidence: 40 inputs, 2 outputs
+    init_network(3, 6, 1, seed=0).save(d / "other")        # fits no task
+    from neurochip.compiler import compile
+    from neurochip.network import Network
+    compile(Network.load(d / "network"), "loihi2").save(d / "compiled")
+    return d
+
+
+def test_writes_analysis_json_for_network_and_artifact(saved, tmp_path, capsys):
+    out = tmp_path / "a"
+    assert main(["analyse", str(saved / "network"), "--trials", "2", "--iters", "2", "-o", str(out)]) == 0
+    rep = json.loads((out / "analysis.json").read_text())
+    assert set(rep) >= {"float", "units"} and "chip" not in rep
+    c = rep["float"]["curvature"]
+    assert c["iterations"] == 2 and c["sign"] in (-1, 0, 1) and "surrogate" in c["hessian"]
+    assert (out / "analysis.png").stat().st_size > 0
+    out2 = tmp_path / "b"
+    assert main(["analyse", str(saved / "compiled"), "--trials", "2", "--iters", "2", "-o", str(out2)]) == 0
+    rep2 = json.loads((out2 / "analysis.json").read_text())
+    assert rep2["kind"] == "compiled" and rep2["chip"]["gap"]["train"]["trials"] == 2
+    assert "analysis.json" in capsys.readouterr().out
+
+
+def test_refuses_non_empty_output_dir(saved, tmp_path, capsys):
+    out = tmp_path / "full"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    assert main(["analyse", str(saved / "network"), "--trials", "2", "--iters", "1", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neurochip: error: ") and err.count("\n") == 1 and "not empty" in err
+    assert (out / "keep.txt").read_text() == "x" and len(list(out.iterdir())) == 1
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["analyse", "{d}/missing", "-o", "{o}"], "not found"),
+    (["analyse", "{d}/other", "-o", "{o}"], "n_in=40"),
+    (["analyse", "{d}/network", "--trials", "0", "-o", "{o}"], "--trials"),
+    (["analyse", "{d}/network", "--learn-epochs", "1", "-o", "{o}"], "float network"),
+    (["analyse", "{d}/compiled", "--learn-epochs", "1", "-o", "{o}"], "learning rule"),
+])
+def test_one_line_errors(saved, tmp_path, capsys, argv, needle):
+    argv = [a.format(d=saved, o=tmp_path / "o") for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neurochip: error: ") and err.count("\n") == 1 and needle in err
+    assert not (tmp_path / "o").exists()
