@@ -15,7 +15,7 @@ Sections and keys (units in brackets)::
     [chip]     name (shipped profile or .toml path), rounding ('nearest' | 'stochastic')
     [onchip]   trials (training trials learned on chip), epochs (passes over them), batch_size (trials
                per weight application), lr (on-chip SGD rate), eligibility ('per_synapse' | 'factorised';
-               None = the rule's), rounding ('nearest' | 'stochastic'; None = the profile's), seed
+               None = the rule's), rounding ('nearest' | 'stochastic'; None = the profile's); the draw and rounding seed is [task] seed
     [lava]     trials (held-out trials checked bit for bit on lava), timeout_s [s]
     [validate] trials, spike_agreement (minimum, 0..1), max_accuracy_drop (fraction)
     [bench]    chips (list), compare_bptt (bool), trials
@@ -35,7 +35,7 @@ DEFAULT: dict[str, dict[str, Any]] = {
     "train": {"iterations": 150, "batch_size": 32, "seed": 2},
     "chip": {"name": "loihi2", "rounding": "nearest"},
     "onchip": {"trials": 256, "epochs": 2, "batch_size": 16, "lr": 3e-5, "eligibility": "factorised",
-               "rounding": None, "seed": 3},
+               "rounding": None},
     "lava": {"trials": 2, "timeout_s": 300.0},
     "validate": {"trials": 64, "spike_agreement": 0.0, "max_accuracy_drop": 1.0},
     "bench": {"chips": ["loihi1", "loihi2", "reckon"], "compare_bptt": True, "trials": 8},

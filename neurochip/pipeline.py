@@ -69,8 +69,10 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         net.save(d / "network")
         plot_learning_curve(hist, d / "learning_curve.png", title=f"{task.name}: {rule.name} (float)")
         write_json(d / "train_metrics.json", tmetrics)
+        # Held-out draw exactly as the one-by-one commands draw it (`neurochip run|validate|bench --trials N
+        # --seed <task seed>`: task.batch(N, 'test', 0)), so the report's numbers can be reproduced by them.
         n_test = int(cfg["validate"]["trials"])
-        test = task.batch(n_test, "test", 1000)        # held-out draw not used by training's evaluation
+        test = task.batch(n_test, "test", 0)
         ftr = simulate(net, test.x)
         float_test = chip_metrics(ftr.out, test)
         summary["stages"]["train"] = {"task": task.name, "rule": rule.name, "n_rec": net.n_rec,
@@ -83,6 +85,12 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         profile = load_profile(cfg["chip"]["name"])
         opts = CompileOptions.make(rounding=cfg["chip"].get("rounding", "nearest"), seed=int(cfg["train"].get("seed", 0)))
         cn = compile_net(net, profile, rule, options=opts)
+        from .compiler.lower_rule import LowerRuleOptions, relower
+        oc = cfg["onchip"]
+        # The on-chip rule: plain SGD on the per-step error at its own rate (no Adam, no rate regulariser on
+        # chip), in the eligibility form chosen for the chip (see docs/fixed_point.md "Learning").
+        cn = relower(cn, rule, LowerRuleOptions(lr=float(oc["lr"]), eligibility=oc.get("eligibility"),
+                                                rounding=oc.get("rounding")))
         cn.save(d / "compiled")
         write_json(d / "compile_report.json", cn.report)
         from .compiler.coremap import coremap_png
@@ -95,16 +103,12 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         # 3. on-chip learning (native backend, fixed point) ------------------------------------
         t0 = time.perf_counter()
         stage_bar.set_description("learn on-chip (native)")
-        from .compiler.lower_rule import LowerRuleOptions, relower
         oc = cfg["onchip"]
-        # The on-chip rule: plain SGD on the per-step error at its own rate (no Adam, no rate regulariser on
-        # chip), in the eligibility form chosen for the chip (see docs/fixed_point.md "Learning").
-        cn = relower(cn, rule, LowerRuleOptions(lr=float(oc["lr"]), eligibility=oc.get("eligibility"),
-                                                rounding=oc.get("rounding")))
         before = native.run(cn, test.x)
         chip_before = chip_metrics(before.outputs, test)
-        train_b = task.batch(int(oc["trials"]), "train", 10**7 + int(oc["seed"]))
-        res = native.run(cn, train_b.x, learn=True, targets=train_b, seed=int(oc["seed"]),
+        # as `neurochip run compiled --learn --trials T --seed <task seed>` draws and seeds it
+        train_b = task.batch(int(oc["trials"]), "train", 0)
+        res = native.run(cn, train_b.x, learn=True, targets=train_b, seed=int(cfg["task"]["seed"]),
                          epochs=int(oc["epochs"]), batch_size=int(oc["batch_size"]))
         cn_learn = with_learned_weights(cn, res)
         after = native.run(cn_learn, test.x)
@@ -143,7 +147,7 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         stage_bar.set_description("validate vs float")
         from .validate import Inputs, plot_validation, validate
         vrep, vplot = validate(cn, backend="native", reference="float", learn=True,
-                               inputs=Inputs(test.x, test, f"{task.name} held-out draw"), seed=int(oc["seed"]))
+                               inputs=Inputs(test.x, test, f"{task.name} held-out draw"), seed=int(cfg["task"]["seed"]))
         plot_validation(vplot, d / "validate.png", title=f"{profile.name}: chip (compiled float weights) vs float reference")
         write_json(d / "validate.json", vrep)
         vm = vrep["metrics"]
@@ -158,8 +162,7 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         stage_bar.set_description("cost report")
         from .cost.bench import bench, write_outputs
         bc = cfg["bench"]
-        nb = int(bc["trials"])
-        xb = replace(test, x=test.x[:nb], target=test.target[:nb], mask=test.mask[:nb])
+        xb = task.batch(int(bc["trials"]), "test", 0)
         reports = bench(cn_learn, list(bc["chips"]), xb, learn=True, compare_bptt=bool(bc["compare_bptt"]))
         write_outputs(reports, d)
         summary["stages"]["cost"] = [_cost_summary(r) for r in reports]
@@ -175,7 +178,10 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
 def _cost_summary(r: dict) -> dict:
     if "error" in r:
         return {"chip": r["chip"], "fits": False, "error": r["error"]}
-    out = {"chip": r["chip"], "fits": True, "cores": r.get("n_cores")}
+    out = {"chip": r["chip"], "fits": True, "cores": r.get("n_cores"), "approximations": []}
+    for note in r.get("notes", []):
+        if "approximations accepted:" in note:
+            out["approximations"] = [a.strip() for a in note.split("approximations accepted:")[1].split(",")]
     for key in ("inference", "learning", "bptt"):
         if key in r:
             out[f"{key}_uj_per_trial"] = r[key].get("per_trial_uj")
@@ -216,10 +222,11 @@ def format_summary_rows(s: dict) -> dict[str, Any]:
     }
     for c in st["cost"]:
         if c.get("fits"):
+            approx = f" (fits only with approximations: {', '.join(c['approximations'])})" if c.get("approximations") else ""
             rows[f"{c['chip']}: uJ/inference, uJ/learning step, uJ/BPTT step"] = (
                 f"{_fmt(c.get('inference_uj_per_trial'), c.get('inference_complete'))}, "
                 f"{_fmt(c.get('learning_uj_per_trial'), c.get('learning_complete'))}, "
-                f"{_fmt(c.get('bptt_uj_per_trial'), c.get('bptt_complete'))}")
+                f"{_fmt(c.get('bptt_uj_per_trial'), c.get('bptt_complete'))}{approx}")
         else:
             rows[f"{c['chip']}"] = "does not fit: " + c.get("error", "")[:120]
     return rows

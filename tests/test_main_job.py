@@ -1,0 +1,103 @@
+"""The main job end to end at a reduced size, and its report checked against the one-by-one commands.
+
+`neurochip demo` draws its held-out, on-chip training and cost inputs exactly as `neurochip run |
+validate | bench --task evidence --trials N --seed 0` do, so each number in summary.json must be
+reproduced, exactly, by the corresponding command on the artifacts the demo wrote."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+SMALL = """
+[train]
+iterations = 6
+[onchip]
+trials = 16
+epochs = 1
+batch_size = 8
+[validate]
+trials = 12
+[bench]
+trials = 3
+chips = ["loihi2", "reckon"]
+[lava]
+trials = 1
+"""
+
+
+def _cli(*args):
+    p = subprocess.run([sys.executable, "-m", "neurochip.cli.main", *map(str, args)], capture_output=True, text=True,
+                       timeout=900)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return p.stdout
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    d = tmp_path_factory.mktemp("main_job")
+    (d / "small.toml").write_text(SMALL)
+    out = _cli("demo", "--config", d / "small.toml", "-o", d / "out", "--no-progress")
+    assert "neurochip main job summary" in out
+    return d, d / "out", json.loads((d / "out" / "summary.json").read_text())
+
+
+def test_outputs_written_and_self_contained(demo):
+    _, out, s = demo
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 4           # curves, core map, validation, energy
+    for name in ("network.npz", "compiled.npz", "compiled_learned.npz", "bench.json", "validate.json",
+                 "learning_curve.png", "coremap.png", "energy_breakdown.png"):
+        assert (out / name).is_file(), name
+    assert s["stages"]["lava check"]["bit_exact"] is True
+    assert set(s["stages"]) == {"train", "compile", "learn on-chip", "lava check", "validate", "cost"}
+
+
+def test_compile_command_reproduces_the_artifact(demo):
+    d, out, _ = demo
+    from neurochip.compiler.artifact import CompiledNetwork
+    _cli("compile", out / "network", "--chip", "loihi2", "--rule", "eprop_random", "-o", d / "c2")
+    a, b = CompiledNetwork.load(out / "compiled"), CompiledNetwork.load(d / "c2" / "compiled")
+    for f in ("w_in", "w_rec", "w_out", "bias_mant", "beta_mant", "core_of", "hops"):
+        np.testing.assert_array_equal(np.asarray(getattr(a, f)), np.asarray(getattr(b, f)), err_msg=f)
+    for f in ("e_in", "e_rec", "e_out", "vth", "dv", "da", "dk", "scale_v", "scale_out"):
+        assert getattr(a, f) == getattr(b, f), f
+
+
+def test_run_command_reproduces_chip_accuracy(demo):
+    d, out, s = demo
+    st = s["stages"]["learn on-chip"]
+    n = s["config"]["validate"]["trials"]
+    _cli("run", out / "compiled", "--trials", n, "--seed", 0, "-o", d / "r0")
+    r0 = json.loads((d / "r0" / "run.json").read_text())
+    assert r0["test"] == st["test_before"]
+    _cli("run", out / "compiled", "--learn", "--trials", st["trials"], "--test-trials", n, "--epochs", st["epochs"],
+         "--batch-size", s["config"]["onchip"]["batch_size"], "--seed", 0, "-o", d / "r1")
+    r1 = json.loads((d / "r1" / "run.json").read_text())
+    assert r1["test"] == st["test_after"]
+    assert r1["learning"]["epochs"] == st["train_curve"]
+
+
+def test_validate_command_reproduces_fidelity(demo):
+    d, out, s = demo
+    n = s["config"]["validate"]["trials"]
+    _cli("validate", out / "compiled", "--task", "evidence", "--trials", n, "--seed", 0, "--learn", "-o", d / "v")
+    v = json.loads((d / "v" / "validate.json").read_text())["metrics"]
+    for k, val in s["stages"]["validate"].items():
+        if val is not None:
+            assert v[k] == pytest.approx(val, rel=1e-12, abs=1e-15), k
+
+
+def test_bench_command_reproduces_energy(demo):
+    d, out, s = demo
+    bc = s["config"]["bench"]
+    _cli("bench", out / "compiled_learned", "--chip", ",".join(bc["chips"]), "--learn", "--compare", "bptt",
+         "--task", "evidence", "--trials", bc["trials"], "--seed", 0, "--approximate", "auto", "-o", d / "b")
+    b = {r["chip"]: r for r in json.loads((d / "b" / "bench.json").read_text())["chips"]}
+    for c in s["stages"]["cost"]:
+        assert c["fits"]
+        r = b[c["chip"]]
+        assert ("reckon" == c["chip"]) == bool(c["approximations"])   # ReckOn has no ALIF, no refractory period
+        for key in ("inference", "learning", "bptt"):
+            assert r[key]["per_trial_uj"] == pytest.approx(c[f"{key}_uj_per_trial"], rel=1e-12), (c["chip"], key)
