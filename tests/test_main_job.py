@@ -101,3 +101,10 @@ def test_bench_command_reproduces_energy(demo):
         assert ("reckon" == c["chip"]) == bool(c["approximations"])   # ReckOn has no ALIF, no refractory period
         for key in ("inference", "learning", "bptt"):
             assert r[key]["per_trial_uj"] == pytest.approx(c[f"{key}_uj_per_trial"], rel=1e-12), (c["chip"], key)
+
+
+def test_second_run_gives_identical_numbers(demo):
+    d, _, s = demo
+    _cli("demo", "--config", d / "small.toml", "-o", d / "again", "--no-progress")
+    s2 = json.loads((d / "again" / "summary.json").read_text())
+    assert s2["stages"] == s["stages"]
