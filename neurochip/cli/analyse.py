@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("--task", choices=["evidence", "pattern", "store_recall"], default="evidence",
                    help="task whose 'train' and 'test' draws are used (default evidence)")
     p.add_argument("--trials", type=int, default=16,
-                   help="trials per batch (count); the curvature batch is train draw 0, the gap uses --batches "
+                   help="trials per batch (count); the curvature batch is train draw --train-first, the gap uses --batches "
                         "train and test draws of this size (default 16)")
     p.add_argument("--batches", type=int, default=1,
                    help="train and test draws each for the generalization gap (count, default 1)")
@@ -34,6 +34,14 @@ def add_parser(sub) -> None:
     p.add_argument("--learn-epochs", type=int, default=0,
                    help="artifact only: passes of on-chip learning (native, the compiled rule) over the train "
                         "draws before the chip is analysed (count, default 0 = the artifact's weights)")
+    p.add_argument("--learn-lr", type=float, default=None,
+                   help="on-chip SGD learning rate for --learn-epochs (dimensionless; re-lowers the rule), default: "
+                        "the compiled one (docs/native.md: rates >= 1e-4 collapse evidence accumulation)")
+    p.add_argument("--learn-batch", type=int, default=None,
+                   help="trials per on-chip weight application for --learn-epochs (count, default: every trial)")
+    p.add_argument("--train-first", type=int, default=0,
+                   help="index of the first 'train' draw (default 0; training seed s drew index s*10**6 + i at "
+                        "iteration i, so 0..batches-1 are the first batches seed 0 trained on)")
     p.add_argument("--task-seed", type=int, default=0, help="seed of the task's draws (default 0)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the power-iteration start vector and of on-chip stochastic rounding (default 0)")
@@ -69,9 +77,13 @@ def resolve(target: str) -> tuple[str, Path]:
 def _check(args) -> None:
     from ..errors import ConfigError
     for name, v, lo in (("--trials", args.trials, 1), ("--batches", args.batches, 1), ("--iters", args.iters, 1),
-                        ("--learn-epochs", args.learn_epochs, 0)):
+                        ("--learn-epochs", args.learn_epochs, 0), ("--train-first", args.train_first, 0)):
         if v < lo:
             raise ConfigError(f"{name} must be >= {lo}, got {v}")
+    if args.learn_lr is not None and not (args.learn_lr > 0):
+        raise ConfigError(f"--learn-lr must be > 0, got {args.learn_lr}")
+    if args.learn_batch is not None and args.learn_batch < 1:
+        raise ConfigError(f"--learn-batch must be >= 1 trials, got {args.learn_batch}")
     if not (0 < args.tol < 1):
         raise ConfigError(f"--tol must be in (0, 1), got {args.tol}")
 
@@ -84,11 +96,18 @@ def _learn(compiled, task, args, indices):
     from ..tasks import Batch
     if compiled.rule is None:
         raise ConfigError("--learn-epochs needs an artifact compiled with a learning rule (neurochip compile --rule ...)")
+    if args.learn_lr is not None:
+        from ..compiler.lower_rule import LowerRuleOptions, relower
+        from ..rules import LearningRule
+        r = compiled.rule
+        compiled = relower(compiled, LearningRule(name=r.name, eligibility=r.eligibility, lr=args.learn_lr),
+                           LowerRuleOptions(lr=args.learn_lr, rounding=r.rounding, seed=r.seed))
     bs = [task.batch(args.trials, "train", i) for i in indices]
     b = Batch(x=np.concatenate([q.x for q in bs]), target=np.concatenate([q.target for q in bs]), loss=bs[0].loss,
               mask=np.concatenate([q.mask for q in bs]))
-    r = get_backend("native").run(compiled, b.x, learn=True, targets=b, seed=args.seed, epochs=args.learn_epochs)
-    return r.weights, r.meta.get("epochs")
+    r = get_backend("native").run(compiled, b.x, learn=True, targets=b, seed=args.seed, epochs=args.learn_epochs,
+                                  batch_size=args.learn_batch)
+    return r.weights, {"epochs": r.meta.get("epochs"), "lr": float(compiled.rule.lr), "batch_size": args.learn_batch}
 
 
 def plot(report: dict, path, title: str) -> None:
@@ -160,8 +179,9 @@ def run(args) -> int:
     if (net.n_in, net.n_out) != (task.n_in, task.n_out):
         raise ConfigError(f"task {args.task!r} needs n_in={task.n_in}, n_out={task.n_out} but {args.target} has "
                           f"n_in={net.n_in}, n_out={net.n_out}")
-    idx = list(range(args.batches))
-    kw = dict(iters=args.iters, tol=args.tol, seed=args.seed, train_indices=idx, test_indices=idx)
+    idx = list(range(args.train_first, args.train_first + args.batches))
+    test_idx = list(range(args.batches))
+    kw = dict(iters=args.iters, tol=args.tol, seed=args.seed, train_indices=idx, test_indices=test_idx)
     report = {"target": str(args.target), "kind": kind, "task": args.task, "task_seed": args.task_seed,
               "trials_per_batch": args.trials, "batches": args.batches,
               "units": {"curvature": "task loss per weight^2 (dimensionless weights)", "loss": "task loss",

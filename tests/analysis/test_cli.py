@@ -17,6 +17,8 @@ def saved(tmp_path_factory):
     from neurochip.compiler import compile
     from neurochip.network import Network
     compile(Network.load(d / "network"), "loihi2").save(d / "compiled")
+    from neurochip.rules import LearningRule
+    compile(Network.load(d / "network"), "loihi2", LearningRule("eprop_random")).save(d / "learning")
     return d
 
 
@@ -58,3 +60,12 @@ def test_one_line_errors(saved, tmp_path, capsys, argv, needle):
     err = capsys.readouterr().err
     assert err.startswith("neurochip: error: ") and err.count("\n") == 1 and needle in err
     assert not (tmp_path / "o").exists()
+
+
+def test_on_chip_learning_before_the_chip_analysis(saved, tmp_path):
+    out = tmp_path / "l"
+    assert main(["analyse", str(saved / "learning"), "--trials", "2", "--iters", "1", "--learn-epochs", "1",
+                 "--learn-lr", "1e-4", "--learn-batch", "2", "-o", str(out)]) == 0
+    rep = json.loads((out / "analysis.json").read_text())
+    rec = rep["chip"]["learning_record"]
+    assert rep["chip"]["learn_epochs"] == 1 and rec["lr"] == pytest.approx(1e-4) and len(rec["epochs"]) == 1
