@@ -7,7 +7,7 @@ Runs (reference settings of eprop_spec 1.6, see neurochip.train.TASK_DEFAULTS):
 - pattern generation, LIF 100, 3 outputs, batch 1, Adam 3e-3, 2000 iterations (nmse);
 - store-recall, ALIF 100 (40 % adaptive), batch 32.
 Each run's metrics are also written to out/train_results/<task>_<rule>.json as it finishes.
-Usage: python benchmarks/train_results.py [--quick] [--only task:rule[,task:rule...]] [--saved] [--seed S]
+Usage: python benchmarks/train_results.py [--quick] [--only task:rule[,task:rule...]] [--saved] [--seed S] [--no-early-stop]
 (--saved prints the table of the runs already saved, without training.)
 """
 from __future__ import annotations
@@ -28,17 +28,21 @@ FULL_ITERS = {"evidence": 800, "pattern": 2000, "store_recall": 400}
 QUICK_ITERS = {"evidence": 30, "pattern": 100, "store_recall": 20}
 
 
-def one(task: str, rule: str, iterations: int, seed: int = 0, subdir: str = "train_results") -> dict:
+def one(task: str, rule: str, iterations: int, seed: int = 0, subdir: str = "train_results",
+        no_stop: bool = False) -> dict:
     from neurochip.io import write_json
     from neurochip.train import train_from_config
     cfg = {"task": {"name": task}, "rule": {"name": rule, **RULE_OPTIONS.get(rule, {})}, "train": {"iterations": iterations, "seed": seed}}
+    if no_stop:
+        cfg["train"]["early_stop"] = None  # full budget: no lucky-moment selection
     net, hist, m = train_from_config(cfg, progress=False)
     out = {k: m[k] for k in ("task", "rule", "iterations", "stopped_early", "seconds", "ms_per_sample", "test")}
     out["val_history"] = m["val_history"]
     out["train_history"] = {k: hist.train[k] for k in ("loss", "error", "nmse", "rate_hz") if k in hist.train}
     out["best_val"] = min((h.get("error", h.get("nmse")) for h in m["val_history"]))
     out["seed"] = seed
-    tag = f"_seed{seed}" if seed else ""
+    out["early_stop"] = cfg["train"].get("early_stop", "default")
+    tag = (f"_seed{seed}" if seed else "") + ("_nostop" if no_stop else "")
     write_json(ROOT / "out" / subdir / f"{task}_{rule}{tag}.json", {**out, "config": m["config"]})
     net.save(ROOT / "out" / subdir / f"{task}_{rule}{tag}_network")  # for re-evaluation without retraining
     return out
@@ -59,11 +63,12 @@ def _table(results: list[dict]) -> str:
                       "|---|---|---|---|---|---|---|---|---|---|---|", *(_row(r) for r in results)])
 
 
-def run(quick: bool = False, only: list[tuple[str, str]] | None = None, seed: int = 0) -> dict:
+def run(quick: bool = False, only: list[tuple[str, str]] | None = None, seed: int = 0, no_stop: bool = False) -> dict:
     iters = QUICK_ITERS if quick else FULL_ITERS
     data = {}
     for task, rule in (only or RUNS):
-        data[f"{task}/{rule}"] = one(task, rule, iters[task], seed, subdir="train_results_quick" if quick else "train_results")
+        data[f"{task}/{rule}"] = one(task, rule, iters[task], seed, "train_results_quick" if quick else "train_results",
+                                      no_stop)
     return {"title": "Float training results per rule and task", "markdown": _table(list(data.values())), "data": data}
 
 
@@ -86,4 +91,4 @@ if __name__ == "__main__":
         print(saved()["markdown"])
     else:
         seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 0
-        print(run(quick="--quick" in sys.argv, only=only, seed=seed)["markdown"])
+        print(run(quick="--quick" in sys.argv, only=only, seed=seed, no_stop="--no-early-stop" in sys.argv)["markdown"])
