@@ -78,6 +78,8 @@ def saved() -> dict:
     data = {}
     for task, rule in RUNS:
         for f in sorted((ROOT / "out" / "train_results").glob(f"{task}_{rule}*.json")):
+            if f.stem.endswith("_network"):
+                continue  # the saved network's manifest
             data[f.stem] = json.loads(f.read_text())
     return {"title": "Float training results per rule and task", "markdown": _table(list(data.values())), "data": data}
 
