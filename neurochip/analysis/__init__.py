@@ -8,10 +8,10 @@ eigenvalue of the surrogate Hessian) and generalization gap, for float networks 
   weights, optionally learned on chip).
 """
 from .compare import analyse_network, chip_network, chip_weights, chip_with_weights, compare_float_chip
-from .curvature import (HVP, WEIGHTS, Eigen, dominant_eigenvalue, exact_gradient, fd_hessian, flatten,
+from .curvature import (HVP, WEIGHTS, Eigen, arnoldi, dominant_eigenvalue, exact_gradient, fd_hessian, flatten,
                         grad_flat, hvp, power_iteration, unflatten)
 from .generalization import chip_outputs, float_outputs, gap, per_trial, task_batches, task_gap
 
-__all__ = ["HVP", "WEIGHTS", "Eigen", "dominant_eigenvalue", "exact_gradient", "fd_hessian", "flatten", "grad_flat",
+__all__ = ["HVP", "WEIGHTS", "Eigen", "arnoldi", "dominant_eigenvalue", "exact_gradient", "fd_hessian", "flatten", "grad_flat",
            "hvp", "power_iteration", "unflatten", "chip_outputs", "float_outputs", "gap", "per_trial", "task_batches",
            "task_gap", "analyse_network", "chip_network", "chip_weights", "chip_with_weights", "compare_float_chip"]

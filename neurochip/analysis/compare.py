@@ -51,12 +51,14 @@ def chip_with_weights(compiled, weights: Mapping[str, np.ndarray] | None = None)
 
 def analyse_network(net: Network, task, trials: int, *, outputs=None, iters: int = 30, tol: float = 1e-3,
                     seed: int = 0, train_indices: Sequence[int] = (0,), test_indices: Sequence[int] = (0,),
-                    readout_block: bool = True) -> dict:
+                    readout_block: bool = True, arnoldi_fallback: bool = False) -> dict:
     """Curvature (surrogate Hessian of all weights, and the exact readout block) on the fixed batch
     task 'train'/train_indices[0] of ``trials`` trials, and the generalization gap of ``outputs``
-    (default: the float network itself) on the train/test draws."""
+    (default: the float network itself) on the train/test draws. ``arnoldi_fallback``: see
+    `dominant_eigenvalue` (all-weights curvature only; the readout block is symmetric PSD)."""
     batch = task.batch(int(trials), "train", int(train_indices[0]))
-    res = {"curvature": dominant_eigenvalue(net, batch, WEIGHTS, seed=seed, tol=tol, max_iter=iters)}
+    res = {"curvature": dominant_eigenvalue(net, batch, WEIGHTS, seed=seed, tol=tol, max_iter=iters,
+                                            arnoldi_fallback=arnoldi_fallback)}
     if readout_block:
         res["curvature_readout"] = dominant_eigenvalue(net, batch, ("w_out",), seed=seed, tol=tol, max_iter=iters)
     res["gap"] = task_gap(outputs or float_outputs(net), task, trials, train_indices=train_indices,

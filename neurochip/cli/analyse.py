@@ -31,6 +31,9 @@ def add_parser(sub) -> None:
                    help="maximum power iterations (Hessian-vector products, each 2 gradient evaluations; default 30)")
     p.add_argument("--tol", type=float, default=1e-3,
                    help="relative convergence tolerance of the eigenvalue (dimensionless, default 1e-3)")
+    p.add_argument("--arnoldi", action="store_true",
+                   help="when power iteration does not converge (a +-lambda or complex dominant pair), also run "
+                        "Arnoldi (ARPACK) on the same operator and report its two largest-|lambda| eigenvalues")
     p.add_argument("--learn-epochs", type=int, default=0,
                    help="artifact only: passes of on-chip learning (native, the compiled rule) over the train "
                         "draws before the chip is analysed (count, default 0 = the artifact's weights)")
@@ -149,6 +152,9 @@ def _line(name: str, r: dict) -> str:
     c, g = r["curvature"], r["gap"]
     s = (f"  {name:5s}: lambda = {c['value']:+.4g} ({'converged' if c['converged'] else 'NOT converged'} in "
          f"{c['iterations']} it, residual {c['residual']:.2g}, flips {c['max_flips']})")
+    if "arnoldi" in c:
+        ev = ", ".join(f"{re:+.4g}{im:+.2g}i" for re, im in c["arnoldi"]["eigenvalues"])
+        s += f"; Arnoldi: {ev}{'' if c['arnoldi']['converged'] else ' (NOT converged)'}"
     if "curvature_readout" in r:
         s += f", w_out block {r['curvature_readout']['value']:+.4g}"
     s += (f"; loss train {g['train']['loss']:.4g} / test {g['test']['loss']:.4g} (gap {g['loss_gap']:+.3g} +- "
@@ -181,7 +187,8 @@ def run(args) -> int:
                           f"n_in={net.n_in}, n_out={net.n_out}")
     idx = list(range(args.train_first, args.train_first + args.batches))
     test_idx = list(range(args.batches))
-    kw = dict(iters=args.iters, tol=args.tol, seed=args.seed, train_indices=idx, test_indices=test_idx)
+    kw = dict(iters=args.iters, tol=args.tol, seed=args.seed, train_indices=idx, test_indices=test_idx,
+              arnoldi_fallback=args.arnoldi)
     report = {"target": str(args.target), "kind": kind, "task": args.task, "task_seed": args.task_seed,
               "trials_per_batch": args.trials, "batches": args.batches,
               "units": {"curvature": "task loss per weight^2 (dimensionless weights)", "loss": "task loss",

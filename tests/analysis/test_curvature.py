@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from neurochip.analysis import dominant_eigenvalue, fd_hessian, flatten, hvp, power_iteration, unflatten
+from neurochip.analysis import arnoldi, dominant_eigenvalue, fd_hessian, flatten, hvp, power_iteration, unflatten
 from neurochip.errors import ConfigError, InvalidNetworkError
 from neurochip.learning.losses import softmax
 from neurochip.simulate import simulate
@@ -124,3 +124,14 @@ def test_hvp_shrinks_the_step_when_spikes_flip():
     v = np.random.default_rng(0).standard_normal(flatten(net).size)
     h = hvp(net, batch, v, eps=0.5, max_shrink=6)   # a huge step flips spikes; it is shrunk until none flip
     assert h.tries > 1 and h.flips == 0 and h.eps < 0.5
+
+
+def test_arnoldi_resolves_a_plus_minus_pair_and_matches_the_tiny_net(case):
+    A = np.diag([2.0, -2.0, 0.5, 0.1, 0.0])
+    r = arnoldi(lambda v: A @ v, 5, seed=0, tol=1e-10)
+    assert r["converged"] and sorted(re for re, _ in r["eigenvalues"]) == pytest.approx([-2.0, 2.0])
+    net, batch, J = case
+    ev = sorted(np.linalg.eigvals(J), key=lambda z: -abs(z))[:2]
+    r = arnoldi(lambda v: J @ v, J.shape[0], seed=0, tol=1e-10)
+    got = [complex(re, im) for re, im in r["eigenvalues"]]
+    assert np.allclose(got, ev, rtol=1e-6, atol=1e-9)
