@@ -193,9 +193,9 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     vth_eff = int(quant.vth) << S
     psi_shift = max(0, _bitlen(vth_eff) - tb)
     s_psi = vth_eff * p.v_th / (p.gamma_pd * 2.0 ** psi_shift)   # psi code per float psi (1/v units)
+    # RFLO (Murray 2019) keeps the post-synaptic derivative (phi', here the pseudo-derivative) and drops
+    # the adaptation eligibility, exactly as the float rule (neurochip.learning): psi_const stays 0.
     psi_const = 0
-    if rule.name == "rflo":                      # RFLO: fixed gain instead of the pseudo-derivative
-        psi_const = max(1, (vth_eff >> psi_shift) // 2)
     adapt = (rule.name != "rflo" and quant.neuron_kind == "alif" and elig == "per_synapse"
              and bool(np.asarray(quant.beta_mant).any()))
     # e = psi * pre >> e_shift; ebar = kappa-leaky sum of e (unnormalised): bound psi_max pre_max / (1 - kappa)

@@ -4,8 +4,9 @@ lowered by the compiler into its on-chip (fixed-point) form.
 Names: ``bptt`` (exact gradient, pseudo-derivative), ``truncated_bptt`` (gradient truncated to the
 last ``truncation`` steps), ``eprop_symmetric`` (feedback = W_out^T), ``eprop_random`` (fixed random
 feedback B), ``eprop_adaptive`` (B follows W_out's updates, with weight decay on both), ``rflo``
-(Murray 2019: e-prop-like traces with the pseudo-derivative replaced by a fixed gain, no adaptation
-eligibility).
+(Murray 2019: random feedback through B and local eligibility traces of the post-synaptic derivative,
+here the pseudo-derivative, times the filtered pre-synaptic activity; unlike e-prop it drops the ALIF
+adaptation eligibility, so on a LIF network it equals random e-prop).
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ class LearningRule:
     optimizer:       'adam' or 'sgd'
     reset_grad:      differentiate the reset path (True for autodiff-style BPTT; e-prop drops it).
                      None = rule default (True for bptt/truncated_bptt, False otherwise)
-    truncation:      k steps for truncated_bptt
+    truncation:      k steps for truncated_bptt (the backward pass is cut into k-step windows counted
+                     from the end of the sequence; the readout filter is kept exact)
     reg_rate:        firing-rate regularisation strength c_reg (loss c_reg * sum_j (f_j - f0)^2)
     target_rate_hz:  f0, Hz
     adaptive_decay:  weight decay on W_out and B each update for eprop_adaptive (P15)

@@ -35,13 +35,13 @@ def test_rule_fields_fit_profile(compiled):
     assert np.abs(r.B_mant / 2.0 ** r.b_exp - net.B).max() <= 0.5 / 2.0 ** r.b_exp + 1e-12
 
 
-def test_symmetric_uses_w_out_and_rflo_constant_psi(compiled):
+def test_symmetric_uses_w_out_and_rflo_pseudo_derivative_without_adaptation(compiled):
     net, c = compiled
     cs = relower(c, LearningRule("eprop_symmetric", lr=1e-3))
     wt = np.asarray(c.w_out_float).T
     assert np.abs(cs.rule.B_mant / 2.0 ** cs.rule.b_exp - wt).max() <= 0.5 / 2.0 ** cs.rule.b_exp + 1e-12
     cr = relower(c, LearningRule("rflo", lr=1e-3))
-    assert cr.rule.psi_const > 0 and not cr.rule.adapt
+    assert cr.rule.psi_const == 0 and not cr.rule.adapt   # as the float rflo: psi kept, eps^a dropped
 
 
 def test_refusals(compiled):
