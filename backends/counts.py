@@ -83,7 +83,11 @@ def counts_from_spikes(compiled, inputs: np.ndarray, spikes: np.ndarray, *, weig
     got_in = x.any(axis=2)                                    # [B, T] any input -> all rec neurons
     zprev = np.zeros_like(z)
     zprev[:, 1:] = z[:, :-1]
-    got_rec = (zprev.reshape(-1, n_rec).astype(np.int64) @ mask.T.astype(np.int64)).reshape(B, T, n_rec) > 0
+    # which neurons got a recurrent event: sparse spikes x sparse connectivity (an int64 dense product is
+    # not BLAS and cost seconds at N = 1024)
+    import scipy.sparse as sp
+    zs = sp.csr_matrix(zprev.reshape(-1, n_rec), dtype=np.float32)
+    got_rec = ((zs @ sp.csr_matrix(mask.T, dtype=np.float32)).toarray() > 0).reshape(B, T, n_rec)
     active_rec = got_in[:, :, None] | got_rec | z
     active_out = z.any(axis=2)                                # readout gets z^t the same step
     active = int(active_rec.sum()) + int(active_out.sum()) * n_out
