@@ -9,7 +9,7 @@ env:
 	@bash tools/bootstrap.sh
 
 demo: env
-	$(VENV)/bin/neurochip demo -o out/demo
+	$(VENV)/bin/neurochip demo -o out/demo $(ARGS)
 
 test: env
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
