@@ -17,7 +17,8 @@ Sections and keys (units in brackets)::
                per weight application), lr (on-chip SGD rate), eligibility ('per_synapse' | 'factorised';
                None = the rule's), rounding ('nearest' | 'stochastic'; None = the profile's); the draw and rounding seed is [task] seed
     [lava]     trials (held-out trials checked bit for bit on lava), timeout_s [s]
-    [validate] trials, spike_agreement (minimum, 0..1), max_accuracy_drop (fraction)
+    [validate] trials, spike_agreement (minimum, 0..1), max_accuracy_drop (fraction): tolerances reported
+               in the summary (the demo still writes its report when they fail)
     [bench]    chips (list), compare_bptt (bool), trials
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ DEFAULT: dict[str, dict[str, Any]] = {
     "onchip": {"trials": 256, "epochs": 2, "batch_size": 16, "lr": 3e-5, "eligibility": "factorised",
                "rounding": None},
     "lava": {"trials": 2, "timeout_s": 300.0},
-    "validate": {"trials": 64, "spike_agreement": 0.0, "max_accuracy_drop": 1.0},
+    "validate": {"trials": 256, "spike_agreement": 0.5, "max_accuracy_drop": 0.1},
     "bench": {"chips": ["loihi1", "loihi2", "reckon"], "compare_bptt": True, "trials": 8},
 }
 

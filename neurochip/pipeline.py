@@ -146,7 +146,9 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         t0 = time.perf_counter()
         stage_bar.set_description("validate vs float")
         from .validate import Inputs, plot_validation, validate
-        vrep, vplot = validate(cn, backend="native", reference="float", learn=True,
+        vc = cfg["validate"]
+        tol = {"spike_agreement": float(vc["spike_agreement"]), "accuracy_drop": float(vc["max_accuracy_drop"])}
+        vrep, vplot = validate(cn, backend="native", reference="float", learn=True, tolerances=tol,
                                inputs=Inputs(test.x, test, f"{task.name} held-out draw"), seed=int(cfg["task"]["seed"]))
         plot_validation(vplot, d / "validate.png", title=f"{profile.name}: chip (compiled float weights) vs float reference")
         write_json(d / "validate.json", vrep)
@@ -155,6 +157,8 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
             "spike_agreement", "spike_agreement_exact", "van_rossum", "readout_rms", "readout_nrmse", "accuracy_chip",
             "accuracy_ref", "accuracy_drop", "loss_delta", "weight_drift", "cosine_eprop", "cosine_bptt",
             "cosine_float_eprop_vs_bptt", "rate_chip_hz", "rate_ref_hz")}
+        summary["stages"]["validate"]["tolerances_passed"] = bool(vrep["passed"])
+        summary["stages"]["validate"]["tolerance_failures"] = list(vrep["failures"])
         stage_done("validate", t0)
 
         # 6. cost: energy, communication, memory vs BPTT -------------------------------------------
@@ -219,6 +223,8 @@ def format_summary_rows(s: dict) -> dict[str, Any]:
         f"chip {key} after on-chip learning": st["learn on-chip"]["test_after"].get(key),
         "lava bit-exact": st["lava check"].get("bit_exact"),
         "spike agreement vs float": st["validate"].get("spike_agreement"),
+        "validation tolerances": "passed" if st["validate"].get("tolerances_passed", True)
+                                 else "FAILED: " + "; ".join(st["validate"].get("tolerance_failures", [])),
     }
     for c in st["cost"]:
         if c.get("fits"):
