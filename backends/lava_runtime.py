@@ -1,0 +1,106 @@
+"""Process isolation for the lava backend: run the lava job in a child interpreter in its own session,
+with a watchdog. On timeout, error or Ctrl-C the whole session is SIGKILLed and the shared-memory
+segments its processes mapped are unlinked, so a hung or interrupted lava run leaves nothing behind
+(lava's runtime forks one OS process per Process and talks over /dev/shm; a missing stop() hangs the
+interpreter, see docs/backends.md)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..errors import BackendError
+
+
+def _session_pids(sid: int) -> list[int]:
+    """PIDs of every process in session ``sid`` (the child and all lava processes it forked)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+            fields_ = st[st.rindex(")") + 2:].split()
+            # field 6 of stat: session id; zombies (state Z) hold nothing and wait for their reaper
+            if int(fields_[3]) == sid and fields_[0] != "Z":
+                pids.append(int(d))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def _shm_of(pids: list[int]) -> set[str]:
+    """/dev/shm files mapped by the given processes (lava's channel segments)."""
+    segs = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/maps") as f:
+                for line in f:
+                    i = line.find("/dev/shm/")
+                    if i >= 0:
+                        segs.add(line[i:].strip().replace(" (deleted)", ""))
+        except OSError:
+            continue
+    return segs
+
+
+def _kill_session(proc: subprocess.Popen) -> None:
+    """SIGKILL the child's whole session and unlink the shared memory its processes mapped."""
+    pids = _session_pids(proc.pid)
+    segs = _shm_of(pids)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for pid in pids:                      # processes that left the group but kept the session
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + 10.0          # SIGKILL is asynchronous: wait until the session is gone
+    while time.monotonic() < deadline:
+        left = _session_pids(proc.pid)
+        if not left:
+            break
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    for s in segs:
+        try:
+            os.unlink(s)
+        except OSError:
+            pass
+
+
+def _run_child(jobdir: str, timeout_s: float) -> None:
+    env = dict(os.environ)
+    env.setdefault("PYTHONWARNINGS", "ignore")
+    cmd = [sys.executable, "-m", "neurochip.backends.lava", jobdir]
+    with open(Path(jobdir) / "stderr.txt", "wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, env=env)
+        try:
+            rc = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_session(proc)
+            raise BackendError(f"lava run exceeded its timeout of {timeout_s:.0f} s; the lava processes were "
+                               f"killed and their shared memory removed") from None
+        except BaseException:             # Ctrl-C or anything else: leave nothing behind
+            _kill_session(proc)
+            raise
+        # the child stops lava itself; make sure no straggler of its session survives
+        if _session_pids(proc.pid):
+            _kill_session(proc)
+    if rc != 0:
+        tail = (Path(jobdir) / "stderr.txt").read_text(errors="replace").strip().splitlines()[-8:]
+        raise BackendError(f"lava run failed (exit code {rc}): " + " | ".join(tail))
