@@ -26,6 +26,8 @@ from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
+from neurochip.kernels.lava_engine import neuron_step
+
 
 class ChipNeuron(AbstractProcess):
     """Fixed-point LIF/ALIF population (docs/fixed_point.md), parameters as in `CompiledNetwork`.
@@ -54,11 +56,6 @@ class ChipNeuron(AbstractProcess):
             [du, dv, da, vth, bias_exp, beta_shift, a_inc, n_ref, reset_subtract], np.int64))
 
 
-def _trunc0_shift(x: np.ndarray, k: int) -> np.ndarray:
-    # sign-magnitude shift: Loihi's decays round toward zero
-    return np.sign(x) * (np.abs(x) >> k)
-
-
 @implements(proc=ChipNeuron, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
@@ -78,23 +75,15 @@ class PyChipNeuronModel(PyLoihiProcessModel):
     def run_spk(self) -> None:
         a_in = self.a_in.recv().astype(np.int64)
         du, dv, da, vth, bias_exp, beta_shift, a_inc, n_ref, rsub = (int(p) for p in self.params)
-        H = 1 << 23                                   # 24-bit u and v registers
-        vth_eff = vth << 6                            # threshold MSB-aligned by 6 bits, as lava's LIF
+        p = dict(du=du, dv=dv, da=da, vth=vth, beta_shift=beta_shift, a_inc=a_inc, n_ref=n_ref, reset_subtract=rsub)
         bias = self.bias_mant << bias_exp if bias_exp >= 0 else self.bias_mant >> (-bias_exp)
-        u = _trunc0_shift(self.u * (4096 - (du + 1)), 12) + (a_in << 6)   # ds_offset 1, input << 6
-        u = np.where(u > H, u - 2 * H, np.where(u <= -H, u + 2 * H, u))  # lava's single asymmetric wrap
-        reset = vth_eff * self.zp if rsub else 0
-        v = _trunc0_shift(self.v * (4096 - dv), 12) + u + bias - reset
-        v = np.clip(v, -(H - 1), H - 1)               # symmetric saturation of v
-        a = _trunc0_shift(self.a * (4096 - da), 12) + a_inc * self.zp
-        thr = vth_eff + ((self.beta_mant * a) >> beta_shift)
-        z = (v > thr) & (self.r <= 0)                 # strict >, silenced while refractory
-        self.r[:] = np.clip(self.r + n_ref * z - 1, 0, n_ref)
-        if not rsub:
-            v = np.where(z, 0, v)
+        # the step of docs/fixed_point.md, shared with the e-prop neuron and the engine emulator
+        u, v, a, r, z, _, _, _ = neuron_step(self.u, self.v, self.a, self.r, self.zp, a_in, bias, self.beta_mant, p)
         self.u[:] = u
         self.v[:] = v
         self.a[:] = a
+        self.r[:] = r
         self.zp[:] = z
+        z = z.astype(bool)
         self.s_out.send(z)
         self.v_out.send(v.astype(np.int32))
