@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import ConfigError, InvalidNetworkError
 from .learning import OptState, apply_update, grads, loss_terms, task_metrics
+from .learning.optim import step_decay_lr
 from .network import Network, NeuronParams, init_network
 from .rules import LearningRule
 from .simulate import simulate
@@ -68,7 +69,7 @@ def _score(m: dict[str, float]) -> float:
 def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: int, seed: int = 0,
           progress: bool = True, callback: Callable[[int, Network, dict], bool | None] | None = None, *,
           eval_every: int = 50, val_batches: int = 1, eval_batches: int = 4, early_stop: float | None = None,
-          confirm_batches: int = 8) -> tuple[Network, History]:
+          confirm_batches: int = 8, lr_decay: float = 1.0, lr_decay_every: int = 100) -> tuple[Network, History]:
     """Train ``net`` with ``rule`` on ``task`` for up to ``iterations`` updates of ``batch_size`` trials.
 
     Every ``eval_every`` iterations the network is validated on ``val_batches`` fresh draws of the
@@ -76,6 +77,8 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
     validation error ('ce') or nmse ('mse') is below it, ``confirm_batches`` further fresh 'val'
     batches are drawn and training stops if their mean is below it too. At the end the network is
     tested on the fixed held-out set test/0 .. test/eval_batches-1, which no decision has seen.
+    Learning-rate schedule: update ``it`` (0-based) uses ``rule.lr * lr_decay ** (it // lr_decay_every)``
+    (lr_decay = 1: constant rate).
     ``callback(iteration, net, metrics)`` runs after each update; a true return value stops
     training. Returns (trained network, History).
     """
@@ -89,6 +92,7 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
     if eval_every < 1 or eval_batches < 1 or val_batches < 1 or confirm_batches < 0:
         raise InvalidNetworkError(f"eval_every, val_batches, eval_batches must be >= 1 and confirm_batches >= 0, got "
                                   f"{eval_every}, {val_batches}, {eval_batches}, {confirm_batches}")
+    _check_schedule(lr_decay, lr_decay_every, InvalidNetworkError)
     hist = History()
     st = OptState()
     t0 = time.perf_counter()
@@ -104,7 +108,7 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
             g, loss, m = grads(net, rule, b)
             if not math.isfinite(loss):
                 raise InvalidNetworkError(f"training diverged at iteration {it}: loss = {loss} (lower lr={rule.lr})")
-            net = apply_update(net, rule, g, st)
+            net = apply_update(net, rule, g, st, step_decay_lr(rule.lr, it, lr_decay, lr_decay_every))
             for k, v in m.items():
                 hist.train.setdefault(k, []).append(float(v))
             hist.iterations = it + 1
@@ -143,6 +147,15 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
     return net, hist
 
 
+def _check_schedule(lr_decay, lr_decay_every, err=ConfigError) -> None:
+    """lr_decay must be a number in (0, 1] and lr_decay_every an integer >= 1 (raises ``err``)."""
+    if isinstance(lr_decay, bool) or not isinstance(lr_decay, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(float(lr_decay)) or not (0.0 < float(lr_decay) <= 1.0):
+        raise err(f"train.lr_decay must be a number in (0, 1] (1 = constant learning rate), got {lr_decay!r}")
+    if isinstance(lr_decay_every, bool) or not isinstance(lr_decay_every, (int, np.integer)) or lr_decay_every < 1:
+        raise err(f"train.lr_decay_every must be an integer >= 1 (iterations), got {lr_decay_every!r}")
+
+
 # --- configuration --------------------------------------------------------------------------------
 # Reference settings per task (eprop_spec 1.6). Sections: task, network, rule, train.
 TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
@@ -179,7 +192,7 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
 
 _NET_INIT_KEYS = ("n_rec", "n_adaptive", "adaptive_fraction", "beta", "p_rec", "feedback_scale", "w_out_init", "seed")
 _TRAIN_KEYS = ("iterations", "batch_size", "seed", "early_stop", "eval_every", "val_batches", "confirm_batches",
-               "eval_batches", "progress")
+               "eval_batches", "progress", "lr_decay", "lr_decay_every")
 
 
 def resolve_config(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -206,6 +219,10 @@ def resolve_config(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
     bad = set(out["train"]) - set(_TRAIN_KEYS)
     if bad:
         raise ConfigError(f"unknown train option(s) {sorted(bad)}; known: {sorted(_TRAIN_KEYS)}")
+    for k, dflt in (("lr_decay", 1.0), ("lr_decay_every", 100)):  # None = the default (constant rate)
+        if out["train"].get(k, None) is None:
+            out["train"][k] = dflt
+    _check_schedule(out["train"]["lr_decay"], out["train"]["lr_decay_every"])
     if out["network"].get("kind") == "lif":
         out["network"].pop("n_adaptive", None)
         out["network"].pop("adaptive_fraction", None)
@@ -247,7 +264,8 @@ def train_from_config(cfg: dict[str, Any], progress: bool = True,
                       progress=tr.get("progress", progress), callback=callback,
                       eval_every=int(tr.get("eval_every", 50)), val_batches=int(tr.get("val_batches", 1)),
                       eval_batches=int(tr.get("eval_batches", 4)), early_stop=tr.get("early_stop"),
-                      confirm_batches=int(tr.get("confirm_batches", 8)))
+                      confirm_batches=int(tr.get("confirm_batches", 8)), lr_decay=float(tr.get("lr_decay", 1.0)),
+                      lr_decay_every=int(tr.get("lr_decay_every", 100)))
     final_test = {k: v for k, v in hist.test[-1].items() if k != "iteration"}
     last = {k: v[-1] for k, v in hist.train.items()} if hist.train else {}
     n_samples = max(1, hist.iterations * int(tr["batch_size"]))

@@ -3,6 +3,8 @@
 State is plain data (dicts of numpy arrays), so a run can be checkpointed without pickle.
 eprop_adaptive (eprop_spec 2.4, pitfall P15): B receives the same increment as W_out^T and both are
 multiplied by (1 - rule.adaptive_decay) after every update (Kolen-Pollack), so B tends to W_out^T.
+Learning-rate schedule (`step_decay_lr`): the step size of update ``it`` (0-based) is
+``rule.lr * decay ** (it // every)``; the training loop passes it to `apply_update` as ``lr``.
 """
 from __future__ import annotations
 
@@ -42,8 +44,16 @@ def adam_step(name: str, g: np.ndarray, st: OptState, lr: float, b1: float = 0.9
     return -lr * mh / (np.sqrt(vh) + eps)
 
 
-def increments(rule: LearningRule, g: Grads, st: OptState) -> dict[str, np.ndarray]:
-    """Increment per trained array (untrained arrays are absent)."""
+def step_decay_lr(lr: float, it: int, decay: float = 1.0, every: int = 100) -> float:
+    """Step-decay schedule: the learning rate of update ``it`` (0-based) is
+    ``lr * decay ** (it // every)`` (decay = 1: constant). Multiplies the Adam step size (the moments
+    are unchanged) or the SGD rate."""
+    return float(lr) * float(decay) ** (int(it) // int(every))
+
+
+def increments(rule: LearningRule, g: Grads, st: OptState, lr: float | None = None) -> dict[str, np.ndarray]:
+    """Increment per trained array (untrained arrays are absent); ``lr`` overrides rule.lr (schedules)."""
+    lr = rule.lr if lr is None else float(lr)
     st.step += 1
     train = {"w_in": rule.train_in, "w_rec": rule.train_rec, "w_out": rule.train_out, "b_out": rule.train_out and rule.train_bias}
     out = {}
@@ -51,14 +61,15 @@ def increments(rule: LearningRule, g: Grads, st: OptState) -> dict[str, np.ndarr
         if not train[name]:
             continue
         gi = getattr(g, name)
-        out[name] = adam_step(name, gi, st, rule.lr) if rule.optimizer == "adam" else sgd_step(gi, rule.lr)
+        out[name] = adam_step(name, gi, st, lr) if rule.optimizer == "adam" else sgd_step(gi, lr)
     return out
 
 
-def apply_update(net: Network, rule: LearningRule, g: Grads, st: OptState) -> Network:
+def apply_update(net: Network, rule: LearningRule, g: Grads, st: OptState, lr: float | None = None) -> Network:
     """One optimiser step: returns the updated network (validated). Masked and diagonal recurrent
-    entries have zero gradient, hence zero Adam moments and zero increment: they stay zero."""
-    inc = increments(rule, g, st)
+    entries have zero gradient, hence zero Adam moments and zero increment: they stay zero.
+    ``lr`` (default rule.lr) is this step's learning rate, e.g. from `step_decay_lr`."""
+    inc = increments(rule, g, st, lr)
     new = {k: getattr(net, k) + d for k, d in inc.items()}
     if "w_rec" in new:
         new["w_rec"] = new["w_rec"] * net.rec_mask  # exact zeros where no synapse exists

@@ -124,3 +124,51 @@ def test_early_stop_uses_validation_and_confirmation():
     assert hist.stopped_early and hist.iterations == 5 and "confirm" in hist.val[0]
     out, hist = train(net, LearningRule(), task, 12, 4, progress=False, eval_every=5, early_stop=-1.0)
     assert not hist.stopped_early and [v["iteration"] for v in hist.val] == [5, 10, 12]
+
+
+def test_step_decay_schedule_sets_the_step_size():
+    """train.lr_decay / lr_decay_every: update it (0-based) uses lr * decay ** (it // every)."""
+    from neurochip.learning.optim import step_decay_lr
+    from neurochip.tasks import get_task
+    assert [step_decay_lr(0.1, it, 0.5, 2) for it in range(5)] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
+    assert step_decay_lr(0.1, 999, 1.0, 1) == 0.1
+    net = init_network(3, 5, 2, seed=1)
+    rng = np.random.default_rng(0)
+    g = Grads(w_in=rng.standard_normal((5, 3)), w_rec=rng.standard_normal((5, 5)) * net.rec_mask,
+              w_out=rng.standard_normal((2, 5)), b_out=rng.standard_normal(2))
+    rule = LearningRule("eprop_random", optimizer="sgd", lr=0.1)
+    new = apply_update(net, rule, g, OptState(), lr=0.025)
+    np.testing.assert_allclose(new.w_out - net.w_out, -0.025 * g.w_out)
+    # the training loop follows the schedule: SGD steps of lr, lr/2, lr/4 (decay 0.5 every iteration)
+    task = get_task("evidence", n_cues=1, delay_ms=10, cue_ms=20, gap_ms=10, recall_ms=20)
+    net0 = init_network(task.n_in, 10, 2, seed=0)
+    rule = LearningRule("eprop_random", optimizer="sgd", lr=0.05)
+    seen = []
+    _, hist = train(net0, rule, task, 3, 4, progress=False, eval_every=10, lr_decay=0.5, lr_decay_every=1,
+                    callback=lambda it, n, m: seen.append(n) and False)
+    from neurochip.learning import grads
+    ref, st = net0, OptState()
+    for it, lr in enumerate((0.05, 0.025, 0.0125)):
+        gi, _, _ = grads(ref, rule, task.batch(4, "train", it))
+        ref = apply_update(ref, rule, gi, st, lr=lr)
+        np.testing.assert_allclose(seen[it].w_out, ref.w_out, rtol=1e-12, atol=1e-15)
+    # and a constant rate gives a different trajectory (the schedule is not a no-op)
+    _, _ = train(net0, rule, task, 3, 4, progress=False, eval_every=10,
+                 callback=lambda it, n, m: seen.append(n) and False)
+    assert not np.allclose(seen[5].w_out, seen[2].w_out)
+    with pytest.raises(InvalidNetworkError, match="lr_decay"):
+        train(net0, rule, task, 1, 4, progress=False, lr_decay=0.0)
+
+
+@pytest.mark.parametrize("key,value", [("lr_decay", 0.0), ("lr_decay", 1.5), ("lr_decay", "fast"), ("lr_decay", True),
+                                       ("lr_decay_every", 0), ("lr_decay_every", 2.5)])
+def test_lr_schedule_config_errors_name_key_and_value(key, value):
+    with pytest.raises(ConfigError, match=rf"train\.{key} .*got {value!r}"):
+        resolve_config({"train": {key: value}})
+
+
+def test_lr_schedule_config_defaults_to_constant():
+    c = resolve_config({"task": {"name": "pattern"}, "train": {"lr_decay": None}})
+    assert c["train"]["lr_decay"] == 1.0 and c["train"]["lr_decay_every"] == 100
+    c = resolve_config({"train": {"lr_decay": 0.8, "lr_decay_every": 50}})
+    assert (c["train"]["lr_decay"], c["train"]["lr_decay_every"]) == (0.8, 50)
