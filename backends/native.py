@@ -91,6 +91,82 @@ def tables_for(compiled) -> Tables:
     return tb
 
 
+@dataclass(frozen=True)
+class FixedTables:
+    """`Tables` recoded for the inference kernel (same synapses, same order): unsigned target indices
+    (uint16 up to 65536 neurons: no wrap-around test, 2 bytes per synapse), and, when both exponents are
+    >= 0, W_in and W_rec pre-shifted to the smaller one so one accumulator holds the whole input sum
+    (``merged``; exact, see `kernels.fixed_forward.forward_fixed`). ``acc_proto`` is an empty array of the
+    accumulator dtype: int32 when no target's sum of |mantissas| reaches 2^31 (no partial sum can
+    overflow), else int64."""
+
+    in_ptr: np.ndarray
+    in_idx: np.ndarray
+    in_w: np.ndarray
+    rec_ptr: np.ndarray
+    rec_idx: np.ndarray
+    rec_w: np.ndarray
+    w_out_t: np.ndarray
+    merged: bool
+    e_in: int
+    e_rec: int
+    acc_proto: np.ndarray
+
+
+def _narrow_int(a: np.ndarray) -> np.ndarray:
+    """``a`` in the narrowest of int8/16/32/64 that holds every value."""
+    if a.size == 0:
+        return a.astype(np.int16)
+    lo, hi = int(a.min()), int(a.max())
+    for dt in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return a.astype(dt)
+    return a.astype(np.int64)
+
+
+def fixed_tables(compiled, tb: Tables) -> FixedTables:
+    """`FixedTables` from the shared `Tables` of ``compiled`` (O(synapses), memoised by `fixed_tables_for`)."""
+    n_rec = compiled.n_rec
+    e_in, e_rec = int(compiled.e_in), int(compiled.e_rec)
+    merged = e_in >= 0 and e_rec >= 0
+    in_w = np.asarray(tb.in_w, np.int64)
+    rec_w = np.asarray(tb.rec_w, np.int64)
+    if merged:
+        m = min(e_in, e_rec)
+        in_w, rec_w = in_w << (e_in - m), rec_w << (e_rec - m)
+        e_in = e_rec = m
+    idx_dt = np.uint16 if n_rec <= (1 << 16) else np.uint32
+    bound_in = np.bincount(tb.in_idx, np.abs(in_w).astype(np.float64), minlength=n_rec)
+    bound_rec = np.bincount(tb.rec_idx, np.abs(rec_w).astype(np.float64), minlength=n_rec)
+    bound = max(float((bound_in + bound_rec).max(initial=0)) if merged else
+                max(float(bound_in.max(initial=0)), float(bound_rec.max(initial=0))), 0.0)
+    acc_dt = np.int32 if bound < 2.0 ** 31 - 2.0 ** 20 else np.int64   # margin for float rounding of the bound
+    w_dt = np.result_type(_narrow_int(in_w).dtype, _narrow_int(rec_w).dtype)
+    return FixedTables(np.ascontiguousarray(tb.in_ptr, np.int64), tb.in_idx.astype(idx_dt), in_w.astype(w_dt),
+                       np.ascontiguousarray(tb.rec_ptr, np.int64), tb.rec_idx.astype(idx_dt), rec_w.astype(w_dt),
+                       np.ascontiguousarray(_narrow_int(np.asarray(tb.w_out_t, np.int64)).astype(
+                           np.int32 if np.abs(tb.w_out_t).max(initial=0) < 2 ** 31 else np.int64)),
+                       merged, e_in, e_rec, np.zeros(0, acc_dt))
+
+
+_FIXED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def fixed_tables_for(compiled, tb: Tables | None = None) -> FixedTables:
+    """`fixed_tables` memoised per CompiledNetwork (only when built from its own `tables_for`)."""
+    if tb is not None:
+        return fixed_tables(compiled, tb)
+    try:
+        ft = _FIXED.get(compiled)
+    except TypeError:
+        return fixed_tables(compiled, tables_for(compiled))
+    if ft is None:
+        ft = fixed_tables(compiled, tables_for(compiled))
+        _FIXED[compiled] = ft
+    return ft
+
+
 def check_inputs(compiled, inputs, binary: bool = True, backend: str = "native fixed-point") -> np.ndarray:
     """Inputs [batch, time, n_in] of 0/1 spikes -> contiguous uint8; `BackendError` naming the problem.
     Shared by every chip backend (``backend`` names the caller in the message)."""
@@ -143,11 +219,14 @@ def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int)
 
 
 def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tables | None = None):
-    """Fixed-point inference of ``x`` (validated uint8 [B, T, n_in]). Returns (z, y_int, v|None, counts)."""
-    from neurochip.kernels.fixed_forward import N_COUNTS, forward_fixed
+    """Fixed-point inference of ``x`` (validated uint8 [B, T, n_in]). Returns (z, y_int, v|None, counts).
+    Trials run in parallel (``prange``) when there are several and numba has more than one thread."""
+    import numba
+    from neurochip.kernels.fixed_forward import N_COUNTS, forward_fixed, forward_fixed_serial
 
     fm = chip_format(compiled)
     tb = tables or tables_for(compiled)
+    ft = fixed_tables_for(compiled, tables)
     rt = tb.routes
     B, T, _ = x.shape
     n_rec, n_out, nc = compiled.n_rec, compiled.n_out, int(compiled.n_cores)
@@ -158,15 +237,16 @@ def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tab
     cnt = np.zeros((B, N_COUNTS), np.int64)
     core_syn = np.zeros((B, nc), np.int64)
     c2c = np.zeros((B, nc, nc), np.int64)
-    forward_fixed(x, tb.in_ptr, tb.in_idx, tb.in_w, tb.rec_ptr, tb.rec_idx, tb.rec_w, tb.w_out_t,
-                  int(compiled.e_in), int(compiled.e_rec), int(compiled.e_out), int(compiled.du), int(compiled.dv),
-                  int(compiled.da), int(compiled.dk), fm["D"], fm["S"], int(compiled.vth),
-                  np.asarray(compiled.bias_mant, np.int64) << int(compiled.bias_exp) if int(compiled.bias_exp) >= 0
-                  else np.asarray(compiled.bias_mant, np.int64) >> -int(compiled.bias_exp),
-                  np.asarray(compiled.beta_mant, np.int64), int(compiled.beta_shift), int(compiled.a_inc),
-                  int(compiled.n_ref), compiled.reset == "subtract", fm["cur_bits"], fm["mem_bits"],
-                  np.asarray(compiled.core_of, np.int64), rt.dest_ptr, rt.dest_core, rt.dest_syn, rt.dest_hops,
-                  rt.in_core_syn, nc, want_v, z, y, v, cnt, core_syn, c2c)
+    kernel = forward_fixed if B > 1 and numba.get_num_threads() > 1 else forward_fixed_serial
+    kernel(x, ft.in_ptr, ft.in_idx, ft.in_w, ft.rec_ptr, ft.rec_idx, ft.rec_w, ft.w_out_t, ft.merged, ft.acc_proto,
+           ft.e_in, ft.e_rec, int(compiled.e_out), int(compiled.du), int(compiled.dv),
+           int(compiled.da), int(compiled.dk), fm["D"], fm["S"], int(compiled.vth),
+           np.asarray(compiled.bias_mant, np.int64) << int(compiled.bias_exp) if int(compiled.bias_exp) >= 0
+           else np.asarray(compiled.bias_mant, np.int64) >> -int(compiled.bias_exp),
+           np.asarray(compiled.beta_mant, np.int64), int(compiled.beta_shift), int(compiled.a_inc),
+           int(compiled.n_ref), compiled.reset == "subtract", fm["cur_bits"], fm["mem_bits"],
+           np.asarray(compiled.core_of, np.int64), rt.dest_ptr, rt.dest_core, rt.dest_syn, rt.dest_hops,
+           rt.in_core_syn, nc, want_v, z, y, v, cnt, core_syn, c2c)
     counts = counts_from_kernel(compiled, B, T, cnt, core_syn, c2c, fm["weight_bits"])
     return z, y, (v if want_v else None), counts
 

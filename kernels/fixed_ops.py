@@ -12,9 +12,8 @@ from numba import njit, int64, uint64
 def trunc_decay(x, d, D):
     """trunc0(x * (2^D - d) >> D): leak by a D-bit decay, rounding toward zero (lava's u/v decays)."""
     p = x * ((1 << D) - d)
-    if p >= 0:
-        return p >> D
-    return -((-p) >> D)
+    # one select, no negations: for p < 0, -((-p) >> D) == (p + 2^D - 1) >> D (ceil of p / 2^D)
+    return (p + (((1 << D) - 1) if p < 0 else 0)) >> D
 
 
 @njit(cache=True, inline="always")
