@@ -23,21 +23,24 @@ def neuron_update(cur, j, u, v, a, r, zpj, bias, beta_mant, beta_shift, a_inc, d
                   subtract, half_c, vmax, has_u, adaptive):
     """`neuron_step` from the summed synaptic input ``cur`` (exponents already applied) and ``zpj`` =
     z_j^{t-1}: the same integer operations, written with selects instead of branches (the neuron loop
-    runs over every neuron every step; its branches on the sign or the saturation of a register are
-    data dependent)."""
+    runs over every neuron every step: the sign-dependent roundings are selects, and the rare wrap /
+    saturation is one unsigned range test each)."""
+    sat = 0
     uj = cur << S                                                         # input MSB-aligned by S bits
     if has_u:                                                             # du = 2^D - 1: no current memory
         uj += trunc_decay(u[j], du + 1, D)
-    w_hi = uj > half_c                                                    # lava's single wrap of u
-    w_lo = uj <= -half_c
-    uj = uj - 2 * half_c if w_hi else (uj + 2 * half_c if w_lo else uj)
+    if np.uint64(uj + (half_c - 1)) >= np.uint64(2 * half_c):            # outside (-half_c, half_c]: rare
+        if uj > half_c:                                                   # lava's single wrap of u
+            uj -= 2 * half_c
+        else:
+            uj += 2 * half_c
+        sat += 1
     vj = trunc_decay(v[j], dv, D) + uj + bias[j]
     if subtract:
         vj -= vth_eff if zpj != 0 else 0                                  # reset by subtraction of z^{t-1}
-    s_hi = vj > vmax                                                      # symmetric saturation of v
-    s_lo = vj < -vmax
-    vj = vmax if s_hi else (-vmax if s_lo else vj)
-    sat = np.int64(w_hi) + np.int64(w_lo) + np.int64(s_hi) + np.int64(s_lo)
+    if np.uint64(vj + vmax) > np.uint64(2 * vmax):                       # outside [-vmax, vmax]: rare
+        vj = vmax if vj > vmax else -vmax                                 # symmetric saturation of v
+        sat += 1
     thr = vth_eff
     aj = 0
     if adaptive:                                                          # LIF: a stays 0, A = vth_eff
@@ -106,6 +109,40 @@ def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp,
 
 
 @njit(cache=True)
+def _neurons_lif(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax):
+    """`_neurons` for the standard case with its flags folded: LIF (no current memory, no adaptation),
+    merged accumulator (input ``acc[j] << e``), no membrane recording; z^t into the row ``z_row``."""
+    n = 0
+    sat = 0
+    act = 0
+    for j in range(u.shape[0]):
+        cur = np.int64(acc[j]) << e
+        acc[j] = 0
+        zj, s, _d = neuron_update(cur, j, u, v, u, r, zp[j], bias, bias, 0, 0, 0, dv, 0, D, S, vth_eff, n_ref,
+                                  subtract, half_c, vmax, False, False)
+        zp[j] = zj
+        sat += s
+        if k_in == 0:
+            act += got[j] | zj
+            got[j] = 0
+        if zj != 0:
+            spk[n] = j
+            n += 1
+            z_row[j] = 1
+    return n, sat, act
+
+
+@njit(cache=True)
+def _neurons_any(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias, beta_mant, beta_shift,
+                 a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive, record_v, z_out,
+                 v_out):
+    """`_neurons`, every case."""
+    return _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias, beta_mant,
+                    beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive,
+                    record_v, z_out, v_out)
+
+
+@njit(cache=True)
 def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
            e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
            n_ref, subtract, cur_bits, mem_bits,
@@ -120,7 +157,7 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
     vmax = (np.int64(1) << (mem_bits - 1)) - 1
     has_u = du + 1 != (1 << D)
     adaptive = a_inc != 0 or da != 0
-    lif = not has_u and not adaptive and not record_v
+    lif = merged and not has_u and not adaptive and not record_v
     u = np.zeros(n_rec, np.int64)
     v = np.zeros(n_rec, np.int64)
     a = np.zeros(n_rec, np.int64)
@@ -168,13 +205,12 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
                 for q in range(ii.shape[0]):
                     acc_r[ii[q]] += ww[q]
         if lif:                                       # the standard LIF case, constants folded
-            n_sp, s, ac = _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias,
-                                   beta_mant, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c,
-                                   vmax, False, False, False, z_out, v_out)
+            n_sp, s, ac = _neurons_lif(z_out[b, t], k_in, acc_a, e_in, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff,
+                                       n_ref, subtract, half_c, vmax)
         else:
-            n_sp, s, ac = _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias,
-                                   beta_mant, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c,
-                                   vmax, has_u, adaptive, record_v, z_out, v_out)
+            n_sp, s, ac = _neurons_any(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias,
+                                       beta_mant, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract,
+                                       half_c, vmax, has_u, adaptive, record_v, z_out, v_out)
         sat += s
         act += n_rec if k_in > 0 else ac
         # readout: z^t reaches the leaky readout the same step
