@@ -20,11 +20,12 @@ N_COUNTS = 7
 
 @njit(cache=True, inline="always")
 def neuron_update(cur, j, u, v, a, r, zpj, bias, beta_mant, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref,
-                  subtract, half_c, vmax, has_u, adaptive):
+                  subtract, half_c, vmax, has_u, adaptive, has_bias=True, store_u=True):
     """`neuron_step` from the summed synaptic input ``cur`` (exponents already applied) and ``zpj`` =
     z_j^{t-1}: the same integer operations, written with selects instead of branches (the neuron loop
     runs over every neuron every step: the sign-dependent roundings are selects, and the rare wrap /
-    saturation is one unsigned range test each)."""
+    saturation is one unsigned range test each). ``has_bias=False`` (every bias 0) skips the bias read;
+    ``store_u=False`` (only when not has_u: u is then never read) skips the u write."""
     sat = 0
     uj = cur << S                                                         # input MSB-aligned by S bits
     if has_u:                                                             # du = 2^D - 1: no current memory
@@ -35,7 +36,9 @@ def neuron_update(cur, j, u, v, a, r, zpj, bias, beta_mant, beta_shift, a_inc, d
         else:
             uj += 2 * half_c
         sat += 1
-    vj = trunc_decay(v[j], dv, D) + uj + bias[j]
+    vj = trunc_decay(v[j], dv, D) + uj
+    if has_bias:
+        vj += bias[j]
     if subtract:
         vj -= vth_eff if zpj != 0 else 0                                  # reset by subtraction of z^{t-1}
     if np.uint64(vj + vmax) > np.uint64(2 * vmax):                       # outside [-vmax, vmax]: rare
@@ -56,7 +59,8 @@ def neuron_update(cur, j, u, v, a, r, zpj, bias, beta_mant, beta_shift, a_inc, d
     r[j] = 0 if rj < 0 else (n_ref if rj > n_ref else rj)
     if not subtract:
         vj = 0 if z == 1 else vj                                          # hard reset, same step
-    u[j] = uj
+    if store_u:
+        u[j] = uj
     v[j] = vj
     if adaptive:
         a[j] = aj
@@ -108,18 +112,20 @@ def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp,
     return n, sat, act
 
 
-@njit(cache=True)
-def _neurons_lif(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax):
-    """`_neurons` for the standard case with its flags folded: LIF (no current memory, no adaptation),
-    merged accumulator (input ``acc[j] << e``), no membrane recording; z^t into the row ``z_row``."""
+@njit(cache=True, inline="always")
+def _lif_loop(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax,
+              has_bias):
+    """`_neurons` for the standard case: LIF (no current memory, no adaptation), merged accumulator (input
+    ``acc[j] << e``), no membrane recording; z^t into the row ``z_row``. ``subtract`` and ``has_bias``
+    are literals at each call site, so the loop carries no flag."""
     n = 0
     sat = 0
     act = 0
-    for j in range(u.shape[0]):
+    for j in range(v.shape[0]):
         cur = np.int64(acc[j]) << e
         acc[j] = 0
         zj, s, _d = neuron_update(cur, j, u, v, u, r, zp[j], bias, bias, 0, 0, 0, dv, 0, D, S, vth_eff, n_ref,
-                                  subtract, half_c, vmax, False, False)
+                                  subtract, half_c, vmax, False, False, has_bias, False)
         zp[j] = zj
         sat += s
         if k_in == 0:
@@ -130,6 +136,23 @@ def _neurons_lif(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth
             n += 1
             z_row[j] = 1
     return n, sat, act
+
+
+@njit(cache=True)
+def _neurons_lif(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax,
+                 has_bias):
+    """`_lif_loop` with ``subtract`` and ``has_bias`` folded (four copies of the loop)."""
+    if subtract:
+        if has_bias:
+            return _lif_loop(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
+                             vmax, True)
+        return _lif_loop(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
+                         vmax, False)
+    if has_bias:
+        return _lif_loop(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
+                         vmax, True)
+    return _lif_loop(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
+                     vmax, False)
 
 
 @njit(cache=True)
@@ -158,6 +181,10 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
     has_u = du + 1 != (1 << D)
     adaptive = a_inc != 0 or da != 0
     lif = merged and not has_u and not adaptive and not record_v
+    has_bias = False
+    for j in range(n_rec):
+        if bias[j] != 0:
+            has_bias = True
     u = np.zeros(n_rec, np.int64)
     v = np.zeros(n_rec, np.int64)
     a = np.zeros(n_rec, np.int64)
@@ -206,7 +233,7 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
                     acc_r[ii[q]] += ww[q]
         if lif:                                       # the standard LIF case, constants folded
             n_sp, s, ac = _neurons_lif(z_out[b, t], k_in, acc_a, e_in, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff,
-                                       n_ref, subtract, half_c, vmax)
+                                       n_ref, subtract, half_c, vmax, has_bias)
         else:
             n_sp, s, ac = _neurons_any(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias,
                                        beta_mant, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract,
