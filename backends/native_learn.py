@@ -100,6 +100,8 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
     import numba
     kernel = learn_trials_parallel if (in_w.size + rec_w.size >= PARALLEL_MIN_SYNAPSES
                                        and numba.get_num_threads() > 1) else learn_trials
+    # per-synapse accumulators: 4 bytes when the profile's accumulator fits (memory traffic is the cost)
+    ac_store = np.zeros(in_w.size + rec_w.size, np.int32 if int(rule.acc_bits) <= 32 else np.int64)
     for ep in range(int(epochs)):
         n_apply = kernel(
             x, order, tgt, labels, mask, kind, b_out, float(compiled.scale_out),
@@ -117,7 +119,7 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
             float(rule.err_scale), np.asarray(rule.lr_mant, np.int64), np.asarray(rule.lr_shift, np.int64),
             bool(rule.train_in), bool(rule.train_rec), bool(rule.train_out), int(rule.w_min), int(rule.w_max),
             core_of, rt.dest_ptr, rt.dest_core, rt.dest_syn, rt.dest_hops, rt.in_core_syn, ls_total, nc,
-            ep * B, n_apply, want_z, z_rec, y_rec, loss_rec, cnt, core_syn, c2c)
+            ep * B, n_apply, want_z, z_rec, y_rec, loss_rec, cnt, core_syn, c2c, ac_store)
         out = y_rec / float(compiled.scale_out) + b_out[None, None, :]
         h = {"epoch": ep, "loss": float(loss_rec.mean())}
         if loss_name == "ce":

@@ -22,6 +22,7 @@ from .fixed_ops import floor_shift, round_shift, splitmix64, stoch_shift, trunc_
 L_TRACE, L_WUPD, L_LSMSG, L_LSHOPS, L_LSMACS, L_BITS_R, L_BITS_W, L_SAT, L_CLIP = range(7, 16)
 N_LCOUNTS = 16
 STREAM_TRACE, STREAM_W_IN, STREAM_W_REC, STREAM_W_OUT, STREAM_ELIG_IN, STREAM_ELIG_REC = 1, 2, 3, 4, 5, 6
+NCHUNK = 16      # row chunks of the per-synapse loops (the unit of parallel work; each owns a scratch)
 
 
 @njit(cache=True, inline="always")
@@ -42,18 +43,120 @@ def _decay_trace(x, d, D, stochastic, key):
 
 
 @njit(cache=True, inline="always")
-def _sdecay(x, d, D, key):
-    """Leak a signed trace by a D-bit decay with stochastic rounding (unbiased, keeps small values alive)."""
-    return stoch_shift(x * ((1 << D) - d), D, key)
-
-
-@njit(cache=True, inline="always")
 def _clip(x, m):
     if x > m:
         return m, 1
     if x < -m:
         return -m, 1
     return x, 0
+
+
+@njit(cache=True, inline="always")
+def _rnd(x, k):
+    """round_shift without branches on the sign (k > 0): (x + 2^(k-1) - [x < 0]) >> k, ties away from 0."""
+    return (x + (np.int64(1) << (k - 1)) + (x >> 63)) >> k
+
+
+@njit(cache=True, inline="always")
+def _srnd(x, k, r):
+    """stoch_shift(x, k, key) given r = splitmix64(key): floor((x + top k bits of r) / 2^k)."""
+    if k <= 0:
+        return x << (-k)
+    return (x + np.int64(r >> uint64(64 - k))) >> k
+
+
+@njit(cache=True, inline="always")
+def _tdec(x, dec, D):
+    """trunc_decay without branches: trunc0(x dec / 2^D) = (p + [p < 0] (2^D - 1)) >> D, p = x dec."""
+    p = x * dec
+    return (p + ((p >> 63) & ((np.int64(1) << D) - 1))) >> D
+
+
+@njit(cache=True, inline="always")
+def _rsh(x, k):
+    """round_shift(x, k) for any k, branch-free in x."""
+    return _rnd(x, k) if k > 0 else x << (-k)
+
+
+@njit(cache=True)
+def _acc_outer_row(ac, ptr, idx, fac, i, pre, lm, sh, amax):
+    """Factorised accumulation over presynaptic row i: ac[q] = clip(ac[q] + rnd(fac[idx[q]] pre lm >> sh)).
+
+    No branch on a zero factor (it adds rnd(0) = 0, exactly as skipping it; the post factor is non-zero
+    on about half the neurons, so such a branch mispredicts); the clip branch is rare and predictable.
+    Row slices and unsigned gathers spare Numba's negative-index checks (~2x on this loop). ac is int32
+    or int64 storage; arithmetic in int64. Returns the number of clips."""
+    a = ptr[i]
+    n = ptr[i + 1] - a
+    acr = ac[a:a + n]
+    ir = idx[a:a + n]
+    P = pre * lm
+    sat = 0
+    if n == fac.shape[0] and sh > 0:
+        # full row (ascending, unique targets: ir[k] == k), e.g. a dense input projection: no gather and
+        # a branch-free clip, so the loop vectorises (~3x)
+        for k in range(n):
+            s = np.int64(acr[k]) + _rnd(fac[k] * P, sh)
+            c = min(max(s, -amax), amax)
+            sat += c != s
+            acr[k] = c
+        return sat
+    for k in range(n):
+        x = fac[np.uint32(ir[k])] * P
+        s = np.int64(acr[k]) + (_rnd(x, sh) if sh > 0 else x << (-sh))
+        if s > amax:
+            s = amax
+            sat += 1
+        elif s < -amax:
+            s = -amax
+            sat += 1
+        acr[k] = s
+    return sat
+
+
+@njit(cache=True)
+def _elig_row(eb, hh, ac, ptr, idx, i, pre, prep, psi, L, qj, adapt, stoch, key0, e_shift, dk, da, D, q_frac,
+              emax, amax, lm, lsh, rbuf):
+    """Per-synapse eligibility and accumulation over presynaptic row i (docs/fixed_point.md, per_synapse).
+
+    Stochastic rounding draws splitmix64(key0 + q) for e_q and splitmix64(key0 + q + 1) for the ebar
+    decay of synapse q (``_key(seed, stream, step, q)`` = key0 + q); the decay draw of q is the e draw
+    of q + 1, so along a row each hash is computed once, in a first loop that vectorises (rbuf: scratch
+    uint64 of at least the row length + 1). Returns the number of clips."""
+    a = ptr[i]
+    n = ptr[i + 1] - a
+    ir = idx[a:a + n]
+    ebr = eb[a:a + n]
+    acr = ac[a:a + n]
+    hr = hh[a:a + n] if adapt else hh
+    dec = (np.int64(1) << D) - dk
+    sat = 0
+    if stoch:
+        for k in range(n + 1):
+            rbuf[k] = splitmix64(key0 + uint64(a + k))
+    for k in range(n):
+        # no branch on the sign of products or on L_j = 0 (adds 0; the clip of an in-range value is a
+        # no-op): both vary synapse to synapse and would mispredict
+        j = np.uint32(ir[k])
+        hq = np.int64(0)
+        if adapt:
+            hold = np.int64(hr[k])
+            hq = _tdec(hold, (np.int64(1) << D) - da, D) + _rsh(qj[j] * (prep - hold), q_frac)
+            hr[k] = hq
+        if stoch:
+            e = _srnd(psi[j] * (pre - hq), e_shift, rbuf[k])
+            ebv = _srnd(np.int64(ebr[k]) * dec, D, rbuf[k + 1]) + e
+        else:
+            e = _rsh(psi[j] * (pre - hq), e_shift)
+            ebv = _tdec(np.int64(ebr[k]), dec, D) + e
+        ec = min(max(ebv, -emax), emax)
+        sat += ec != ebv
+        ebr[k] = ec
+        s = np.int64(acr[k]) + _rsh(L[j] * ec * lm, lsh)
+        c = min(max(s, -amax), amax)
+        sat += c != s
+        acr[k] = c
+    return sat
 
 
 @njit(cache=True)
@@ -90,7 +193,7 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                  psi_shift, e_shift, m_shift, q_frac, qa_shift, qa_mant, B_mant, l_shift, err_scale,
                  lr_mant, lr_shift, train_in, train_rec, train_out, w_min, w_max,
                  core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, ls_hops_total, n_cores,
-                 trial0, apply0, record_z, z_out, y_out, loss_out, cnt, core_syn, c2c):
+                 trial0, apply0, record_z, z_out, y_out, loss_out, cnt, core_syn, c2c, ac_store):
     """Learn on trials ``order`` (indices into x [B, T, n_in] uint8), in order.
 
     Targets: loss_kind 0 = MSE with tgt [B, T, n_out] float64, 1 = CE with labels [B, T] int64; mask
@@ -102,7 +205,8 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
     stochastic-rounding generator, so successive calls never reuse a draw). Returns the next apply0.
     Records: z_out [n, T, n_rec] uint8 if record_z, y_out [n, T, n_out] int64, loss_out [n] float64
     (task loss of each trial: 1/2 sum of squared errors, or mean CE over masked steps); counts into
-    cnt [N_LCOUNTS], core_syn [n_cores], c2c [n_cores, n_cores].
+    cnt [N_LCOUNTS], core_syn [n_cores], c2c [n_cores, n_cores]. ac_store [nnz_in + nnz_rec]: accumulator
+    storage (int32 when acc_bits <= 32, else int64; arithmetic is int64 either way).
     """
     B, T, n_in = x.shape
     n_rec = rec_ptr.shape[0] - 1
@@ -142,12 +246,24 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
     mfac = np.zeros(n_rec, np.int64)
     err = np.zeros(n_out, np.int64)
     errf = np.zeros(n_out)
-    eb_in = np.zeros(nnz_in if per_synapse else 0, np.int64)
-    eb_rec = np.zeros(nnz_rec if per_synapse else 0, np.int64)
-    h_in = np.zeros(nnz_in if (per_synapse and adapt) else 0, np.int64)
-    h_rec = np.zeros(nnz_rec if (per_synapse and adapt) else 0, np.int64)
-    ac_in = np.zeros(nnz_in, np.int64)
-    ac_rec = np.zeros(nnz_rec, np.int64)
+    eb_in = np.zeros(nnz_in if per_synapse else 0, np.int32)       # |ebar|, |h| < 2^(elig_bits-1) <= 2^31
+    eb_rec = np.zeros(nnz_rec if per_synapse else 0, np.int32)
+    h_in = np.zeros(nnz_in if (per_synapse and adapt) else 0, np.int32)
+    h_rec = np.zeros(nnz_rec if (per_synapse and adapt) else 0, np.int32)
+    ac_in = ac_store[:nnz_in]                                         # caller's storage (int32 if acc_bits <= 32)
+    ac_rec = ac_store[nnz_in:nnz_in + nnz_rec]
+    ac_in[:] = 0
+    ac_rec[:] = 0
+    # hash scratch for the per-synapse rows: one buffer per chunk of rows (a chunk runs on one thread)
+    nbuf = NCHUNK if per_synapse and trace_stoch else 1
+    max_in = 0
+    for i in range(n_in):
+        max_in = max(max_in, in_ptr[i + 1] - in_ptr[i])
+    max_rec = 0
+    for i in range(n_rec):
+        max_rec = max(max_rec, rec_ptr[i + 1] - rec_ptr[i])
+    rbuf_in = np.zeros((NCHUNK, max_in + 1 if nbuf > 1 else 1), np.uint64)
+    rbuf_rec = np.zeros((NCHUNK, max_rec + 1 if nbuf > 1 else 1), np.uint64)
     ac_out = np.zeros((n_rec, n_out), np.int64)
     n_apply = apply0
     for n in range(order.shape[0]):
@@ -226,19 +342,16 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                 y_out[n, t, k] = yk
             # ---------------- traces (per neuron) ----------------
             step_id = (trial0 + n) * T + t
+            kt = _key(seed, STREAM_TRACE, step_id, 0)     # _key(.., idx) == kt + idx: one hash per trace
             for i in range(n_in):
                 xbar_p[i] = xbar[i]
-                xbar[i] = _decay_trace(xbar[i], dv, D, trace_stoch, _key(seed, STREAM_TRACE, step_id, i)) \
-                    + pre_inc_in * x[b, t, i]
+                xbar[i] = _decay_trace(xbar[i], dv, D, trace_stoch, kt + uint64(i)) + pre_inc_in * x[b, t, i]
             for i in range(n_rec):
                 zbar_p[i] = zbar[i]
-                zbar[i] = _decay_trace(zbar[i], dv, D, trace_stoch, _key(seed, STREAM_TRACE, step_id, n_in + i)) \
-                    + pre_inc_rec * zp[i]
-                zkap[i] = _decay_trace(zkap[i], dk, D, trace_stoch,
-                                       _key(seed, STREAM_TRACE, step_id, n_in + n_rec + i)) + kap_inc * z[i]
+                zbar[i] = _decay_trace(zbar[i], dv, D, trace_stoch, kt + uint64(n_in + i)) + pre_inc_rec * zp[i]
+                zkap[i] = _decay_trace(zkap[i], dk, D, trace_stoch, kt + uint64(n_in + n_rec + i)) + kap_inc * z[i]
                 if not per_synapse:
-                    pbar[i] = _decay_trace(pbar[i], dk, D, trace_stoch,
-                                           _key(seed, STREAM_TRACE, step_id, n_in + 2 * n_rec + i)) + psi[i]
+                    pbar[i] = _decay_trace(pbar[i], dk, D, trace_stoch, kt + uint64(n_in + 2 * n_rec + i)) + psi[i]
             cnt[L_TRACE] += n_in + 3 * n_rec
             # ---------------- readout error (off-core float) and learning signal ----------------
             any_err = False
@@ -288,71 +401,19 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
             if per_synapse:
                 sat_e = 0
                 if train_in:
-                    for i in prange(n_in):
-                        pre = xbar[i]
-                        prep = xbar_p[i]
-                        for q in range(in_ptr[i], in_ptr[i + 1]):
-                            j = in_idx[q]
-                            hq = 0
-                            if adapt:
-                                hq = trunc_decay(h_in[q], da, D) + round_shift(qj[j] * (prep - h_in[q]), q_frac)
-                                h_in[q] = hq
-                            if trace_stoch:             # unbiased at narrow widths (hash per synapse)
-                                kq = _key(seed, STREAM_ELIG_IN, step_id, q)
-                                e = stoch_shift(psi[j] * (pre - hq), e_shift, kq)
-                                eb = _sdecay(eb_in[q], dk, D, kq + uint64(1)) + e
-                            else:
-                                e = round_shift(psi[j] * (pre - hq), e_shift)
-                                eb = trunc_decay(eb_in[q], dk, D) + e
-                            if eb > emax:
-                                eb = emax
-                                sat_e += 1
-                            elif eb < -emax:
-                                eb = -emax
-                                sat_e += 1
-                            eb_in[q] = eb
-                            if L[j] != 0:
-                                ac = ac_in[q] + round_shift(L[j] * eb * lr_mant[0], lr_shift[0])
-                                if ac > amax:
-                                    ac = amax
-                                    sat_e += 1
-                                elif ac < -amax:
-                                    ac = -amax
-                                    sat_e += 1
-                                ac_in[q] = ac
+                    k_in0 = _key(seed, STREAM_ELIG_IN, step_id, 0)
+                    for ch in prange(NCHUNK):           # chunk ch owns scratch rbuf_in[ch]: no race
+                        for i in range(ch * n_in // NCHUNK, (ch + 1) * n_in // NCHUNK):
+                            sat_e += _elig_row(eb_in, h_in, ac_in, in_ptr, in_idx, i, xbar[i], xbar_p[i], psi, L, qj,
+                                               adapt, trace_stoch, k_in0, e_shift, dk, da, D, q_frac, emax, amax,
+                                               lr_mant[0], lr_shift[0], rbuf_in[ch])
                 if train_rec:
-                    for i in prange(n_rec):
-                        pre = zbar[i]
-                        prep = zbar_p[i]
-                        for q in range(rec_ptr[i], rec_ptr[i + 1]):
-                            j = rec_idx[q]
-                            hq = 0
-                            if adapt:
-                                hq = trunc_decay(h_rec[q], da, D) + round_shift(qj[j] * (prep - h_rec[q]), q_frac)
-                                h_rec[q] = hq
-                            if trace_stoch:             # unbiased at narrow widths (hash per synapse)
-                                kq = _key(seed, STREAM_ELIG_REC, step_id, q)
-                                e = stoch_shift(psi[j] * (pre - hq), e_shift, kq)
-                                eb = _sdecay(eb_rec[q], dk, D, kq + uint64(1)) + e
-                            else:
-                                e = round_shift(psi[j] * (pre - hq), e_shift)
-                                eb = trunc_decay(eb_rec[q], dk, D) + e
-                            if eb > emax:
-                                eb = emax
-                                sat_e += 1
-                            elif eb < -emax:
-                                eb = -emax
-                                sat_e += 1
-                            eb_rec[q] = eb
-                            if L[j] != 0:
-                                ac = ac_rec[q] + round_shift(L[j] * eb * lr_mant[1], lr_shift[1])
-                                if ac > amax:
-                                    ac = amax
-                                    sat_e += 1
-                                elif ac < -amax:
-                                    ac = -amax
-                                    sat_e += 1
-                                ac_rec[q] = ac
+                    k_rec0 = _key(seed, STREAM_ELIG_REC, step_id, 0)
+                    for ch in prange(NCHUNK):
+                        for i in range(ch * n_rec // NCHUNK, (ch + 1) * n_rec // NCHUNK):
+                            sat_e += _elig_row(eb_rec, h_rec, ac_rec, rec_ptr, rec_idx, i, zbar[i], zbar_p[i], psi, L,
+                                               qj, adapt, trace_stoch, k_rec0, e_shift, dk, da, D, q_frac, emax, amax,
+                                               lr_mant[1], lr_shift[1], rbuf_rec[ch])
                 cnt[L_SAT] += sat_e
                 n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
                 cnt[L_TRACE] += n_el * (2 if adapt else 1)
@@ -370,48 +431,29 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                 sat_e = 0
                 if train_in:
                     for i in prange(n_in):
-                        pre = xbar[i]
-                        if pre != 0:
-                            for q in range(in_ptr[i], in_ptr[i + 1]):
-                                mj = mfac[in_idx[q]]
-                                if mj != 0:
-                                    ac = ac_in[q] + round_shift(mj * pre * lr_mant[0], lr_shift[0])
-                                    if ac > amax:
-                                        ac = amax
-                                        sat_e += 1
-                                    elif ac < -amax:
-                                        ac = -amax
-                                        sat_e += 1
-                                    ac_in[q] = ac
+                        if xbar[i] != 0:
+                            sat_e += _acc_outer_row(ac_in, in_ptr, in_idx, mfac, i, xbar[i], lr_mant[0], lr_shift[0], amax)
                 if train_rec:
                     for i in prange(n_rec):
-                        pre = zbar[i]
-                        if pre != 0:
-                            for q in range(rec_ptr[i], rec_ptr[i + 1]):
-                                mj = mfac[rec_idx[q]]
-                                if mj != 0:
-                                    ac = ac_rec[q] + round_shift(mj * pre * lr_mant[1], lr_shift[1])
-                                    if ac > amax:
-                                        ac = amax
-                                        sat_e += 1
-                                    elif ac < -amax:
-                                        ac = -amax
-                                        sat_e += 1
-                                    ac_rec[q] = ac
+                        if zbar[i] != 0:
+                            sat_e += _acc_outer_row(ac_rec, rec_ptr, rec_idx, mfac, i, zbar[i], lr_mant[1], lr_shift[1],
+                                                    amax)
                 cnt[L_SAT] += sat_e
                 n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
                 cnt[L_BITS_R] += n_el * acc_bits
                 cnt[L_BITS_W] += n_el * acc_bits
             # readout learning: dW_out_kj ~ err_k * zkap_j (exact, local to the readout core)
             if train_out and any_err:
+                sat_o = 0
                 for j in range(n_rec):
-                    zk = zkap[j]
+                    zk = zkap[j] * lr_mant[2]
                     if zk != 0:
-                        for k in range(n_out):
-                            if err[k] != 0:
-                                ac, c1 = _clip(ac_out[j, k] + round_shift(err[k] * zk * lr_mant[2], lr_shift[2]), amax)
-                                cnt[L_SAT] += c1
-                                ac_out[j, k] = ac
+                        for k in range(n_out):    # err_k = 0 adds rnd(0) = 0: no branch on it
+                            sa = ac_out[j, k] + round_shift(err[k] * zk, lr_shift[2])
+                            ca = min(max(sa, -amax), amax)
+                            sat_o += ca != sa
+                            ac_out[j, k] = ca
+                cnt[L_SAT] += sat_o
                 cnt[L_BITS_R] += n_rec * n_out * acc_bits
                 cnt[L_BITS_W] += n_rec * n_out * acc_bits
             # adaptation gain for the next step: q_j = c_a beta_j psi_j^t in Q(q_frac)
