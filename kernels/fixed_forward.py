@@ -113,11 +113,12 @@ def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp,
 
 
 @njit(cache=True, inline="always")
-def _lif_loop(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax,
-              has_bias):
+def _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c,
+              vmax, has_bias):
     """`_neurons` for the standard case: LIF (no current memory, no adaptation), merged accumulator (input
-    ``acc[j] << e``), no membrane recording; z^t into the row ``z_row``. ``subtract`` and ``has_bias``
-    are literals at each call site, so the loop carries no flag."""
+    ``acc[j] << e``); z^t into the row ``z_row``, v into ``v_row`` (a scratch row when v is not
+    recorded: one store instead of a flag). ``subtract`` and ``has_bias`` are literals at each call
+    site, so the loop carries no flag."""
     n = 0
     sat = 0
     act = 0
@@ -127,6 +128,7 @@ def _lif_loop(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_ef
         zj, s, _d = neuron_update(cur, j, u, v, u, r, zp[j], bias, bias, 0, 0, 0, dv, 0, D, S, vth_eff, n_ref,
                                   subtract, half_c, vmax, False, False, has_bias, False)
         zp[j] = zj
+        v_row[j] = v[j]
         sat += s
         if k_in == 0:
             act += got[j] | zj
@@ -139,19 +141,19 @@ def _lif_loop(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_ef
 
 
 @njit(cache=True)
-def _neurons_lif(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax,
-                 has_bias):
+def _neurons_lif(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c,
+                 vmax, has_bias):
     """`_lif_loop` with ``subtract`` and ``has_bias`` folded (four copies of the loop)."""
     if subtract:
         if has_bias:
-            return _lif_loop(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
+            return _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
                              vmax, True)
-        return _lif_loop(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
+        return _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
                          vmax, False)
     if has_bias:
-        return _lif_loop(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
+        return _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
                          vmax, True)
-    return _lif_loop(z_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
+    return _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
                      vmax, False)
 
 
@@ -180,7 +182,8 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
     vmax = (np.int64(1) << (mem_bits - 1)) - 1
     has_u = du + 1 != (1 << D)
     adaptive = a_inc != 0 or da != 0
-    lif = merged and not has_u and not adaptive and not record_v
+    lif = merged and not has_u and not adaptive
+    v_scr = np.zeros(n_rec, np.int64)
     has_bias = False
     for j in range(n_rec):
         if bias[j] != 0:
@@ -232,8 +235,8 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
                 for q in range(ii.shape[0]):
                     acc_r[ii[q]] += ww[q]
         if lif:                                       # the standard LIF case, constants folded
-            n_sp, s, ac = _neurons_lif(z_out[b, t], k_in, acc_a, e_in, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff,
-                                       n_ref, subtract, half_c, vmax, has_bias)
+            n_sp, s, ac = _neurons_lif(z_out[b, t], v_out[b, t] if record_v else v_scr, k_in, acc_a, e_in, got, u, v,
+                                       r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_bias)
         else:
             n_sp, s, ac = _neurons_any(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias,
                                        beta_mant, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract,
