@@ -232,6 +232,7 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
     acc_in = np.zeros(n_rec, np.int64)
     acc_rc = np.zeros(n_rec, np.int64)
     got = np.zeros(n_rec, np.uint8)
+    nspk = np.zeros(n_rec, np.int64)
     acc_o = np.zeros(n_out, np.int64)
     y = np.zeros(n_out, np.int64)
     xbar = np.zeros(n_in, np.int64)
@@ -276,35 +277,46 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                 h_in[:] = 0; h_rec[:] = 0
         loss = 0.0
         n_masked = 0
+        # inference counts in registers, routing from per-neuron spike totals at the end of the trial
+        # (all linear in the spikes: the same sums as per spike, as kernels.fixed_forward)
+        nspk[:] = 0
+        c_syn = 0
+        c_insp = 0
+        c_sat = 0
+        c_act = 0
         for t in range(T):
             # ---------------- forward (as kernels.fixed_forward) ----------------
             acc_in[:] = 0
             acc_rc[:] = 0
-            got[:] = 0
             k_in = 0
             for i in range(n_in):
                 if x[b, t, i] != 0:
                     k_in += 1
                     for q in range(in_ptr[i], in_ptr[i + 1]):
-                        acc_in[in_idx[q]] += in_w[q]
-                    cnt[C_SYN_OPS] += in_ptr[i + 1] - in_ptr[i]
-            if k_in > 0:
-                cnt[C_INPUT_SPIKES] += k_in
-                for c in range(n_cores):
-                    core_syn[c] += k_in * in_core_syn[c]
-            for i in range(n_rec):
-                if zp[i] != 0:
-                    for q in range(rec_ptr[i], rec_ptr[i + 1]):
-                        acc_rc[rec_idx[q]] += rec_w[q]
-                        got[rec_idx[q]] = 1
+                        acc_in[np.uint32(in_idx[q])] += in_w[q]
+                    c_syn += in_ptr[i + 1] - in_ptr[i]
+            c_insp += k_in
+            if k_in == 0:                 # a neuron is active if it gets any event: only then mark receivers
+                got[:] = 0
+                for i in range(n_rec):
+                    if zp[i] != 0:
+                        for q in range(rec_ptr[i], rec_ptr[i + 1]):
+                            jq = np.uint32(rec_idx[q])
+                            acc_rc[jq] += rec_w[q]
+                            got[jq] = 1
+            else:
+                for i in range(n_rec):
+                    if zp[i] != 0:
+                        for q in range(rec_ptr[i], rec_ptr[i + 1]):
+                            acc_rc[np.uint32(rec_idx[q])] += rec_w[q]
             for j in range(n_rec):
                 zj, s, dist = neuron_step(j, acc_in, acc_rc, e_in, e_rec, u, v, a, r, zp, bias, beta_mant,
                                           beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax,
                                           has_u, adaptive_n)
                 z[j] = zj
-                cnt[C_SATURATIONS] += s
+                c_sat += s
                 if k_in > 0 or got[j] != 0 or zj != 0:
-                    cnt[C_ACTIVE] += 1
+                    c_act += 1
                 if record_z:
                     z_out[n, t, j] = zj
                 # pseudo-derivative code (trace_bits): the distance to threshold, shifted
@@ -317,27 +329,20 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
             for i in range(n_rec):
                 if z[i] != 0:
                     any_z = True
-                    cnt[C_SPIKES] += 1
+                    nspk[i] += 1
                     for k in range(n_out):
                         acc_o[k] += w_out_t[i, k]
-                    cnt[C_SYN_OPS] += (rec_ptr[i + 1] - rec_ptr[i]) + n_out
-                    src = core_of[i]
-                    for q in range(dest_ptr[i], dest_ptr[i + 1]):
-                        c = dest_core[q]
-                        c2c[src, c] += 1
-                        core_syn[c] += dest_syn[q]
-                        cnt[C_HOPS] += dest_hops[q]
-                    cnt[C_PACKETS] += dest_ptr[i + 1] - dest_ptr[i]
+                    c_syn += (rec_ptr[i + 1] - rec_ptr[i]) + n_out
             if any_z:
-                cnt[C_ACTIVE] += n_out
+                c_act += n_out
             for k in range(n_out):
                 yk = trunc_decay(y[k], dk, D) + (floor_shift(acc_o[k], e_out) << S)
                 if yk > vmax:
                     yk = vmax
-                    cnt[C_SATURATIONS] += 1
+                    c_sat += 1
                 elif yk < -vmax:
                     yk = -vmax
-                    cnt[C_SATURATIONS] += 1
+                    c_sat += 1
                 y[k] = yk
                 y_out[n, t, k] = yk
             # ---------------- traces (per neuron) ----------------
@@ -466,6 +471,23 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                 _apply_all(in_w, ac_in, rec_w, ac_rec, w_out_t, ac_out, frac, w_stoch, seed, n_apply,
                            w_min, w_max, train_in, train_rec, train_out, cnt)
                 n_apply += 1
+        cnt[C_SYN_OPS] += c_syn
+        cnt[C_INPUT_SPIKES] += c_insp
+        cnt[C_SATURATIONS] += c_sat
+        cnt[C_ACTIVE] += c_act
+        for c in range(n_cores):
+            core_syn[c] += c_insp * in_core_syn[c]
+        for i in range(n_rec):
+            ni = nspk[i]
+            if ni > 0:
+                cnt[C_SPIKES] += ni
+                src = core_of[i]
+                for q in range(dest_ptr[i], dest_ptr[i + 1]):
+                    c = dest_core[q]
+                    c2c[src, c] += ni
+                    core_syn[c] += ni * dest_syn[q]
+                    cnt[C_HOPS] += ni * dest_hops[q]
+                cnt[C_PACKETS] += ni * (dest_ptr[i + 1] - dest_ptr[i])
         if loss_kind == 1:
             loss = loss / max(n_masked, 1)
         loss_out[n] = loss
