@@ -1,5 +1,6 @@
-"""Slow pure-Python integer model of docs/fixed_point.md "Learning (on-chip e-prop)" (nearest rounding),
-written from the document: one trial at a time, Python ints, dense loops over existing synapses."""
+"""Slow pure-Python integer model of docs/fixed_point.md "Learning (on-chip e-prop)", nearest or
+stochastic rounding (the counter-based generator as the document specifies it), written from the
+document: one trial at a time, Python ints, dense loops over existing synapses."""
 from __future__ import annotations
 
 import math
@@ -25,8 +26,31 @@ def fshift(x: int, e: int) -> int:
     return x << e if e >= 0 else x >> (-e)
 
 
-def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int = 1):
-    """On-chip e-prop of CompiledNetwork ``c`` (rule ``c.rule``, rounding 'nearest') on trials ``x``
+M64 = (1 << 64) - 1
+
+
+def splitmix64(z: int) -> int:
+    z = (z + 0x9E3779B97F4A7C15) & M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def key(seed: int, stream: int, a: int, b: int) -> int:
+    """The generator's counter for (seed, stream, a = step or epoch, b = index), docs/fixed_point.md."""
+    k = splitmix64((seed * 0x100000 + stream) & M64)
+    return (splitmix64((k + a * 0x9E3779B97F4A7C15) & M64) + b) & M64
+
+
+def srshift(x: int, k: int, kk: int) -> int:
+    """floor((x + u) / 2^k), u = the top k bits of splitmix64(kk)."""
+    if k <= 0:
+        return x << (-k)
+    return (x + (splitmix64(kk) >> (64 - k))) >> k
+
+
+def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int = 1, seed: int = 0):
+    """On-chip e-prop of CompiledNetwork ``c`` (rule ``c.rule``, its rounding modes) on trials ``x``
     [B][T][n_in] with MSE targets ``tgt`` [B][T][n_out] (every step). Returns (w_in, w_rec, w_out) as
     nested lists after the run."""
     R = c.rule
@@ -49,6 +73,23 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
     amax = (1 << (R.acc_bits - 1)) - 1
     lm, ls = [int(v) for v in R.lr_mant], [int(v) for v in R.lr_shift]
     per_syn = R.eligibility == "per_synapse"
+    tstoch, wstoch = R.trace_round == "stochastic", R.rounding == "stochastic"
+    sd = (int(R.seed) * 1_000_003 + seed) & 0x7FFFFFFF
+    # synapse numbers q: CSR by presynaptic neuron, targets ascending (inputs all-to-all)
+    q_in = {(j, i): i * n_rec + j for i in range(n_in) for j in range(n_rec)}
+    q_rec, qn = {}, 0
+    for i in range(n_rec):
+        for j in range(n_rec):
+            if M[j][i]:
+                q_rec[(j, i)] = qn
+                qn += 1
+    n_apply = [0]
+
+    def wround(acc, stream, q):
+        return srshift(acc, R.frac_bits, key(sd, stream, n_apply[0], q)) if wstoch else rshift(acc, R.frac_bits)
+
+    def tdecay(v, d, kk):
+        return srshift(v * (one - d), D, kk) if tstoch else (v * (one - d)) >> D
     A_in = [[0] * n_in for _ in range(n_rec)]
     A_rec = [[0] * n_rec for _ in range(n_rec)]
     A_out = [[0] * n_rec for _ in range(n_out)]
@@ -57,17 +98,18 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
         for j in range(n_rec):
             for i in range(n_in):
                 if R.train_in:
-                    W_in[j][i] = max(R.w_min, min(R.w_max, W_in[j][i] - rshift(A_in[j][i], R.frac_bits)))
+                    W_in[j][i] = max(R.w_min, min(R.w_max, W_in[j][i] - wround(A_in[j][i], 2, q_in[(j, i)])))
                 A_in[j][i] = 0
             for i in range(n_rec):
                 if M[j][i] and R.train_rec:
-                    W_rec[j][i] = max(R.w_min, min(R.w_max, W_rec[j][i] - rshift(A_rec[j][i], R.frac_bits)))
+                    W_rec[j][i] = max(R.w_min, min(R.w_max, W_rec[j][i] - wround(A_rec[j][i], 3, q_rec[(j, i)])))
                 A_rec[j][i] = 0
         for k in range(n_out):
             for j in range(n_rec):
                 if R.train_out:
-                    W_out[k][j] = max(R.w_min, min(R.w_max, W_out[k][j] - rshift(A_out[k][j], R.frac_bits)))
+                    W_out[k][j] = max(R.w_min, min(R.w_max, W_out[k][j] - wround(A_out[k][j], 4, j * n_out + k)))
                 A_out[k][j] = 0
+        n_apply[0] += 1
 
     for b, xb in enumerate(x):
         u = [0] * n_rec; v = [0] * n_rec; a = [0] * n_rec; r = [0] * n_rec; zp = [0] * n_rec; y = [0] * n_out
@@ -97,10 +139,13 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
                 y[k] = clip(trunc0(y[k] * (one - int(c.dk)), D) + (s << S), vmax)
             # traces
             xbar_p, zbar_p = list(xbar), list(zbar)
-            xbar = [(xbar[i] * (one - int(c.dv)) >> D) + R.pre_inc_in * xt[i] for i in range(n_in)]
-            zbar = [(zbar[i] * (one - int(c.dv)) >> D) + R.pre_inc_rec * zp[i] for i in range(n_rec)]
-            zkap = [(zkap[j] * (one - int(c.dk)) >> D) + R.kap_inc * z[j] for j in range(n_rec)]
-            pbar = [(pbar[j] * (one - int(c.dk)) >> D) + psi[j] for j in range(n_rec)]
+            step = b * len(xb) + t
+            kt = key(sd, 1, step, 0)
+            xbar = [tdecay(xbar[i], int(c.dv), kt + i) + R.pre_inc_in * xt[i] for i in range(n_in)]
+            zbar = [tdecay(zbar[i], int(c.dv), kt + n_in + i) + R.pre_inc_rec * zp[i] for i in range(n_rec)]
+            zkap = [tdecay(zkap[j], int(c.dk), kt + n_in + n_rec + j) + R.kap_inc * z[j] for j in range(n_rec)]
+            if not per_syn:
+                pbar = [tdecay(pbar[j], int(c.dk), kt + n_in + 2 * n_rec + j) + psi[j] for j in range(n_rec)]
             # error and learning signal
             err = [clip(int(math.floor((y[k] / c.scale_out + float(c.b_out[k]) - tgt[b][t][k]) * R.err_scale + 0.5)), errmax)
                    for k in range(n_out)]
@@ -108,23 +153,28 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
             L = [clip(rshift(sum(Bm[j][k] * err[k] for k in range(n_out)), R.l_shift), lmax) if any_err else 0
                  for j in range(n_rec)]
             for j in range(n_rec):
-                pres = [(i, xbar[i], xbar_p[i], eb_in, h_in, A_in, 0) for i in range(n_in)] + \
-                       [(i, zbar[i], zbar_p[i], eb_rec, h_rec, A_rec, 1) for i in range(n_rec) if M[j][i]]
+                pres = [(i, xbar[i], xbar_p[i], eb_in, h_in, A_in, 0, key(sd, 5, step, q_in[(j, i)])) for i in range(n_in)] + \
+                       [(i, zbar[i], zbar_p[i], eb_rec, h_rec, A_rec, 1, key(sd, 6, step, q_rec[(j, i)]))
+                        for i in range(n_rec) if M[j][i]]
                 if per_syn:
-                    for i, pre, prep, EB, H, ACC, p in pres:
+                    for i, pre, prep, EB, H, ACC, p, kq in pres:
                         if (p == 0 and not R.train_in) or (p == 1 and not R.train_rec):
                             continue
                         hq = 0
                         if R.adapt:
                             hq = trunc0(H[j][i] * (one - int(c.da)), D) + rshift(q[j] * (prep - H[j][i]), R.q_frac)
                             H[j][i] = hq
-                        e = rshift(psi[j] * (pre - hq), R.e_shift)
-                        EB[j][i] = clip(trunc0(EB[j][i] * (one - int(c.dk)), D) + e, emax)
+                        if tstoch:
+                            e = srshift(psi[j] * (pre - hq), R.e_shift, kq)
+                            EB[j][i] = clip(srshift(EB[j][i] * (one - int(c.dk)), D, (kq + 1) & M64) + e, emax)
+                        else:
+                            e = rshift(psi[j] * (pre - hq), R.e_shift)
+                            EB[j][i] = clip(trunc0(EB[j][i] * (one - int(c.dk)), D) + e, emax)
                         if L[j]:
                             ACC[j][i] = clip(ACC[j][i] + rshift(L[j] * EB[j][i] * lm[p], ls[p]), amax)
                 elif any_err:
                     m = clip(rshift(L[j] * pbar[j], R.m_shift), emax)
-                    for i, pre, prep, EB, H, ACC, p in pres:
+                    for i, pre, prep, EB, H, ACC, p, _ in pres:
                         if (p == 0 and not R.train_in) or (p == 1 and not R.train_rec):
                             continue
                         if m and pre:

@@ -125,9 +125,11 @@ def test_learning_memory_flat_in_T():
     assert peaks[1] < peaks[0] + recorded + 64_000, peaks
 
 
-@pytest.mark.parametrize("elig,kind,profile", [("per_synapse", "alif", "loihi2"), ("factorised", "lif", "loihi2"),
-                                               ("per_synapse", "lif", "generic")])
-def test_learning_kernel_equals_python_model(elig, kind, profile):
+@pytest.mark.parametrize("elig,kind,profile,rounding", [
+    ("per_synapse", "alif", "loihi2", "nearest"), ("factorised", "lif", "loihi2", "nearest"),
+    ("per_synapse", "lif", "generic", "nearest"), ("per_synapse", "alif", "loihi2", "stochastic"),
+    ("factorised", "alif", "loihi2", "stochastic"), ("per_synapse", "lif", "generic", "stochastic")])
+def test_learning_kernel_equals_python_model(elig, kind, profile, rounding):
     """Integer-exact: the learned mantissas equal the pure-Python model of the learning section."""
     from pyref_eprop import learn as py_learn
     from neurochip.backends.native import chip_format
@@ -136,7 +138,8 @@ def test_learning_kernel_equals_python_model(elig, kind, profile):
     if kind == "alif":
         net = net.with_weights(beta=net.beta * 4)
     rule = LearningRule("eprop_random", lr=3e-2, eligibility=elig)
-    c = relower(compile(net, profile, rule), rule, LowerRuleOptions(rounding="nearest"))
+    c = relower(compile(net, profile, rule), rule, LowerRuleOptions(rounding=rounding))
+    assert c.rule.rounding == rounding and (c.rule.trace_round == "stochastic") == (rounding == "stochastic")
     rng = np.random.default_rng(2)
     x = (rng.random((3, 50, 5)) < 0.3).astype(np.uint8)
     tg = rng.standard_normal((3, 50, 2)) * 0.3
