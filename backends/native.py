@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -220,9 +221,9 @@ def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int)
 
 def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tables | None = None):
     """Fixed-point inference of ``x`` (validated uint8 [B, T, n_in]). Returns (z, y_int, v|None, counts).
-    Trials run in parallel (``prange``) when there are several and numba has more than one thread."""
+    Trials run in parallel, contiguous slices of the batch on ``numba.get_num_threads()`` threads."""
     import numba
-    from neurochip.kernels.fixed_forward import N_COUNTS, forward_fixed, forward_fixed_serial
+    from neurochip.kernels.fixed_forward import N_COUNTS, forward_fixed
 
     fm = chip_format(compiled)
     tb = tables or tables_for(compiled)
@@ -237,16 +238,27 @@ def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tab
     cnt = np.zeros((B, N_COUNTS), np.int64)
     core_syn = np.zeros((B, nc), np.int64)
     c2c = np.zeros((B, nc, nc), np.int64)
-    kernel = forward_fixed if B > 1 and numba.get_num_threads() > 1 else forward_fixed_serial
-    kernel(x, ft.in_ptr, ft.in_idx, ft.in_w, ft.rec_ptr, ft.rec_idx, ft.rec_w, ft.w_out_t, ft.merged, ft.acc_proto,
-           ft.e_in, ft.e_rec, int(compiled.e_out), int(compiled.du), int(compiled.dv),
-           int(compiled.da), int(compiled.dk), fm["D"], fm["S"], int(compiled.vth),
-           np.asarray(compiled.bias_mant, np.int64) << int(compiled.bias_exp) if int(compiled.bias_exp) >= 0
-           else np.asarray(compiled.bias_mant, np.int64) >> -int(compiled.bias_exp),
-           np.asarray(compiled.beta_mant, np.int64), int(compiled.beta_shift), int(compiled.a_inc),
-           int(compiled.n_ref), compiled.reset == "subtract", fm["cur_bits"], fm["mem_bits"],
-           np.asarray(compiled.core_of, np.int64), rt.dest_ptr, rt.dest_core, rt.dest_syn, rt.dest_hops,
-           rt.in_core_syn, nc, want_v, z, y, v, cnt, core_syn, c2c)
+    args = (ft.in_ptr, ft.in_idx, ft.in_w, ft.rec_ptr, ft.rec_idx, ft.rec_w, ft.w_out_t, ft.merged, ft.acc_proto,
+            ft.e_in, ft.e_rec, int(compiled.e_out), int(compiled.du), int(compiled.dv),
+            int(compiled.da), int(compiled.dk), fm["D"], fm["S"], int(compiled.vth),
+            np.asarray(compiled.bias_mant, np.int64) << int(compiled.bias_exp) if int(compiled.bias_exp) >= 0
+            else np.asarray(compiled.bias_mant, np.int64) >> -int(compiled.bias_exp),
+            np.asarray(compiled.beta_mant, np.int64), int(compiled.beta_shift), int(compiled.a_inc),
+            int(compiled.n_ref), compiled.reset == "subtract", fm["cur_bits"], fm["mem_bits"],
+            np.asarray(compiled.core_of, np.int64), rt.dest_ptr, rt.dest_core, rt.dest_syn, rt.dest_hops,
+            rt.in_core_syn, nc, want_v)
+
+    def part(b0: int, b1: int) -> None:              # trials b0..b1-1 (the kernel releases the GIL)
+        forward_fixed(x[b0:b1], *args, z[b0:b1], y[b0:b1], v[b0:b1] if want_v else v, cnt[b0:b1],
+                      core_syn[b0:b1], c2c[b0:b1])
+
+    n_thr = min(B, numba.get_num_threads())
+    if n_thr <= 1:
+        part(0, B)
+    else:                                             # contiguous, equal slices of the batch, one per thread
+        cut = [B * k // n_thr for k in range(n_thr + 1)]
+        with ThreadPoolExecutor(n_thr) as ex:
+            list(ex.map(part, cut[:-1], cut[1:]))
     counts = counts_from_kernel(compiled, B, T, cnt, core_syn, c2c, fm["weight_bits"])
     return z, y, (v if want_v else None), counts
 

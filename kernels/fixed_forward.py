@@ -1,15 +1,17 @@
 """Fixed-point inference: LIF/ALIF recurrent layer + leaky readout, event driven, exactly as
 docs/fixed_point.md (int64 arithmetic in registers; stored widths from the chip profile).
 
-Propagation is by presynaptic neuron over CSR tables built once per run (``kernels.csr``): a step
-costs (input spikes + recurrent spikes) x fan-out plus one pass over the neurons. Every trial of the
-batch is independent (``prange``); counts are written per trial into ``cnt[b, :]`` (columns ``C_*``)
-and per-core arrays, and summed by the backend into `EventCounts`.
+Propagation is by presynaptic neuron over CSR tables built once per run (``kernels.csr``, recoded by
+``backends.native.fixed_tables``): a step costs (input spikes + recurrent spikes) x fan-out, driven by
+the previous step's spike list, plus one pass over the neurons. Every trial of the batch is
+independent (the backend runs slices of the batch on threads; the kernel releases the GIL); counts
+are written per trial into ``cnt[b, :]`` (columns ``C_*``) and per-core arrays, and summed by the
+backend into `EventCounts`.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .fixed_ops import floor_shift, trunc_decay
 
@@ -287,13 +289,15 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
     cnt[b, C_ACTIVE] = act
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
                   e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
                   n_ref, subtract, cur_bits, mem_bits,
                   core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
                   record_v, z_out, y_out, v_out, cnt, core_syn, c2c):
-    """Simulate a batch in fixed point, trials in parallel (``prange``).
+    """Simulate a batch in fixed point, trial after trial. The GIL is released: `backends.native.run_fixed`
+    runs slices of the batch on several threads (one compiled kernel; a numba ``prange`` version cost
+    as much compile time again for the same speed).
 
     x [B, T, n_in] uint8 (0/1); in_ptr/in_idx/in_w: CSR of W_in by input (pre) -> recurrent targets;
     rec_*: CSR of W_rec by presynaptic recurrent neuron (existing synapses only, ascending target);
@@ -302,7 +306,7 @@ def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, mer
     exponent ``e_in`` = min(e_in, e_rec) and summed in one accumulator ((a << e1) + (b << e2) ==
     ((a << (e1 - m)) + (b << (e2 - m))) << m exactly); otherwise each sum gets its own floor shift.
     ``acc_proto``: an empty array of the accumulator dtype (int32 when every partial sum fits, see
-    `backends.native.inference_tables`). The summation order differs from docs/fixed_point.md's
+    `backends.native.fixed_tables`). The summation order differs from docs/fixed_point.md's
     (inputs before recurrent spikes) only in ways integer addition cannot see (no partial sum overflows).
     Routing: for recurrent neuron i, dest_ptr[i]..dest_ptr[i+1] list its destination cores (dest_core),
     the synapses it reaches there (dest_syn) and the hops (dest_hops); in_core_syn [n_cores]: recurrent
@@ -311,20 +315,6 @@ def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, mer
     state; v_out [B, T, n_rec] int64 when record_v; cnt [B, N_COUNTS]; core_syn [B, n_cores];
     c2c [B, n_cores, n_cores] packets.
     """
-    for b in prange(x.shape[0]):
-        _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
-               e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
-               n_ref, subtract, cur_bits, mem_bits, core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn,
-               n_cores, record_v, z_out, y_out, v_out, cnt, core_syn, c2c)
-
-
-@njit(cache=True)
-def forward_fixed_serial(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
-                         e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
-                         n_ref, subtract, cur_bits, mem_bits,
-                         core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
-                         record_v, z_out, y_out, v_out, cnt, core_syn, c2c):
-    """`forward_fixed` without the parallel region (one trial, or one thread): no thread hand-off."""
     for b in range(x.shape[0]):
         _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
                e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
