@@ -87,7 +87,7 @@ def one(task: str, rule: str, iterations: int, seed: int = 0, subdir: str = "tra
     if batch is not None and out["batch_size"] != int(d_train["batch_size"]):
         tag += f"_b{out['batch_size']}"
     if out["lr_decay"] != 1.0:
-        tag += f"_decay{out['lr_decay']:g}x{out['lr_decay_every']}"
+        tag += f"_decay{out['lr_decay']:g}x{out['lr_decay_every']}".replace(".", "p")
     if iterations != FULL_ITERS.get(task):
         tag += f"_it{iterations}"
     write_json(ROOT / "out" / subdir / f"{task}_{rule}{tag}.json", {**out, "config": m["config"]})
