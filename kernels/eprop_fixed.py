@@ -42,6 +42,14 @@ def _decay_trace(x, d, D, stochastic, key):
     return p >> D
 
 
+@njit(cache=True)
+def _zero(a):
+    """a[:] = 0 as a plain loop: inside the parallel kernel a slice assignment would become a parallel
+    region of its own, several per step."""
+    for k in range(a.shape[0]):
+        a[k] = 0
+
+
 @njit(cache=True, inline="always")
 def _clip(x, m):
     if x > m:
@@ -253,8 +261,8 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
     h_rec = np.zeros(nnz_rec if (per_synapse and adapt) else 0, np.int32)
     ac_in = ac_store[:nnz_in]                                         # caller's storage (int32 if acc_bits <= 32)
     ac_rec = ac_store[nnz_in:nnz_in + nnz_rec]
-    ac_in[:] = 0
-    ac_rec[:] = 0
+    _zero(ac_in)
+    _zero(ac_rec)
     # hash scratch for the per-synapse rows: one buffer per chunk of rows (a chunk runs on one thread)
     nbuf = NCHUNK if per_synapse and trace_stoch else 1
     max_in = 0
@@ -269,25 +277,25 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
     n_apply = apply0
     for n in range(order.shape[0]):
         b = order[n]
-        u[:] = 0; v[:] = 0; a[:] = 0; r[:] = 0; zp[:] = 0; y[:] = 0
-        xbar[:] = 0; xbar_p[:] = 0; zbar[:] = 0; zbar_p[:] = 0; psi[:] = 0; qj[:] = 0; pbar[:] = 0; zkap[:] = 0
+        _zero(u); _zero(v); _zero(a); _zero(r); _zero(zp); _zero(y)
+        _zero(xbar); _zero(xbar_p); _zero(zbar); _zero(zbar_p); _zero(psi); _zero(qj); _zero(pbar); _zero(zkap)
         if per_synapse:
-            eb_in[:] = 0; eb_rec[:] = 0
+            _zero(eb_in); _zero(eb_rec)
             if adapt:
-                h_in[:] = 0; h_rec[:] = 0
+                _zero(h_in); _zero(h_rec)
         loss = 0.0
         n_masked = 0
         # inference counts in registers, routing from per-neuron spike totals at the end of the trial
         # (all linear in the spikes: the same sums as per spike, as kernels.fixed_forward)
-        nspk[:] = 0
+        _zero(nspk)
         c_syn = 0
         c_insp = 0
         c_sat = 0
         c_act = 0
         for t in range(T):
             # ---------------- forward (as kernels.fixed_forward) ----------------
-            acc_in[:] = 0
-            acc_rc[:] = 0
+            _zero(acc_in)
+            _zero(acc_rc)
             k_in = 0
             for i in range(n_in):
                 if x[b, t, i] != 0:
@@ -297,7 +305,7 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                     c_syn += in_ptr[i + 1] - in_ptr[i]
             c_insp += k_in
             if k_in == 0:                 # a neuron is active if it gets any event: only then mark receivers
-                got[:] = 0
+                _zero(got)
                 for i in range(n_rec):
                     if zp[i] != 0:
                         for q in range(rec_ptr[i], rec_ptr[i + 1]):
@@ -324,7 +332,7 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                     psi[j] = psi_const                # RFLO: fixed gain, no pseudo-derivative
                 else:
                     psi[j] = dist >> psi_shift
-            acc_o[:] = 0
+            _zero(acc_o)
             any_z = False
             for i in range(n_rec):
                 if z[i] != 0:
@@ -401,7 +409,7 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                 cnt[L_LSHOPS] += ls_hops_total
                 cnt[L_LSMACS] += n_rec * n_out
             else:
-                L[:] = 0
+                _zero(L)
             # ---------------- eligibility and accumulation ----------------
             if per_synapse:
                 sat_e = 0
