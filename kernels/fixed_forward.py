@@ -121,10 +121,9 @@ def _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S,
     ``acc[j] << e``); z^t into the row ``z_row``, v into ``v_row`` (a scratch row when v is not
     recorded: one store instead of a flag). ``subtract`` and ``has_bias`` are literals at each call
     site, so the loop carries no flag."""
-    n = 0
+    n_rec = v.shape[0]
     sat = 0
-    act = 0
-    for j in range(v.shape[0]):
+    for j in range(n_rec):                            # pass 1: no stores that depend on z (vectorisable)
         cur = np.int64(acc[j]) << e
         acc[j] = 0
         zj, s, _d = neuron_update(cur, j, u, v, u, r, zp[j], bias, bias, 0, 0, 0, dv, 0, D, S, vth_eff, n_ref,
@@ -132,6 +131,10 @@ def _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S,
         zp[j] = zj
         v_row[j] = v[j]
         sat += s
+    n = 0
+    act = 0
+    for j in range(n_rec):                            # pass 2: spike list, activity marks
+        zj = zp[j]
         if k_in == 0:
             act += got[j] | zj
             got[j] = 0
