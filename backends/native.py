@@ -15,6 +15,7 @@ seed=0, epochs=1, batch_size=None) -> RunResult``
 """
 from __future__ import annotations
 
+import os
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -46,10 +47,24 @@ class Tables:
     routes: object
 
 
+_NSYN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def n_rec_synapses(compiled) -> int:
-    """Existing recurrent synapses (rec_mask dense bool or scipy CSR)."""
-    m = compiled.rec_mask
-    return int(m.count_nonzero()) if sp.issparse(m) else int(np.asarray(m, bool).sum())
+    """Existing recurrent synapses (rec_mask dense bool or scipy CSR), memoised per CompiledNetwork (a
+    dense N = 4096 mask costs ~5 ms to count, as much as a 100-step run)."""
+    try:
+        n = _NSYN.get(compiled)
+    except TypeError:
+        n = None
+    if n is None:
+        m = compiled.rec_mask
+        n = int(m.count_nonzero()) if sp.issparse(m) else int(np.count_nonzero(m))
+        try:
+            _NSYN[compiled] = n
+        except TypeError:
+            pass
+    return n
 
 
 def chip_format(compiled) -> dict:
@@ -219,6 +234,19 @@ def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int)
     )
 
 
+_POOL: list = [None, None]       # (pid, ThreadPoolExecutor): worker threads kept between runs
+
+
+def _pool() -> ThreadPoolExecutor:
+    """A process-wide pool of numba.config.NUMBA_NUM_THREADS workers for batch slices (re-created after a
+    fork: a child does not inherit the parent's threads)."""
+    import numba
+    if _POOL[0] != os.getpid():
+        _POOL[0], _POOL[1] = os.getpid(), ThreadPoolExecutor(max(1, numba.config.NUMBA_NUM_THREADS),
+                                                             thread_name_prefix="neurochip-native")
+    return _POOL[1]
+
+
 def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tables | None = None):
     """Fixed-point inference of ``x`` (validated uint8 [B, T, n_in]). Returns (z, y_int, v|None, counts).
     Trials run in parallel, contiguous slices of the batch on ``numba.get_num_threads()`` threads."""
@@ -257,8 +285,7 @@ def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tab
         part(0, B)
     else:                                             # contiguous, equal slices of the batch, one per thread
         cut = [B * k // n_thr for k in range(n_thr + 1)]
-        with ThreadPoolExecutor(n_thr) as ex:
-            list(ex.map(part, cut[:-1], cut[1:]))
+        list(_pool().map(part, cut[:-1], cut[1:]))
     counts = counts_from_kernel(compiled, B, T, cnt, core_syn, c2c, fm["weight_bits"])
     return z, y, (v if want_v else None), counts
 
