@@ -21,26 +21,23 @@ N_COUNTS = 7
 
 
 @njit(cache=True, inline="always")
-def neuron_update(cur, j, u, v, a, r, zpj, bias, beta_mant, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref,
-                  subtract, half_c, vmax, has_u, adaptive, has_bias=True, store_u=True):
-    """`neuron_step` from the summed synaptic input ``cur`` (exponents already applied) and ``zpj`` =
-    z_j^{t-1}: the same integer operations, written with selects instead of branches (the neuron loop
-    runs over every neuron every step: the sign-dependent roundings are selects, and the rare wrap /
-    saturation is one unsigned range test each). ``has_bias=False`` (every bias 0) skips the bias read;
-    ``store_u=False`` (only when not has_u: u is then never read) skips the u write."""
+def neuron_core(cur, u0, v0, a0, r0, zpj, bias_j, beta_j, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref,
+                subtract, half_c, vmax, has_u, adaptive):
+    """`neuron_step` on scalars: the summed synaptic input ``cur`` (exponents applied), neuron j's state
+    (u0, v0, a0, r0), z_j^{t-1}, its bias and beta. Returns (z, saturations, dist, u, v, a, r). Scalars
+    only, so a loop calling it carries no array reference counting; the sign-dependent roundings are
+    selects and the rare wrap / saturation is one unsigned range test each."""
     sat = 0
     uj = cur << S                                                         # input MSB-aligned by S bits
     if has_u:                                                             # du = 2^D - 1: no current memory
-        uj += trunc_decay(u[j], du + 1, D)
+        uj += trunc_decay(u0, du + 1, D)
     if np.uint64(uj + (half_c - 1)) >= np.uint64(2 * half_c):            # outside (-half_c, half_c]: rare
         if uj > half_c:                                                   # lava's single wrap of u
             uj -= 2 * half_c
         else:
             uj += 2 * half_c
         sat += 1
-    vj = trunc_decay(v[j], dv, D) + uj
-    if has_bias:
-        vj += bias[j]
+    vj = trunc_decay(v0, dv, D) + uj + bias_j
     if subtract:
         vj -= vth_eff if zpj != 0 else 0                                  # reset by subtraction of z^{t-1}
     if np.uint64(vj + vmax) > np.uint64(2 * vmax):                       # outside [-vmax, vmax]: rare
@@ -49,24 +46,18 @@ def neuron_update(cur, j, u, v, a, r, zpj, bias, beta_mant, beta_shift, a_inc, d
     thr = vth_eff
     aj = 0
     if adaptive:                                                          # LIF: a stays 0, A = vth_eff
-        aj = trunc_decay(a[j], da, D) + a_inc * zpj                       # adaptation, a >= 0
-        thr += (beta_mant[j] * aj) >> beta_shift
-    rj0 = r[j]
-    refr = rj0 > 0
+        aj = trunc_decay(a0, da, D) + a_inc * zpj                         # adaptation, a >= 0
+        thr += (beta_j * aj) >> beta_shift
+    refr = r0 > 0
     z = 1 if (vj > thr and not refr) else 0                               # strict >, as lava
     dd = vj - thr
     dist = vth_eff - (dd if dd >= 0 else -dd)
     dist = 0 if (refr or dist < 0) else dist
-    rj = rj0 + n_ref * z - 1
-    r[j] = 0 if rj < 0 else (n_ref if rj > n_ref else rj)
+    rj = r0 + n_ref * z - 1
+    rj = 0 if rj < 0 else (n_ref if rj > n_ref else rj)
     if not subtract:
         vj = 0 if z == 1 else vj                                          # hard reset, same step
-    if store_u:
-        u[j] = uj
-    v[j] = vj
-    if adaptive:
-        a[j] = aj
-    return z, sat, dist
+    return z, sat, dist, uj, vj, aj, rj
 
 
 @njit(cache=True, inline="always")
@@ -77,8 +68,15 @@ def neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant
     (0 while refractory: the integer pseudo-derivative before its shift). acc_* are this step's raw
     mantissa sums (int64)."""
     cur = floor_shift(acc_in[j], e_in) + floor_shift(acc_rec[j], e_rec)   # exponent on each sum (Dense)
-    return neuron_update(cur, j, u, v, a, r, zp[j], bias, beta_mant, beta_shift, a_inc, du, dv, da, D, S,
-                         vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive)
+    z, sat, dist, uj, vj, aj, rj = neuron_core(cur, u[j] if has_u else 0, v[j], a[j] if adaptive else 0, r[j], zp[j],
+                                               bias[j], beta_mant[j] if adaptive else 0, beta_shift, a_inc, du, dv,
+                                               da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive)
+    u[j] = uj
+    v[j] = vj
+    if adaptive:
+        a[j] = aj
+    r[j] = rj
+    return z, sat, dist
 
 
 @njit(cache=True)
@@ -98,8 +96,13 @@ def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp,
             cur = floor_shift(np.int64(acc_a[j]), e_in) + floor_shift(np.int64(acc_b[j]), e_rec)
             acc_b[j] = 0
         acc_a[j] = 0
-        zj, s, _d = neuron_update(cur, j, u, v, a, r, zp[j], bias, beta_mant, beta_shift, a_inc, du, dv, da, D, S,
-                                  vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive)
+        zj, s, _d, uj, vj, aj, rj = neuron_core(cur, u[j], v[j], a[j], r[j], zp[j], bias[j], beta_mant[j], beta_shift,
+                                                a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax,
+                                                has_u, adaptive)
+        u[j] = uj
+        v[j] = vj
+        a[j] = aj
+        r[j] = rj
         zp[j] = zj
         sat += s
         if k_in == 0:
@@ -126,8 +129,10 @@ def _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S,
     for j in range(n_rec):                            # pass 1: no stores that depend on z (vectorisable)
         cur = np.int64(acc[j]) << e
         acc[j] = 0
-        zj, s, _d = neuron_update(cur, j, u, v, u, r, zp[j], bias, bias, 0, 0, 0, dv, 0, D, S, vth_eff, n_ref,
-                                  subtract, half_c, vmax, False, False, has_bias, False)
+        zj, s, _d, _u, vj, _a, rj = neuron_core(cur, 0, v[j], 0, r[j], zp[j], bias[j] if has_bias else 0, 0, 0, 0, 0,
+                                                dv, 0, D, S, vth_eff, n_ref, subtract, half_c, vmax, False, False)
+        v[j] = vj
+        r[j] = rj
         zp[j] = zj
         v_row[j] = v[j]
         sat += s
