@@ -54,8 +54,7 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
                  batch_size: int | None = None) -> RunResult:
     """On-chip e-prop over ``epochs`` passes of the trials in ``x`` (validated uint8 [B, T, n_in])."""
     from neurochip.kernels.eprop_fixed import (L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT,
-                                               L_TRACE, L_WUPD, N_LCOUNTS, PARALLEL_MIN_SYNAPSES,
-                                               learn_trials, learn_trials_parallel)
+                                               L_TRACE, L_WUPD, N_LCOUNTS, learn_trials)
     from .native import chip_format, tables_for, counts_from_kernel, spike_rate_hz
 
     rule = compiled.rule
@@ -97,9 +96,7 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
     n_apply = 0
     t0 = time.perf_counter()
     b_out = np.asarray(compiled.b_out, np.float64)
-    import numba
-    kernel = learn_trials_parallel if (in_w.size + rec_w.size >= PARALLEL_MIN_SYNAPSES
-                                       and numba.get_num_threads() > 1) else learn_trials
+    kernel = learn_trials
     # per-synapse accumulators: 4 bytes when the profile's accumulator fits (memory traffic is the cost)
     ac_store = np.zeros(in_w.size + rec_w.size, np.int32 if int(rule.acc_bits) <= 32 else np.int64)
     for ep in range(int(epochs)):

@@ -7,13 +7,12 @@ Semantics: docs/fixed_point.md "Learning (on-chip e-prop)"; constants from `comp
 State is O(synapses + neurons), never O(T): memory is flat in the trial length.
 
 Per-synapse state arrays (ebar, h, acc) are aligned with the CSR-by-presynaptic-neuron weight arrays,
-so every loop walks one contiguous fan-out. The per-synapse eligibility loop runs in parallel over
-presynaptic neurons (disjoint synapses); trials run in order (weights change between them).
+so every loop walks one contiguous fan-out. Trials run in order (weights change between them), on one core.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, uint64
+from numba import njit, uint64
 
 from .fixed_forward import C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_PACKETS, C_SATURATIONS, C_SPIKES, C_SYN_OPS, neuron_step
 from .fixed_ops import floor_shift, round_shift, splitmix64, stoch_shift, trunc_decay
@@ -22,7 +21,6 @@ from .fixed_ops import floor_shift, round_shift, splitmix64, stoch_shift, trunc_
 L_TRACE, L_WUPD, L_LSMSG, L_LSHOPS, L_LSMACS, L_BITS_R, L_BITS_W, L_SAT, L_CLIP = range(7, 16)
 N_LCOUNTS = 16
 STREAM_TRACE, STREAM_W_IN, STREAM_W_REC, STREAM_W_OUT, STREAM_ELIG_IN, STREAM_ELIG_REC = 1, 2, 3, 4, 5, 6
-NCHUNK = 16      # row chunks of the per-synapse loops (the unit of parallel work; each owns a scratch)
 
 
 @njit(cache=True, inline="always")
@@ -44,8 +42,7 @@ def _decay_trace(x, d, D, stochastic, key):
 
 @njit(cache=True)
 def _zero(a):
-    """a[:] = 0 as a plain loop: inside the parallel kernel a slice assignment would become a parallel
-    region of its own, several per step."""
+    """a[:] = 0 as a plain loop (per-step scratch)."""
     for k in range(a.shape[0]):
         a[k] = 0
 
@@ -263,16 +260,13 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
     ac_rec = ac_store[nnz_in:nnz_in + nnz_rec]
     _zero(ac_in)
     _zero(ac_rec)
-    # hash scratch for the per-synapse rows: one buffer per chunk of rows (a chunk runs on one thread)
-    nbuf = NCHUNK if per_synapse and trace_stoch else 1
-    max_in = 0
-    for i in range(n_in):
-        max_in = max(max_in, in_ptr[i + 1] - in_ptr[i])
-    max_rec = 0
-    for i in range(n_rec):
-        max_rec = max(max_rec, rec_ptr[i + 1] - rec_ptr[i])
-    rbuf_in = np.zeros((NCHUNK, max_in + 1 if nbuf > 1 else 1), np.uint64)
-    rbuf_rec = np.zeros((NCHUNK, max_rec + 1 if nbuf > 1 else 1), np.uint64)
+    max_row = 0                                   # hash scratch of the per-synapse rows (longest row + 1)
+    if per_synapse and trace_stoch:
+        for i in range(n_in):
+            max_row = max(max_row, in_ptr[i + 1] - in_ptr[i])
+        for i in range(n_rec):
+            max_row = max(max_row, rec_ptr[i + 1] - rec_ptr[i])
+    rbuf = np.zeros(max_row + 1, np.uint64)
     ac_out = np.zeros((n_rec, n_out), np.int64)
     n_apply = apply0
     for n in range(order.shape[0]):
@@ -415,18 +409,16 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                 sat_e = 0
                 if train_in:
                     k_in0 = _key(seed, STREAM_ELIG_IN, step_id, 0)
-                    for ch in prange(NCHUNK):           # chunk ch owns scratch rbuf_in[ch]: no race
-                        for i in range(ch * n_in // NCHUNK, (ch + 1) * n_in // NCHUNK):
-                            sat_e += _elig_row(eb_in, h_in, ac_in, in_ptr, in_idx, i, xbar[i], xbar_p[i], psi, L, qj,
-                                               adapt, trace_stoch, k_in0, e_shift, dk, da, D, q_frac, emax, amax,
-                                               lr_mant[0], lr_shift[0], rbuf_in[ch])
+                    for i in range(n_in):
+                        sat_e += _elig_row(eb_in, h_in, ac_in, in_ptr, in_idx, i, xbar[i], xbar_p[i], psi, L, qj,
+                                           adapt, trace_stoch, k_in0, e_shift, dk, da, D, q_frac, emax, amax,
+                                           lr_mant[0], lr_shift[0], rbuf)
                 if train_rec:
                     k_rec0 = _key(seed, STREAM_ELIG_REC, step_id, 0)
-                    for ch in prange(NCHUNK):
-                        for i in range(ch * n_rec // NCHUNK, (ch + 1) * n_rec // NCHUNK):
-                            sat_e += _elig_row(eb_rec, h_rec, ac_rec, rec_ptr, rec_idx, i, zbar[i], zbar_p[i], psi, L,
-                                               qj, adapt, trace_stoch, k_rec0, e_shift, dk, da, D, q_frac, emax, amax,
-                                               lr_mant[1], lr_shift[1], rbuf_rec[ch])
+                    for i in range(n_rec):
+                        sat_e += _elig_row(eb_rec, h_rec, ac_rec, rec_ptr, rec_idx, i, zbar[i], zbar_p[i], psi, L,
+                                           qj, adapt, trace_stoch, k_rec0, e_shift, dk, da, D, q_frac, emax, amax,
+                                           lr_mant[1], lr_shift[1], rbuf)
                 cnt[L_SAT] += sat_e
                 n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
                 cnt[L_TRACE] += n_el * (2 if adapt else 1)
@@ -443,11 +435,11 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                     mfac[j] = mj
                 sat_e = 0
                 if train_in:
-                    for i in prange(n_in):
+                    for i in range(n_in):
                         if xbar[i] != 0:
                             sat_e += _acc_outer_row(ac_in, in_ptr, in_idx, mfac, i, xbar[i], lr_mant[0], lr_shift[0], amax)
                 if train_rec:
-                    for i in prange(n_rec):
+                    for i in range(n_rec):
                         if zbar[i] != 0:
                             sat_e += _acc_outer_row(ac_rec, rec_ptr, rec_idx, mfac, i, zbar[i], lr_mant[1], lr_shift[1],
                                                     amax)
@@ -518,18 +510,7 @@ def _apply_all(in_w, ac_in, rec_w, ac_rec, w_out_t, ac_out, frac, w_stoch, seed,
         _apply(w_out_t.reshape(-1), ac_out.reshape(-1), frac, w_stoch, seed, STREAM_W_OUT, epoch, w_min, w_max, cnt)
 
 
-def _clone(f, name: str):
-    """A copy of the Python function ``f`` under another name (its own Numba cache entry)."""
-    import types
-    g = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
-    g.__qualname__ = name
-    g.__doc__ = f.__doc__
-    return g
-
-
-# Serial version (default): one parallel region per step costs more than it saves on small networks and
-# stalls when the cores are shared; the parallel one (prange over presynaptic neurons in the eligibility
-# loops) pays off from about PARALLEL_MIN_SYNAPSES trained synapses.
-learn_trials = njit(cache=True)(_clone(_learn_trials, "learn_trials"))
-learn_trials_parallel = njit(cache=True, parallel=True)(_clone(_learn_trials, "learn_trials_parallel"))
-PARALLEL_MIN_SYNAPSES = 500_000
+# One trial at a time on one core: trials run in order (weights change between them) and a parallel
+# split of each step's synapse rows (tried: prange over row chunks) was 2-5x slower on this 2-core machine,
+# at N = 1024 and 4096, because of one parallel region per step. Inference batches use both cores.
+learn_trials = njit(cache=True)(_learn_trials)
