@@ -86,10 +86,8 @@ def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp,
     input spiked), updates the state, writes z^t into zp, z_out and the spike list ``spk``.
     Returns (spikes, saturations, active neurons among those without input)."""
     n_rec = u.shape[0]
-    n = 0
     sat = 0
-    act = 0
-    for j in range(n_rec):
+    for j in range(n_rec):                            # pass 1: state update (no z-dependent stores)
         if merged:                                    # one sum, exponent m: acc_a << m
             cur = np.int64(acc_a[j]) << e_in
         else:
@@ -105,6 +103,12 @@ def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp,
         r[j] = rj
         zp[j] = zj
         sat += s
+        if record_v:
+            v_out[b, t, j] = vj
+    n = 0
+    act = 0
+    for j in range(n_rec):                            # pass 2: spike list, activity marks
+        zj = zp[j]
         if k_in == 0:
             act += got[j] | zj
             got[j] = 0
@@ -112,8 +116,6 @@ def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp,
             spk[n] = j
             n += 1
             z_out[b, t, j] = 1
-        if record_v:
-            v_out[b, t, j] = v[j]
     return n, sat, act
 
 
