@@ -145,7 +145,7 @@ def run(quick: bool = False) -> dict:
         md.append(f"| {r['N']} | {r['T']} | {r['target']} | {r['rate_hz']:.1f} | {r['build_s']:.2f} | "
                   f"{r['run_ms_per_step']:.3f} | {r['float_kernel_ms_per_step']:.4f} | {r['identical_to_simulate']} |")
     ref_tgt = "cpp_standalone" if "cpp_standalone" in targets else targets[-1]
-    md += ["", f"### brian2 vs native on the same network and inputs (one trial; float network compiled for loihi2)", "",
+    md += ["", "### brian2 vs native on the same network and inputs (one trial; float network compiled for loihi2)", "",
            f"| N | T | native fixed rate Hz | native float rate Hz | brian2 {ref_tgt} ms/step | native fixed 1 thr ms/step | "
            f"native fixed 2 thr ms/step | native float 1 thr ms/step | native float 2 thr ms/step | "
            f"**brian2 {ref_tgt} / native fixed (1 thr)** | brian2 {ref_tgt} / native float (1 thr) |",

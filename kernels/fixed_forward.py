@@ -120,7 +120,7 @@ def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp,
 
 
 @njit(cache=True, inline="always")
-def _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c,
+def _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c,
               vmax, has_bias):
     """`_neurons` for the standard case: LIF (no current memory, no adaptation), merged accumulator (input
     ``acc[j] << e``); z^t into the row ``z_row``, v into ``v_row`` (a scratch row when v is not
@@ -136,7 +136,7 @@ def _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S,
         v[j] = vj
         r[j] = rj
         zp[j] = zj
-        v_row[j] = v[j]
+        v_row[j] = vj
         sat += s
     n = 0
     act = 0
@@ -153,30 +153,20 @@ def _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S,
 
 
 @njit(cache=True)
-def _neurons_lif(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c,
+def _neurons_lif(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c,
                  vmax, has_bias):
     """`_lif_loop` with ``subtract`` and ``has_bias`` folded (four copies of the loop)."""
     if subtract:
         if has_bias:
-            return _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
+            return _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
                              vmax, True)
-        return _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
+        return _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
                          vmax, False)
     if has_bias:
-        return _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
+        return _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
                          vmax, True)
-    return _lif_loop(z_row, v_row, k_in, acc, e, got, u, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
+    return _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
                      vmax, False)
-
-
-@njit(cache=True)
-def _neurons_any(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias, beta_mant, beta_shift,
-                 a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive, record_v, z_out,
-                 v_out):
-    """`_neurons`, every case."""
-    return _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias, beta_mant,
-                    beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive,
-                    record_v, z_out, v_out)
 
 
 @njit(cache=True)
@@ -247,12 +237,12 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
                 for q in range(ii.shape[0]):
                     acc_r[ii[q]] += ww[q]
         if lif:                                       # the standard LIF case, constants folded
-            n_sp, s, ac = _neurons_lif(z_out[b, t], v_out[b, t] if record_v else v_scr, k_in, acc_a, e_in, got, u, v,
-                                       r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_bias)
+            n_sp, s, ac = _neurons_lif(z_out[b, t], v_out[b, t] if record_v else v_scr, k_in, acc_a, e_in, got, v, r,
+                                       zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_bias)
         else:
-            n_sp, s, ac = _neurons_any(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias,
-                                       beta_mant, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract,
-                                       half_c, vmax, has_u, adaptive, record_v, z_out, v_out)
+            n_sp, s, ac = _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias,
+                                   beta_mant, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c,
+                                   vmax, has_u, adaptive, record_v, z_out, v_out)
         sat += s
         act += n_rec if k_in > 0 else ac
         # readout: z^t reaches the leaky readout the same step
