@@ -161,8 +161,7 @@ def fixed_tables(compiled, tb: Tables) -> FixedTables:
     w_dt = np.result_type(_narrow_int(in_w).dtype, _narrow_int(rec_w).dtype)
     return FixedTables(np.ascontiguousarray(tb.in_ptr, np.int64), tb.in_idx.astype(idx_dt), in_w.astype(w_dt),
                        np.ascontiguousarray(tb.rec_ptr, np.int64), tb.rec_idx.astype(idx_dt), rec_w.astype(w_dt),
-                       np.ascontiguousarray(_narrow_int(np.asarray(tb.w_out_t, np.int64)).astype(
-                           np.int32 if np.abs(tb.w_out_t).max(initial=0) < 2 ** 31 else np.int64)),
+                       np.ascontiguousarray(_narrow_int(np.asarray(tb.w_out_t, np.int64))),
                        merged, e_in, e_rec, np.zeros(0, acc_dt))
 
 
