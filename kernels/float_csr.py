@@ -5,63 +5,118 @@ reference `neurochip.simulate` runs): inputs then recurrent spikes, presynaptic 
 targets ascending. It only skips the absent synapses, whose dense entries are +0.0; adding +0.0 to a
 sum that starts at +0.0 never changes it, so spikes and outputs are bit-identical to the reference
 while a sparse network (p = 0.1) costs a tenth of the dense loop.
+
+Event driven like ``kernels.fixed_forward``: the recurrent and readout sums loop over the previous
+step's spike list (ascending, so the order of the dense reference is kept), the accumulators are
+cleared as the neuron loop reads them, the neuron loop is two passes (the state update, which LLVM
+vectorises without reassociating anything, then the spike list), and the kernel is serial and
+releases the GIL (``backends.native.run_float`` runs slices of the batch on threads). It also counts
+per trial what `backends.counts.counts_from_spikes` derives from the spikes (spikes per neuron, input
+spikes, active neuron updates), so the backend needs no pass over the recorded spikes.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
-@njit(cache=True, parallel=True)
-def forward_float_csr(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, beta, alpha, rho, kappa,
-                      c_in, c_a, c_kappa, v_th, gamma, n_ref, record_v, z_out, y_out, v_out):
-    """x [B, T, n_in] uint8; CSR by presynaptic neuron (float64 weights); w_out_t [n_rec, n_out].
-    Outputs: z_out [B, T, n_rec] uint8, y_out [B, T, n_out] (readout without bias), v_out when record_v."""
-    B, T, n_in = x.shape
+@njit(cache=True)
+def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, m_ptr, m_idx, w_out_t, beta, alpha, rho, kappa,
+           c_in, c_a, c_kappa, v_th, n_ref, record_v, z_out, y_out, v_out, nspk, n_inspk, n_act):
+    """Trial ``b`` of `forward_float_csr` (arguments as there)."""
+    T, n_in = x.shape[1], x.shape[2]
     n_rec = rec_ptr.shape[0] - 1
     n_out = w_out_t.shape[1]
-    for b in prange(B):
-        v = np.zeros(n_rec)
-        a = np.zeros(n_rec)
-        r = np.zeros(n_rec, dtype=np.int64)
-        zp = np.zeros(n_rec, dtype=np.uint8)
-        cur = np.zeros(n_rec)
-        rec = np.zeros(n_rec)
-        y = np.zeros(n_out)
-        s = np.zeros(n_out)
-        for t in range(T):
-            cur[:] = 0.0
-            for i in range(n_in):
-                xi = x[b, t, i]
-                if xi != 0:
-                    for q in range(in_ptr[i], in_ptr[i + 1]):
-                        cur[in_idx[q]] += in_w[q] * xi
-            rec[:] = 0.0
-            for i in range(n_rec):
-                if zp[i]:
-                    for q in range(rec_ptr[i], rec_ptr[i + 1]):
-                        rec[rec_idx[q]] += rec_w[q]
-            for j in range(n_rec):
-                a[j] = rho * a[j] + c_a * zp[j]
-                thr = v_th + beta[j] * a[j]
-                v[j] = alpha * v[j] + c_in * (cur[j] + rec[j]) - v_th * zp[j]
-                refr = r[j] > 0
-                zj = 0
-                if (not refr) and v[j] > thr:
-                    zj = 1
-                rj = r[j] + n_ref * zj - 1
-                r[j] = 0 if rj < 0 else (n_ref if rj > n_ref else rj)
-                z_out[b, t, j] = zj
-                if record_v:
-                    v_out[b, t, j] = v[j]
-            for j in range(n_rec):
-                zp[j] = z_out[b, t, j]
-            # readout: the reference sums W_out[k, j] over spiking j ascending, per k
-            s[:] = 0.0
-            for j in range(n_rec):
-                if zp[j]:
-                    for k in range(n_out):
-                        s[k] += w_out_t[j, k]
+    v = np.zeros(n_rec)
+    a = np.zeros(n_rec)
+    r = np.zeros(n_rec, dtype=np.int64)
+    zp = np.zeros(n_rec, dtype=np.uint8)              # z^{t-1}, overwritten with z^t by pass 1
+    cur = np.zeros(n_rec)
+    rec = np.zeros(n_rec)
+    got = np.zeros(n_rec, dtype=np.uint8)             # reached by a recurrent spike (steps without input)
+    spk = np.zeros(n_rec, dtype=np.int32)             # spike list of the last step, ascending
+    n_sp = 0
+    y = np.zeros(n_out)
+    s = np.zeros(n_out)
+    v_scr = np.zeros(n_rec)
+    z_out[b] = 0
+    k_tot = 0
+    act = 0
+    for t in range(T):
+        k_in = 0
+        for i in range(n_in):                         # input current W_in x^t, inputs ascending
+            if x[b, t, i] != 0:                       # x is 0/1: w * 1 == w exactly
+                k_in += 1
+                p0 = in_ptr[i]
+                ii = in_idx[p0:in_ptr[i + 1]]
+                ww = in_w[p0:in_ptr[i + 1]]
+                for q in range(ii.shape[0]):
+                    cur[ii[q]] += ww[q]
+        k_tot += k_in
+        for s_ in range(n_sp):                        # recurrent current W_rec z^{t-1}, spikes ascending
+            i = spk[s_]
+            p0 = rec_ptr[i]
+            ii = rec_idx[p0:rec_ptr[i + 1]]
+            ww = rec_w[p0:rec_ptr[i + 1]]
+            for q in range(ii.shape[0]):
+                rec[ii[q]] += ww[q]
+            if k_in == 0:                             # activity marks (counts) matter only without input
+                for q in range(m_ptr[i], m_ptr[i + 1]):
+                    got[m_idx[q]] = 1
+        v_row = v_out[b, t] if record_v else v_scr
+        for j in range(n_rec):                        # pass 1: state update (the reference's operations)
+            zpj = zp[j]
+            a[j] = rho * a[j] + c_a * zpj
+            thr = v_th + beta[j] * a[j]
+            vj = alpha * v[j] + c_in * (cur[j] + rec[j]) - v_th * zpj
+            cur[j] = 0.0
+            rec[j] = 0.0
+            v[j] = vj
+            refr = r[j] > 0
+            zj = 1 if ((not refr) and vj > thr) else 0
+            rj = r[j] + n_ref * zj - 1
+            r[j] = 0 if rj < 0 else (n_ref if rj > n_ref else rj)
+            zp[j] = zj
+            v_row[j] = vj
+        n_sp = 0
+        for j in range(n_rec):                        # pass 2: spike list, activity marks
+            zj = zp[j]
+            if k_in == 0:
+                act += got[j] | zj
+                got[j] = 0
+            if zj != 0:
+                spk[n_sp] = j
+                n_sp += 1
+                z_out[b, t, j] = 1
+                nspk[b, j] += 1
+        if k_in > 0:
+            act += n_rec
+        if n_sp > 0:
+            act += n_out
+        # readout: the reference sums W_out[k, j] over spiking j ascending, per k
+        for k in range(n_out):
+            s[k] = 0.0
+        for s_ in range(n_sp):
+            j = spk[s_]
             for k in range(n_out):
-                y[k] = kappa * y[k] + c_kappa * s[k]
-                y_out[b, t, k] = y[k]
+                s[k] += w_out_t[j, k]
+        for k in range(n_out):
+            y[k] = kappa * y[k] + c_kappa * s[k]
+            y_out[b, t, k] = y[k]
+    n_inspk[b] = k_tot
+    n_act[b] = act
+
+
+@njit(cache=True, nogil=True)
+def forward_float_csr(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, m_ptr, m_idx, w_out_t, beta, alpha, rho,
+                      kappa, c_in, c_a, c_kappa, v_th, n_ref, record_v, z_out, y_out, v_out, nspk, n_inspk, n_act):
+    """x [B, T, n_in] uint8 (0/1); CSR by presynaptic neuron (float64 weights, unsigned or int32 targets
+    ascending); m_ptr/m_idx: the recurrent mask's CSR by presynaptic neuron (activity counts; the same
+    arrays as rec_ptr/rec_idx when the structures agree); w_out_t [n_rec, n_out]. Trials in order, GIL
+    released. Outputs (preallocated): z_out [B, T, n_rec] uint8 (zeroed here), y_out [B, T, n_out]
+    (readout without bias), v_out [B, T, n_rec] when record_v; nspk [B, n_rec] int64 spikes per neuron
+    (zeroed by the caller), n_inspk [B] input spikes, n_act [B] active neuron updates (the conventions
+    of `backends.counts`)."""
+    for b in range(x.shape[0]):
+        _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, m_ptr, m_idx, w_out_t, beta, alpha, rho, kappa,
+               c_in, c_a, c_kappa, v_th, n_ref, record_v, z_out, y_out, v_out, nspk, n_inspk, n_act)
