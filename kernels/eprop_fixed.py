@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
-from .fixed_forward import C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_PACKETS, C_SATURATIONS, C_SPIKES, C_SYN_OPS, neuron_step
-from .fixed_ops import floor_shift, round_shift, splitmix64, stoch_shift, trunc_decay
+from .fixed_forward import (C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_PACKETS, C_SATURATIONS, C_SPIKES, C_SYN_OPS,
+                            neuron_step, readout_step)
+from .fixed_ops import round_shift, splitmix64, stoch_shift
 
 # learning count columns (after the inference ones)
 L_TRACE, L_WUPD, L_LSMSG, L_LSHOPS, L_LSMACS, L_BITS_R, L_BITS_W, L_SAT, L_CLIP = range(7, 16)
@@ -108,13 +109,8 @@ def _acc_outer_row(ac, ptr, idx, fac, i, pre, lm, sh, amax):
         return sat
     for k in range(n):
         x = fac[np.uint32(ir[k])] * P
-        s = np.int64(acr[k]) + (_rnd(x, sh) if sh > 0 else x << (-sh))
-        if s > amax:
-            s = amax
-            sat += 1
-        elif s < -amax:
-            s = -amax
-            sat += 1
+        s, c1 = _clip(np.int64(acr[k]) + (_rnd(x, sh) if sh > 0 else x << (-sh)), amax)
+        sat += c1
         acr[k] = s
     return sat
 
@@ -337,16 +333,7 @@ def _learn_trials(x, order, tgt, labels, mask, loss_kind, b_out, scale_out,
                     c_syn += (rec_ptr[i + 1] - rec_ptr[i]) + n_out
             if any_z:
                 c_act += n_out
-            for k in range(n_out):
-                yk = trunc_decay(y[k], dk, D) + (floor_shift(acc_o[k], e_out) << S)
-                if yk > vmax:
-                    yk = vmax
-                    c_sat += 1
-                elif yk < -vmax:
-                    yk = -vmax
-                    c_sat += 1
-                y[k] = yk
-                y_out[n, t, k] = yk
+            c_sat += readout_step(y, acc_o, dk, D, e_out, S, vmax, y_out[n, t])
             # ---------------- traces (per neuron) ----------------
             step_id = (trial0 + n) * T + t
             kt = _key(seed, STREAM_TRACE, step_id, 0)     # _key(.., idx) == kt + idx: one hash per trace

@@ -21,6 +21,24 @@ N_COUNTS = 7
 
 
 @njit(cache=True, inline="always")
+def readout_step(y, acc_out, dk, D, e_out, S, vmax, y_row):
+    """Leaky readout, one step (docs/fixed_point.md "Readout neuron"): y = sat(trunc0 decay(y) +
+    (a_out << S)) for every output, written to y and y_row [n_out]; returns the saturation count."""
+    sat = 0
+    for k in range(y.shape[0]):
+        yk = trunc_decay(y[k], dk, D) + (floor_shift(acc_out[k], e_out) << S)
+        if yk > vmax:
+            yk = vmax
+            sat += 1
+        elif yk < -vmax:
+            yk = -vmax
+            sat += 1
+        y[k] = yk
+        y_row[k] = yk
+    return sat
+
+
+@njit(cache=True, inline="always")
 def neuron_core(cur, u0, v0, a0, r0, zpj, bias_j, beta_j, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref,
                 subtract, half_c, vmax, has_u, adaptive):
     """`neuron_step` on scalars: the summed synaptic input ``cur`` (exponents applied), neuron j's state
@@ -255,16 +273,7 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
         n_spk += n_sp
         if n_sp > 0:
             act += n_out
-        for k in range(n_out):
-            yk = trunc_decay(y[k], dk, D) + (floor_shift(acc_out[k], e_out) << S)
-            if yk > vmax:
-                yk = vmax
-                sat += 1
-            elif yk < -vmax:
-                yk = -vmax
-                sat += 1
-            y[k] = yk
-            y_out[b, t, k] = yk
+        sat += readout_step(y, acc_out, dk, D, e_out, S, vmax, y_out[b, t])
     # Per-spike counts are linear in each neuron's spike count: fan-out + readout synapses per spike, one
     # packet per spike per destination core (multicast by core), summed once per trial.
     for c in range(n_cores):
