@@ -388,8 +388,8 @@ def counts_from_float(compiled, ft: FloatTables, B: int, T: int, nspk, n_inspk, 
     # spike its targets on each destination core (recurrent + readout, `build_routes`)
     per_core_syn = n_in_spk * ft.in_core_syn + np.bincount(ft.route_core, zc[ft.route_pre] * ft.route_syn,
                                                            minlength=n_cores).astype(np.int64)
-    c2c = np.zeros((n_cores, n_cores), np.int64)
-    np.add.at(c2c, (ft.route_src, ft.route_core), zc[ft.route_pre])
+    c2c = np.bincount(ft.route_src * n_cores + ft.route_core, zc[ft.route_pre],
+                      minlength=n_cores * n_cores).astype(np.int64).reshape(n_cores, n_cores)
     hops = np.asarray(compiled.hops, np.int64)
     return EventCounts(
         steps=B * T, trials=B,

@@ -39,6 +39,7 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, m_ptr, m_idx, w_
     y = np.zeros(n_out)
     s = np.zeros(n_out)
     v_scr = np.zeros(n_rec)
+    in_dense = in_idx.shape[0] == n_in * n_rec       # W_in dense (csr_by_pre without a mask): row i = 0..n_rec-1
     z_out[b] = 0
     k_tot = 0
     act = 0
@@ -48,10 +49,14 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, m_ptr, m_idx, w_
             if x[b, t, i] != 0:                       # x is 0/1: w * 1 == w exactly
                 k_in += 1
                 p0 = in_ptr[i]
-                ii = in_idx[p0:in_ptr[i + 1]]
                 ww = in_w[p0:in_ptr[i + 1]]
-                for q in range(ii.shape[0]):
-                    cur[ii[q]] += ww[q]
+                if in_dense:                          # every target, ascending: a vector loop
+                    for q in range(n_rec):
+                        cur[q] += ww[q]
+                else:
+                    ii = in_idx[p0:in_ptr[i + 1]]
+                    for q in range(ii.shape[0]):
+                        cur[ii[q]] += ww[q]
         k_tot += k_in
         for s_ in range(n_sp):                        # recurrent current W_rec z^{t-1}, spikes ascending
             i = spk[s_]
