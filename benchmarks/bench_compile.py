@@ -3,7 +3,7 @@
 Network: n recurrent ALIF neurons, each with k recurrent synapses drawn from a window of +-400 neurons around
 itself (local connectivity, so a partition within Loihi's 4096 input axons per core exists), 8 inputs
 projecting to every neuron (dense w_in), 2 readout neurons reading from the first 1000 neurons (sparse
-w_out). Peak memory = the process's peak resident set size (resource.getrusage ru_maxrss, includes the
+w_out). Peak memory = the process's peak resident set size (VmHWM, benchmarks/peak_rss.py; includes the
 Python interpreter, numpy and numba) measured in a fresh subprocess per size, plus the compiler's
 tracemalloc-free wall time per pass from the compile report.
 
@@ -49,7 +49,6 @@ def make_network(n: int, k: int, *, window: int = 400, n_in: int = 8, n_out: int
 
 def _one(n: int, k: int) -> dict:
     """Build + compile one size in this process; returns timings and peak RSS."""
-    import resource
     t0 = time.perf_counter()
     net = make_network(n, k)
     t_build = time.perf_counter() - t0
@@ -57,7 +56,8 @@ def _one(n: int, k: int) -> dict:
     t0 = time.perf_counter()
     cn = compile(net, "loihi2")
     t_compile = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    from peak_rss import peak_rss_bytes
+    peak = peak_rss_bytes()
     r = cn.report
     return {"neurons": n, "synapses": int(sum(r["network"]["synapses"].values())), "rec_synapses": int(r["network"]["synapses"]["rec"]),
             "build_s": t_build, "compile_s": t_compile, "peak_rss_bytes": int(peak), "n_cores": cn.n_cores,

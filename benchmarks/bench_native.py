@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -142,11 +141,17 @@ def _learn_job(n: int, T: int, elig: str, seed: int = 0, repeats: int = 1) -> di
         wall, cpu = min(wall, time.perf_counter() - t0), min(cpu, time.process_time() - c0)
     return {"s_per_sample": wall, "cpu_s_per_sample": cpu, "rate_hz": rate, "trace_updates": r.counts.trace_updates,
             "synapses": int(c.w_in.size + np.count_nonzero(c.rec_mask)),
-            "maxrss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+            "maxrss_MB": _peak_mb()}
+
+
+def _peak_mb() -> float:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from peak_rss import peak_rss_bytes
+    return peak_rss_bytes() / 2**20
 
 
 def learn_in_child(n: int, T: int, elig: str, repeats: int = 1) -> dict:
-    """Run `_learn_job` in a fresh single-threaded interpreter so ru_maxrss is this job's own peak."""
+    """Run `_learn_job` in a fresh single-threaded interpreter so the peak RSS is this job's own."""
     code = (f"import json,sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
             f"import bench_native as b; print(json.dumps(b._learn_job({n}, {T}, {elig!r}, repeats={repeats})))")
     env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
