@@ -94,17 +94,23 @@ def build_tables(compiled, w_in=None, w_rec=None, w_out=None) -> Tables:
 _TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def tables_for(compiled) -> Tables:
-    """`build_tables` memoised per CompiledNetwork object (frozen: its arrays never change), so repeated
-    runs of one artifact skip the O(synapses) CSR build."""
+def _memo(cache, compiled, build):
+    """``build(compiled)`` memoised in ``cache`` (a WeakKeyDictionary) per CompiledNetwork object (frozen:
+    its arrays never change); unhashable stand-ins are built every time."""
     try:
-        tb = _TABLES.get(compiled)
+        hit = cache.get(compiled)
     except TypeError:
-        return build_tables(compiled)
-    if tb is None:
-        tb = build_tables(compiled)
-        _TABLES[compiled] = tb
-    return tb
+        return build(compiled)
+    if hit is None:
+        hit = build(compiled)
+        cache[compiled] = hit
+    return hit
+
+
+def tables_for(compiled) -> Tables:
+    """`build_tables` memoised per CompiledNetwork object, so repeated runs of one artifact skip the
+    O(synapses) CSR build."""
+    return _memo(_TABLES, compiled, build_tables)
 
 
 @dataclass(frozen=True)
@@ -362,15 +368,8 @@ _FLOAT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def float_tables_for(compiled) -> FloatTables:
-    """`float_tables` memoised per CompiledNetwork (frozen: its arrays never change)."""
-    try:
-        ft = _FLOAT.get(compiled)
-    except TypeError:
-        return float_tables(compiled)
-    if ft is None:
-        ft = float_tables(compiled)
-        _FLOAT[compiled] = ft
-    return ft
+    """`float_tables` memoised per CompiledNetwork."""
+    return _memo(_FLOAT, compiled, float_tables)
 
 
 def counts_from_float(compiled, ft: FloatTables, B: int, T: int, nspk, n_inspk, n_act) -> EventCounts:

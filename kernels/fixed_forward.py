@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from .fixed_ops import floor_shift, trunc_decay
+from .spike_list import spike_pass
 
 # columns of the per-trial count array
 C_SPIKES, C_INPUT_SPIKES, C_SYN_OPS, C_PACKETS, C_HOPS, C_SATURATIONS, C_ACTIVE = range(7)
@@ -123,17 +124,7 @@ def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp,
         sat += s
         if record_v:
             v_out[b, t, j] = vj
-    n = 0
-    act = 0
-    for j in range(n_rec):                            # pass 2: spike list, activity marks
-        zj = zp[j]
-        if k_in == 0:
-            act += got[j] | zj
-            got[j] = 0
-        if zj != 0:
-            spk[n] = j
-            n += 1
-            z_out[b, t, j] = 1
+    n, act = spike_pass(zp, got, k_in, spk, z_out[b, t])      # pass 2: spike list, activity marks
     return n, sat, act
 
 
@@ -156,17 +147,7 @@ def _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vt
         zp[j] = zj
         v_row[j] = vj
         sat += s
-    n = 0
-    act = 0
-    for j in range(n_rec):                            # pass 2: spike list, activity marks
-        zj = zp[j]
-        if k_in == 0:
-            act += got[j] | zj
-            got[j] = 0
-        if zj != 0:
-            spk[n] = j
-            n += 1
-            z_row[j] = 1
+    n, act = spike_pass(zp, got, k_in, spk, z_row)           # pass 2: spike list, activity marks
     return n, sat, act
 
 

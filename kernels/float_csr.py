@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .spike_list import spike_pass
+
 
 @njit(cache=True)
 def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, m_ptr, m_idx, w_out_t, beta, alpha, rho, kappa,
@@ -83,17 +85,10 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, m_ptr, m_idx, w_
             r[j] = 0 if rj < 0 else (n_ref if rj > n_ref else rj)
             zp[j] = zj
             v_row[j] = vj
-        n_sp = 0
-        for j in range(n_rec):                        # pass 2: spike list, activity marks
-            zj = zp[j]
-            if k_in == 0:
-                act += got[j] | zj
-                got[j] = 0
-            if zj != 0:
-                spk[n_sp] = j
-                n_sp += 1
-                z_out[b, t, j] = 1
-                nspk[b, j] += 1
+        n_sp, a2 = spike_pass(zp, got, k_in, spk, z_out[b, t])   # pass 2: spike list, activity marks
+        act += a2
+        for k in range(n_sp):
+            nspk[b, spk[k]] += 1
         if k_in > 0:
             act += n_rec
         if n_sp > 0:
