@@ -50,21 +50,28 @@ class Tables:
 _NSYN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+def _memo(cache, compiled, build):
+    """``build(compiled)`` memoised in ``cache`` (a WeakKeyDictionary) per CompiledNetwork object (frozen:
+    its arrays never change); unhashable stand-ins are built every time."""
+    try:
+        hit = cache.get(compiled)
+    except TypeError:
+        return build(compiled)
+    if hit is None:
+        hit = build(compiled)
+        cache[compiled] = hit
+    return hit
+
+
+def _count_rec(compiled) -> int:
+    m = compiled.rec_mask
+    return int(m.count_nonzero()) if sp.issparse(m) else int(np.count_nonzero(m))
+
+
 def n_rec_synapses(compiled) -> int:
     """Existing recurrent synapses (rec_mask dense bool or scipy CSR), memoised per CompiledNetwork (a
     dense N = 4096 mask costs ~5 ms to count, as much as a 100-step run)."""
-    try:
-        n = _NSYN.get(compiled)
-    except TypeError:
-        n = None
-    if n is None:
-        m = compiled.rec_mask
-        n = int(m.count_nonzero()) if sp.issparse(m) else int(np.count_nonzero(m))
-        try:
-            _NSYN[compiled] = n
-        except TypeError:
-            pass
-    return n
+    return _memo(_NSYN, compiled, _count_rec)
 
 
 def chip_format(compiled) -> dict:
@@ -92,19 +99,6 @@ def build_tables(compiled, w_in=None, w_rec=None, w_out=None) -> Tables:
 
 
 _TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _memo(cache, compiled, build):
-    """``build(compiled)`` memoised in ``cache`` (a WeakKeyDictionary) per CompiledNetwork object (frozen:
-    its arrays never change); unhashable stand-ins are built every time."""
-    try:
-        hit = cache.get(compiled)
-    except TypeError:
-        return build(compiled)
-    if hit is None:
-        hit = build(compiled)
-        cache[compiled] = hit
-    return hit
 
 
 def tables_for(compiled) -> Tables:
@@ -178,14 +172,7 @@ def fixed_tables_for(compiled, tb: Tables | None = None) -> FixedTables:
     """`fixed_tables` memoised per CompiledNetwork (only when built from its own `tables_for`)."""
     if tb is not None:
         return fixed_tables(compiled, tb)
-    try:
-        ft = _FIXED.get(compiled)
-    except TypeError:
-        return fixed_tables(compiled, tables_for(compiled))
-    if ft is None:
-        ft = fixed_tables(compiled, tables_for(compiled))
-        _FIXED[compiled] = ft
-    return ft
+    return _memo(_FIXED, compiled, lambda c: fixed_tables(c, tables_for(c)))
 
 
 def check_inputs(compiled, inputs, binary: bool = True, backend: str = "native fixed-point") -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import BackendError, ConfigError
-from .result import EventCounts, RunResult
+from .result import RunResult
 
 
 def parse_targets(targets, B: int, T: int, n_out: int):
@@ -73,7 +73,6 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
     in_w = tb.in_w.astype(np.int32)
     rec_w = tb.rec_w.astype(np.int32)
     w_out_t = np.ascontiguousarray(tb.w_out_t.astype(np.int64))
-    w0 = (in_w.copy(), rec_w.copy(), w_out_t.copy())
     rt = tb.routes
     nc = int(compiled.n_cores)
     core_of = np.asarray(compiled.core_of, np.int64)
@@ -96,11 +95,10 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
     n_apply = 0
     t0 = time.perf_counter()
     b_out = np.asarray(compiled.b_out, np.float64)
-    kernel = learn_trials
     # per-synapse accumulators: 4 bytes when the profile's accumulator fits (memory traffic is the cost)
     ac_store = np.zeros(in_w.size + rec_w.size, np.int32 if int(rule.acc_bits) <= 32 else np.int64)
     for ep in range(int(epochs)):
-        n_apply = kernel(
+        n_apply = learn_trials(
             x, order, tgt, labels, mask, kind, b_out, float(compiled.scale_out),
             tb.in_ptr, tb.in_idx, in_w, tb.rec_ptr, tb.rec_idx, rec_w, w_out_t,
             int(compiled.e_in), int(compiled.e_rec), int(compiled.e_out), int(compiled.du), int(compiled.dv),
