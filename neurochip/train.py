@@ -29,18 +29,21 @@ class History:
     train: lists keyed by metric ('loss', 'reg_loss', 'rate_hz', 'accuracy'/'error' or 'nmse'),
     one entry per iteration; val: {'iteration', metric: value} dicts of the periodic validations on
     fresh 'val' draws (these drive early stopping); test: the same on the fixed held-out test set
-    (never used for a decision), evaluated at the end; seconds: wall time.
+    (never used for a decision), evaluated at the end; train_set: the same on the finite training set
+    (only with ``train_set_size``); seconds: wall time.
     """
 
     train: dict[str, list[float]] = field(default_factory=dict)
     val: list[dict[str, float]] = field(default_factory=list)
     test: list[dict[str, float]] = field(default_factory=list)
+    train_set: list[dict[str, float]] = field(default_factory=list)
     iterations: int = 0
     stopped_early: bool = False
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"train": self.train, "val": self.val, "test": self.test, "iterations": self.iterations,
+        return {"train": self.train, "val": self.val, "test": self.test, "train_set": self.train_set,
+                "iterations": self.iterations,
                 "stopped_early": self.stopped_early, "seconds": self.seconds}
 
 
@@ -48,10 +51,15 @@ def evaluate(net: Network, task, batch_size: int, n_batches: int = 4, rule: Lear
              split: str = "test", first: int = 0) -> dict[str, float]:
     """Mean loss and task metric over the draws split/first .. split/first+n_batches-1
     (default: the fixed held-out test set test/0 .. test/n_batches-1)."""
+    return evaluate_batches(net, (task.batch(batch_size, split, k) for k in range(first, first + n_batches)), rule)
+
+
+def evaluate_batches(net: Network, batches, rule: LearningRule | None = None) -> dict[str, float]:
+    """Mean over ``batches`` (an iterable of `Batch`) of the loss, rate and task metrics of ``net``
+    (each batch weighs the same: pass equal-sized batches for a per-trial mean)."""
     rule = rule or LearningRule("bptt", reg_rate=0.0)
     acc: dict[str, list[float]] = {}
-    for k in range(first, first + n_batches):
-        b = task.batch(batch_size, split, k)
+    for b in batches:
         tr = simulate(net, b.x)
         loss, _, _, _, rates = loss_terms(net, rule, b, tr)
         m = {"loss": loss, "rate_hz": float(rates.mean())}
@@ -69,7 +77,8 @@ def _score(m: dict[str, float]) -> float:
 def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: int, seed: int = 0,
           progress: bool = True, callback: Callable[[int, Network, dict], bool | None] | None = None, *,
           eval_every: int = 50, val_batches: int = 1, eval_batches: int = 4, early_stop: float | None = None,
-          confirm_batches: int = 8, lr_decay: float = 1.0, lr_decay_every: int = 100) -> tuple[Network, History]:
+          confirm_batches: int = 8, lr_decay: float = 1.0, lr_decay_every: int = 100,
+          train_set_size: int | None = None) -> tuple[Network, History]:
     """Train ``net`` with ``rule`` on ``task`` for up to ``iterations`` updates of ``batch_size`` trials.
 
     Every ``eval_every`` iterations the network is validated on ``val_batches`` fresh draws of the
@@ -81,6 +90,11 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
     (lr_decay = 1: constant rate).
     ``callback(iteration, net, metrics)`` runs after each update; a true return value stops
     training. Returns (trained network, History).
+
+    ``train_set_size`` = M: train on a finite set of M fixed 'train' trials revisited in shuffled epochs
+    (`neurochip.tasks.finite`) instead of a fresh draw per iteration; the History then also holds
+    ``train_set``: the final metrics on those M trials, so test - train_set is the generalization gap
+    (Liu et al. 2022). None (default): a fresh draw every iteration, as before.
     """
     if not isinstance(iterations, (int, np.integer)) or iterations < 0:
         raise InvalidNetworkError(f"iterations must be an integer >= 0, got {iterations!r}")
@@ -93,6 +107,10 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
         raise InvalidNetworkError(f"eval_every, val_batches, eval_batches must be >= 1 and confirm_batches >= 0, got "
                                   f"{eval_every}, {val_batches}, {eval_batches}, {confirm_batches}")
     _check_schedule(lr_decay, lr_decay_every, InvalidNetworkError)
+    fset = None
+    if train_set_size is not None:
+        from .tasks.finite import finite_set
+        fset = finite_set(task, train_set_size, seed)
     hist = History()
     st = OptState()
     t0 = time.perf_counter()
@@ -104,7 +122,8 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
         bar = tqdm(total=iterations, desc=f"train {task.name}/{rule.name}", unit="it", leave=True)
     try:
         for it in range(iterations):
-            b = task.batch(batch_size, "train", int(seed) * 10**6 + it)
+            b = fset.minibatch(it, batch_size) if fset is not None else task.batch(batch_size, "train",
+                                                                                   int(seed) * 10**6 + it)
             g, loss, m = grads(net, rule, b)
             if not math.isfinite(loss):
                 raise InvalidNetworkError(f"training diverged at iteration {it}: loss = {loss} (lower lr={rule.lr})")
@@ -143,6 +162,9 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
         if bar is not None:
             bar.close()
     hist.test.append({"iteration": hist.iterations, **evaluate(net, task, batch_size, eval_batches, rule)})
+    if fset is not None:
+        hist.train_set.append({"iteration": hist.iterations, "trials": fset.size,
+                               **evaluate_batches(net, fset.chunks(batch_size), rule)})
     hist.seconds = time.perf_counter() - t0
     return net, hist
 
@@ -192,7 +214,7 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
 
 _NET_INIT_KEYS = ("n_rec", "n_adaptive", "adaptive_fraction", "beta", "p_rec", "feedback_scale", "w_out_init", "seed")
 _TRAIN_KEYS = ("iterations", "batch_size", "seed", "early_stop", "eval_every", "val_batches", "confirm_batches",
-               "eval_batches", "progress", "lr_decay", "lr_decay_every")
+               "eval_batches", "progress", "lr_decay", "lr_decay_every", "train_set_size")
 
 
 def resolve_config(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -265,7 +287,8 @@ def train_from_config(cfg: dict[str, Any], progress: bool = True,
                       eval_every=int(tr.get("eval_every", 50)), val_batches=int(tr.get("val_batches", 1)),
                       eval_batches=int(tr.get("eval_batches", 4)), early_stop=tr.get("early_stop"),
                       confirm_batches=int(tr.get("confirm_batches", 8)), lr_decay=float(tr.get("lr_decay", 1.0)),
-                      lr_decay_every=int(tr.get("lr_decay_every", 100)))
+                      lr_decay_every=int(tr.get("lr_decay_every", 100)),
+                      train_set_size=tr.get("train_set_size"))
     final_test = {k: v for k, v in hist.test[-1].items() if k != "iteration"}
     last = {k: v[-1] for k, v in hist.train.items()} if hist.train else {}
     n_samples = max(1, hist.iterations * int(tr["batch_size"]))
@@ -273,6 +296,10 @@ def train_from_config(cfg: dict[str, Any], progress: bool = True,
                "stopped_early": hist.stopped_early, "seconds": hist.seconds,
                "ms_per_sample": 1e3 * hist.seconds / n_samples, "train_last": last, "test": final_test,
                "val_history": hist.val}
+    if hist.train_set:
+        ts = {k: v for k, v in hist.train_set[-1].items() if k != "iteration"}
+        metrics["train_set"] = ts
+        metrics["gap"] = {k: final_test[k] - ts[k] for k in ("loss", "error", "nmse") if k in ts and k in final_test}
     return net, hist, metrics
 
 
