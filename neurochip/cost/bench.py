@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backends.result import EventCounts
+from ..backend_contract import EventCounts
 from ..errors import ArtifactError, BackendError, ChipConstraintError, ConfigError, NeurochipError
 from .report import chip_report
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backends.result import EventCounts
+from ..backend_contract import EventCounts
 from .memory import learning_state_bits, n_existing
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 
-from ..backends.result import EventCounts
+from ..backend_contract import EventCounts
 from ..chips.profile import profile_from_dict
 from .energy import energy
 

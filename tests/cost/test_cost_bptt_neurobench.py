@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from neurochip.backends.result import EventCounts
+from neurochip.backend_contract import EventCounts
 from neurochip.cost import bptt, neurobench
 from neurochip.cost.energy import energy
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurochip.backends.result import EventCounts
+from neurochip.backend_contract import EventCounts
 from neurochip.cost.energy import energy
 from neurochip.network import NeuronParams, init_network
 

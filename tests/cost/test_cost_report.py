@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurochip.backends.result import EventCounts
+from neurochip.backend_contract import EventCounts
 from neurochip.cost.report import chip_report, markdown_table
 
 
