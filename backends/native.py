@@ -29,6 +29,12 @@ from .result import EventCounts, RunResult
 
 NAME = "native"
 RECORDABLE = ("spikes", "outputs", "v", "out_int")
+# Declared capabilities (neurochip.backend_contract): callers ask these, never the name.
+from ..backend_contract import Capabilities  # noqa: E402
+CAPABILITIES = Capabilities(
+    arithmetic="fixed", modes=("fixed", "float"), learning="compiled_rule", learned=("w_in", "w_rec", "w_out"),
+    learning_note="the compiled on-chip rule exactly as lowered (kernels.eprop_fixed), fixed point",
+    records=RECORDABLE, options=("mode",), bit_exact_with=("lava",), counts="kernel")
 # Register widths used when a CompiledNetwork carries no profile (lava-nc's LIF: 24-bit u/v, shift 6)
 DEFAULT_FORMAT = {"S": 6, "D": 12, "mem_bits": 24, "cur_bits": 24, "weight_bits": 9}
 
