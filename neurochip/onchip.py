@@ -1,0 +1,337 @@
+"""On-chip training loop: a compiled network learns a task with its compiled (fixed-point) rule.
+
+``train_onchip(compiled, task, plan)`` draws a fresh training batch per iteration (batch ``i`` is
+``task.batch(B, 'train', plan.first_index + i)``, like the float trainer `neurochip.train.train`),
+runs it through the native backend's on-chip e-prop (``run(..., learn=True, batch_size=B)``: one
+weight application per batch of B trials) and evaluates the learned integer weights every
+``plan.eval_every`` iterations on a fixed held-out set ``task.batch(plan.eval_trials, 'test', 0)``
+(the 'test' split has its own seed stream, so held-out trials are never trained on; the same draw as
+``neurochip run|validate|bench --trials N``). Returns the learned `CompiledNetwork` and a learning
+curve (plain dict, JSON-able).
+
+The loop is a sequence of pure steps over data: `check_plan` (all bad input refused before any work),
+`prepare_rule` (the on-chip learning rate / rounding / eligibility lowered and checked representable),
+`train_onchip`, `plot_curves`, `write_curve`. Iterations between two evaluations run as ONE backend
+call (K x B trials, weights applied every B trials), so the backend's per-run learning state (trace
+and accumulator buffers) persists over a chunk; chunks are seeded from ``plan.seed`` and the index of
+their first iteration, so a run repeats exactly.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import ChipConstraintError, ConfigError, Violation
+
+CURVE_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class OnchipPlan:
+    """What to train on chip.
+
+    iterations:   weight applications per pass (each on a fresh batch of ``batch_size`` trials)
+    batch_size:   trials per weight application (B)
+    epochs:       passes over the same ``iterations`` draws (1: every trial is seen once)
+    eval_every:   iterations between held-out evaluations (the curve also has iteration 0 and the end)
+    eval_trials:  held-out trials, ``task.batch(eval_trials, 'test', 0)``
+    seed:         stochastic-rounding seed of the on-chip rule (mixed with the iteration index)
+    first_index:  index of the first training draw (to continue a float run's stream on the same trials)
+    """
+
+    iterations: int
+    batch_size: int = 16
+    epochs: int = 1
+    eval_every: int = 10
+    eval_trials: int = 256
+    seed: int = 0
+    first_index: int = 0
+
+    def __post_init__(self) -> None:
+        for name, lo in (("iterations", 1), ("batch_size", 1), ("epochs", 1), ("eval_every", 1), ("eval_trials", 1),
+                         ("seed", 0), ("first_index", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+                raise ConfigError(f"on-chip {name} must be an integer >= {lo}, got {v!r}")
+
+    @property
+    def trials(self) -> int:
+        """Training trials run on chip (iterations x batch x epochs)."""
+        return int(self.iterations) * int(self.batch_size) * int(self.epochs)
+
+
+def check_learnable(compiled) -> None:
+    """Refuse an artifact that cannot learn on chip (no rule lowered, or a profile without learning)."""
+    prof = getattr(compiled, "profile", None)
+    if prof is not None and not prof.learning.supported:
+        raise ChipConstraintError(Violation("learning_supported", f"chip {prof.name}", "on-chip learning", "none"),
+                                  prof.name)
+    if compiled.rule is None:
+        raise ConfigError("on-chip learning needs an artifact compiled with a learning rule "
+                          "(neurochip compile --rule eprop_random ...)")
+
+
+def default_lr(compiled) -> float:
+    """The on-chip SGD rate a learning run uses when none is given: the compiled rule's chip setting.
+
+    The compiler's chip rate (``report['rule']['lr']['chip_default']`` when it provides one) wins;
+    otherwise the rate the rule was lowered with (``compiled.rule.lr``)."""
+    rep = (getattr(compiled, "report", None) or {}).get("rule") or {}
+    lr = rep.get("lr") if isinstance(rep, dict) else None
+    if isinstance(lr, dict) and lr.get("chip_default"):
+        return float(lr["chip_default"])
+    return float(compiled.rule.lr)
+
+
+def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = None, eligibility: str | None = None):
+    """``compiled`` with its on-chip rule lowered again at ``lr`` / ``rounding`` / ``eligibility`` (None:
+    keep the compiled choice). Raises `ConfigError` when the rate is not a finite number > 0 or cannot be
+    represented for a trained matrix (its update gain rounds to zero, or needs a left shift), naming the
+    representable range."""
+    check_learnable(compiled)
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating))
+                           or not math.isfinite(float(lr)) or float(lr) <= 0):
+        raise ConfigError(f"on-chip lr must be a finite number > 0, got {lr!r}")
+    if rounding is not None and rounding not in ("nearest", "stochastic"):
+        raise ConfigError(f"on-chip rounding must be 'nearest' or 'stochastic', got {rounding!r}")
+    if eligibility is not None and eligibility not in ("per_synapse", "factorised"):
+        raise ConfigError(f"on-chip eligibility must be 'per_synapse' or 'factorised', got {eligibility!r}")
+    cr = compiled.rule
+    same = ((lr is None or float(lr) == float(cr.lr)) and (rounding in (None, cr.rounding))
+            and (eligibility in (None, cr.eligibility)))
+    if not same:
+        from .compiler.lower_rule import LowerRuleOptions, relower
+        from .rules import LearningRule
+        rule = LearningRule(name=cr.name, eligibility=eligibility or cr.eligibility, lr=float(lr or cr.lr))
+        compiled = relower(compiled, rule, LowerRuleOptions(lr=float(lr or cr.lr), rounding=rounding or cr.rounding,
+                                                            eligibility=eligibility or cr.eligibility, seed=cr.seed))
+    _check_lr_codes(compiled)
+    return compiled
+
+
+def _check_lr_codes(compiled) -> None:
+    """Every trained matrix needs a nonzero gain mantissa and a right shift (>= 0)."""
+    cr = compiled.rule
+    mant = np.asarray(cr.lr_mant).ravel()
+    shift = np.asarray(cr.lr_shift).ravel()
+    trained = (bool(cr.train_in), bool(cr.train_rec), bool(cr.train_out))
+    names = ("w_in", "w_rec", "w_out")
+    lr = float(cr.lr)
+    rep = ((getattr(compiled, "report", None) or {}).get("rule") or {}).get("lr") or {}
+    wanted = rep.get("wanted") if isinstance(rep, dict) else None
+    bad_small, bad_big = [], []
+    for p in range(min(3, mant.size)):
+        if not trained[p]:
+            continue
+        if int(mant[p]) == 0:
+            bad_small.append(names[p])
+        elif int(shift[p]) < 0:
+            bad_big.append(names[p])
+    if not (bad_small or bad_big):
+        return
+    rng = ""
+    if wanted and len(wanted) >= 3:
+        # gain g_p = lr * k_p must lie in [2^-62, 1] (a right shift of at most 62 bits, no left shift)
+        ks = [float(wanted[p]) / lr for p in range(3) if trained[p] and float(wanted[p]) > 0]
+        if ks:
+            lo, hi = max(2.0 ** -62 / k for k in ks), min(1.0 / k for k in ks)
+            rng = f"; representable on {compiled.profile_name}: {lo:.3g} <= lr <= {hi:.3g}"
+    which = "too small (the update gain rounds to zero for " + ", ".join(bad_small) + ")" if bad_small else \
+        "too large (the update gain needs a left shift for " + ", ".join(bad_big) + ")"
+    raise ConfigError(f"on-chip lr = {lr:g} is {which}{rng}")
+
+
+def check_plan(compiled, task, plan: OnchipPlan) -> None:
+    """All checks that need no simulation: learnable artifact, task sizes, batch vs the accumulator."""
+    check_learnable(compiled)
+    if (task.n_in, task.n_out) != (compiled.n_in, compiled.n_out):
+        raise ConfigError(f"task {task.name!r} has n_in={task.n_in}, n_out={task.n_out}; the artifact has "
+                          f"n_in={compiled.n_in}, n_out={compiled.n_out}")
+    cr = compiled.rule
+    # The accumulator sums one batch of per-step products before one application; a batch larger than the
+    # accumulator's headroom bits allow cannot be represented without systematic saturation.
+    acc_bits, wb = int(getattr(cr, "acc_bits", 0) or 0), int(getattr(cr, "weight_bits", 0) or 0)
+    if acc_bits and plan.batch_size > (1 << max(0, acc_bits - 1)):
+        raise ConfigError(f"on-chip batch_size = {plan.batch_size} trials cannot be accumulated in the "
+                          f"{acc_bits}-bit accumulator of {compiled.profile_name}: at most {1 << (acc_bits - 1)}")
+    del wb
+
+
+def heldout(task, n: int):
+    """The held-out set: ``task.batch(n, 'test', 0)`` (the 'test' split never feeds training)."""
+    return task.batch(int(n), "test", 0)
+
+
+def train_index(plan: OnchipPlan, it: int) -> int:
+    """Draw index of training iteration ``it`` (0-based within a pass)."""
+    return int(plan.first_index) + int(it)
+
+
+def chip_metrics(outputs, batch) -> dict[str, float]:
+    from .learning.losses import task_metrics
+    return task_metrics(outputs, batch.target, batch.mask, batch.loss)
+
+
+def _key(batch) -> str:
+    return "accuracy" if batch.loss == "ce" else "nmse"
+
+
+def with_weights(compiled, weights: dict):
+    kw = {k: np.asarray(v.toarray() if hasattr(v, "toarray") else v) for k, v in weights.items()
+          if k in ("w_in", "w_rec", "w_out")}
+    if "w_rec" in kw and hasattr(compiled.w_rec, "toarray"):
+        kw["w_rec"] = weights["w_rec"]
+    return replace(compiled, **kw)
+
+
+@dataclass(frozen=True)
+class OnchipResult:
+    """compiled: the network with its learned weights; curve: the learning curve (see `train_onchip`)."""
+
+    compiled: Any
+    curve: dict
+
+
+def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", progress: bool = True,
+                 test=None, callback: Callable[[dict], None] | None = None) -> OnchipResult:
+    """Train ``compiled`` on ``task`` with its compiled on-chip rule (see the module docstring).
+
+    ``test``: the held-out `Batch` (default `heldout(task, plan.eval_trials)`). The curve dict:
+    ``{schema, task, profile, metric, lr, rounding, eligibility, batch_size, iterations, epochs,
+    points: [{iteration, trials, heldout_<metric>, heldout_loss?, train_loss?, train_<metric>?, wall_s}],
+    before, after, delta, lowered, wall_s}`` where ``trials`` counts training trials seen so far."""
+    from .backends import get_backend
+
+    check_plan(compiled, task, plan)
+    be = get_backend(backend)
+    test = test if test is not None else heldout(task, plan.eval_trials)
+    key = _key(test)
+    B, K = int(plan.batch_size), int(plan.eval_every)
+    t_start = time.perf_counter()
+
+    def evaluate(c) -> dict:
+        r = be.run(c, test.x)
+        return chip_metrics(r.outputs, test)
+
+    m0 = evaluate(compiled)
+    points = [{"iteration": 0, "trials": 0, f"heldout_{key}": m0[key], "wall_s": 0.0}]
+    if callback:
+        callback(points[-1])
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=plan.iterations * plan.epochs, desc=f"on-chip {task.name} ({compiled.profile_name})",
+                   unit="it", leave=True, dynamic_ncols=True)
+    c = compiled
+    done = 0
+    try:
+        for ep in range(int(plan.epochs)):
+            for start in range(0, int(plan.iterations), K):
+                n_it = min(K, int(plan.iterations) - start)
+                bs = [task.batch(B, "train", train_index(plan, start + i)) for i in range(n_it)]
+                x = np.concatenate([b.x for b in bs])
+                tg = {"target": np.concatenate([b.target for b in bs]), "mask": np.concatenate([b.mask for b in bs]),
+                      "loss": bs[0].loss}
+                # one seed per chunk: distinct stochastic-rounding streams across chunks and passes
+                seed = (int(plan.seed) * 1_000_003 + ep * 100_003 + start) & 0x7FFFFFFF
+                r = be.run(c, x, learn=True, targets=tg, batch_size=B, epochs=1, seed=seed)
+                c = with_weights(c, r.weights)
+                done += n_it
+                tr = chip_metrics(r.outputs, bs[0].__class__(x=x, target=tg["target"], loss=tg["loss"],
+                                                             mask=tg["mask"]))
+                hist = (r.meta.get("epochs") or [{}])[-1]
+                m = evaluate(c)
+                pt = {"iteration": done, "trials": done * B, f"heldout_{key}": m[key],
+                      f"train_{key}": tr[key], "wall_s": round(time.perf_counter() - t_start, 3)}
+                if "loss" in hist:
+                    pt["train_loss"] = float(hist["loss"])
+                points.append(pt)
+                if callback:
+                    callback(pt)
+                if bar is not None:
+                    bar.set_postfix({f"held-out {key}": f"{m[key]:.3f}"}, refresh=False)
+                    bar.update(n_it)
+    finally:
+        if bar is not None:
+            bar.close()
+    before, after = points[0][f"heldout_{key}"], points[-1][f"heldout_{key}"]
+    worse = after < before if key == "accuracy" else after > before
+    curve = {"schema": CURVE_SCHEMA, "task": task.name, "profile": compiled.profile_name, "metric": key,
+             "lr": float(c.rule.lr), "rounding": c.rule.rounding, "eligibility": c.rule.eligibility,
+             "rule": c.rule.name, "batch_size": B, "iterations": int(plan.iterations), "epochs": int(plan.epochs),
+             "eval_every": K, "eval_trials": int(test.x.shape[0]), "seed": int(plan.seed),
+             "first_index": int(plan.first_index), "points": points, "before": before, "after": after,
+             "delta": after - before, "lowered": bool(worse), "wall_s": round(time.perf_counter() - t_start, 3)}
+    return OnchipResult(c, curve)
+
+
+def verdict(curve: dict) -> str:
+    """One line: what on-chip learning did to the held-out metric."""
+    k = curve["metric"]
+    b, a = curve["before"], curve["after"]
+    if curve.get("lowered"):
+        return (f"WARNING: on-chip learning LOWERED held-out {k} from {b:.4f} to {a:.4f} "
+                f"(lr {curve['lr']:.3g}, {curve['iterations'] * curve['epochs']} updates of {curve['batch_size']} trials)")
+    return f"on-chip learning: held-out {k} {b:.4f} -> {a:.4f}"
+
+
+def float_curve_points(hist, batch_size: int) -> list[dict]:
+    """Float training history (`neurochip.train.History`) as curve points on the same axes: validation
+    draws during training and the final held-out test, with ``trials`` = iteration x batch."""
+    pts = []
+    for h in hist.val:
+        key = "accuracy" if "accuracy" in h else "nmse"
+        pts.append({"iteration": h["iteration"], "trials": h["iteration"] * batch_size, f"val_{key}": h[key]})
+    for h in hist.test:
+        key = "accuracy" if "accuracy" in h else "nmse"
+        pts.append({"iteration": h["iteration"], "trials": h["iteration"] * batch_size, f"heldout_{key}": h[key]})
+    return pts
+
+
+def plot_curves(series: list[tuple[str, list[float], list[float]]], path, *, metric: str, title: str = "",
+                xlabel: str = "training trials") -> None:
+    """Write a PNG (atomically) with one line per (label, x, y) series."""
+    import io as _io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .io import atomic_write_bytes
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for label, x, y in series:
+        ax.plot(x, y, ".-", label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"held-out {metric}")
+    if metric == "accuracy":
+        ax.axhline(0.5, color="0.7", lw=0.8, ls=":", label="chance (2 classes)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def curve_series(curve: dict, label: str | None = None) -> tuple[str, list[float], list[float]]:
+    k = f"heldout_{curve['metric']}"
+    pts = [p for p in curve["points"] if k in p]
+    return (label or f"chip ({curve['profile']}, lr {curve['lr']:.3g})", [p["trials"] for p in pts], [p[k] for p in pts])
+
+
+def write_curve(d, curve: dict, stem: str = "onchip_curve", extra: list | None = None, title: str = "") -> None:
+    """``d/<stem>.json`` (the curve) and ``d/<stem>.png`` (held-out metric vs training trials)."""
+    from pathlib import Path
+
+    from .io import write_json
+    d = Path(d)
+    write_json(d / f"{stem}.json", curve)
+    plot_curves([curve_series(curve)] + list(extra or []), d / f"{stem}.png", metric=curve["metric"],
+                title=title or f"{curve['task']}: on-chip {curve['rule']} on {curve['profile']}")
