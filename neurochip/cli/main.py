@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-SUBCOMMANDS = ("demo", "train", "compile", "run", "validate", "bench", "analyse", "chips")
+SUBCOMMANDS = ("demo", "train", "compile", "run", "validate", "bench", "analyse", "sweep", "chips")
 
 
 def build_parser() -> argparse.ArgumentParser:

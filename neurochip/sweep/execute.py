@@ -1,0 +1,176 @@
+"""Run a sweep's points on a local process pool or on Ray, one atomic result file per point, resumable.
+
+Output folder::
+
+    OUT/sweep.json            the spec (and its digest); a folder made by another spec is refused
+    OUT/points/<id>.json      one finished point: {"point": {...}, "result": {...}} (written atomically)
+    OUT/points/<id>.error     the one-line error of a failed point (retried by the next run)
+    OUT/summary.csv|json|png  the table, statistics and plots of the finished points (`summary`)
+
+A re-run with the same spec skips every point whose result file exists (resume after Ctrl-C or a crash;
+a point is either whole or absent). Executors are well-kept libraries, never a home-made scheduler:
+``concurrent.futures.ProcessPoolExecutor`` (spawned workers; no setup) and Ray (``ray.init(address)``;
+``address='local'`` starts a local Ray instance on this machine).
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ConfigError, NeurochipError
+from ..io import atomic_write_text, write_json
+from .spec import Point, SweepSpec, expand
+
+EXECUTORS = ("local", "ray")
+
+
+def _work(kind: str, cfg: dict) -> tuple[bool, Any]:
+    """Worker entry: (True, result) or (False, one-line error). Never raises (so a bad point cannot take
+    the pool down); the traceback of an unexpected error is summarised in its line."""
+    from .point import run_point
+    try:
+        return True, run_point(kind, cfg)
+    except NeurochipError as e:
+        return False, " ".join(str(e).split())
+    except Exception as e:  # noqa: BLE001 - reported per point, the sweep goes on
+        return False, f"{type(e).__name__}: {' '.join(str(e).split())[:500]}"
+
+
+def point_path(out: Path, p: Point) -> Path:
+    return out / "points" / f"{p.id}.json"
+
+
+def is_done(out: Path, p: Point) -> bool:
+    """True when the point's result file exists, parses and belongs to this point."""
+    f = point_path(out, p)
+    if not f.is_file():
+        return False
+    try:
+        d = json.loads(f.read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return d.get("point", {}).get("id") == p.id and isinstance(d.get("result"), dict)
+
+
+def prepare_outdir(spec: SweepSpec, out: Path, force: bool) -> None:
+    """Create OUT (or resume it): refuse a folder made by a different spec unless ``force`` (which
+    replaces it whole)."""
+    mf = out / "sweep.json"
+    if out.exists() and any(out.iterdir()):
+        same = False
+        if mf.is_file():
+            try:
+                same = json.loads(mf.read_text("utf-8")).get("digest") == spec.digest
+            except (OSError, ValueError):
+                same = False
+        if not same:
+            if not force:
+                raise ConfigError(f"{out} holds another sweep (or other files); use a new folder or --force to replace it")
+            shutil.rmtree(out)
+    (out / "points").mkdir(parents=True, exist_ok=True)
+    if not mf.is_file():
+        write_json(mf, spec.to_dict())
+
+
+def _record(out: Path, p: Point, ok: bool, res: Any) -> None:
+    err = out / "points" / f"{p.id}.error"
+    if ok:
+        write_json(point_path(out, p), {"point": {"index": p.index, "id": p.id, "values": p.values,
+                                                  "config": p.config}, "result": res})
+        err.unlink(missing_ok=True)
+    else:
+        atomic_write_text(err, str(res) + "\n")
+
+
+def _local(kind, todo, workers, on_done):
+    ctx = mp.get_context("spawn")              # fresh interpreters: no forked numba/tqdm/lava threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+        futs = {ex.submit(_work, kind, p.config): p for p in todo}
+        try:
+            while futs:
+                done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
+                for f in done:
+                    on_done(futs.pop(f), *f.result())
+        except BaseException:
+            ex.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _ray(kind, todo, workers, address, on_done):
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("the ray executor needs Ray: pip install 'neurochip[sweep]' (or 'ray')") from None
+    started = False
+    if not ray.is_initialized():
+        if address == "local":
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+        started = True
+    try:
+        remote = ray.remote(_work)
+        refs = {remote.remote(kind, p.config): p for p in todo}
+        try:
+            while refs:
+                done, _ = ray.wait(list(refs), num_returns=1)
+                for r in done:
+                    on_done(refs.pop(r), *ray.get(r))
+        except BaseException:
+            for r in refs:
+                ray.cancel(r, force=True)
+            raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_sweep(spec: SweepSpec, outdir: str | os.PathLike, *, executor: str = "local", workers: int | None = None,
+              address: str | None = None, force: bool = False, progress: bool = True,
+              log: Callable[[str], None] = print) -> dict:
+    """Run every unfinished point of ``spec`` into ``outdir``; returns the summary (see `summary`)."""
+    from .point import check_point
+    from .summary import write_summary
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor {executor!r}; known: {', '.join(EXECUTORS)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+    workers = workers or os.cpu_count() or 1
+    points = expand(spec)
+    for p in points:                            # every point checked before any work starts
+        try:
+            check_point(spec.kind, p.config)
+        except NeurochipError as e:
+            raise ConfigError(f"point {p.id} ({p.values}): {' '.join(str(e).split())}") from None
+    out = Path(outdir)
+    prepare_outdir(spec, out, force)
+    todo = [p for p in points if not is_done(out, p)]
+    if len(todo) < len(points):
+        log(f"sweep {spec.name}: {len(points) - len(todo)} of {len(points)} points already done, running {len(todo)}")
+    from tqdm.auto import tqdm
+    bar = tqdm(total=len(points), initial=len(points) - len(todo), desc=f"sweep {spec.name}", unit="pt",
+               disable=not progress, dynamic_ncols=True)
+    failed: list[str] = []
+
+    def on_done(p, ok, res):
+        _record(out, p, ok, res)
+        if not ok:
+            failed.append(f"{p.id}: {res}")
+        bar.update(1)
+
+    try:
+        if todo:
+            if executor == "local":
+                _local(spec.kind, todo, workers, on_done)
+            else:
+                _ray(spec.kind, todo, workers, address or "local", on_done)
+    finally:
+        bar.close()
+    summary = write_summary(spec, out, points)
+    summary["failed"] = failed
+    return summary

@@ -1,0 +1,140 @@
+"""The sweep spec (TOML) and its expansion into points.
+
+A spec has three tables::
+
+    [sweep]                       # how to run
+    name = "liu2022"
+    kind = "train"                # what a point runs: 'train' (float training + gap + curvature)
+    [base]                        # a pipeline config (sections task / network / rule / train /
+    task.name = "evidence"        #   chip / onchip / analysis), shared by every point
+    train.iterations = 400
+    [grid]                        # dotted config key -> list of values; the points are the cartesian
+    "rule.name" = ["bptt", "eprop_random"]     # product, in the order the keys are written
+    "train.seed" = [0, 1, 2, 3, 4]
+
+A point's id is ``<index>-<sha256 of its canonical config>[:10]``: stable across runs of the same spec, and
+different whenever anything a point depends on changes (so a resumed sweep never reuses a stale result).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+KINDS = ("train",)
+SECTIONS = ("task", "network", "rule", "train", "chip", "onchip", "analysis")
+MAX_POINTS = 100_000
+
+
+@dataclass(frozen=True)
+class Point:
+    """One grid point: its index, id, the grid values that define it ({dotted key: value}) and the full
+    resolved config it runs (sections as in `SECTIONS`)."""
+
+    index: int
+    id: str
+    values: dict
+    config: dict
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    kind: str
+    base: dict
+    grid: dict           # dotted key -> list of values (insertion order kept)
+    digest: str          # sha256 of the canonical spec
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "base": self.base, "grid": self.grid, "digest": self.digest}
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _check_value(key: str, v: Any) -> None:
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ConfigError(f"sweep: {key} = {v!r}: values must be finite")
+    if isinstance(v, dict):
+        raise ConfigError(f"sweep: {key} = {v!r}: a grid value must be a number, string, bool or list")
+
+
+def _set(cfg: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    if len(parts) != 2 or parts[0] not in SECTIONS or not parts[1]:
+        raise ConfigError(f"sweep: grid key {dotted!r} must be 'section.key' with section one of {', '.join(SECTIONS)}")
+    cfg.setdefault(parts[0], {})[parts[1]] = value
+
+
+def parse_spec(data: dict, where: str = "spec") -> SweepSpec:
+    """A `SweepSpec` from the parsed TOML ``data``; raises `ConfigError` naming the bad entry."""
+    unknown = set(data) - {"sweep", "base", "grid"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown table(s) {sorted(unknown)}; known: sweep, base, grid")
+    sw = dict(data.get("sweep", {}))
+    bad = set(sw) - {"name", "kind"}
+    if bad:
+        raise ConfigError(f"{where}: [sweep] has unknown key(s) {sorted(bad)}; known: name, kind")
+    name = sw.get("name", "sweep")
+    if not isinstance(name, str) or not name or any(c in name for c in "/\\\0"):
+        raise ConfigError(f"{where}: [sweep] name must be a non-empty string without slashes, got {name!r}")
+    kind = sw.get("kind", "train")
+    if kind not in KINDS:
+        raise ConfigError(f"{where}: [sweep] kind = {kind!r}; known: {', '.join(KINDS)}")
+    base = data.get("base", {})
+    if not isinstance(base, dict):
+        raise ConfigError(f"{where}: [base] must be a table of config sections")
+    for sec, vals in base.items():
+        if sec not in SECTIONS or not isinstance(vals, dict):
+            raise ConfigError(f"{where}: [base.{sec}] is not a config section; known: {', '.join(SECTIONS)}")
+    grid = data.get("grid", {})
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError(f"{where}: [grid] must map at least one 'section.key' to a list of values")
+    n = 1
+    for k, vals in grid.items():
+        if not isinstance(vals, list) or not vals:
+            raise ConfigError(f"{where}: grid {k!r} must be a non-empty list, got {vals!r}")
+        for v in vals:
+            _check_value(k, v)
+        _set({}, k, None)                       # validates the key's form
+        n *= len(vals)
+    if n > MAX_POINTS:
+        raise ConfigError(f"{where}: the grid has {n} points; at most {MAX_POINTS} are allowed")
+    body = {"name": name, "kind": kind, "base": base, "grid": grid}
+    return SweepSpec(name=name, kind=kind, base=copy.deepcopy(base), grid=copy.deepcopy(grid),
+                     digest=hashlib.sha256(_canonical(body).encode()).hexdigest())
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and check a spec file (TOML)."""
+    import tomli
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"sweep spec not found: {p}")
+    try:
+        data = tomli.loads(p.read_text("utf-8"))
+    except (tomli.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: not valid TOML ({e})") from None
+    return parse_spec(data, where=str(p))
+
+
+def expand(spec: SweepSpec) -> list[Point]:
+    """The grid's points in order (the last grid key varies fastest)."""
+    keys = list(spec.grid)
+    pts = []
+    for i, combo in enumerate(itertools.product(*(spec.grid[k] for k in keys))):
+        cfg = copy.deepcopy(spec.base)
+        values = dict(zip(keys, combo))
+        for k, v in values.items():
+            _set(cfg, k, v)
+        h = hashlib.sha256(_canonical({"kind": spec.kind, "config": cfg}).encode()).hexdigest()[:10]
+        pts.append(Point(index=i, id=f"{i:05d}-{h}", values=values, config=cfg))
+    return pts
