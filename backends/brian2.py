@@ -36,11 +36,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backend_contract import FLOAT_WEIGHT_BITS, Capabilities, EventCounts, RunResult, check_record, float_network, reject_unknown_options
 from ..errors import BackendError
-from .result import RunResult
 
 NAME = "brian2"
 TARGETS = ("cython", "numpy", "cpp_standalone")
+CAPABILITIES = Capabilities(
+    arithmetic="float", accepts_network=True, learning="none", records=("spikes", "outputs", "v"),
+    options=("target",), counts="spikes", startup_s=2.0)
 STRICT_FLAGS = ["-w", "-O3", "-fno-fast-math", "-ffp-contract=off", "-std=c++11"]
 
 
@@ -50,11 +53,7 @@ def cache_dir() -> Path:
 
 
 def _as_network(obj):
-    from neurochip.network import Network
-
-    if isinstance(obj, Network):
-        return obj
-    from neurochip.validate import float_network
+    """A `Network` as is; a CompiledNetwork's source float network (its ``*_float`` fields)."""
     return float_network(obj)
 
 
@@ -153,14 +152,17 @@ def _collect(net, h) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
 
 
 def run(compiled_or_network, inputs, *, learn: bool = False, targets=None, record=("spikes", "outputs"),
-        target: str = "cython", seed: int = 0, **_ignored) -> RunResult:
+        target: str = "cython", seed: int = 0, **unknown) -> RunResult:
     """Run the float network on ``inputs [B, T, n_in]`` in brian2 (see module docstring).
 
     record: 'v' adds the membrane [B, T, n_rec] float64. target: 'cython' | 'numpy' | 'cpp_standalone'.
     Returns `RunResult` (backend 'brian2'): spikes uint8, outputs = y + b_out float64, counts from the
     spikes when a CompiledNetwork was given (placement needed), else only spikes/steps/updates.
     meta: build_s (code generation / compilation), run_s (simulation), target.
+    Unknown keyword arguments are an error (`BackendError` naming them). ``targets`` and ``seed`` are
+    part of the common contract and unused here (no learning, no randomness).
     """
+    reject_unknown_options(NAME, CAPABILITIES, unknown)
     if learn:
         raise BackendError("the brian2 backend is an inference reference; learning runs on 'native' "
                            "(float rules: neurochip.learning)")
@@ -170,7 +172,7 @@ def run(compiled_or_network, inputs, *, learn: bool = False, targets=None, recor
 
     net = _as_network(compiled_or_network)
     x = check_inputs(net, inputs)
-    want_v = "v" in tuple(record or ())
+    want_v = "v" in check_record(NAME, CAPABILITIES, record)
     try:
         import brian2 as b2
     except ImportError as e:
@@ -217,11 +219,8 @@ def _run_standalone(b2, net, x, want_v):
 
 
 def _counts(obj, x, z, net):
-    from .result import EventCounts
-
     if hasattr(obj, "core_of"):
         from .counts import counts_from_spikes
-        from .native import FLOAT_WEIGHT_BITS
         return counts_from_spikes(obj, (x != 0).astype(np.uint8), z, weight_bits=FLOAT_WEIGHT_BITS)
     B, T, _ = x.shape
     return EventCounts(steps=B * T, trials=B, neuron_updates=(net.n_rec + net.n_out) * B * T,

@@ -26,9 +26,14 @@ Time axis: a spike or input at chip step s reaches u at s + 1 and the RingBuffer
 step c + 1, so float step t of the recurrent layer is chip step t + 2 (1-based) and the readout, one
 Dense further, is chip step t + 3.
 
-Learning: ``run(learn=True)`` is refused (the compiled e-prop rule is not expressible in lava's engine);
-``run_eprop3f`` runs the part that is (``dw = 2^e u0 x1 y2 y3`` on w_in / w_rec, docs/backends.md), and
-``eprop_learning_signal`` builds its learning-signal codes from the chip's own readout error.
+Learning (``CAPABILITIES.learning == 'partial'``): the compiled e-prop rule is not expressible in lava's
+engine, so ``run(learn=True)`` runs the part that is, ``dw = 2^e u0 x1 y2 y3`` on w_in and w_rec
+(`run_eprop3f`, docs/backends.md), with learning-signal codes from the chip's own readout error
+(`eprop_learning_signal`, from a lava inference run with the current weights). Trials in groups of
+``batch_size`` learn from the same weights; the group's summed change is applied (clipped to lava's
+weight range) before the next group, ``epochs`` times over the inputs: the native backend's schedule.
+w_out is not learned (the engine's post traces live on the recurrent neurons). Event counts cover the
+inference runs only (lava exposes no learning-event counters).
 
 Isolation: lava forks one OS process per lava process and leaves the interpreter hanging if
 ``stop()`` is missed, so every run happens in a child interpreter (``python -m
@@ -45,13 +50,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BackendError
+from ..backend_contract import Capabilities, RunResult, check_record, check_spike_inputs, reject_unknown_options
+from ..errors import BackendError, ConfigError
 from .counts import counts_from_spikes, dense
 from .lava_runtime import _kill_session, _run_child, _session_pids, _shm_of  # noqa: F401  (tests use them)
-from .result import RunResult
 
 NAME = "lava"
 JOB_SCHEMA = 1
+CAPABILITIES = Capabilities(
+    arithmetic="fixed", learning="partial", learned=("w_in", "w_rec"),
+    learning_note="lava's LearningDense/LearningSparse with dw = 2^-7 u0 x1 y2 y3 (y2 = learning-signal code from "
+                  "the chip's readout error, y3 = pseudo-derivative code) on w_in and w_rec; w_out not learned",
+    records=("spikes", "outputs", "v", "out_int"), options=("timeout_s",), bit_exact_with=("native",),
+    counts="spikes", startup_s=2.0)
+# The learning rule run by run(learn=True) (crosschecked against kernels.lava_engine in tests/crosscheck):
+LEARN_EXP = -7          # dw = 2^-7 u0 x1 y2 y3: x1 (7 b) x y2 (7 b + sign) x y3 (7 b) ~ 2^21 -> ~2^14 LSB at most
+LEARN_X1_IMPULSE = 20.0  # x1 jump per input spike (7-bit trace; 20 leaves headroom for ~6 spikes within tau)
+LEARN_X1_TAU = 20        # x1 decay time constant, steps (the membrane's 20 ms at dt = 1 ms)
 # lava-nc's PyLifModelBitAcc / PyDenseModelBitAcc register widths (docs/backends.md)
 LAVA_UV_BITS = 24
 LAVA_SHIFT = 6
@@ -95,8 +110,7 @@ def _check_lava_fit(compiled) -> None:
 
 
 def _check_inputs(compiled, inputs) -> np.ndarray:
-    from .native import check_inputs
-    return check_inputs(compiled, inputs, binary=True, backend="lava")
+    return check_spike_inputs(compiled.n_in, inputs, backend=NAME, binary=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -117,26 +131,30 @@ def _job_arrays(compiled) -> tuple[dict, dict]:
 
 
 def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes", "outputs"),
-        seed: int = 0, timeout_s: float | None = None, **_ignored) -> RunResult:
+        seed: int = 0, epochs: int = 1, batch_size: int | None = None, timeout_s: float | None = None,
+        **unknown) -> RunResult:
     """Run ``inputs [B, T, n_in]`` (0/1) through lava's fixed-point emulator.
 
     record: names among 'spikes', 'outputs', 'v', 'out_int'. 'v' adds the recurrent membrane
         [B, T, n_rec] (int64, after reset, lava's v register) at ~40 us per value.
     timeout_s: wall-clock limit for the whole run (default: 60 s + 5x the expected lava time).
+    learn=True: the partial e-prop rule of the module docstring; ``targets`` (Batch-like: target, mask,
+        loss) required; epochs / batch_size as in the native backend (batch_size None = every trial);
+        ``seed`` seeds the engine's stochastic rounding. ``weights`` holds the final mantissas.
     Returns `RunResult` (backend 'lava'): spikes [B, T, n_rec] uint8, outputs [B, T, n_out] float64
     (y / scale_out + b_out), out_int [B, T, n_out] int64, counts from the recorded spikes.
+    Unknown keyword arguments are an error.
     """
     from neurochip.io import load_bundle, save_bundle
 
-    if learn:
-        raise BackendError("the compiled e-prop rule cannot run on lava: lava-nc's learning engine expresses only "
-                           "dw = 2^-k x1 y2 y3 without the readout-filtered eligibility, eps^a or epoch accumulation "
-                           "(docs/backends.md); use --backend native, or neurochip.backends.lava.run_eprop3f for the "
-                           "part lava expresses")
+    reject_unknown_options(NAME, CAPABILITIES, unknown)
+    record = check_record(NAME, CAPABILITIES, record)
     _check_lava_fit(compiled)
     x = _check_inputs(compiled, inputs)
+    if learn:
+        return _run_learning(compiled, x, targets, seed=seed, epochs=epochs, batch_size=batch_size,
+                             timeout_s=timeout_s)
     B, T, _ = x.shape
-    record = tuple(record or ())
     want_v = "v" in record
     if timeout_s is None:
         # per trial: ~1-2 s start-up, ~8 ms per chip step (process synchronisation, flat in N up to ~1k),
@@ -209,27 +227,98 @@ def run_eprop3f(compiled, x, l_code, *, exp: int = -3, x1_impulse: float = 20.3,
     return out
 
 
-def eprop_learning_signal(compiled, x: np.ndarray, target, mask: np.ndarray, loss: str) -> tuple[np.ndarray, float]:
-    """Learning-signal codes for `run_eprop3f` from the chip's own readout error (one trial).
+def learning_signal_codes(compiled, err: np.ndarray) -> tuple[np.ndarray, float]:
+    """Learning-signal codes for `run_eprop3f` from one trial's readout error ``err = dE/do [T, n_out]``.
 
-    The readout error err^t = dE/do^t of the native fixed-point run (bit-identical to lava's) is projected
-    through the feedback matrix (the compiled rule's B if any, else the float B) to L^t = B err^t; the codes
-    are -L scaled so that max |L| maps to 127 (descent direction; the engine's y2 is 7 bits + sign) and
-    shifted onto the chip time axis (neuron state at chip step s is float step s - 2).
-    Returns (l_code [T + 2, n_rec] int, scale = code units per unit of L).
-    """
-    from neurochip.backends import native
-    from neurochip.learning.losses import task_loss
-
-    r = native.run(compiled, x[None], record=("spikes", "outputs"))
-    _, err = task_loss(r.outputs, np.asarray(target)[None], np.asarray(mask)[None], loss)
+    L^t = B err^t through the feedback matrix (the compiled rule's B mantissas if any, else the float B);
+    the codes are -L scaled so that max |L| maps to 127 (descent direction; the engine's y2 is 7 bits +
+    sign) and shifted onto the chip time axis (neuron state at chip step s is float step s - 2).
+    Returns (l_code [T + 2, n_rec] int64, scale = code units per unit of L)."""
     B = np.asarray(compiled.B_float if compiled.rule is None else compiled.rule.B_mant, np.float64)
-    L = err[0] @ B.T                                             # [T, n_rec]
-    m = float(np.abs(L).max())
+    L = np.asarray(err, np.float64) @ B.T                        # [T, n_rec]
+    m = float(np.abs(L).max()) if L.size else 0.0
     scale = 127.0 / m if m > 0 else 1.0
-    code = np.zeros((x.shape[0] + 2, compiled.n_rec), np.int64)
+    code = np.zeros((L.shape[0] + 2, compiled.n_rec), np.int64)
     code[2:] = np.rint(-L * scale).astype(np.int64)
     return code, scale
+
+
+def eprop_learning_signal(compiled, x: np.ndarray, target, mask: np.ndarray, loss: str, *,
+                          outputs: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """`learning_signal_codes` for one trial ``x [T, n_in]`` from the chip's own readout error: the outputs
+    of a lava inference run of ``compiled`` (or ``outputs [T, n_out]`` when the caller has them).
+    Returns (l_code [T + 2, n_rec] int, scale)."""
+    from neurochip.learning.losses import task_loss
+
+    if outputs is None:
+        outputs = run(compiled, np.asarray(x)[None]).outputs[0]
+    _, err = task_loss(np.asarray(outputs)[None], np.asarray(target)[None], np.asarray(mask)[None], loss)
+    return learning_signal_codes(compiled, err[0])
+
+
+def _targets_of(targets, B: int, n_out: int):
+    """(target, mask, loss) from a Batch-like object or dict; `ConfigError` naming what is missing."""
+    if targets is None:
+        raise ConfigError("lava backend: learn=True needs targets (a task Batch or a dict with target, mask, loss)")
+    get = (lambda k: targets.get(k)) if isinstance(targets, dict) else (lambda k: getattr(targets, k, None))
+    tgt, mask, loss = get("target"), get("mask"), get("loss")
+    if tgt is None or mask is None or loss not in ("mse", "ce"):
+        raise ConfigError("lava backend: targets must carry target, mask [B, T] and loss ('mse' | 'ce')")
+    tgt, mask = np.asarray(tgt), np.asarray(mask)
+    if tgt.shape[0] != B or mask.shape[0] != B:
+        raise ConfigError(f"lava backend: targets hold {tgt.shape[0]} trials, inputs {B}")
+    return tgt, mask, loss
+
+
+def _run_learning(compiled, x: np.ndarray, targets, *, seed: int, epochs: int, batch_size: int | None,
+                  timeout_s: float | None) -> RunResult:
+    """run(learn=True): see the module docstring."""
+    from dataclasses import replace
+
+    from neurochip.learning.losses import task_loss
+
+    B, T, _ = x.shape
+    tgt, mask, loss = _targets_of(targets, B, compiled.n_out)
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
+    bs = 1 if batch_size is None else batch_size             # None: one application per trial, as native
+    if not isinstance(bs, (int, np.integer)) or bs < 1:
+        raise ConfigError(f"batch_size must be an integer >= 1 (trials per weight application), got {batch_size!r}")
+    names = CAPABILITIES.learned
+    cur = compiled
+    spikes = np.zeros((B, T, compiled.n_rec), np.uint8)
+    outputs = np.zeros((B, T, compiled.n_out))
+    counts = None
+    t0 = time.perf_counter()
+    history = []
+    for ep in range(int(epochs)):
+        losses = []
+        for g0 in range(0, B, int(bs)):
+            g1 = min(B, g0 + int(bs))
+            r = run(cur, x[g0:g1], timeout_s=timeout_s)            # the chip's own outputs at the current weights
+            spikes[g0:g1], outputs[g0:g1] = r.spikes, r.outputs
+            counts = r.counts if counts is None else counts + r.counts
+            lval, err = task_loss(r.outputs, tgt[g0:g1], mask[g0:g1], loss)
+            losses.append(lval)
+            w0 = {n: dense(getattr(cur, n)).astype(np.int64) for n in names}
+            delta = {n: np.zeros_like(w0[n]) for n in names}
+            for i in range(g1 - g0):
+                code, _ = learning_signal_codes(cur, err[i])
+                xs = np.zeros((T + 2, compiled.n_in), np.uint8)
+                xs[:T] = x[g0 + i]
+                rr = run_eprop3f(cur, xs, code, exp=LEARN_EXP, x1_impulse=LEARN_X1_IMPULSE, x1_tau=LEARN_X1_TAU,
+                                 rng_seed=int(seed) + 1 + ep * B + g0 + i, learn_rec=True)
+                for n in names:
+                    delta[n] += np.asarray(rr[n], np.int64) - w0[n]
+            # apply the group's summed change, held in lava's weight range (9-bit signed mantissas)
+            cur = replace(cur, **{n: np.clip(w0[n] + delta[n], LAVA_W_MIN, LAVA_W_MAX) for n in names})
+        history.append({"epoch": ep, "loss": float(np.mean(losses))})
+    weights = {n: dense(getattr(cur, n)).astype(np.int64) for n in ("w_in", "w_rec", "w_out")}
+    updates = {n: weights[n] - dense(getattr(compiled, n)).astype(np.int64) for n in names}
+    return RunResult(spikes=spikes, outputs=outputs, counts=counts, backend=NAME, weights=weights,
+                     weight_updates=updates,
+                     meta={"wall_s": time.perf_counter() - t0, "epochs": history, "learned": list(names),
+                           "learning_note": CAPABILITIES.learning_note, "batch_size": int(bs)})
 
 
 # --------------------------------------------------------------------------------------------------

@@ -20,6 +20,10 @@ from .errors import BackendError
 
 
 
+# register kinds whose wraps / saturations are counted separately (EventCounts.overflow_<kind>)
+OVERFLOW_KINDS = ("current", "membrane", "readout", "accumulator", "trace", "weight")
+
+
 @dataclass
 class EventCounts:
     """Counted events of a run (totals over batch and time unless stated).
@@ -41,7 +45,10 @@ class EventCounts:
     learning_signal_hops: hops travelled by learning-signal messages
     learning_signal_macs: multiply-accumulates to form learning signals (n_out x n_rec per step)
     bits_read, bits_written: on-chip memory traffic (synaptic and state memory), bits
-    saturations:        fixed-point saturation/wrap events (overflow is never silent)
+    saturations:        fixed-point saturation/wrap events, all register kinds together (never silent)
+    overflow_current, overflow_membrane, overflow_readout, overflow_accumulator, overflow_trace,
+    overflow_weight:    the same events by register kind (OVERFLOW_KINDS; docs/fixed_point.md
+                        "Registers"): updates whose stored value differs from the exact result
     per_core_syn_ops, per_core_neuron_updates, per_core_packets_out: [n_cores] int64
     core_to_core_packets: [n_cores, n_cores] int64 packets from core a to core b (a != b and a == b)
     """
@@ -64,6 +71,12 @@ class EventCounts:
     bits_read: int = 0
     bits_written: int = 0
     saturations: int = 0
+    overflow_current: int = 0
+    overflow_membrane: int = 0
+    overflow_readout: int = 0
+    overflow_accumulator: int = 0
+    overflow_trace: int = 0
+    overflow_weight: int = 0
     per_core_syn_ops: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     per_core_neuron_updates: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     per_core_packets_out: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -83,6 +96,10 @@ class EventCounts:
             else:
                 out[f.name] = int(a) + int(b)
         return EventCounts(**out)
+
+    def overflows(self) -> dict[str, int]:
+        """Wrap/saturation events per register kind (OVERFLOW_KINDS), e.g. {'current': 3, ...}."""
+        return {k: int(getattr(self, "overflow_" + k)) for k in OVERFLOW_KINDS}
 
     def scalars(self) -> dict[str, int]:
         """The scalar counts as a dict (JSON friendly)."""
@@ -137,6 +154,7 @@ class RunResult:
 # capabilities: what a backend declares about itself (callers ask these, never the backend's name)
 # --------------------------------------------------------------------------------------------------
 ARITHMETIC = ("fixed", "float")
+FLOAT_WEIGHT_BITS = 64   # float backends read float64 weights: EventCounts.bits_read = syn_ops x 64
 LEARNING = ("none", "compiled_rule", "partial")
 # keyword arguments of every backend's run() (DESIGN.md contract); a backend adds its own in `options`
 COMMON_OPTIONS = ("learn", "targets", "record", "seed")
@@ -262,5 +280,5 @@ def float_network(compiled):
                    rec_mask=_dense(compiled.rec_mask).astype(bool))
 
 
-__all__ = ["ARITHMETIC", "COMMON_OPTIONS", "LEARNING", "LEARNING_OPTIONS", "Capabilities", "EventCounts", "RunResult",
+__all__ = ["ARITHMETIC", "COMMON_OPTIONS", "OVERFLOW_KINDS", "FLOAT_WEIGHT_BITS", "LEARNING", "LEARNING_OPTIONS", "Capabilities", "EventCounts", "RunResult",
            "check_record", "check_spike_inputs", "float_network", "reject_unknown_options"]

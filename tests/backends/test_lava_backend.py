@@ -34,10 +34,52 @@ def test_refuses_graded_inputs_and_bad_shapes():
         lava.run(c, np.zeros((1, 5, c.n_in + 1), np.uint8))
 
 
-def test_learning_is_refused_with_reason():
+def test_learning_needs_targets_and_unknown_options_are_errors():
+    from neurochip.errors import ConfigError
+
     c = make_compiled(np.random.default_rng(0))
-    with pytest.raises(BackendError, match="learning"):
+    with pytest.raises(ConfigError, match="needs targets"):
         lava.run(c, np.zeros((1, 5, c.n_in), np.uint8), learn=True)
+    with pytest.raises(BackendError, match="unknown run\\(\\) option.*'epoch'.*accepted: .*epochs"):
+        lava.run(c, np.zeros((1, 5, c.n_in), np.uint8), epoch=2)
+    with pytest.raises(BackendError, match="cannot record"):
+        lava.run(c, np.zeros((1, 5, c.n_in), np.uint8), record=("voltage",))
+
+
+def test_capabilities_declared():
+    from neurochip.backends import backends_with, capabilities
+
+    cap = capabilities("lava")
+    assert cap.arithmetic == "fixed" and cap.learning == "partial" and "w_out" not in cap.learned
+    assert "lava" in backends_with(arithmetic="fixed", learns=True)
+    assert "lava" not in backends_with(accepts_network=True)
+
+
+def test_learning_run_equals_engine_run_from_native_error():
+    """run(learn=True) == run_eprop3f driven by codes from the native backend's readout error (an
+    independent path to the same learning signal), one trial, one weight application."""
+    from types import SimpleNamespace
+
+    from neurochip.backends import native
+    from neurochip.learning.losses import task_loss
+
+    rng = np.random.default_rng(3)
+    c = make_compiled(rng, n_rec=8, vth=40, dv=200, du=2000)
+    c = type(c)(**{**c.__dict__, "B_float": rng.standard_normal((8, 2))})
+    T = 20
+    x = poisson(rng, 1, T, c.n_in, 0.3)
+    tb = SimpleNamespace(target=rng.standard_normal((1, T, 2)), mask=np.ones((1, T), bool), loss="mse")
+    r = lava.run(c, x, learn=True, targets=tb, seed=4)
+    _, err = task_loss(native.run(c, x).outputs, tb.target, tb.mask, "mse")
+    code, _ = lava.learning_signal_codes(c, err[0])
+    xs = np.zeros((T + 2, c.n_in), np.uint8); xs[:T] = x[0]
+    rr = lava.run_eprop3f(c, xs, code, exp=lava.LEARN_EXP, x1_impulse=lava.LEARN_X1_IMPULSE,
+                          x1_tau=lava.LEARN_X1_TAU, rng_seed=5, learn_rec=True)
+    np.testing.assert_array_equal(r.weights["w_in"], rr["w_in"])
+    np.testing.assert_array_equal(r.weights["w_rec"], np.clip(rr["w_rec"], -256, 255))
+    np.testing.assert_array_equal(r.weights["w_out"], np.asarray(c.w_out))     # not learned
+    assert np.abs(r.weight_updates["w_in"]).sum() > 0                           # something was learned
+    assert r.meta["learned"] == ["w_in", "w_rec"]
 
 
 def test_timeout_kills_everything(monkeypatch):
@@ -89,10 +131,10 @@ def test_eprop_learning_signal_codes():
     x = poisson(rng, 1, T, c.n_in, 0.3)[0]
     target = rng.standard_normal((T, 2))
     mask = np.ones(T, bool)
-    code, scale = lava.eprop_learning_signal(c, x, target, mask, "mse")
+    out = native.run(c, x[None]).outputs
+    code, scale = lava.eprop_learning_signal(c, x, target, mask, "mse", outputs=out[0])
     assert code.shape == (T + 2, c.n_rec) and (code[:2] == 0).all()
     assert np.abs(code).max() == 127
-    out = native.run(c, x[None]).outputs
     _, err = task_loss(out, target[None], mask[None], "mse")
     L = err[0] @ c.B_float.T
     np.testing.assert_array_equal(code[2:], np.rint(-L * scale).astype(np.int64))
