@@ -1,9 +1,15 @@
 """Atomic, pickle-free storage of named numpy arrays with a JSON manifest.
 
 A bundle ``<stem>`` is two files: ``<stem>.npz`` (numpy arrays, ``allow_pickle=False``) and
-``<stem>.json`` (manifest: ``format``, ``schema``, ``kind``, per-array ``sha256``/``dtype``/``shape``
-and free ``meta``). ``load_bundle`` verifies everything and raises `ArtifactError` on a missing,
-truncated, altered, foreign-kind, foreign-schema or object/pickle-bearing file. Writes go to a
+``<stem>.json`` (manifest: ``format``, ``schema``, ``kind``, per-array ``sha256``/``dtype``/``shape``,
+free ``meta`` and ``digest``). ``digest`` is the sha256 of the canonical JSON (sorted keys, no
+whitespace, see `manifest_digest`) of everything else in the manifest, per-array checksums included,
+so no setting in ``meta`` (thresholds, decays, the embedded chip profile, sizes) and no array can change
+without the load noticing. It is an integrity check, not a signature: someone who edits a value on
+purpose can recompute it, which is why loaders also range-check every value against its format
+(``compiler/artifact.py``, ``neurochip/network.py``). ``load_bundle`` verifies everything and raises
+`ArtifactError` on a missing, truncated, altered, foreign-kind, foreign-schema or object/pickle-bearing
+file. Writes go to a
 temporary file in the same directory followed by ``os.replace``, so a crash or Ctrl-C never leaves a
 half-written file under the final name.
 """
@@ -75,12 +81,39 @@ def _sha(a: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def _canonical(obj: Any) -> str:
+    """Canonical JSON text: sorted keys, no whitespace, ASCII, numpy values as plain JSON."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_json_default)
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """sha256 (hex) over the canonical JSON of the manifest without its ``digest`` entry."""
+    body = {k: v for k, v in manifest.items() if k != "digest"}
+    return hashlib.sha256(_canonical(body).encode("ascii")).hexdigest()
+
+
 def bundle_paths(stem: str | os.PathLike) -> tuple[Path, Path]:
     """Return (npz path, json path) for a bundle stem; accepts a stem or either file name."""
     p = Path(stem)
     if p.suffix in (".npz", ".json"):
         p = p.with_suffix("")
     return p.with_suffix(".npz"), p.with_suffix(".json")
+
+
+def resolve_bundle(path: str | os.PathLike, names: tuple[str, ...]) -> Path:
+    """The bundle stem named by ``path`` in any accepted form: the stem itself, ``<stem>.npz``,
+    ``<stem>.json``, or a directory holding ``<name>.json`` for the first of ``names`` present (e.g. a
+    ``neurochip compile`` output directory and ``compiled``). Every command takes these same forms."""
+    p = Path(path)
+    if p.is_dir():
+        for n in names:
+            if (p / f"{n}.json").is_file() or (p / f"{n}.npz").is_file():
+                return p / n
+        raise ArtifactError(f"{p}: directory holds no {' or '.join(n + '.json' for n in names)} "
+                            f"(give the bundle as <dir>/<name>, <name>.npz or <name>.json)")
+    if p.suffix in (".npz", ".json"):
+        p = p.with_suffix("")
+    return p
 
 
 def save_bundle(stem: str | os.PathLike, kind: str, schema: int, arrays: dict[str, np.ndarray],
@@ -100,6 +133,9 @@ def save_bundle(stem: str | os.PathLike, kind: str, schema: int, arrays: dict[st
         "arrays": {k: {"sha256": _sha(a), "dtype": a.dtype.str, "shape": list(a.shape)} for k, a in clean.items()},
         "meta": meta,
     }
+    # Round trip through JSON first, so the digest is computed over exactly what a load will read back.
+    manifest = json.loads(json.dumps(manifest, default=_json_default))
+    manifest["digest"] = manifest_digest(manifest)
     # npz first, manifest last: a manifest only exists for a fully written npz.
     atomic_write_bytes(npz_path, buf.getvalue())
     write_json(json_path, manifest)
@@ -122,9 +158,18 @@ def load_bundle(stem: str | os.PathLike, kind: str, schema: int) -> tuple[dict[s
         raise ArtifactError(f"{json_path}: holds a '{manifest.get('kind')}', expected a '{kind}'")
     if manifest.get("schema") != schema:
         raise ArtifactError(f"{json_path}: schema version {manifest.get('schema')!r}, this neurochip reads version {schema}")
+    if not isinstance(manifest.get("digest"), str):
+        raise ArtifactError(f"{json_path}: manifest has no digest (written by an older neurochip, or edited); "
+                            f"re-create it with this version")
+    if manifest_digest(manifest) != manifest["digest"]:
+        raise ArtifactError(f"{json_path}: manifest does not match its digest (a setting or checksum was edited "
+                            f"after saving); re-create the file instead of editing it")
     expected = manifest.get("arrays")
-    if not isinstance(expected, dict):
-        raise ArtifactError(f"{json_path}: manifest has no array table")
+    if not isinstance(expected, dict) or not all(isinstance(v, dict) for v in expected.values()):
+        raise ArtifactError(f"{json_path}: manifest has no valid array table")
+    meta = manifest.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ArtifactError(f"{json_path}: manifest 'meta' must be a JSON object, got {type(meta).__name__}")
     try:
         with zipfile.ZipFile(npz_path) as zf:
             bad = zf.testzip()
@@ -143,9 +188,12 @@ def load_bundle(stem: str | os.PathLike, kind: str, schema: int) -> tuple[dict[s
         raise ArtifactError(f"{npz_path}: truncated or not an npz archive ({e.__class__.__name__}: {e})") from None
     for k, a in arrays.items():
         info = expected[k]
+        if info.get("dtype") != a.dtype.str or info.get("shape") != list(a.shape):
+            raise ArtifactError(f"{npz_path}: array '{k}' is {a.dtype.str} {list(a.shape)} but the manifest says "
+                                f"{info.get('dtype')} {info.get('shape')}")
         if _sha(a) != info.get("sha256"):
             raise ArtifactError(f"{npz_path}: array '{k}' does not match its sha256 in the manifest (altered file)")
-    return arrays, manifest.get("meta", {})
+    return arrays, meta
 
 
 class staged_output_dir:

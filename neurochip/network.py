@@ -66,8 +66,12 @@ class NeuronParams:
                 raise InvalidNetworkError(f"{name} must be a finite number > 0, got {val!r}{unit}")
         if not isinstance(self.n_ref, (int, np.integer)) or isinstance(self.n_ref, bool) or self.n_ref < 1:
             raise InvalidNetworkError(f"n_ref must be an integer >= 1 (steps, counting the spike step), got {self.n_ref!r}")
-        if not math.isfinite(self.gamma_pd) or self.gamma_pd < 0:
-            raise InvalidNetworkError(f"gamma_pd must be finite and >= 0, got {self.gamma_pd!r}")
+        g = self.gamma_pd
+        if isinstance(g, bool) or not isinstance(g, (int, float, np.floating, np.integer)) or not math.isfinite(g) or g < 0:
+            raise InvalidNetworkError(f"gamma_pd must be a finite number >= 0, got {g!r}")
+        for name in ("scaled_input", "scaled_readout"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise InvalidNetworkError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
     @property
     def alpha(self) -> float:
@@ -222,15 +226,28 @@ class Network:
 
     @classmethod
     def load(cls, stem) -> "Network":
-        """Load a network saved by `save`; raises `ArtifactError` / `InvalidNetworkError`."""
-        from .io import load_bundle
+        """Load a network saved by `save`; raises `ArtifactError` naming the file on anything wrong.
+
+        ``stem``: the bundle stem, ``<stem>.npz``, ``<stem>.json`` or a directory holding
+        ``network.json`` (a ``neurochip train`` output). Beyond the bundle's checksums and digest, the
+        parameters and arrays are validated as on construction (types, finite values, shapes agreeing
+        with each other) and must reproduce the network digest recorded at saving."""
+        from .io import load_bundle, resolve_bundle
         from .errors import ArtifactError
+        stem = resolve_bundle(stem, ("network",))
         arrays, meta = load_bundle(stem, "network", SCHEMA)
+        names = {"w_in", "w_rec", "w_out", "b_out", "B", "beta", "rec_mask"}
+        if set(arrays) != names:
+            raise ArtifactError(f"{stem}: network bundle holds arrays {sorted(arrays)}, expected {sorted(names)}")
         try:
             params = NeuronParams.from_dict(meta["params"])
             net = cls(params=params, **arrays)
-        except (KeyError, TypeError) as e:
-            raise ArtifactError(f"{stem}: network bundle is incomplete ({e})") from None
+        except InvalidNetworkError as e:
+            raise ArtifactError(f"{stem}: network bundle does not validate: {e}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ArtifactError(f"{stem}: network bundle is incomplete or malformed ({e.__class__.__name__}: {e})") from None
+        if meta.get("digest") != net.digest():
+            raise ArtifactError(f"{stem}: network does not reproduce the digest recorded when it was saved (edited file)")
         return net
 
 

@@ -122,3 +122,80 @@ def test_staged_output_dir_is_all_or_nothing(tmp_path):
     with staged_output_dir(out, force=True) as d:
         (d / "b.txt").write_text("new")
     assert sorted(p.name for p in out.iterdir()) == ["b.txt"]
+
+
+# --- issue 14: the manifest digest covers every setting; the float Network bundle is checked too ---------
+
+def _redigest(json_path, m):
+    from neurochip.io import manifest_digest
+    m["digest"] = manifest_digest(m)
+    json_path.write_text(json.dumps(m))
+
+
+@settings(max_examples=30, deadline=None)
+@given(path=st.sampled_from([("meta", "a"), ("meta", "new"), ("kind",), ("schema",), ("arrays", "w", "shape"),
+                             ("arrays", "w", "dtype")]),
+       value=st.one_of(st.integers(), st.text(max_size=4), st.none(), st.floats(allow_nan=False)))
+def test_any_manifest_edit_breaks_the_digest(tmp_path_factory, path, value):
+    tmp = tmp_path_factory.mktemp("d")
+    stem = _saved(tmp)
+    j = tmp / "net.json"
+    m = json.loads(j.read_text())
+    d = m
+    for k in path[:-1]:
+        d = d[k]
+    if d.get(path[-1], object()) == value:
+        return  # not an edit
+    d[path[-1]] = value
+    j.write_text(json.dumps(m))
+    with pytest.raises(ArtifactError):
+        load_bundle(stem, "network", 1)
+
+
+def test_manifest_without_digest_refused(tmp_path):
+    stem = _saved(tmp_path)
+    m = json.loads((tmp_path / "net.json").read_text())
+    del m["digest"]
+    (tmp_path / "net.json").write_text(json.dumps(m))
+    with pytest.raises(ArtifactError, match="no digest"):
+        load_bundle(stem, "network", 1)
+
+
+def test_manifest_dtype_shape_must_match(tmp_path):
+    stem = _saved(tmp_path)
+    j = tmp_path / "net.json"
+    m = json.loads(j.read_text())
+    m["arrays"]["w"]["shape"] = [100]
+    _redigest(j, m)
+    with pytest.raises(ArtifactError, match="manifest says"):
+        load_bundle(stem, "network", 1)
+
+
+@pytest.fixture()
+def saved_net(tmp_path):
+    from neurochip.network import NeuronParams, init_network
+    init_network(3, 6, 2, NeuronParams(kind="alif"), seed=0).save(tmp_path / "network")
+    return tmp_path / "network"
+
+
+@pytest.mark.parametrize("key,value,needle", [("tau_m", 40.0, "digest"), ("tau_m", -5.0, "tau_m"),
+                                              ("gamma_pd", "x", "gamma_pd"), ("kind", "hh", "kind"),
+                                              ("n_ref", 2.5, "n_ref"), ("scaled_input", "yes", "scaled_input"),
+                                              ("surprise", 1, "surprise")])
+def test_network_bundle_settings_checked(saved_net, key, value, needle):
+    """A float Network bundle whose params were edited (and the manifest digest recomputed) is refused:
+    by validation when the value is out of range, by the network digest when it is merely different."""
+    from neurochip.network import Network
+    j = saved_net.with_suffix(".json")
+    m = json.loads(j.read_text())
+    m["meta"]["params"][key] = value
+    _redigest(j, m)
+    with pytest.raises(ArtifactError, match=needle):
+        Network.load(saved_net)
+
+
+def test_network_path_forms(saved_net):
+    from neurochip.network import Network
+    a = Network.load(saved_net)
+    for form in (saved_net.parent, saved_net.with_suffix(".npz"), saved_net.with_suffix(".json")):
+        assert Network.load(form).digest() == a.digest()

@@ -14,6 +14,8 @@ from neurochip.errors import ArtifactError
 from neurochip.network import NeuronParams, init_network
 from neurochip.rules import LearningRule
 
+from neurochip.io import _sha, manifest_digest
+
 from cc_helpers import PROFILES, sparse_net
 
 
@@ -153,6 +155,10 @@ def test_field_missing_from_manifest(saved):
     m = json.loads(j.read_text())
     del m["meta"]["fields"]["vth"]
     j.write_text(json.dumps(m))
+    with pytest.raises(ArtifactError, match="digest"):
+        CompiledNetwork.load(saved)
+    m["digest"] = manifest_digest(m)  # a deliberate edit with the digest recomputed: the field check catches it
+    j.write_text(json.dumps(m))
     with pytest.raises(ArtifactError, match="vth"):
         CompiledNetwork.load(saved)
 
@@ -169,3 +175,173 @@ def test_provenance(small_net):
     assert pv["network_digest"] == small_net.digest() and pv["profile_name"] == "loihi1"
     assert pv["profile_path"].endswith("loihi1.toml") and pv["compiler_version"] and pv["utc_time"].endswith("+00:00")
     assert pv["options"]["check"]["approximate"] == ["reset"]
+
+
+# --- issue 14: artifacts cannot change silently ------------------------------------------------------------
+# Two layers: the manifest digest refuses any edit; a deliberate edit that also recomputes every checksum
+# and the digest ("redigest") is refused by the range checks of compiler.artifact.check_artifact.
+
+def _edit(stem, meta_fn=None, arrays_fn=None, redigest=True):
+    """Edit a saved artifact: meta_fn(fields_meta, manifest) edits the JSON, arrays_fn(arrays) the npz (its
+    sha256 entries recomputed); with redigest the manifest digest is recomputed too (a determined editor)."""
+    j, p = stem.with_suffix(".json"), stem.with_suffix(".npz")
+    m = json.loads(j.read_text())
+    if meta_fn is not None:
+        meta_fn(m["meta"]["fields"], m)
+    if arrays_fn is not None:
+        with np.load(p) as z:
+            arrays = {k: z[k] for k in z.files}
+        arrays_fn(arrays)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        p.write_bytes(buf.getvalue())
+        for k, a in arrays.items():
+            m["arrays"][k] = {"sha256": _sha(a), "dtype": a.dtype.str, "shape": list(a.shape)}
+    if redigest:
+        m["digest"] = manifest_digest(m)
+    j.write_text(json.dumps(m))
+
+
+def _set(field, value):
+    def fn(fm, m):
+        fm[field] = {"value": value}
+    return fn
+
+
+def _profile(key, value):
+    def fn(fm, m):
+        fm["profile"]["__profile__"]["format"][key] = value
+    return fn
+
+
+def _big_mantissa(arrays):
+    arrays["w_rec"] = arrays["w_rec"].copy()
+    arrays["w_rec"][0, 1] = 10**7
+
+
+def _n_rec(fm, m):
+    fm["n_rec"]["value"] += 1
+
+
+EDITS = {  # the issue's edits, each with what the refusal must name
+    "threshold": (_set("vth", 9000), None, None),               # inside its width: only the digest can tell
+    "threshold past its width": (_set("vth", 1 << 17), None, "vth"),
+    "dv 5000 past 4095": (_set("dv", 5000), None, "dv"),
+    "profile weight_bits 9 -> 3": (_profile("weight_bits", 3), None, "w_"),
+    "threshold as a string": (_set("vth", "8191"), None, "vth"),
+    "mantissa 10^7 with a matching array checksum": (None, _big_mantissa, "w_rec"),
+    "changed n_rec": (_n_rec, None, "shape"),
+}
+
+
+@pytest.mark.parametrize("name", list(EDITS))
+def test_issue_edits_refused_by_the_digest(saved, name):
+    meta_fn, arrays_fn, _ = EDITS[name]
+    _edit(saved, meta_fn, arrays_fn, redigest=False)
+    with pytest.raises(ArtifactError, match="digest"):
+        CompiledNetwork.load(saved)
+
+
+@pytest.mark.parametrize("name", [k for k, v in EDITS.items() if v[2]])
+def test_issue_edits_refused_by_the_range_checks(saved, name):
+    meta_fn, arrays_fn, needle = EDITS[name]
+    _edit(saved, meta_fn, arrays_fn, redigest=True)
+    with pytest.raises(ArtifactError, match=needle) as ei:
+        CompiledNetwork.load(saved)
+    assert "\n" not in str(ei.value)
+
+
+def test_unedited_and_redigested_artifact_loads(saved):
+    _edit(saved, None, None, redigest=True)  # the helper itself does not break a good artifact
+    CompiledNetwork.load(saved)
+
+
+# (field, lowest allowed, highest allowed) for loihi2 (12-bit decays, 17-bit thresholds, exponents [-8, 7])
+RANGED = [("du", 0, 4095), ("dv", 0, 4095), ("da", 0, 4095), ("dk", 0, 4095), ("vth", 0, (1 << 17) - 1),
+          ("e_in", -8, 7), ("e_rec", -8, 7), ("e_out", -8, 7), ("n_ref", 1, 1 << 16)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(i=st.integers(0, len(RANGED) - 1), over=st.integers(1, 10**9), below=st.booleans())
+def test_scalar_outside_its_format_refused(saved_loihi2, i, over, below):
+    field, lo, hi = RANGED[i]
+    stem = saved_loihi2()
+    _edit(stem, _set(field, lo - over if below else hi + over))
+    with pytest.raises(ArtifactError, match=field):
+        CompiledNetwork.load(stem)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(proj=st.sampled_from(["w_in", "w_rec", "w_out"]), over=st.integers(1, 2**30), below=st.booleans())
+def test_weight_mantissa_outside_its_format_refused(saved_loihi2, proj, over, below):
+    stem = saved_loihi2()
+
+    def fn(arrays):
+        arrays[proj] = arrays[proj].copy()
+        arrays[proj].flat[0] = -256 - over if below else 255 + over   # loihi2: 9-bit mantissas [-256, 255]
+    _edit(stem, None, fn)
+    with pytest.raises(ArtifactError, match=proj):
+        CompiledNetwork.load(stem)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=True)
+                           | st.text(max_size=6), lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c, max_size=3),
+                           max_leaves=6)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_manifest_edit_is_one_artifact_error(saved_loihi2, data):
+    """Replace one field's manifest entry (or its value) with any JSON value: without the digest it is
+    refused; with a recomputed digest the load either refuses with ArtifactError or returns an artifact whose
+    values are all in format -- never another exception (no traceback reaches a user)."""
+    stem = saved_loihi2()
+    fm = json.loads(stem.with_suffix(".json").read_text())["meta"]["fields"]
+    field = data.draw(st.sampled_from(sorted(fm)))
+    v = data.draw(json_values)
+    whole = data.draw(st.booleans())
+
+    def fn(fields_meta, m):
+        if whole or not isinstance(fields_meta[field], dict) or "value" not in fields_meta[field]:
+            fields_meta[field] = v
+        else:
+            fields_meta[field]["value"] = v
+    redigest = data.draw(st.booleans())
+    _edit(stem, fn, None, redigest=redigest)
+    if not redigest:
+        with pytest.raises(ArtifactError, match="digest"):
+            CompiledNetwork.load(stem)
+        return
+    try:
+        cn = CompiledNetwork.load(stem)
+    except ArtifactError as e:
+        assert "\n" not in str(e)
+        return
+    from neurochip.compiler.artifact import artifact_problems
+    assert artifact_problems(cn) == []
+
+
+@pytest.fixture()
+def saved_loihi2(tmp_path, small_net):
+    """A factory of fresh copies of one saved loihi2 artifact with an on-chip rule (hypothesis examples
+    each get their own copy)."""
+    import itertools
+    import shutil
+    cn = compile(small_net, "loihi2", LearningRule("eprop_random"))
+    base = tmp_path / "base"
+    cn.save(base)
+    counter = itertools.count()
+
+    def make():
+        stem = tmp_path / f"c{next(counter)}"
+        for suf in (".npz", ".json"):
+            shutil.copy(base.with_suffix(suf), stem.with_suffix(suf))
+        return stem
+    return make
+
+
+def test_path_forms(saved):
+    """A compile output directory, the stem, <stem>.npz and <stem>.json all name the same artifact."""
+    a = CompiledNetwork.load(saved)
+    for form in (saved.parent, saved.with_suffix(".npz"), saved.with_suffix(".json")):
+        assert_same(a, CompiledNetwork.load(form))
