@@ -194,3 +194,23 @@ def test_bad_file_is_one_clear_error(tmp_path):
         read_nir(bad)
     with pytest.raises(ArtifactError, match="no such NIR file"):
         read_nir(tmp_path / "missing.nir")
+
+
+def test_cli_import_export_round_trip(tmp_path, capsys):
+    from neurochip.cli.main import main
+    from neurochip.network import Network as Net
+
+    stem = tmp_path / "imp"
+    assert main(["import-nir", str(DATA / "snntorch_rec.nir"), "-o", str(stem)]) == 2  # no dt: one clear error
+    assert "give dt in seconds" in capsys.readouterr().err
+    assert not (tmp_path / "imp.npz").exists()
+    assert main(["import-nir", str(DATA / "snntorch_rec.nir"), "-o", str(stem), "--dt", "1e-4"]) == 0
+    net = Net.load(stem)
+    assert net.n_rec == 13
+    f = tmp_path / "imp.nir"
+    assert main(["export-nir", str(stem), "-o", str(f), "--rule", "eprop_random"]) == 0
+    assert "not representable for them" in capsys.readouterr().out
+    assert main(["export-nir", str(stem), "-o", str(f)]) == 2  # exists, no --force
+    back = read_nir(f)
+    _same(net, back.network)
+    assert back.rule == LearningRule("eprop_random")

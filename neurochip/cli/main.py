@@ -12,7 +12,8 @@ import importlib
 import os
 import sys
 
-SUBCOMMANDS = ("demo", "train", "compile", "run", "validate", "bench", "analyse", "sweep", "chips")
+SUBCOMMANDS = ("demo", "train", "compile", "run", "validate", "bench", "analyse", "sweep", "chips",
+               "nir")  # nir: export-nir + import-nir
 
 
 def build_parser() -> argparse.ArgumentParser:
