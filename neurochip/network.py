@@ -251,6 +251,45 @@ class Network:
         return net
 
 
+# Bytes per [n_rec, n_rec] element at the peak of `init_network`: the uniform draw for the mask (8), the
+# normal draw (8), its masked/scaled temporary (8), w_rec (8), the Network's own float64 copy (8) and two
+# boolean masks (2). The training loop needs more (states over time); this bound only refuses what cannot
+# even be built.
+_BYTES_PER_REC_PAIR = 42
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else physical memory, else None (unknown)."""
+    import os
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(b: float) -> str:
+    return f"{b / 2**30:.3g} GiB"
+
+
+def check_network_memory(n_in: int, n_rec: int, n_out: int) -> None:
+    """Refuse (InvalidNetworkError) a dense network whose arrays cannot fit in the memory available now,
+    before anything is allocated (estimate: `_BYTES_PER_REC_PAIR` per recurrent pair + 24 bytes per
+    input/readout weight)."""
+    need = _BYTES_PER_REC_PAIR * float(n_rec) ** 2 + 24.0 * float(n_rec) * (n_in + 2 * n_out)
+    have = available_memory_bytes()
+    if have is not None and need > have:
+        raise InvalidNetworkError(
+            f"n_rec={n_rec} needs ~{_gib(need)} for the dense network arrays ([n_rec, n_rec] weights and mask), "
+            f"more than the {_gib(have)} of memory available; choose a smaller n_rec")
+
+
 def init_network(n_in: int, n_rec: int, n_out: int, params: NeuronParams | None = None, *,
                  n_adaptive: int | None = None, beta: float | None = None, p_rec: float = 1.0,
                  feedback_scale: str = "unit", w_out_init: str = "glorot", seed: int = 0) -> Network:
@@ -263,10 +302,18 @@ def init_network(n_in: int, n_rec: int, n_out: int, params: NeuronParams | None 
     """
     p = params or NeuronParams()
     for name, v in (("n_in", n_in), ("n_rec", n_rec), ("n_out", n_out)):
-        if not isinstance(v, (int, np.integer)) or v < 1:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise InvalidNetworkError(f"{name} must be an integer >= 1, got {v!r}")
-    if not (0.0 < p_rec <= 1.0):
-        raise InvalidNetworkError(f"p_rec (recurrent connection probability) must be in (0, 1], got {p_rec!r}")
+    if isinstance(p_rec, bool) or not isinstance(p_rec, (int, float, np.floating, np.integer)) or not (0.0 < p_rec <= 1.0):
+        raise InvalidNetworkError(f"p_rec (recurrent connection probability) must be a number in (0, 1], got {p_rec!r}")
+    if beta is not None and (isinstance(beta, bool) or not isinstance(beta, (int, float, np.floating, np.integer))
+                             or not math.isfinite(beta) or beta < 0):
+        raise InvalidNetworkError(f"beta (adaptation strength) must be a finite number >= 0, got {beta!r}")
+    if n_adaptive is not None and (isinstance(n_adaptive, bool) or not isinstance(n_adaptive, (int, np.integer))):
+        raise InvalidNetworkError(f"n_adaptive must be an integer in [0, n_rec={n_rec}], got {n_adaptive!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidNetworkError(f"seed must be an integer >= 0, got {seed!r}")
+    check_network_memory(int(n_in), int(n_rec), int(n_out))
     rng = np.random.default_rng(seed)
     w_in = rng.standard_normal((n_rec, n_in)) / math.sqrt(n_in)
     mask = rng.random((n_rec, n_rec)) < p_rec if p_rec < 1.0 else np.ones((n_rec, n_rec), bool)

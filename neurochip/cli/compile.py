@@ -13,7 +13,8 @@ def add_parser(sub) -> None:
                     "and prints the compile report. A network that does not fit exits 2 with every violated "
                     "constraint named.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("net", help="saved network: <stem> of <stem>.npz + <stem>.json (Network.save)")
+    p.add_argument("net", help="saved network (Network.save): its stem, <stem>.npz, <stem>.json, or a 'neurochip train' "
+                               "output directory")
     p.add_argument("--chip", default="loihi2", help="chip profile: a shipped name (see 'neurochip chips') or a .toml path")
     p.add_argument("--rule", default=None,
                    help="on-chip learning rule to lower (eprop_random, eprop_symmetric, eprop_adaptive, rflo); "
@@ -22,6 +23,8 @@ def add_parser(sub) -> None:
                    help="on-chip eligibility form for --rule (default: the profile's first supported form)")
     p.add_argument("--rounding", default="nearest", choices=["nearest", "stochastic"],
                    help="rounding of weights to mantissas")
+    p.add_argument("--lr", type=float, default=None,
+                   help="on-chip SGD learning rate of --rule (dimensionless; default: the rule's own)")
     p.add_argument("--learn-rounding", default=None, choices=["nearest", "stochastic"],
                    help="rounding of the on-chip learning rule (default: the profile's first supported mode)")
     p.add_argument("--seed", type=int, default=0, help="seed of stochastic rounding (counter-based, repeatable)")
@@ -51,17 +54,25 @@ def run(args) -> int:
     from ..rules import LearningRule
     from dataclasses import replace
 
-    net = Network.load(args.net)
+    import math
+    if not (math.isfinite(args.rate) and args.rate >= 0):
+        raise ConfigError(f"--rate must be a finite number >= 0 Hz, got {args.rate}")
+    if not (math.isfinite(args.v_headroom) and args.v_headroom > 0):
+        raise ConfigError(f"--v-headroom must be a finite number > 0 (units of v_th), got {args.v_headroom}")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise ConfigError(f"--lr must be a finite number > 0, got {args.lr}")
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {args.seed}")
+    approx = tuple(a.strip() for a in args.approximate.split(",") if a.strip())
+    o = CompileOptions.make(rounding=args.rounding, seed=args.seed, reset=args.reset, approximate=approx,
+                            learn_rounding=args.learn_rounding, v_headroom=args.v_headroom)  # checks the options
     prof = load_profile(args.chip)
+    net = Network.load(args.net)
     rule = None
     if args.rule:
         elig = args.eligibility or (prof.learning.eligibility[0] if prof.learning.eligibility else "per_synapse")
-        rule = LearningRule(name=args.rule, eligibility=elig)
-    approx = tuple(a.strip() for a in args.approximate.split(",") if a.strip())
-    if args.rate < 0:
-        raise ConfigError(f"--rate must be >= 0 Hz, got {args.rate}")
-    o = CompileOptions.make(rounding=args.rounding, seed=args.seed, reset=args.reset, approximate=approx,
-                            learn_rounding=args.learn_rounding, v_headroom=args.v_headroom)
+        kw = {"lr": args.lr} if args.lr is not None else {}
+        rule = LearningRule(name=args.rule, eligibility=elig, **kw)
     o = replace(o, partition=PartitionOptions(rate_hz=args.rate))
     cn = compile(net, prof, rule, options=o)
     out = Path(args.out)

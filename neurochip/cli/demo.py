@@ -15,7 +15,8 @@ def add_parser(sub) -> None:
                     "OUTDIR/report.html, summary.json and the intermediate artifacts.")
     p.add_argument("-o", "--out", default="out/demo", help="output directory (default out/demo); built atomically")
     p.add_argument("--config", default=None, help="TOML file overriding the embedded default (sections: task, network, "
-                   "rule, train, chip, onchip, lava, validate, bench; see neurochip/config.py)")
+                   "rule, train, chip, onchip, lava, validate, bench; see neurochip/config.py); validated whole, "
+                   "and the untrained network test-compiled to the chip, before training starts")
     p.add_argument("--chip", default=None, help="chip profile name or .toml path (overrides [chip] name)")
     p.add_argument("--iterations", type=int, default=None, help="float training iterations (overrides [train])")
     p.add_argument("--force", action="store_true", help="replace an existing non-empty output directory (whole)")
@@ -24,7 +25,7 @@ def add_parser(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..config import load_config
+    from ..config import load_config, validate_config
     from ..pipeline import format_summary_rows, run_main_job
 
     cfg = load_config(args.config)
@@ -32,6 +33,9 @@ def main(args: argparse.Namespace) -> int:
         cfg["chip"]["name"] = args.chip
     if args.iterations is not None:
         cfg["train"]["iterations"] = args.iterations
+    # Everything is checked now (types, ranges, chips, memory, and that the network compiles to the chip),
+    # not after minutes of training.
+    validate_config(cfg, where=f"{args.config}: " if args.config else "", main_job=True)
     s = run_main_job(cfg, args.out, force=args.force, progress=not args.no_progress)
     rows = format_summary_rows(s)
     w = max(len(k) for k in rows)

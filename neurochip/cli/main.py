@@ -1,9 +1,21 @@
 """``neurochip`` console command: one subcommand per pipeline step.
 
 Each subcommand lives in ``neurochip/cli/<name>.py`` and exposes ``add_parser(subparsers)`` (which
-registers its arguments and sets ``func``) . Errors from the `neurochip.errors` hierarchy are printed
-as one line (``neurochip: error: ...``) with the error's exit code; Ctrl-C exits 130 without a
-traceback. ``NEUROCHIP_DEBUG=1`` re-raises for a full traceback.
+registers its arguments and sets ``func``).
+
+One convention for every step, applied here so no step can drift from it:
+
+* **Errors are one line.** Errors from the `neurochip.errors` hierarchy and bad arguments are printed as one
+  line (``neurochip: error: ...``) with the error's exit code; Ctrl-C exits 130; anything unexpected is
+  still one line (exit 70, "internal error": a bug to report). ``NEUROCHIP_DEBUG=1`` re-raises for a full
+  traceback.
+* **--config FILE** is accepted by every step (train, compile, run, validate, bench, demo, analyse): the
+  embedded pipeline config overridden by FILE, validated whole before any work starts; it sets the options
+  listed in `neurochip.config.CLI_KEYS` that were not given on the command line.
+* **Path forms**: a network or artifact is named by its stem, ``<stem>.npz``, ``<stem>.json`` or the
+  directory a ``train`` / ``compile`` step wrote (`neurochip.io.resolve_bundle`).
+* **-o OUTDIR and --force**: an existing non-empty OUTDIR is refused before any work starts; with --force
+  it is replaced whole (never written into), atomically at the end (`neurochip.io.staged_output_dir`).
 """
 from __future__ import annotations
 
@@ -12,14 +24,26 @@ import importlib
 import os
 import sys
 
-SUBCOMMANDS = ("demo", "train", "compile", "run", "validate", "bench", "analyse", "sweep", "chips",
-               "nir")  # nir: export-nir + import-nir
+SUBCOMMANDS = ("demo", "train", "compile", "run", "validate", "bench", "analyse", "chips")
+# the steps that take a pipeline config; demo and train register --config themselves
+CONFIG_STEPS = ("demo", "train", "compile", "run", "validate", "bench", "analyse")
+INTERNAL_ERROR = 70
+_UNSET = object()
 
 
-def build_parser() -> argparse.ArgumentParser:
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (usage is one '--help' away)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        msg = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {msg} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> Parser:
     from .. import __version__
+    from ..config import config_help
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="neurochip",
         description="Neuromorphic on-chip learning simulator and compiler: train spiking RNNs with e-prop "
                     "(float), compile them to a chip profile (fixed point, cores, routes), run and learn "
@@ -27,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "cost energy, communication and memory.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run 'neurochip <command> --help' for the options of each step. Units: time in ms, "
-               "rates in Hz, energy in pJ/uJ, memory in bits/KiB.")
+               "rates in Hz, energy in pJ/uJ, memory in bits/KiB. Every step accepts --config FILE.toml; "
+               "networks and artifacts are named by stem, .npz, .json or their output directory; -o OUTDIR is "
+               "refused when non-empty unless --force, which replaces it whole.")
     p.add_argument("--version", action="version", version=f"neurochip {__version__}")
     sub = p.add_subparsers(dest="command", metavar="command")
     for name in SUBCOMMANDS:
@@ -38,34 +64,91 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # subcommand not built yet
             raise
         mod.add_parser(sub)
+        sp = sub.choices.get(name)
+        if sp is not None and name in CONFIG_STEPS and not any(a.dest == "config" for a in sp._actions):
+            sp.add_argument("--config", default=None, help=config_help(name))
     return p
+
+
+def _given(parser: Parser, command: str, argv: list[str]) -> set[str]:
+    """Dests of ``command``'s options that were given on the command line (not defaults)."""
+    sp = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+    ns = argparse.Namespace(**{a.dest: _UNSET for a in sp._actions if a.dest != "help"})
+    sp.parse_args(argv[argv.index(command) + 1:], ns)
+    return {k for k, v in vars(ns).items() if v is not _UNSET}
+
+
+def _check_outdir(args) -> None:
+    """Refuse an existing non-empty output directory before any work (unless --force: replaced whole)."""
+    from pathlib import Path
+    from ..errors import ConfigError
+    out = getattr(args, "out", None) or getattr(args, "outdir", None)
+    if out is None:
+        return
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output path {out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not getattr(args, "force", False):
+        raise ConfigError(f"output directory {out} exists and is not empty; choose another -o or pass --force "
+                          f"to replace it whole")
+
+
+def _prepare(parser: Parser, args, argv: list[str]) -> None:
+    """Apply the step-independent conventions: --config (validated whole, then mapped onto the options not
+    given) and the output-directory check."""
+    if getattr(args, "config", None) is not None and args.command not in ("demo", "train"):
+        from ..config import apply_to_args, load_config, validate_config
+        cfg = load_config(args.config)
+        validate_config(cfg, where=f"{args.config}: ")
+        apply_to_args(args.command, cfg, args, _given(parser, args.command, argv))
+    _check_outdir(args)
+
+
+def _one_line(msg: str) -> str:
+    return " ".join(str(msg).split())
 
 
 def main(argv: list[str] | None = None) -> int:
     from ..errors import NeurochipError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse: --help / --version (0) or a one-line usage error (2)
+        return int(e.code or 0) if isinstance(e.code, int) or e.code is None else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    debug = bool(os.environ.get("NEUROCHIP_DEBUG"))
     try:
+        _prepare(parser, args, argv)
         rc = args.func(args)
         return int(rc or 0)
     except NeurochipError as e:
-        if os.environ.get("NEUROCHIP_DEBUG"):
+        if debug:
             raise
-        msg = " ".join(str(e).split())
-        print(f"neurochip: error: {msg}", file=sys.stderr)
+        print(f"neurochip: error: {_one_line(e)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("neurochip: interrupted; no partial output was kept", file=sys.stderr)
         return 130
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        if os.environ.get("NEUROCHIP_DEBUG"):
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
+        if debug:
             raise
         print(f"neurochip: error: {e.strerror}: {e.filename}", file=sys.stderr)
         return 2
+    except MemoryError:
+        if debug:
+            raise
+        print("neurochip: error: out of memory; choose a smaller network, batch or trial count", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug: still one line for the user, the traceback one variable away
+        if debug:
+            raise
+        print(f"neurochip: error: internal error ({type(e).__name__}: {_one_line(e)}); please report it, "
+              f"NEUROCHIP_DEBUG=1 shows the traceback", file=sys.stderr)
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

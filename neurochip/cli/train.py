@@ -2,8 +2,13 @@
 
 OUTDIR receives network.npz + network.json (`Network.save`, read by ``neurochip compile``),
 metrics.json (config, final train and held-out figures, learning history, timing) and
-learning_curve.png. An existing non-empty OUTDIR is refused unless --force; every file is written
-atomically.
+learning_curve.png. An existing non-empty OUTDIR is refused before training unless --force, which
+replaces it whole; the directory is built atomically (nothing half-written survives an error or Ctrl-C).
+
+Without --config the task's reference settings apply (``neurochip.train.TASK_DEFAULTS``); with --config
+FILE the pipeline config (the embedded default overridden by FILE, as ``neurochip demo`` reads it) is
+validated whole and its [task] [network] [rule] [train] sections are used. Options override both; every
+value is checked (types, ranges, memory) before training starts.
 """
 from __future__ import annotations
 
@@ -34,25 +39,24 @@ def add_parser(sub) -> None:
     p.add_argument("--early-stop", type=float, default=None,
                    help="stop when the held-out error (classification, fraction) or nmse (regression) is below this")
     p.add_argument("--config", type=Path, default=None,
-                   help="TOML file with sections [task] [network] [rule] [train]; command-line options override it")
-    p.add_argument("-o", "--outdir", type=Path, required=True, help="output directory")
-    p.add_argument("--force", action="store_true", help="allow writing into an existing non-empty OUTDIR")
+                   help="pipeline config TOML (the embedded default overridden by this file, as 'neurochip demo' reads "
+                        "it; validated whole); its [task] [network] [rule] [train] are used, options override them")
+    p.add_argument("-o", "--outdir", type=Path, required=True, help="output directory (built atomically)")
+    p.add_argument("--force", action="store_true", help="replace an existing non-empty OUTDIR whole")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
-def load_toml(path: Path) -> dict:
-    import tomli
-    try:
-        with open(path, "rb") as f:
-            return tomli.load(f)
-    except tomli.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: invalid TOML ({e})") from None
-
-
 def config_from_args(args) -> dict:
-    cfg = load_toml(args.config) if args.config else {}
-    cfg = {k: dict(v) if isinstance(v, dict) else v for k, v in cfg.items()}
+    """The training config ([task] [network] [rule] [train]) from --config and the options, validated."""
+    from ..config import load_config, validate_config, validate_training
+    where = f"{args.config}: " if args.config else ""
+    if args.config:
+        full = load_config(args.config)
+        validate_config(full, where=where)  # the whole file, before any option is applied
+        cfg = {k: dict(full[k]) for k in ("task", "network", "rule", "train")}
+    else:
+        cfg = {}
     for sec in ("task", "network", "rule", "train"):
         cfg.setdefault(sec, {})
         if not isinstance(cfg[sec], dict):
@@ -70,24 +74,27 @@ def config_from_args(args) -> dict:
             cfg[sec][key] = v
     if args.no_progress:
         cfg["train"]["progress"] = False
+    validate_training(cfg, where)  # options included: types, ranges, memory
     return cfg
 
 
 def check_outdir(outdir: Path, force: bool) -> None:
+    """Refuse a non-empty OUTDIR before training (with --force it is replaced whole at the end)."""
     if outdir.exists():
         if not outdir.is_dir():
             raise ConfigError(f"output path {outdir} exists and is not a directory")
         if any(outdir.iterdir()) and not force:
-            raise ConfigError(f"output directory {outdir} is not empty; use --force to write into it")
+            raise ConfigError(f"output directory {outdir} exists and is not empty; choose another -o or pass "
+                              f"--force to replace it whole")
 
 
-def write_outputs(outdir: Path, net, hist, metrics: dict) -> None:
-    from ..io import write_json
+def write_outputs(outdir: Path, net, hist, metrics: dict, force: bool = False) -> None:
+    from ..io import staged_output_dir, write_json
     from ..train import plot_learning_curve
-    outdir.mkdir(parents=True, exist_ok=True)
-    net.save(outdir / "network")
-    write_json(outdir / "metrics.json", {**metrics, "history": hist.to_dict()})
-    plot_learning_curve(hist, outdir / "learning_curve.png", f"{metrics['task']} / {metrics['rule']}")
+    with staged_output_dir(outdir, force=force) as d:
+        net.save(d / "network")
+        write_json(d / "metrics.json", {**metrics, "history": hist.to_dict()})
+        plot_learning_curve(hist, d / "learning_curve.png", f"{metrics['task']} / {metrics['rule']}")
 
 
 def run(args) -> int:
@@ -95,7 +102,7 @@ def run(args) -> int:
     cfg = config_from_args(args)
     check_outdir(args.outdir, args.force)
     net, hist, metrics = train_from_config(cfg, progress=not args.no_progress)
-    write_outputs(args.outdir, net, hist, metrics)
+    write_outputs(args.outdir, net, hist, metrics, force=args.force)
     tr, te = metrics["train_last"], metrics["test"]
     if "accuracy" in te:
         print(f"{metrics['task']} / {metrics['rule']}: {metrics['iterations']} iterations, train accuracy "
