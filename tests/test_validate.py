@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from neurochip.errors import ConfigError
-from neurochip.validate import check_tolerances, coincidence, parse_tolerances, van_rossum
+from neurochip.validate import (DEFAULT_LEARNING_TOLERANCES, DEFAULT_TOLERANCES, check_tolerances, coincidence,
+                                effective_tolerances, learning_outcome_failures, parse_tolerances, van_rossum)
 
 
 def _trains(draw_bits, shape):
@@ -57,10 +58,43 @@ def test_tolerance_parsing_and_checks():
         parse_tolerances("spikes=0.9")
     with pytest.raises(ConfigError, match="not a number"):
         parse_tolerances("readout_rms=abc")
-    m = {"spike_agreement": 0.8, "readout_rms": 0.05}
+    m = {"spike_agreement": 0.8, "readout_rms": 0.05, "cosine_eprop": float("nan")}
     assert check_tolerances(m, {"spike_agreement": 0.9}) == ["spike_agreement = 0.8 < 0.9"]
     assert check_tolerances(m, {"readout_rms": 0.1}) == []
-    assert "not measured" in check_tolerances(m, {"cosine_eprop": 0.5})[0]
+    assert "not measured" in check_tolerances({}, {"cosine_eprop": 0.5})[0]
+    assert check_tolerances(m, {"cosine_eprop": -1.0}) == ["cosine_eprop = nan < -1"]     # NaN never passes
+
+
+def _proj(cos, ratio, chip=1.0, flt=1.0):
+    return {"cosine": cos, "norm_ratio": ratio, "chip_norm": chip, "float_norm": flt, "float_rule": "r SGD"}
+
+
+def test_default_learning_gates_per_matrix():
+    """Defaults apply per trained matrix: a good update passes; a reversed one, a frozen one and one off by a
+    factor of 2 each fail with one line naming the matrix."""
+    tol = effective_tolerances(None, learn=True, task_metrics={"accuracy": 0.8})
+    assert tol == {**DEFAULT_TOLERANCES, **DEFAULT_LEARNING_TOLERANCES}
+    good = {"accuracy_drop": 0.01, "learning_per_projection": {"w_in": _proj(0.9, 1.1), "w_out": _proj(0.7, 1.5)}}
+    assert check_tolerances(good, tol) == []
+    bad = {"accuracy_drop": 0.2, "learning_per_projection": {
+        "w_in": _proj(-0.13, 1.0), "w_rec": _proj(float("nan"), float("nan"), chip=0.0),
+        "w_out": _proj(0.95, 2.0)}}
+    f = check_tolerances(bad, tol)
+    assert f == ["accuracy_drop = 0.2 > 0.05", "w_in: cosine vs float r SGD = -0.13 < 0.5",
+                 "w_rec received no on-chip update (float r SGD update norm 1)",
+                 "w_out: norm ratio vs float r SGD = 2 > 1.7"]
+    # a default can be switched off, or overridden; inference-only runs on 'mse' tasks get no default
+    assert effective_tolerances(parse_tolerances("update_cosine=off,accuracy_drop=0.3"), learn=True,
+                                task_metrics={"accuracy": 0.5}) == {"accuracy_drop": 0.3, "update_norm_ratio_min": 0.6,
+                                                                    "update_norm_ratio_max": 1.7}
+    assert effective_tolerances(None, learn=False, task_metrics={"nmse": 0.1}) == {}
+
+
+def test_learning_outcome_gate():
+    assert learning_outcome_failures({"accuracy": 0.92}, {"accuracy": 0.61}) == [
+        "on-chip learning lowered held-out accuracy 0.920 -> 0.610 (drop 0.310 > 0.05)"]
+    assert learning_outcome_failures({"accuracy": 0.80}, {"accuracy": 0.78}) == []
+    assert learning_outcome_failures({"nmse": 0.1}, {"nmse": 0.2}) == []
 
 
 @pytest.fixture(scope="module")
@@ -76,15 +110,29 @@ def artifact(tmp_path_factory):
 
 
 def test_cli_validate_writes_report_and_gates(artifact, tmp_path, capsys):
+    """The spike-agreement gate passes just below the measured agreement and fails just above it (the
+    agreement itself cross-checked against `coincidence` of an independent native + simulate run)."""
+    from neurochip.backends import get_backend
     from neurochip.cli.main import main
+    from neurochip.compiler.artifact import CompiledNetwork
+    from neurochip.simulate import simulate
+    from neurochip.validate import float_network, make_inputs
 
+    c = CompiledNetwork.load(artifact / "compiled")
+    x = make_inputs(c, trials=2, steps=200, rate_hz=40.0).x
+    want = coincidence(get_backend("native").run(c, x).spikes, simulate(float_network(c), x).z, window=2)["overall"]
+    assert 0.05 < want < 0.95, "the test network must make the chip and the float reference differ"
     out = tmp_path / "v"
     rc = main(["validate", str(artifact), "--trials", "2", "--steps", "200", "--rate", "40",
-               "--tolerance", "spike_agreement=0.0", "-o", str(out)])
+               "--tolerance", f"spike_agreement={want - 0.01}", "-o", str(out)])
     assert rc == 0
     rep = json.loads((out / "validate.json").read_text())
     m = rep["metrics"]
-    assert 0.0 <= m["spike_agreement"] <= 1.0 and m["readout_rms"] >= 0 and rep["passed"]
+    assert m["spike_agreement"] == pytest.approx(want, abs=1e-12) and m["readout_rms"] >= 0 and rep["passed"]
+    capsys.readouterr()
+    rc = main(["validate", str(artifact), "--trials", "2", "--steps", "200", "--rate", "40",
+               "--tolerance", f"spike_agreement={want + 0.01}", "-o", str(tmp_path / "v_hi")])
+    assert rc == 4 and "spike_agreement" in capsys.readouterr().err
     assert len(rep["per_neuron_agreement"]) == 24
     assert (out / "validate.png").stat().st_size > 1000
     # an impossible tolerance fails with exit code 4, after writing the outputs
@@ -116,3 +164,99 @@ def test_validate_lava_equals_native(artifact):
     for k in ("spike_agreement", "spike_agreement_exact", "van_rossum", "readout_rms", "spikes_chip"):
         assert rn["metrics"][k] == rl["metrics"][k], k
     assert rn["per_neuron_agreement"] == rl["per_neuron_agreement"]
+
+
+# --------------------------------------------------------------------------------------------------
+# the learning gate end to end, on a stand-in chip whose update is a known multiple of the float one
+# --------------------------------------------------------------------------------------------------
+def _short_batch(n_in, n_out, B=16, T=120, seed=0):
+    from neurochip.tasks.base import Batch
+
+    rng = np.random.default_rng(seed)
+    x = (rng.random((B, T, n_in)) < 0.1).astype(np.uint8)
+    target = np.repeat(rng.integers(0, n_out, B)[:, None], T, axis=1)
+    mask = np.zeros((B, T), bool)
+    mask[:, -40:] = True
+    return Batch(x=x, target=target, loss="ce", mask=mask)
+
+
+@pytest.fixture(scope="module")
+def learn_artifact():
+    from neurochip.compiler.pipeline import compile
+    from neurochip.network import NeuronParams, init_network
+    from neurochip.rules import LearningRule
+
+    net = init_network(8, 24, 2, NeuronParams(kind="lif"), seed=2)
+    return compile(net, "loihi2", LearningRule("eprop_symmetric", lr=0.5, reg_rate=0.0))
+
+
+def _stand_in_chip(monkeypatch, gain: dict[str, float]):
+    """Register backend 'standin': fixed point (the native backend for inference) whose learning run
+    moves each matrix by gain[n] x the float SGD update of the same schedule, rounded to mantissas."""
+    import sys
+    import types
+
+    from neurochip import backends
+    from neurochip import validate as V
+    from neurochip.backend_contract import Capabilities, RunResult
+    from neurochip.learning.gradients import weight_change
+
+    native = backends.get_backend("native")
+
+    def run(compiled, x, *, learn=False, targets=None, record=("spikes", "outputs"), seed=0, epochs=1, batch_size=None):
+        if not learn:
+            return native.run(compiled, x, record=record)
+        rule, net = V._float_rule(compiled), V.float_network(compiled)
+        d = {n: np.zeros_like(getattr(net, n)) for n in ("w_in", "w_rec", "w_out")}
+        for _ in range(epochs):
+            for g0 in range(0, x.shape[0], batch_size):
+                mb = V._slice(targets, slice(g0, g0 + batch_size))
+                g = weight_change(net, rule, mb, lr=rule.lr)
+                step = {n: V._chip_step_gain(compiled, mb) * getattr(g, n) for n in d}
+                net = net.with_weights(**{n: getattr(net, n) + step[n] for n in d})
+                d = {n: d[n] + step[n] for n in d}
+        w = {n: np.asarray(getattr(compiled, n)) + np.rint(gain[n] * d[n] / V.dequantize(compiled, n, np.ones(1))[0]
+                                                           ).astype(np.int64) for n in d}
+        r = native.run(compiled, x)
+        return RunResult(spikes=r.spikes, outputs=r.outputs, counts=r.counts, backend="standin", weights=w)
+
+    mod = types.ModuleType("standin_backend")
+    mod.run = run
+    mod.CAPABILITIES = Capabilities(arithmetic="fixed", learning="compiled_rule", learned=("w_in", "w_rec", "w_out"),
+                                    learning_note="stand-in")
+    monkeypatch.setitem(sys.modules, "standin_backend", mod)
+    monkeypatch.setitem(backends.BACKENDS, "standin", "standin_backend")
+
+
+@pytest.mark.parametrize("gain, fails", [
+    ({"w_in": 1.0, "w_rec": 1.0, "w_out": 1.0}, []),
+    ({"w_in": -1.0, "w_rec": 1.0, "w_out": 1.0}, ["w_in: cosine"]),                      # reversed
+    ({"w_in": 1.0, "w_rec": 0.0, "w_out": 1.0}, ["w_rec received no on-chip update"]),   # frozen: NaN fails
+    ({"w_in": 1.0, "w_rec": 1.0, "w_out": 2.0}, ["w_out: norm ratio"]),                  # gain off by one shift
+])
+def test_learning_gate_catches_wrong_updates(learn_artifact, monkeypatch, gain, fails):
+    from neurochip.validate import Inputs, validate
+
+    _stand_in_chip(monkeypatch, gain)
+    b = _short_batch(learn_artifact.n_in, learn_artifact.n_out)
+    rep, _ = validate(learn_artifact, backend="standin", learn=True, inputs=Inputs(b.x, b, "short"),
+                      learn_batch_size=8, tolerances={"accuracy_drop": 1.0})
+    per = rep["metrics"]["learning_per_projection"]
+    assert [f.split(" =")[0].split(" (")[0] for f in rep["failures"]] == [
+        f if "no on-chip" in f else f + " vs float eprop_symmetric SGD" for f in fails], rep["failures"]
+    assert rep["passed"] == (not fails)
+    if not fails:
+        assert all(p["cosine"] > 0.9 and 0.85 < p["norm_ratio"] < 1.15 for p in per.values()), per  # rounding only
+
+
+def test_validate_asks_capabilities(artifact):
+    """A float backend cannot be the chip side, a fixed-point one cannot be the float reference."""
+    from neurochip.compiler.artifact import CompiledNetwork
+    from neurochip.validate import make_inputs, validate
+
+    c = CompiledNetwork.load(artifact / "compiled")
+    inp = make_inputs(c, trials=1, steps=20)
+    with pytest.raises(ConfigError, match="cannot serve as the chip side.*fixed-point arithmetic.*can: native"):
+        validate(c, backend="brian2", inputs=inp)
+    with pytest.raises(ConfigError, match="cannot serve as the float reference.*can: brian2"):
+        validate(c, reference="native", inputs=inp)
