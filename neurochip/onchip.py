@@ -80,6 +80,7 @@ def default_lr(compiled) -> float:
 
     The compiler's chip rate (``report['rule']['lr']['chip_default']`` when it provides one) wins;
     otherwise the rate the rule was lowered with (``compiled.rule.lr``)."""
+    check_learnable(compiled)
     rep = (getattr(compiled, "report", None) or {}).get("rule") or {}
     lr = rep.get("lr") if isinstance(rep, dict) else None
     if isinstance(lr, dict) and lr.get("chip_default"):
@@ -87,11 +88,14 @@ def default_lr(compiled) -> float:
     return float(compiled.rule.lr)
 
 
-def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = None, eligibility: str | None = None):
-    """``compiled`` with its on-chip rule lowered again at ``lr`` / ``rounding`` / ``eligibility`` (None:
-    keep the compiled choice). Raises `ConfigError` when the rate is not a finite number > 0 or cannot be
-    represented for a trained matrix (its update gain rounds to zero, or needs a left shift), naming the
-    representable range."""
+def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = None, eligibility: str | None = None,
+                 batch_size: int | None = None):
+    """``compiled`` with its on-chip rule lowered again at ``lr`` / ``rounding`` / ``eligibility`` /
+    ``batch_size`` (None: keep the compiled choice). Raises `ConfigError` for a rate that is not a finite
+    number > 0, and `ConfigError` / `ChipConstraintError` (from the compiler) for a rate or batch the
+    chip cannot represent for a trained matrix (its update rounds to zero, or overflows), with the numbers."""
+    from dataclasses import fields as _fields
+
     check_learnable(compiled)
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating))
                            or not math.isfinite(float(lr)) or float(lr) <= 0):
@@ -100,15 +104,31 @@ def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = No
         raise ConfigError(f"on-chip rounding must be 'nearest' or 'stochastic', got {rounding!r}")
     if eligibility is not None and eligibility not in ("per_synapse", "factorised"):
         raise ConfigError(f"on-chip eligibility must be 'per_synapse' or 'factorised', got {eligibility!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                   or batch_size < 1):
+        raise ConfigError(f"on-chip batch_size must be an integer >= 1 (trials per weight application), "
+                          f"got {batch_size!r}")
+    from .compiler.lower_rule import LowerRuleOptions, relower
     cr = compiled.rule
+    has_batch = "batch" in {f.name for f in _fields(LowerRuleOptions)}
     same = ((lr is None or float(lr) == float(cr.lr)) and (rounding in (None, cr.rounding))
-            and (eligibility in (None, cr.eligibility)))
+            and (eligibility in (None, cr.eligibility))
+            and (batch_size is None or not has_batch or int(batch_size) == int(getattr(cr, "batch", batch_size))))
     if not same:
-        from .compiler.lower_rule import LowerRuleOptions, relower
         from .rules import LearningRule
-        rule = LearningRule(name=cr.name, eligibility=eligibility or cr.eligibility, lr=float(lr or cr.lr))
-        compiled = relower(compiled, rule, LowerRuleOptions(lr=float(lr or cr.lr), rounding=rounding or cr.rounding,
-                                                            eligibility=eligibility or cr.eligibility, seed=cr.seed))
+        prov = dict((getattr(compiled, "provenance", None) or {}).get("rule") or {})
+        known = {f.name for f in _fields(LearningRule)}
+        base = {k: v for k, v in prov.items() if k in known}
+        base.update(name=cr.name, eligibility=eligibility or cr.eligibility, lr=float(lr or cr.lr))
+        for k in ("reg_rate", "target_rate_hz", "train_in", "train_rec", "train_out", "train_bias"):
+            if hasattr(cr, k) and k not in prov:
+                base[k] = getattr(cr, k)
+        rule = LearningRule.from_dict(base)
+        kw = dict(lr=float(lr or cr.lr), rounding=rounding or cr.rounding, eligibility=eligibility or cr.eligibility,
+                  seed=cr.seed)
+        if has_batch:
+            kw["batch"] = int(batch_size if batch_size is not None else getattr(cr, "batch", 32))
+        compiled = relower(compiled, rule, LowerRuleOptions(**kw))
     _check_lr_codes(compiled)
     return compiled
 
@@ -116,6 +136,8 @@ def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = No
 def _check_lr_codes(compiled) -> None:
     """Every trained matrix needs a nonzero gain mantissa and a right shift (>= 0)."""
     cr = compiled.rule
+    if not hasattr(cr, "lr_mant"):       # the compiler checks the representable range itself
+        return
     mant = np.asarray(cr.lr_mant).ravel()
     shift = np.asarray(cr.lr_shift).ravel()
     trained = (bool(cr.train_in), bool(cr.train_rec), bool(cr.train_out))
@@ -127,7 +149,7 @@ def _check_lr_codes(compiled) -> None:
     for p in range(min(3, mant.size)):
         if not trained[p]:
             continue
-        if int(mant[p]) == 0:
+        if int(mant[p]) == 0 or int(shift[p]) > 62:     # a right shift past 62 bits of int64 is zero
             bad_small.append(names[p])
         elif int(shift[p]) < 0:
             bad_big.append(names[p])
@@ -159,6 +181,46 @@ def check_plan(compiled, task, plan: OnchipPlan) -> None:
         raise ConfigError(f"on-chip batch_size = {plan.batch_size} trials cannot be accumulated in the "
                           f"{acc_bits}-bit accumulator of {compiled.profile_name}: at most {1 << (acc_bits - 1)}")
     del wb
+
+
+def check_onchip_config(oc: dict) -> OnchipPlan:
+    """Validate a config's ``[onchip]`` table (before any training starts); returns its plan (eval_trials
+    and seed are placeholders the caller replaces)."""
+    def _int(k, lo=1):
+        v = oc.get(k)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise ConfigError(f"[onchip] {k} must be an integer >= {lo}, got {v!r}")
+        return int(v)
+    trials, epochs, bs = _int("trials"), _int("epochs"), _int("batch_size")
+    lr = oc.get("lr")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(float(lr))
+                           or float(lr) <= 0):
+        raise ConfigError(f"[onchip] lr must be a finite number > 0 (or absent: the compiled rule's chip rate), "
+                          f"got {lr!r}")
+    if oc.get("eligibility") not in (None, "per_synapse", "factorised"):
+        raise ConfigError(f"[onchip] eligibility must be 'per_synapse' or 'factorised', got {oc.get('eligibility')!r}")
+    if oc.get("rounding") not in (None, "nearest", "stochastic"):
+        raise ConfigError(f"[onchip] rounding must be 'nearest' or 'stochastic', got {oc.get('rounding')!r}")
+    its = -(-trials // bs)
+    return OnchipPlan(iterations=its, batch_size=bs, epochs=epochs, eval_every=default_eval_every(its))
+
+
+def default_eval_every(iterations: int) -> int:
+    """About 8 held-out evaluations per pass (at least every iteration for short runs)."""
+    return max(1, -(-int(iterations) // 8))
+
+
+def check_output_dir(path, force: bool = False) -> None:
+    """Refuse an occupied output directory up front (the same rule `io.staged_output_dir` applies at the end)."""
+    from pathlib import Path
+
+    from .errors import ArtifactError
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ArtifactError(f"output path {p} exists and is not a directory")
+    if p.is_dir() and any(p.iterdir()) and not force:
+        raise ArtifactError(f"output directory {p} exists and is not empty; choose another -o or pass --force "
+                            "to replace it whole")
 
 
 def heldout(task, n: int):
@@ -218,6 +280,7 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
         return chip_metrics(r.outputs, test)
 
     m0 = evaluate(compiled)
+    m_last = m0
     points = [{"iteration": 0, "trials": 0, f"heldout_{key}": m0[key], "wall_s": 0.0}]
     if callback:
         callback(points[-1])
@@ -228,6 +291,7 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
                    unit="it", leave=True, dynamic_ncols=True)
     c = compiled
     done = 0
+    events = {"weight_updates": 0, "weight_clips": 0, "learning_saturations": 0}
     try:
         for ep in range(int(plan.epochs)):
             for start in range(0, int(plan.iterations), K):
@@ -240,11 +304,14 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
                 seed = (int(plan.seed) * 1_000_003 + ep * 100_003 + start) & 0x7FFFFFFF
                 r = be.run(c, x, learn=True, targets=tg, batch_size=B, epochs=1, seed=seed)
                 c = with_weights(c, r.weights)
+                events["weight_updates"] += int(r.counts.weight_updates)
+                events["weight_clips"] += int(r.meta.get("weight_clips", 0) or 0)
+                events["learning_saturations"] += int(r.meta.get("learning_saturations", 0) or 0)
                 done += n_it
                 tr = chip_metrics(r.outputs, bs[0].__class__(x=x, target=tg["target"], loss=tg["loss"],
                                                              mask=tg["mask"]))
                 hist = (r.meta.get("epochs") or [{}])[-1]
-                m = evaluate(c)
+                m = m_last = evaluate(c)
                 pt = {"iteration": done, "trials": done * B, f"heldout_{key}": m[key],
                       f"train_{key}": tr[key], "wall_s": round(time.perf_counter() - t_start, 3)}
                 if "loss" in hist:
@@ -265,7 +332,8 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
              "rule": c.rule.name, "batch_size": B, "iterations": int(plan.iterations), "epochs": int(plan.epochs),
              "eval_every": K, "eval_trials": int(test.x.shape[0]), "seed": int(plan.seed),
              "first_index": int(plan.first_index), "points": points, "before": before, "after": after,
-             "delta": after - before, "lowered": bool(worse), "wall_s": round(time.perf_counter() - t_start, 3)}
+             "before_metrics": m0, "after_metrics": m_last,
+             "delta": after - before, "lowered": bool(worse), "events": events, "wall_s": round(time.perf_counter() - t_start, 3)}
     return OnchipResult(c, curve)
 
 
@@ -326,12 +394,18 @@ def curve_series(curve: dict, label: str | None = None) -> tuple[str, list[float
     return (label or f"chip ({curve['profile']}, lr {curve['lr']:.3g})", [p["trials"] for p in pts], [p[k] for p in pts])
 
 
-def write_curve(d, curve: dict, stem: str = "onchip_curve", extra: list | None = None, title: str = "") -> None:
-    """``d/<stem>.json`` (the curve) and ``d/<stem>.png`` (held-out metric vs training trials)."""
+def summary_points(curve: dict) -> list[dict]:
+    """The curve's points without wall times (summaries must be identical between identical runs)."""
+    return [{k: v for k, v in p.items() if k != "wall_s"} for p in curve["points"]]
+
+
+def write_curve(d, curve: dict, stem: str = "onchip_curve", series: list | None = None, title: str = "") -> None:
+    """``d/<stem>.json`` (the curve) and ``d/<stem>.png`` (held-out metric vs training trials; ``series``
+    replaces the default single chip line)."""
     from pathlib import Path
 
     from .io import write_json
     d = Path(d)
     write_json(d / f"{stem}.json", curve)
-    plot_curves([curve_series(curve)] + list(extra or []), d / f"{stem}.png", metric=curve["metric"],
+    plot_curves(list(series) if series else [curve_series(curve)], d / f"{stem}.png", metric=curve["metric"],
                 title=title or f"{curve['task']}: on-chip {curve['rule']} on {curve['profile']}")

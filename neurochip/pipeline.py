@@ -50,6 +50,8 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
     from .simulate import simulate
 
     cfg = merge(DEFAULT, cfg or {})
+    from .onchip import check_onchip_config
+    check_onchip_config(cfg["onchip"])          # bad [onchip] values fail before the float training starts
     summary: dict[str, Any] = {"config": cfg, "stages": {}}
     timing: dict[str, float] = {}
     native = get_backend("native")
@@ -85,12 +87,17 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         profile = load_profile(cfg["chip"]["name"])
         opts = CompileOptions.make(rounding=cfg["chip"].get("rounding", "nearest"), seed=int(cfg["train"].get("seed", 0)))
         cn = compile_net(net, profile, rule, options=opts)
-        from .compiler.lower_rule import LowerRuleOptions, relower
+        from .onchip import OnchipPlan, check_plan, default_eval_every, default_lr, prepare_rule
         oc = cfg["onchip"]
-        # The on-chip rule: plain SGD on the per-step error at its own rate (no Adam, no rate regulariser on
-        # chip), in the eligibility form chosen for the chip (see docs/fixed_point.md "Learning").
-        cn = relower(cn, rule, LowerRuleOptions(lr=float(oc["lr"]), eligibility=oc.get("eligibility"),
-                                                rounding=oc.get("rounding")))
+        # The on-chip rule: plain SGD on the per-step error at the compiled rule's chip rate unless the config
+        # names one, in the eligibility form chosen for the chip (see docs/onchip_learning.md).
+        # as `neurochip run compiled --learn --trials T --epochs E --batch-size B --test-trials N --seed <task seed>`
+        its = -(-int(oc["trials"]) // int(oc["batch_size"]))
+        plan = OnchipPlan(iterations=its, batch_size=int(oc["batch_size"]), epochs=int(oc["epochs"]),
+                          eval_every=default_eval_every(its), eval_trials=n_test, seed=int(cfg["task"]["seed"]))
+        cn = prepare_rule(cn, lr=float(oc["lr"]) if oc.get("lr") is not None else default_lr(cn),
+                          eligibility=oc.get("eligibility"), rounding=oc.get("rounding"), batch_size=plan.batch_size)
+        check_plan(cn, task, plan)
         cn.save(d / "compiled")
         write_json(d / "compile_report.json", cn.report)
         from .compiler.coremap import coremap_png
@@ -103,22 +110,36 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         # 3. on-chip learning (native backend, fixed point) ------------------------------------
         t0 = time.perf_counter()
         stage_bar.set_description("learn on-chip (native)")
-        oc = cfg["onchip"]
-        before = native.run(cn, test.x)
-        chip_before = chip_metrics(before.outputs, test)
-        # as `neurochip run compiled --learn --trials T --seed <task seed>` draws and seeds it
-        train_b = task.batch(int(oc["trials"]), "train", 0)
-        res = native.run(cn, train_b.x, learn=True, targets=train_b, seed=int(cfg["task"]["seed"]),
-                         epochs=int(oc["epochs"]), batch_size=int(oc["batch_size"]))
-        cn_learn = with_learned_weights(cn, res)
-        after = native.run(cn_learn, test.x)
-        chip_after = chip_metrics(after.outputs, test)
+        from .onchip import curve_series, summary_points, train_onchip, verdict, write_curve
+        lr_res = train_onchip(cn, task, plan, test=test, progress=progress)
+        cn_learn, cv = lr_res.compiled, lr_res.curve
         cn_learn.save(d / "compiled_learned")
+        after = native.run(cn_learn, test.x)
+        chip_before = {k: v for k, v in cv["before_metrics"].items()}
+        chip_after = chip_metrics(after.outputs, test)
+        # float vs chip learning curves on one axis of training trials (the chip continues from the float run)
+        n_float = int(tmetrics["iterations"]) * int(tcfg["train"].get("batch_size", 32))
+        fpts = float_points(hist, int(tcfg["train"].get("batch_size", 32)))
+        key = cv["metric"]
+        fser = ("float e-prop (validation draws)", [p["trials"] for p in fpts if f"val_{key}" in p],
+                [p[f"val_{key}"] for p in fpts if f"val_{key}" in p])
+        cs = curve_series(cv, f"chip ({profile.name}, on-chip e-prop from the float weights)")
+        cs = (cs[0], [n_float + t for t in cs[1]], cs[2])
+        fheld = (f"float held-out ({float_test.get(key, float('nan')):.3f})", [n_float], [float_test.get(key)])
+        write_curve(d, cv, stem="onchip_curve", series=[fser, fheld, cs],
+                    title=f"{task.name}: float e-prop, then on-chip e-prop on {profile.name}")
+        write_json(d / "learning_curves.json", {"float": {"trials_per_iteration": int(tcfg["train"].get("batch_size", 32)),
+                                                           "points": fpts, "heldout": float_test},
+                                                 "chip": cv, "chip_trials_offset": n_float})
+        line = verdict(cv)
+        log(line)
         summary["stages"]["learn on-chip"] = {
-            "trials": int(oc["trials"]), "epochs": int(oc["epochs"]), "lr": float(oc["lr"]),
-            "eligibility": cn.rule.eligibility, "rounding": cn.rule.rounding, "test_before": chip_before,
-            "test_after": chip_after, "train_curve": res.meta.get("epochs", []),
-            "weight_updates": int(res.counts.weight_updates), "weight_clips": int(res.meta.get("weight_clips", 0))}
+            "trials": int(oc["trials"]), "epochs": int(oc["epochs"]), "batch_size": plan.batch_size,
+            "iterations": plan.iterations, "eval_every": plan.eval_every, "lr": cv["lr"],
+            "eligibility": cv["eligibility"], "rounding": cv["rounding"], "test_before": chip_before,
+            "test_after": chip_after, "train_curve": summary_points(cv), "lowered": cv["lowered"], "verdict": line,
+            "weight_updates": cv["events"]["weight_updates"], "weight_clips": cv["events"]["weight_clips"],
+            "curve_png": "onchip_curve.png", "curve_json": "learning_curves.json"}
         stage_done("learn on-chip", t0)
 
         # 4. lava bit-exact check ----------------------------------------------------------------
@@ -179,6 +200,11 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
     return summary
 
 
+def float_points(hist, batch_size: int) -> list[dict]:
+    from .onchip import float_curve_points
+    return float_curve_points(hist, batch_size)
+
+
 def _cost_summary(r: dict) -> dict:
     if "error" in r:
         return {"chip": r["chip"], "fits": False, "error": r["error"]}
@@ -200,7 +226,7 @@ def _write_html(d: Path, s: dict) -> None:
         ("Summary", [table_html(format_summary_rows(s))]),
         ("Float training", [image_html(d / "learning_curve.png"), table_html(st["train"]["float_test"])]),
         ("Compile", [image_html(d / "coremap.png"), table_html({"chip": st["compile"]["chip"], "cores": st["compile"]["cores"]})]),
-        ("On-chip learning", [table_html({k: v for k, v in st["learn on-chip"].items() if not isinstance(v, (dict, list))}),
+        ("On-chip learning", [image_html(d / "onchip_curve.png"), table_html({k: v for k, v in st["learn on-chip"].items() if not isinstance(v, (dict, list))}),
                               table_html([{"when": "before", **st["learn on-chip"]["test_before"]},
                                           {"when": "after", **st["learn on-chip"]["test_after"]}]),
                               table_html(st["learn on-chip"]["train_curve"])]),

@@ -10,10 +10,13 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "run", help="run a compiled network on a backend (native | lava | brian2), optionally learning on chip",
         description="Load a compiled artifact (CompiledNetwork.load), draw trials of a generated task and run them on "
-                    "a backend. With --learn (native backend) the compiled on-chip rule trains the network on the "
-                    "'train' split for --epochs passes, then the learned integer weights are evaluated on held-out "
-                    "'test' trials. Prints accuracy, mean spike rate (Hz) and event counts; writes OUTDIR/run.json, "
-                    "OUTDIR/raster.png and, with --learn, OUTDIR/learned.npz + learned.json (integer mantissas).",
+                    "a backend. With --learn (native backend) the compiled on-chip rule trains the network from its "
+                    "compiled weights (random or pretrained): --iterations weight applications, each on a fresh batch "
+                    "of --batch-size trials of the 'train' split (repeated --epochs times), evaluated every "
+                    "--eval-every iterations on the held-out 'test' draw (--test-trials trials, never trained on). "
+                    "Prints accuracy (or nmse), mean spike rate (Hz) and event counts; writes OUTDIR/run.json, "
+                    "OUTDIR/raster.png and, with --learn, OUTDIR/learned.npz + learned.json (integer mantissas) and "
+                    "the learning curve OUTDIR/onchip_curve.json + onchip_curve.png.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("artifact", help="compiled artifact: <stem> of <stem>.npz + <stem>.json (or its directory)")
     p.add_argument("--backend", default="native", help="backend: native, lava or brian2")
@@ -21,16 +24,25 @@ def add_parser(sub) -> None:
                    help="native only: fixed-point chip arithmetic or the unquantised float network")
     p.add_argument("--learn", action="store_true", help="train on chip with the compiled learning rule (native)")
     p.add_argument("--task", default="evidence", help="generated task: evidence, pattern or store_recall")
-    p.add_argument("--trials", type=int, default=64, help="trials per split (train when learning, and test)")
+    p.add_argument("--trials", type=int, default=64,
+                   help="held-out test trials; with --learn and no --iterations also the training trials per pass "
+                        "(iterations = ceil(trials / batch-size))")
     p.add_argument("--test-trials", type=int, default=None, help="held-out test trials (default: --trials)")
-    p.add_argument("--epochs", type=int, default=1, help="passes over the training trials when learning")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="trials per on-chip weight application (default: every trial)")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="on-chip weight applications per pass, each on a fresh batch (default: from --trials)")
+    p.add_argument("--epochs", type=int, default=1, help="passes over the same training draws when learning")
+    p.add_argument("--batch-size", type=int, default=16, help="trials per on-chip weight application (B)")
+    p.add_argument("--eval-every", type=int, default=None,
+                   help="iterations between held-out evaluations (default: about 8 points per pass)")
     p.add_argument("--lr", type=float, default=None,
-                   help="on-chip SGD learning rate (dimensionless; re-lowers the rule), default: the compiled one")
+                   help="on-chip SGD learning rate (dimensionless; re-lowers the rule), default: the compiled rule's "
+                        "chip setting")
     p.add_argument("--rounding", default=None, choices=["nearest", "stochastic"],
                    help="on-chip learning rounding (re-lowers the rule), default: the compiled one")
+    p.add_argument("--eligibility", default=None, choices=["per_synapse", "factorised"],
+                   help="on-chip eligibility form (re-lowers the rule), default: the compiled one")
     p.add_argument("--seed", type=int, default=0, help="task seed and stochastic-rounding seed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-o", "--out", required=True, help="output directory (created atomically; an existing non-empty "
                    "directory is refused unless --force)")
     p.add_argument("--force", action="store_true", help="replace an existing non-empty output directory (whole)")
@@ -71,20 +83,33 @@ def raster_png(spikes, path, title: str) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def run(args) -> int:
-    from dataclasses import replace
+def learn_plan(args):
+    """The `OnchipPlan` of ``neurochip run --learn`` (also used by the demo to draw identically)."""
+    from ..onchip import OnchipPlan, default_eval_every
+    its = args.iterations if args.iterations is not None else -(-int(args.trials) // max(1, int(args.batch_size)))
+    ev = args.eval_every if args.eval_every is not None else default_eval_every(its)
+    return OnchipPlan(iterations=its, batch_size=args.batch_size, epochs=args.epochs, eval_every=ev,
+                      eval_trials=args.test_trials or args.trials, seed=args.seed)
 
+
+def run(args) -> int:
     import numpy as np
 
     from ..backends import get_backend
     from ..errors import ConfigError
     from ..io import save_bundle, staged_output_dir, write_json
+    from ..onchip import check_output_dir
     from ..learning.losses import task_metrics
     from ..tasks import get_task
 
-    for name in ("trials", "epochs"):
+    for name in ("trials", "epochs", "batch_size"):
         if getattr(args, name) < 1:
-            raise ConfigError(f"--{name} must be >= 1, got {getattr(args, name)}")
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    for name in ("test_trials", "iterations", "eval_every"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    out = Path(args.out)
+    check_output_dir(out, force=args.force)          # refuse an occupied OUTDIR before any work
     c = _load(args.artifact)
     task = get_task(args.task, seed=args.seed)
     if task.n_in != c.n_in or task.n_out != c.n_out:
@@ -96,50 +121,46 @@ def run(args) -> int:
                      "profile": c.profile_name}
     learned = None
     if args.learn:
+        from ..onchip import check_plan, default_lr, prepare_rule, summary_points, train_onchip, verdict
         if args.backend != "native":
             raise ConfigError(f"--learn runs the on-chip rule on the native backend; got --backend {args.backend}")
-        if c.rule is None:
-            raise ConfigError("--learn needs an artifact compiled with a learning rule (neurochip compile --rule ...)")
-        if args.lr is not None or args.rounding is not None:
-            from ..compiler.lower_rule import LowerRuleOptions, relower
-            from ..rules import LearningRule
-            rule = LearningRule(name=c.rule.name, eligibility=c.rule.eligibility, lr=args.lr or c.rule.lr)
-            c = relower(c, rule, LowerRuleOptions(lr=args.lr, rounding=args.rounding or c.rule.rounding,
-                                                  seed=c.rule.seed))
-        train = task.batch(args.trials, "train", 0)
-        r = be.run(c, train.x, learn=True, targets=train, seed=args.seed, epochs=args.epochs,
-                   batch_size=args.batch_size)
-        learned = r
-        summary["learning"] = {"epochs": r.meta["epochs"], "counts": r.counts.to_dict(), "wall_s": r.meta["wall_s"],
-                               "per_trial_s": r.meta["per_trial_s"], "eligibility": r.meta["eligibility"],
-                               "rounding": r.meta["rounding"], "lr": float(c.rule.lr)}
-        c = replace(c, w_in=r.weights["w_in"], w_rec=r.weights["w_rec"], w_out=r.weights["w_out"])
+        if args.mode != "fixed":
+            raise ConfigError("--learn runs the chip's fixed-point rule; --mode float cannot learn")
+        plan = learn_plan(args)
+        c = prepare_rule(c, lr=args.lr if args.lr is not None else default_lr(c), rounding=args.rounding,
+                         eligibility=args.eligibility, batch_size=plan.batch_size)
+        check_plan(c, task, plan)
+        learned = train_onchip(c, task, plan, progress=not args.no_progress)
+        c = learned.compiled
+        cv = learned.curve
+        summary["learning"] = {"iterations": plan.iterations, "epochs": plan.epochs, "batch_size": plan.batch_size,
+                               "trials": plan.trials, "eval_every": plan.eval_every, "lr": cv["lr"],
+                               "eligibility": cv["eligibility"], "rounding": cv["rounding"], "curve": summary_points(cv),
+                               "before": cv["before"], "after": cv["after"], "lowered": cv["lowered"],
+                               "wall_s": cv["wall_s"]}
     test = task.batch(args.test_trials or args.trials, "test", 0)
     res = be.run(c, test.x, **kw)
     metrics = task_metrics(res.outputs, test.target, test.mask, test.loss)
     rate = float(res.spikes.mean()) * 1000.0 / float(getattr(task, "dt", 1.0))
     summary.update({"test": metrics, "spike_rate_hz": rate, "counts": res.counts.to_dict(),
                     "wall_s": res.meta.get("wall_s")})
-    out = Path(args.out)
     with staged_output_dir(out, force=args.force) as d:
         write_json(d / "run.json", summary)
         raster_png(res.spikes[0], d / "raster.png", f"{args.task} test trial 0 on {args.backend} ({c.profile_name})")
         if learned is not None:
+            from ..onchip import write_curve
             save_bundle(d / "learned", "learned-weights", 1,
-                        {k: (v.toarray() if hasattr(v, "toarray") else np.asarray(v)) for k, v in learned.weights.items()},
-                        {"rule": c.rule.to_dict() if c.rule is not None else None, "epochs": learned.meta["epochs"]})
-    if learned is not None:
-        for h in learned.meta["epochs"]:
-            acc = f", train accuracy {h['accuracy']:.3f}" if "accuracy" in h else ""
-            print(f"epoch {h['epoch']}: train loss {h['loss']:.4f}{acc}")
+                        {k: (np.asarray(getattr(c, k).toarray()) if hasattr(getattr(c, k), "toarray")
+                             else np.asarray(getattr(c, k))) for k in ("w_in", "w_rec", "w_out")},
+                        {"rule": c.rule.to_dict() if c.rule is not None else None, "curve": learned.curve})
+            write_curve(d, learned.curve)
     for k, v in metrics.items():
         print(f"test {k}: {v:.4f}")
     print(f"spike rate: {rate:.2f} Hz")
     cs = res.counts.scalars()
     print("events: " + ", ".join(f"{k}={v}" for k, v in cs.items() if v))
     if learned is not None:
-        lc = learned.counts
-        print(f"learning events: trace_updates={lc.trace_updates}, weight_updates={lc.weight_updates}, "
-              f"learning_signal_msgs={lc.learning_signal_msgs}, learning_signal_hops={lc.learning_signal_hops}")
-    print(f"wrote {out / 'run.json'}, {out / 'raster.png'}" + (f", {out / 'learned.npz'}" if learned is not None else ""))
+        print(verdict(learned.curve))
+    print(f"wrote {out / 'run.json'}, {out / 'raster.png'}" +
+          (f", {out / 'learned.npz'}, {out / 'onchip_curve.png'}" if learned is not None else ""))
     return 0

@@ -1,0 +1,221 @@
+"""The on-chip training loop (neurochip.onchip, `neurochip run --learn`): held-out draws disjoint from
+training, curve written, atomic output, bad input refused before work, determinism, and learning from
+scratch above chance on a small evidence task."""
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from neurochip.compiler import compile as compile_net
+from neurochip.compiler.pipeline import CompileOptions
+from neurochip.errors import ChipConstraintError, ConfigError, NeurochipError
+from neurochip.network import NeuronParams, init_network
+from neurochip.onchip import (OnchipPlan, check_plan, heldout, prepare_rule, train_onchip, verdict, write_curve)
+from neurochip.rules import LearningRule
+from neurochip.tasks import get_task
+
+# one cue, short delay: T = 1 x (30 + 10) + 20 + 20 = 80 steps
+SMALL_TASK = dict(n_cues=1, cue_ms=30.0, gap_ms=10.0, delay_ms=20.0, recall_ms=20.0, group_size=5)
+
+
+def _net(n_rec=24, seed=0):
+    task = get_task("evidence", **SMALL_TASK)
+    p = NeuronParams(kind="lif", tau_m=20.0, tau_out=20.0, v_th=0.6, n_ref=2)
+    return task, init_network(task.n_in, n_rec, task.n_out, p, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def small():
+    task, net = _net()
+    rule = LearningRule("eprop_random", eligibility="factorised", reg_rate=0.0)
+    cn = compile_net(net, "loihi2", rule, options=CompileOptions.make(seed=0))
+    return task, cn
+
+
+class SpyTask:
+    """Wraps a task and records every (split, index, batch size) drawn."""
+
+    def __init__(self, task):
+        self.task, self.calls = task, []
+
+    def __getattr__(self, k):
+        return getattr(self.task, k)
+
+    def batch(self, n, split="train", index=0):
+        self.calls.append((split, index, n))
+        return self.task.batch(n, split, index)
+
+
+def test_heldout_never_trained_on(small):
+    task, cn = small
+    spy = SpyTask(task)
+    plan = OnchipPlan(iterations=3, batch_size=4, eval_every=2, eval_trials=8)
+    res = train_onchip(cn, spy, plan, progress=False)
+    train_calls = [c for c in spy.calls if c[0] == "train"]
+    test_calls = [c for c in spy.calls if c[0] != "train"]
+    assert [c[1] for c in train_calls] == [0, 1, 2] and all(c[2] == 4 for c in train_calls)
+    assert test_calls == [("test", 0, 8)]                      # one fixed held-out draw, drawn once
+    held = heldout(task, 8).x
+    for _, idx, n in train_calls:                             # and no held-out trial appears in training
+        tx = task.batch(n, "train", idx).x
+        assert not any(np.array_equal(h, t) for h in held for t in tx)
+    pts = res.curve["points"]
+    assert [p["iteration"] for p in pts] == [0, 2, 3] and [p["trials"] for p in pts] == [0, 8, 12]
+
+
+def test_first_index_shifts_the_training_stream(small):
+    task, cn = small
+    spy = SpyTask(task)
+    train_onchip(cn, spy, OnchipPlan(iterations=2, batch_size=2, eval_every=5, eval_trials=4, first_index=7),
+                 progress=False)
+    assert [c[1] for c in spy.calls if c[0] == "train"] == [7, 8]
+
+
+def test_deterministic_given_seeds(small):
+    task, cn = small
+    cn = prepare_rule(cn, rounding="stochastic", lr=1e-2)
+    plan = OnchipPlan(iterations=2, batch_size=4, eval_every=1, eval_trials=8, seed=3)
+    a = train_onchip(cn, task, plan, progress=False)
+    b = train_onchip(cn, task, plan, progress=False)
+    for k in ("w_in", "w_rec", "w_out"):
+        np.testing.assert_array_equal(np.asarray(getattr(a.compiled, k)), np.asarray(getattr(b.compiled, k)))
+    strip = [{k: v for k, v in p.items() if k != "wall_s"} for p in a.curve["points"]]
+    assert strip == [{k: v for k, v in p.items() if k != "wall_s"} for p in b.curve["points"]]
+
+
+def test_curve_written(small, tmp_path):
+    task, cn = small
+    res = train_onchip(cn, task, OnchipPlan(iterations=2, batch_size=2, eval_every=1, eval_trials=4), progress=False)
+    write_curve(tmp_path, res.curve)
+    c = json.loads((tmp_path / "onchip_curve.json").read_text())
+    assert c["metric"] == "accuracy" and len(c["points"]) == 3
+    assert c["before"] == c["points"][0]["heldout_accuracy"] and c["after"] == c["points"][-1]["heldout_accuracy"]
+    assert (tmp_path / "onchip_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_verdict_says_when_learning_lowers_accuracy():
+    c = {"metric": "accuracy", "before": 0.8, "after": 0.7, "lowered": True, "lr": 1e-3, "iterations": 4,
+         "epochs": 1, "batch_size": 8}
+    assert "LOWERED" in verdict(c) and "\n" not in verdict(c)
+    assert "LOWERED" not in verdict({**c, "after": 0.9, "lowered": False})
+
+
+@pytest.mark.parametrize("kw", [dict(iterations=0), dict(iterations=1, batch_size=0), dict(iterations=1, epochs=0),
+                                dict(iterations=1, eval_every=0), dict(iterations=1.5), dict(iterations=True)])
+def test_bad_plan(kw):
+    with pytest.raises(ConfigError):
+        OnchipPlan(**kw)
+
+
+@pytest.mark.parametrize("lr", [-1.0, 0.0, float("nan"), float("inf"), "big"])
+def test_bad_lr(small, lr):
+    with pytest.raises(ConfigError, match="lr"):
+        prepare_rule(small[1], lr=lr)
+
+
+def test_lr_the_chip_cannot_represent(small):
+    with pytest.raises(NeurochipError, match="lr"):
+        prepare_rule(small[1], lr=1e-30)
+
+
+def test_wrong_task_and_no_rule(small):
+    task, cn = small
+    with pytest.raises(ConfigError, match="n_in"):
+        check_plan(cn, get_task("pattern"), OnchipPlan(iterations=1))
+    with pytest.raises(ConfigError, match="learning rule"):
+        check_plan(replace(cn, rule=None), task, OnchipPlan(iterations=1))
+
+
+def test_profile_without_learning(tmp_path):
+    from neurochip.chips import load_profile
+    src = load_profile("loihi2").path
+    text = open(src).read()
+    i = text.index("[learning]")
+    text = text[:i] + text[i:].replace("supported = true", "supported = false", 1)
+    (tmp_path / "nolearn.toml").write_text(text.replace('name = "loihi2"', 'name = "nolearn"', 1))
+    task, net = _net(8)
+    cn = compile_net(net, str(tmp_path / "nolearn.toml"))
+    with pytest.raises((ChipConstraintError, ConfigError), match="learning"):
+        check_plan(cn, task, OnchipPlan(iterations=1))
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "neurochip.cli.main", *map(str, args)], capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    """A small random evidence network (reference task sizes, 12 neurons) compiled with eprop_random."""
+    d = tmp_path_factory.mktemp("art")
+    task = get_task("evidence")
+    net = init_network(task.n_in, 12, task.n_out, NeuronParams(kind="lif"), seed=1)
+    cn = compile_net(net, "loihi2", LearningRule("eprop_random", eligibility="factorised"),
+                     options=CompileOptions.make(seed=0))
+    cn.save(d / "compiled")
+    cn0 = compile_net(net, "loihi2")
+    cn0.save(d / "inference")
+    return d
+
+
+@pytest.mark.parametrize("extra,match", [
+    (["--lr", "-1"], "lr"), (["--lr", "nan"], "lr"), (["--batch-size", "0"], "batch-size"),
+    (["--iterations", "0"], "iterations"), (["--task", "pattern"], "n_in"), (["--lr", "1e-30"], "lr"),
+    (["--mode", "float"], "float")])
+def test_cli_bad_input_one_line_nothing_written(artifact, tmp_path, extra, match):
+    out = tmp_path / "out"
+    p = _cli("run", artifact / "compiled", "--learn", "--trials", 2, "--batch-size", 2, "--no-progress", *extra,
+             "-o", out)
+    assert p.returncode != 0
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in p.stderr and match in lines[0], p.stderr
+    assert not out.exists() and not list(tmp_path.glob(".out.partial*"))
+
+
+def test_cli_no_rule_and_occupied_outdir(artifact, tmp_path):
+    p = _cli("run", artifact / "inference", "--learn", "--trials", 2, "-o", tmp_path / "a")
+    assert p.returncode != 0 and "learning rule" in p.stderr and not (tmp_path / "a").exists()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "keep.txt").write_text("x")
+    p = _cli("run", artifact / "compiled", "--learn", "--trials", 2, "-o", tmp_path / "b")
+    assert p.returncode != 0 and "not empty" in p.stderr
+    assert [f.name for f in (tmp_path / "b").iterdir()] == ["keep.txt"]
+
+
+def test_cli_learn_writes_curve_atomically(artifact, tmp_path):
+    out = tmp_path / "run"
+    p = _cli("run", artifact / "compiled", "--learn", "--iterations", 2, "--batch-size", 2, "--trials", 4,
+             "--eval-every", 1, "--no-progress", "-o", out)
+    assert p.returncode == 0, p.stderr
+    names = sorted(f.name for f in out.iterdir())
+    assert names == ["learned.json", "learned.npz", "onchip_curve.json", "onchip_curve.png", "raster.png", "run.json"]
+    r = json.loads((out / "run.json").read_text())
+    c = json.loads((out / "onchip_curve.json").read_text())
+    assert r["learning"]["iterations"] == 2 and len(c["points"]) == 3
+    assert r["test"]["accuracy"] == c["after"]                 # the final point is the reported held-out figure
+    assert ("on-chip learning" in p.stdout) or ("LOWERED" in p.stdout)
+    assert not list(tmp_path.glob(".run.*"))
+
+
+@pytest.mark.parametrize("bad", [{"lr": -1}, {"lr": "fast"}, {"lr": float("nan")}, {"trials": 0}, {"epochs": 1.5},
+                                 {"batch_size": 0}, {"eligibility": "dense"}, {"rounding": "up"}])
+def test_demo_onchip_config_checked_up_front(bad):
+    from neurochip.config import DEFAULT
+    from neurochip.onchip import check_onchip_config
+    oc = {**DEFAULT["onchip"], **bad}
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        check_onchip_config(oc)
+    check_onchip_config(DEFAULT["onchip"])                    # the shipped default passes
+
+
+def test_demo_refuses_bad_onchip_lr_before_training(tmp_path):
+    from neurochip.pipeline import run_main_job
+    with pytest.raises(ConfigError, match="lr"):
+        run_main_job({"onchip": {"lr": -1.0}}, tmp_path / "o", progress=False, log=lambda *a: None)
+    assert not (tmp_path / "o").exists()
