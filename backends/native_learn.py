@@ -1,5 +1,6 @@
-"""On-chip e-prop runs of the native backend (``run(..., learn=True)``): targets, tables, the
-``kernels.eprop_fixed`` kernel per pass over the inputs, learned weights and counts."""
+"""On-chip e-prop runs of the native backend (``run(..., learn=True)``): targets, the kernel data
+(`learn_data`: the three named tuples of ``kernels.learn_types`` built from a `CompiledNetwork`), the
+``kernels.eprop_fixed`` driver per pass over the inputs, learned weights, per-trial losses and counts."""
 from __future__ import annotations
 
 import time
@@ -50,12 +51,84 @@ def _dense_from_csr(ptr, idx, data, n_post, n_pre) -> np.ndarray:
     return w
 
 
+def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None):
+    """(LearnConsts, LearnTables, LearnState) of ``compiled`` for the learning kernels. ``state``: a
+    previous run's `LearnState` to continue from (weights, residual accumulators, bias); default: the
+    artifact's weights with zero residuals."""
+    import numba  # noqa: F401  (the kernels' tuples are Numba-typed on first call)
+    from neurochip.kernels.learn_types import LearnConsts, LearnState, LearnTables
+    from .native import chip_format, tables_for
+
+    rule = compiled.rule
+    fm = chip_format(compiled)
+    tb = tables_for(compiled)
+    rt = tb.routes
+    n_rec = int(compiled.n_rec)
+    nc = int(compiled.n_cores)
+    core_of = np.asarray(compiled.core_of, np.int64)
+    ls_hops = np.asarray(compiled.ls_hops, np.int64)
+    ls_total = int(ls_hops[core_of[:n_rec]].sum()) if ls_hops.size else 0
+    be = int(compiled.bias_exp)
+    bias = np.asarray(compiled.bias_mant, np.int64)
+    bias = bias << be if be >= 0 else bias >> -be        # bias mantissa at its exponent (exact for be >= 0)
+    D, S = int(fm["D"]), int(fm["S"])
+    a_inc, da = int(compiled.a_inc), int(compiled.da)
+    C = LearnConsts(
+        e_in=int(compiled.e_in), e_rec=int(compiled.e_rec), e_out=int(compiled.e_out), du=int(compiled.du),
+        dv=int(compiled.dv), da=da, dk=int(compiled.dk), D=D, S=S, vth_eff=np.int64(int(compiled.vth) << S),
+        n_ref=int(compiled.n_ref), subtract=compiled.reset == "subtract",
+        half_c=np.int64(1) << (int(fm["cur_bits"]) - 1), vmax=(np.int64(1) << (int(fm["mem_bits"]) - 1)) - 1,
+        has_u=int(compiled.du) + 1 != (1 << D), adaptive_n=a_inc != 0 or da != 0,
+        beta_shift=int(compiled.beta_shift), a_inc=a_inc, mode=int(fm.get("mode", 0)),
+        per_synapse=rule.eligibility == "per_synapse", adapt=bool(rule.adapt), psi_const=int(rule.psi_const),
+        trace_stoch=rule.trace_round == "stochastic", w_stoch=rule.rounding == "stochastic",
+        seed=(int(rule.seed) * 1_000_003 + int(seed)) & 0x7FFFFFFF,
+        emax=(1 << (int(rule.elig_bits) - 1)) - 1, lmax=(1 << (int(rule.ls_bits) - 1)) - 1,
+        errmax=(1 << (int(rule.err_bits) - 1)) - 1, amax=(np.int64(1) << (int(rule.acc_bits) - 1)) - 1,
+        frac=int(rule.frac_bits), pre_inc_in=int(rule.pre_inc_in), pre_inc_rec=int(rule.pre_inc_rec),
+        kap_inc=int(rule.kap_inc), psi_shift=int(rule.psi_shift), e_shift=int(rule.e_shift), m_shift=int(rule.m_shift), q_frac=int(rule.q_frac),
+        qa_shift=int(rule.qa_shift), l_shift=int(rule.l_shift), err_scale=float(rule.err_scale),
+        train_in=bool(rule.train_in), train_rec=bool(rule.train_rec), train_out=bool(rule.train_out),
+        train_bias=bool(rule.train_bias), w_min=int(rule.w_min), w_max=int(rule.w_max), reg=bool(rule.reg),
+        rate_bits=int(rule.rate_bits), rate_shift=int(rule.rate_shift), f0_code=int(rule.f0_code),
+        bias_gain=float(rule.bias_gain), elig_bits=int(rule.elig_bits), acc_bits=int(rule.acc_bits),
+        loss_kind=int(loss_kind), scale_out=float(compiled.scale_out), ls_hops_total=ls_total, n_cores=nc)
+    Tb = LearnTables(
+        in_ptr=tb.in_ptr, in_idx=tb.in_idx, rec_ptr=tb.rec_ptr, rec_idx=tb.rec_idx, bias=bias,
+        beta_mant=np.asarray(compiled.beta_mant, np.int64), qa_mant=np.asarray(rule.qa_mant, np.int64),
+        B_mant=np.ascontiguousarray(rule.B_mant, np.int64), ct=np.asarray(rule.ct, np.int64),
+        cr=np.asarray(rule.cr, np.int64), prod_shift=np.asarray(rule.prod_shift, np.int64), core_of=core_of,
+        dest_ptr=rt.dest_ptr, dest_core=rt.dest_core, dest_syn=rt.dest_syn, dest_hops=rt.dest_hops,
+        in_core_syn=rt.in_core_syn)
+    if state is None:
+        in_w = tb.in_w.astype(np.int32)
+        rec_w = tb.rec_w.astype(np.int32)
+        w_out_t = np.ascontiguousarray(tb.w_out_t.astype(np.int64))
+        state = LearnState(in_w=in_w, rec_w=rec_w, w_out_t=w_out_t, acc_in=np.zeros(in_w.size, np.int64),
+                           acc_rec=np.zeros(rec_w.size, np.int64), acc_out=np.zeros(w_out_t.shape, np.int64),
+                           b_out=np.asarray(compiled.b_out, np.float64).copy())
+    return C, Tb, state
+
+
+def n_threads() -> int:
+    """Parallel chunks per batch: the Numba thread count (results do not depend on it)."""
+    import numba
+    return max(1, int(numba.get_num_threads()))
+
+
 def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: int = 0, epochs: int = 1,
-                 batch_size: int | None = None) -> RunResult:
-    """On-chip e-prop over ``epochs`` passes of the trials in ``x`` (validated uint8 [B, T, n_in])."""
-    from neurochip.kernels.eprop_fixed import (L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT,
-                                               L_TRACE, L_WUPD, N_LCOUNTS, learn_trials)
-    from .native import chip_format, tables_for, counts_from_kernel, spike_rate_hz
+                 batch_size: int | None = None, threads: int | None = None, state=None) -> RunResult:
+    """On-chip e-prop over ``epochs`` passes of the trials in ``x`` (validated uint8 [B, T, n_in]).
+
+    batch_size: trials per weight application (default: the compiled rule's batch); threads: parallel
+    chunks per batch (default: Numba's thread count; bit-identical for any value); state: a
+    `LearnState` from a previous result's ``meta['learn_state']`` to continue (residuals kept).
+    The result's meta holds per-trial task losses ``trial_loss`` [epochs * B] (1/2 SSE, or mean CE over
+    the trial's masked steps), ``weight_applications``, ``batch_size`` and ``learn_state``."""
+    from neurochip.kernels.eprop_fixed import learn_run
+    from neurochip.kernels.learn_types import (L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT,
+                                               L_TRACE, L_WUPD, N_LCOUNTS)
+    from .native import chip_format, counts_from_kernel, spike_rate_hz
 
     rule = compiled.rule
     if rule is None:
@@ -66,94 +139,77 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
     B, T, _ = x.shape
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ConfigError(f"batch_size must be an integer >= 1 (trials per weight application), got {batch_size!r}")
+    if threads is not None and (not isinstance(threads, (int, np.integer)) or threads < 1):
+        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
     n_rec, n_out, n_in = compiled.n_rec, compiled.n_out, compiled.n_in
     kind, tgt, labels, mask, loss_name = parse_targets(targets, B, T, n_out)
-    fm = chip_format(compiled)
-    tb = tables_for(compiled)
-    in_w = tb.in_w.astype(np.int32)
-    rec_w = tb.rec_w.astype(np.int32)
-    w_out_t = np.ascontiguousarray(tb.w_out_t.astype(np.int64))
-    rt = tb.routes
-    nc = int(compiled.n_cores)
-    core_of = np.asarray(compiled.core_of, np.int64)
-    ls_hops = np.asarray(compiled.ls_hops, np.int64)
-    ls_total = int(ls_hops[core_of[:n_rec]].sum()) if ls_hops.size else 0
-    be = int(compiled.bias_exp)
-    bias = np.asarray(compiled.bias_mant, np.int64)
-    bias = bias << be if be >= 0 else bias >> -be
+    C, Tb, W = learn_data(compiled, seed, kind, state)
     want_z = "spikes" in record
     cnt = np.zeros(N_LCOUNTS, np.int64)
+    nc = int(compiled.n_cores)
     core_syn = np.zeros(nc, np.int64)
     c2c = np.zeros((nc, nc), np.int64)
     z_rec = np.zeros((B, T, n_rec) if want_z else (1, 1, 1), np.uint8)
     y_rec = np.zeros((B, T, n_out), np.int64)
     loss_rec = np.zeros(B)
-    apply_every = int(batch_size) if batch_size is not None else 1
-    seed_mix = (int(rule.seed) * 1_000_003 + int(seed)) & 0x7FFFFFFF
+    nmask = np.zeros(B, np.int64)
+    trial_loss = np.zeros(B * int(epochs))
+    batch = int(batch_size) if batch_size is not None else int(getattr(rule, "batch", 1) or 1)
+    nt = int(threads) if threads is not None else n_threads()
     order = np.arange(B, dtype=np.int64)
     history = []
     n_apply = 0
     t0 = time.perf_counter()
-    b_out = np.asarray(compiled.b_out, np.float64)
-    # per-synapse accumulators: 4 bytes when the profile's accumulator fits (memory traffic is the cost)
-    ac_store = np.zeros(in_w.size + rec_w.size, np.int32 if int(rule.acc_bits) <= 32 else np.int64)
     for ep in range(int(epochs)):
-        n_apply = learn_trials(
-            x, order, tgt, labels, mask, kind, b_out, float(compiled.scale_out),
-            tb.in_ptr, tb.in_idx, in_w, tb.rec_ptr, tb.rec_idx, rec_w, w_out_t,
-            int(compiled.e_in), int(compiled.e_rec), int(compiled.e_out), int(compiled.du), int(compiled.dv),
-            int(compiled.da), int(compiled.dk), fm["D"], fm["S"], int(compiled.vth), bias,
-            np.asarray(compiled.beta_mant, np.int64), int(compiled.beta_shift), int(compiled.a_inc),
-            int(compiled.n_ref), compiled.reset == "subtract", fm["cur_bits"], fm["mem_bits"],
-            rule.eligibility == "per_synapse", bool(rule.adapt), int(rule.psi_const),
-            rule.trace_round == "stochastic", rule.rounding == "stochastic", seed_mix, int(rule.epoch_steps),
-            apply_every, int(rule.elig_bits), int(rule.ls_bits), int(rule.err_bits), int(rule.acc_bits),
-            int(rule.frac_bits), int(rule.pre_inc_in), int(rule.pre_inc_rec), int(rule.kap_inc),
-            int(rule.psi_shift), int(rule.e_shift), int(rule.m_shift), int(rule.q_frac), int(rule.qa_shift),
-            np.asarray(rule.qa_mant, np.int64), np.asarray(rule.B_mant, np.int64), int(rule.l_shift),
-            float(rule.err_scale), np.asarray(rule.lr_mant, np.int64), np.asarray(rule.lr_shift, np.int64),
-            bool(rule.train_in), bool(rule.train_rec), bool(rule.train_out), int(rule.w_min), int(rule.w_max),
-            core_of, rt.dest_ptr, rt.dest_core, rt.dest_syn, rt.dest_hops, rt.in_core_syn, ls_total, nc,
-            ep * B, n_apply, want_z, z_rec, y_rec, loss_rec, cnt, core_syn, c2c, ac_store)
-        out = y_rec / float(compiled.scale_out) + b_out[None, None, :]
-        h = {"epoch": ep, "loss": float(loss_rec.mean())}
+        n_apply = learn_run(C, Tb, W, x, order, tgt, labels, mask, batch, ep * B, n_apply, nt, want_z, z_rec, y_rec,
+                            loss_rec, nmask, cnt, core_syn, c2c)
+        tl = loss_rec / np.maximum(nmask, 1) if loss_name == "ce" else loss_rec.copy()
+        trial_loss[ep * B:(ep + 1) * B] = tl
+        out = y_rec / float(compiled.scale_out) + W.b_out[None, None, :]
+        h = {"epoch": ep, "loss": float(tl.mean())}
         if loss_name == "ce":
             from neurochip.learning.losses import accuracy
             h["accuracy"] = accuracy(out, labels, mask.astype(bool))
         history.append(h)
     wall = time.perf_counter() - t0
-    counts = counts_from_kernel(compiled, B * int(epochs), T, cnt[None, :7], core_syn[None], c2c[None], fm["weight_bits"])
+    counts = counts_from_kernel(compiled, B * int(epochs), T, cnt[None, :], core_syn[None], c2c[None],
+                                int(chip_format(compiled)["weight_bits"]))
     wb = int(rule.weight_bits)
-    n_train = (in_w.size if rule.train_in else 0) + (rec_w.size if rule.train_rec else 0) + \
-        (w_out_t.size if rule.train_out else 0)
+    tbl = Tb
+    n_train = (W.in_w.size if rule.train_in else 0) + (W.rec_w.size if rule.train_rec else 0) + \
+        (W.w_out_t.size if rule.train_out else 0)
     counts.trace_updates = int(cnt[L_TRACE])
     counts.weight_updates = int(cnt[L_WUPD])
     counts.learning_signal_msgs = int(cnt[L_LSMSG])
     counts.learning_signal_hops = int(cnt[L_LSHOPS])
     counts.learning_signal_macs = int(cnt[L_LSMACS])
     counts.bits_read += int(cnt[L_BITS_R]) + n_apply * n_train * int(rule.acc_bits) + int(cnt[L_WUPD]) * wb
-    counts.bits_written += int(cnt[L_BITS_W]) + int(cnt[L_WUPD]) * wb
+    counts.bits_written += int(cnt[L_BITS_W]) + n_apply * n_train * int(rule.acc_bits) + int(cnt[L_WUPD]) * wb
     counts.saturations += int(cnt[L_SAT]) + int(cnt[L_CLIP])
-    w_in = _dense_from_csr(tb.in_ptr, tb.in_idx, in_w, n_rec, n_in)
+    w_in = _dense_from_csr(tbl.in_ptr, tbl.in_idx, W.in_w, n_rec, n_in)
     if sp.issparse(compiled.w_rec):
         m = sp.csc_matrix(compiled.w_rec)
         m.sort_indices()
-        w_rec = sp.csr_matrix(sp.csc_matrix((rec_w, m.indices, m.indptr), shape=m.shape))
+        w_rec = sp.csr_matrix(sp.csc_matrix((W.rec_w.copy(), m.indices, m.indptr), shape=m.shape))
         d_rec = w_rec - sp.csr_matrix(compiled.w_rec)
     else:
-        w_rec = _dense_from_csr(tb.rec_ptr, tb.rec_idx, rec_w, n_rec, n_rec)
+        w_rec = _dense_from_csr(tbl.rec_ptr, tbl.rec_idx, W.rec_w, n_rec, n_rec)
         d_rec = w_rec - np.asarray(compiled.w_rec, np.int32)
-    w_out = np.ascontiguousarray(w_out_t.T.astype(np.int32))
-    outputs = y_rec / float(compiled.scale_out) + b_out[None, None, :]
+    w_out = np.ascontiguousarray(W.w_out_t.T.astype(np.int32))
+    b0 = np.asarray(compiled.b_out, np.float64)
+    outputs = y_rec / float(compiled.scale_out) + W.b_out[None, None, :]
     return RunResult(
         spikes=z_rec if want_z else np.zeros((B, T, n_rec), np.uint8), outputs=outputs, counts=counts,
         backend="native", out_int=y_rec,
-        weights={"w_in": w_in, "w_rec": w_rec, "w_out": w_out},
+        weights={"w_in": w_in, "w_rec": w_rec, "w_out": w_out, "b_out": W.b_out.copy()},
         weight_updates={"w_in": w_in - np.asarray(compiled.w_in, np.int32), "w_rec": d_rec,
-                        "w_out": w_out - np.asarray(compiled.w_out, np.int32)},
+                        "w_out": w_out - np.asarray(compiled.w_out, np.int32), "b_out": W.b_out - b0},
         meta={"wall_s": wall, "mode": "fixed", "learn": True, "epochs": history, "loss": loss_name,
               "eligibility": rule.eligibility, "rounding": rule.rounding, "weight_applications": n_apply,
+              "batch_size": batch, "threads": nt, "trial_loss": trial_loss,
               "learning_saturations": int(cnt[L_SAT]), "weight_clips": int(cnt[L_CLIP]),
+              "learn_state": W, "residual": {"w_in": W.acc_in.copy(), "w_rec": W.acc_rec.copy(),
+                                             "w_out": W.acc_out.T.copy()},
               "spike_rate_hz": spike_rate_hz(z_rec, compiled) if want_z else None,
               "per_trial_s": wall / max(1, B * int(epochs))},
     )

@@ -2,25 +2,32 @@
 
 ``lower_rule(net, rule, profile, quant, options=None) -> (CompiledRule, report)``. The integer
 semantics of every field are in docs/fixed_point.md, section "Learning (on-chip e-prop)", implemented
-by ``neurochip.kernels.eprop_fixed``. In short (all integers; D = decay_bits; per step t):
+by ``neurochip.kernels.eprop_fixed`` (driver) and ``kernels.learn_trial`` (one trial). In short (all
+integers; D = decay_bits; per step t of a trial):
 
     xbar_i  = decay(xbar_i, dv) + pre_inc_in  * x_i^t          (input pre trace, trace_bits unsigned)
     zbar_i  = decay(zbar_i, dv) + pre_inc_rec * z_i^{t-1}      (recurrent pre trace)
     psi_j   = max(0, vth_eff - |v_j - A_j|) >> psi_shift        (0 while refractory; trace_bits)
+    f_j     = f_j + rnd((z_j^t << rate_bits) - f_j, rate_shift) (rate trace, starts at f0_code each trial)
+    r_j     = f_j - f0_code                                      (firing-rate regulariser signal)
     per_synapse:  h_ji  = decay(h_ji, da) + rnd((q_j^{t-1} (pre_i^{t-1} - h_ji)) >> q_frac)   (ALIF eps^a)
                   e_ji  = rnd(psi_j (pre_i - h_ji) >> e_shift);  ebar_ji = decay(ebar_ji, dk) + e_ji
-    factorised:   pbar_j = decay(pbar_j, dk) + psi_j;  ebar_ji ~ rnd(L_j pbar_j >> m_shift) * pre_i
+                  P_ji += rnd((L_j Gt[p] ebar_ji + r_j Gr[p] e_ji) >> prod_shift[p])
+    factorised:   pbar_j = decay(pbar_j, dk) + psi_j
+                  M_j = rnd((L_j Gt[p] pbar_j + r_j Gr[p] psi_j) >> m_shift);  P_ji += rnd((M_j pre_i) >> prod_shift[p])
     L_j     = rnd(sum_k B_jk err_k >> l_shift)                   (err_k = rnd(err_scale * dE/do_k))
-    acc_ji += rnd(L_j ebar_ji lr_mant[p] >> lr_shift[p])         (accumulator_bits, saturating)
-    readout: zkap_j = decay(zkap_j, dk) + kap_inc z_j^t;  acc_kj += rnd(err_k zkap_j lr_mant[2] >> lr_shift[2])
-    epoch end: w -= round_{nearest|stochastic}(acc >> frac_bits), clipped to [w_min, w_max]; acc = 0
+    readout: zkap_j = decay(zkap_j, dk) + kap_inc z_j^t;  P_kj += rnd(err_k zkap_j Gt[2] >> prod_shift[2])
+    batch end: A = sat(A + sum over the batch's trials of P)   (acc_bits, persistent residual)
+               d = rnd|srnd(A >> frac_bits);  A -= d << frac_bits;  w = clip(w - d)
 
-with q_j = (qa_mant_j psi_j) >> qa_shift (= c_a beta_j psi_j in Q``q_frac``). The lr constants fold the
-float learning rate, every scale above, c_kappa and the weight LSB of each projection, so that
-``acc >> frac_bits`` is the SGD step ``-lr * sum_t L_j ebar_ji`` in weight mantissa units.
+Per batch of n_b trials the gains are Gt[p] = rdiv(ct[p], N_task) and Gr[p] = rdiv(cr[p], n_b T),
+N_task = n_b ('mse') or the batch's masked steps ('ce'): the float trainer's mean over the batch.
+``ct``/``cr`` fold the float SGD rate, every integer unit and the weight LSB of each projection, so
+that ``A >> frac_bits`` is the float SGD step ``-lr grad`` of the batch in weight mantissa units (the
+accumulator is the master weight's fraction: master = W 2^frac_bits + A, reference section 6).
 
-On chip the optimiser is plain SGD (no Adam moments) with the per-step, per-trial error (no batch
-normalisation); the firing-rate regulariser is not lowered (optional on chip; reported).
+On chip the optimiser is plain SGD (no Adam moments); the firing-rate regulariser uses a per-trial
+running rate instead of the batch's mean rate (both average to the same (f - f0) factor).
 """
 from __future__ import annotations
 
@@ -35,32 +42,47 @@ from ..rules import LearningRule
 
 Q_FRAC = 16          # fraction bits of the per-neuron adaptation-eligibility gain q_j
 QA_SHIFT = 16        # q_j = (qa_mant_j * psi_j) >> QA_SHIFT
-LR_MANT_BITS = 8     # 'mantissa_exp' learning rates: 8-bit unsigned mantissa
+RATE_BITS = 15       # rate trace f_j: 1 spike per step = 2^15 (a 16-bit signed per-neuron register)
+PROD_MAX_BITS = 61   # |L Gt ebar + r Gr e| < 2^61 at N = 1: the sum of both terms stays inside int64
+ACC_BITS_DEFAULT = 32  # batch accumulator (master-weight fraction, persistent), reference section 6.2
+MIN_FRAC_BITS = 4    # fewer residual bits below the weight LSB: sub-LSB updates cannot accumulate
 
 
 @dataclass(frozen=True)
 class LowerRuleOptions:
-    """err_range: |dE/do| that maps to the largest error code (1 for 'ce': softmax - onehot is in [-1, 1];
-    for 'mse' the largest expected |out - target|); lr: on-chip SGD rate (None: rule.lr); epoch_steps:
-    apply the accumulated weight change every this many steps (0: at the end of each trial);
-    eligibility / rounding: override the rule's / quantiser's choice (None: keep); elig_headroom_bits:
-    bits of the worst-case eligibility bound given up for resolution (saturation is counted)."""
+    """Options of the lower-rule pass (part of `CompileOptions.learn`).
+
+    lr: on-chip SGD rate (None: the rule's lr); batch: trials per weight application (the float
+    trainer's batch; the gains are renormalised per batch at run time, so this only sets the default of
+    ``run(..., batch_size=None)`` and the resolution check); err_range: |dE/do| mapped to the largest
+    error code (1 for 'ce'); eligibility / rounding / seed: override the rule's / profile's choice;
+    elig_headroom_bits: bits of the worst-case eligibility bound given up for resolution (saturation
+    is counted); acc_bits: batch accumulator width (None: max(profile accumulator_bits, 32));
+    rate_tau_shift: log2 of the rate trace's time constant in steps (9: ~512 steps, ml_genn's 500 ms)."""
 
     err_range: float = 1.0
     lr: float | None = None
-    epoch_steps: int = 0
+    batch: int = 32
     eligibility: str | None = None
     rounding: str | None = None
     seed: int | None = None
-    elig_headroom_bits: int = 0
+    elig_headroom_bits: int | None = None
+    acc_bits: int | None = None
+    rate_tau_shift: int = 9
 
     def __post_init__(self) -> None:
         if not (self.err_range > 0 and math.isfinite(self.err_range)):
             raise ConfigError(f"err_range must be a finite number > 0 (units of dE/do), got {self.err_range!r}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"lr must be a finite number > 0, got {self.lr!r}")
-        if self.epoch_steps < 0:
-            raise ConfigError(f"epoch_steps must be >= 0 (0 = per trial), got {self.epoch_steps!r}")
+        if not isinstance(self.batch, (int, np.integer)) or self.batch < 1:
+            raise ConfigError(f"batch must be an integer >= 1 (trials per weight application), got {self.batch!r}")
+        if self.acc_bits is not None and not (8 <= int(self.acc_bits) <= 62):
+            raise ConfigError(f"acc_bits must be in 8..62 (batch accumulator width), got {self.acc_bits!r}")
+        if not (1 <= int(self.rate_tau_shift) <= 16):
+            raise ConfigError(f"rate_tau_shift must be in 1..16 (log2 steps), got {self.rate_tau_shift!r}")
+        if self.elig_headroom_bits is not None and not (0 <= int(self.elig_headroom_bits) <= 16):
+            raise ConfigError(f"elig_headroom_bits must be in 0..16, got {self.elig_headroom_bits!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,11 +90,15 @@ class CompiledRule:
     """Fixed-point learning constants (scalars, strings, numpy arrays only; see the module docstring).
 
     Widths: trace_bits (unsigned pre/post traces), elig_bits (signed per-synapse ebar / h), ls_bits
-    (signed learning signal), err_bits (signed error code), acc_bits (signed accumulator), weight_bits.
-    lr_mant / lr_shift: int64 [3] for (in, rec, out). B_mant: int32 [n_rec, n_out] feedback mantissas
-    (exponent b_exp: B_float ~= B_mant / 2^b_exp). qa_mant: int64 [n_rec] adaptation-eligibility gains.
-    ``scales`` float64 [8]: float value of one integer unit of (pre_in, pre_rec, psi, ebar_in, ebar_rec,
-    L, err, zkap), for validation and docs.
+    (signed learning signal), err_bits (signed error code), acc_bits (signed batch accumulator =
+    residual), weight_bits; frac_bits = acc_bits - weight_bits (accumulator bits below the weight LSB).
+    ct / cr / prod_shift: int64 [3] for (in, rec, out): task and regulariser gain numerators and the
+    product shift (module docstring). B_mant: int32 [n_rec, n_out] feedback mantissas (exponent b_exp:
+    B_float ~= B_mant / 2^b_exp). qa_mant: int64 [n_rec] adaptation-eligibility gains. w_lsb float64 [3]:
+    float weight of one mantissa step per projection (in, rec, out). bias_gain: float b_out change per
+    error-code unit at N = 1 (the bias is off-core float). lr, reg_rate, target_rate_hz, batch: the float
+    hyper-parameters as used. ``scales`` float64 [8]: float value of one integer unit of (pre_in,
+    pre_rec, psi, ebar_in, ebar_rec, L, err, zkap), for validation and docs.
     """
 
     name: str
@@ -82,7 +108,6 @@ class CompiledRule:
     trace_round: str            # 'trunc' | 'stochastic': rounding of the per-neuron trace decays
     adapt: bool                 # eps^a (ALIF adaptation eligibility) kept
     psi_const: int              # 0: pseudo-derivative; > 0: fixed psi code (RFLO)
-    epoch_steps: int
     trace_bits: int
     elig_bits: int
     ls_bits: int
@@ -103,14 +128,25 @@ class CompiledRule:
     b_exp: int
     l_shift: int
     err_scale: float
-    lr_mant: np.ndarray
-    lr_shift: np.ndarray
+    ct: np.ndarray
+    cr: np.ndarray
+    prod_shift: np.ndarray
+    reg: bool
+    rate_bits: int
+    rate_shift: int
+    f0_code: int
+    bias_gain: float
     train_in: bool
     train_rec: bool
     train_out: bool
+    train_bias: bool
     w_min: int
     w_max: int
     lr: float
+    reg_rate: float
+    target_rate_hz: float
+    batch: int
+    w_lsb: np.ndarray
     scales: np.ndarray
 
     def to_dict(self) -> dict:
@@ -126,27 +162,33 @@ def _bitlen(x: float) -> int:
     return 0 if x < 1 else int(math.floor(math.log2(x))) + 1
 
 
-def _lr_code(g: float, fmt: str) -> tuple[int, int]:
-    """(mant, shift) with mant * 2^-shift ~= g > 0: a power of two for 'shift', 8-bit mantissa otherwise."""
-    if g <= 0 or not math.isfinite(g):
-        return 0, 0
-    if fmt == "shift":
-        return 1, int(round(-math.log2(g)))
-    e = math.floor(math.log2(g))
-    shift = (LR_MANT_BITS - 1) - e             # mant in [2^(bits-1), 2^bits)
-    mant = int(round(g * 2.0 ** shift))
-    if mant >= 1 << LR_MANT_BITS:
-        mant //= 2
-        shift -= 1
-    return mant, shift
+def _proj_lsb(quant, name: str, fallback: float) -> float:
+    """Float weight of one mantissa step of projection ``name`` (the quantiser's decision)."""
+    pq = getattr(quant, name, None)
+    lsb = getattr(pq, "lsb", None)
+    return float(lsb) if lsb is not None else float(fallback)
+
+
+def _gain(g1: float, bound1: float, name: str, profile: str) -> int:
+    """Product shift for a projection whose largest product at shift 0 is g1 * bound1 accumulator units:
+    the largest shift keeping it below 2^PROD_MAX_BITS (so the product never leaves int64), at most 62."""
+    if g1 <= 0:
+        return 62
+    s = int(math.floor(PROD_MAX_BITS - math.log2(g1 * max(bound1, 1.0))))
+    if s < 1:
+        raise ChipConstraintError(Violation("learning_rate_range", f"projection {name}",
+                                            f"product gain {g1:.3g} accumulator units (<= 2^{PROD_MAX_BITS - 1})",
+                                            "learning rate too large for the accumulator: lower lr"), profile)
+    return s
 
 
 def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: LowerRuleOptions | None = None):
     """Lower ``rule`` for ``net`` (the float `Network` / `SparseNetwork`) on ``profile`` with the
     quantiser's result ``quant`` (`compiler.quantize.Quantized`). Returns (CompiledRule, report dict).
 
-    Raises `ChipConstraintError` when the profile has no on-chip learning or lacks the eligibility
-    form, `ConfigError` for a rule without a local form (bptt) or bad options."""
+    Raises `ChipConstraintError` when the profile has no on-chip learning, lacks the eligibility form or
+    rounding, or cannot represent the update (accumulator too narrow, learning rate out of range), and
+    `ConfigError` for a rule without a local form (bptt) or bad options."""
     o = options or LowerRuleOptions()
     lc, f = profile.learning, profile.format
     viol = []
@@ -174,12 +216,19 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     S, D = f.threshold_shift, f.decay_bits
     one = float(1 << D)
     tb = int(f.trace_bits)
-    elig_bits = min(tb + 1, 32)                 # one extra sign bit: ebar and h can go negative (ALIF)
+    wb = int(f.weight_bits)
+    # a per-synapse eligibility (Loihi: a tag / synaptic variable) is as wide as a weight, and at least a
+    # trace plus a sign bit (ALIF makes e negative)
+    elig_bits = min(max(tb + 1, wb), 32)
     ls_bits = min(tb + 1, 32)
     err_bits = min(tb + 1, 16)
-    wb = int(f.weight_bits)
-    acc_bits = max(int(lc.accumulator_bits), wb)
-    frac = acc_bits - wb                         # accumulator holds the weight change in 2^-frac LSBs
+    acc_bits = int(o.acc_bits) if o.acc_bits is not None else max(int(lc.accumulator_bits), ACC_BITS_DEFAULT)
+    frac = acc_bits - wb                         # accumulator holds the master weight's fraction, 2^-frac LSB
+    if frac < MIN_FRAC_BITS:
+        raise ChipConstraintError(Violation(
+            "learning_accumulator_bits", f"chip {profile.name}",
+            f">= {wb + MIN_FRAC_BITS} bits ({wb}-bit weights + {MIN_FRAC_BITS} residual bits below the LSB)",
+            f"{acc_bits} bits"), profile.name)
     alpha_q = (one - quant.dv) / one
     kappa_q = (one - quant.dk) / one
     tmax = (1 << tb) - 1
@@ -198,12 +247,12 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     psi_const = 0
     adapt = (rule.name != "rflo" and quant.neuron_kind == "alif" and elig == "per_synapse"
              and bool(np.asarray(quant.beta_mant).any()))
-    # e = psi * pre >> e_shift; ebar = kappa-leaky sum of e (unnormalised): bound psi_max pre_max / (1 - kappa)
+    # e = psi * pre >> e_shift; ebar = kappa-leaky sum of e (unnormalised): worst case psi_max pre_max / (1 - kappa).
+    # The worst case needs every input to spike every step while psi sits at its peak; headroom bits trade
+    # that range for resolution (saturation is counted; default: 2 bits, ebar still within 1/4 of the bound)
+    head = 2 if o.elig_headroom_bits is None else int(o.elig_headroom_bits)
     e_bound = tmax * tmax / max(1e-12, 1.0 - kappa_q)
-    e_shift = max(0, _bitlen(e_bound) - (elig_bits - 1) - int(o.elig_headroom_bits))
-    # factorised: m_j = L_j * pbar_j >> m_shift fits elig_bits
-    pbar_bound = tmax / max(1e-12, 1.0 - kappa_q)
-    m_shift = max(0, _bitlen(pbar_bound) + ls_bits - 1 - (elig_bits - 1) - int(o.elig_headroom_bits))
+    e_shift = max(0, _bitlen(e_bound) - (elig_bits - 1) - head)
     # ALIF eps^a gain q_j = c_a beta_j psi_j (dimensionless) in Q16: (qa_mant_j psi_code) >> QA_SHIFT
     n_rec = int(quant.beta_mant.shape[0])
     if adapt:
@@ -219,64 +268,125 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     wmax = (1 << (wb - 1)) - 1
     b_exp = int(math.floor(math.log2(wmax / fmax))) if fmax > 0 else 0
     B_mant = np.clip(np.round(F * 2.0 ** b_exp), -wmax, wmax).astype(np.int32)
-    emax = (1 << (err_bits - 1)) - 1
-    err_scale = emax / float(o.err_range)
-    l_bound = float(np.abs(B_mant).sum(axis=1).max()) * emax if B_mant.size else 1.0
-    l_shift = max(0, _bitlen(l_bound) - (ls_bits - 1) - int(o.elig_headroom_bits))
+    emax_err = (1 << (err_bits - 1)) - 1
+    err_scale = emax_err / float(o.err_range)
+    l_bound = float(np.abs(B_mant).sum(axis=1).max()) * emax_err if B_mant.size else 1.0
+    l_shift = max(0, _bitlen(l_bound) - (ls_bits - 1) - (head if o.elig_headroom_bits is not None else 0))
     # Float value of one unit of each integer quantity.
     u_err = 1.0 / err_scale
     u_L = 2.0 ** l_shift / (2.0 ** b_exp * err_scale)
     u_psi = 1.0 / s_psi
-    u_ebar_in = p.c_kappa * 2.0 ** e_shift / (s_psi * s_pre_in)
-    u_ebar_rec = p.c_kappa * 2.0 ** e_shift / (s_psi * s_pre_rec)
+    if elig == "factorised":                    # product (L pbar) pre: ebar_f ~ c_kappa psi-filter x pre
+        u_e_in, u_e_rec = u_psi / s_pre_in, u_psi / s_pre_rec
+    else:                                       # e = psi (pre - h) >> e_shift
+        u_e_in = 2.0 ** e_shift / (s_psi * s_pre_in)
+        u_e_rec = 2.0 ** e_shift / (s_psi * s_pre_rec)
+    u_ebar_in, u_ebar_rec = p.c_kappa * u_e_in, p.c_kappa * u_e_rec
     u_zkap = 1.0 / kap_inc                      # zkap_f = kappa-filtered z (unnormalised, incl. current)
-    if elig == "factorised":                    # ebar ~ (L pbar >> m_shift) * pre : unit of L*ebar
-        u_g_in = u_L * p.c_kappa * u_psi * 2.0 ** m_shift / s_pre_in / u_L
-        u_g_rec = u_L * p.c_kappa * u_psi * 2.0 ** m_shift / s_pre_rec / u_L
-    else:
-        u_g_in, u_g_rec = u_ebar_in, u_ebar_rec
-    # weight LSBs (float weight per mantissa unit), see compiler.quantize
-    lsb_in = 2.0 ** (quant.w_in.exp + S) / (p.c_in * quant.scale_v)
-    lsb_rec = 2.0 ** (quant.w_rec.exp + S) / (p.c_in * quant.scale_v)
-    lsb_out = 2.0 ** (quant.w_out.exp + S) / (p.c_kappa * quant.scale_out)
+    # weight LSBs (float weight per mantissa unit): the quantiser's decision, saved with the rule
+    lsb_in = _proj_lsb(quant, "w_in", 2.0 ** (quant.w_in.exp + S) / (p.c_in * quant.scale_v))
+    lsb_rec = _proj_lsb(quant, "w_rec", 2.0 ** (quant.w_rec.exp + S) / (p.c_in * quant.scale_v))
+    lsb_out = _proj_lsb(quant, "w_out", 2.0 ** (quant.w_out.exp + S) / (p.c_kappa * quant.scale_out))
     lr = float(o.lr if o.lr is not None else rule.lr)
-    g_in = lr * u_L * u_g_in * 2.0 ** frac / lsb_in
-    g_rec = lr * u_L * u_g_rec * 2.0 ** frac / lsb_rec
-    g_out = lr * p.c_kappa * u_err * u_zkap * 2.0 ** frac / lsb_out
-    codes = [_lr_code(g, lc.lr_format) for g in (g_in, g_rec, g_out)]
-    lr_mant = np.array([c[0] for c in codes], np.int64)
-    lr_shift = np.array([c[1] for c in codes], np.int64)
+    dt = float(p.dt)
+    reg = bool(rule.reg_rate > 0 and (rule.train_in or rule.train_rec))
+    f0_step = rule.target_rate_hz * dt * 1e-3                    # target spikes per step
+    f0_code = int(round(f0_step * 2 ** RATE_BITS))
+    # float weight change per integer product, in accumulator units (2^-frac LSB), at normaliser N = 1:
+    #   task:  lr u_L u_ebar / lsb          (float SGD: -lr/N sum_t L ebar)
+    #   reg:   lr 2 c_reg u_e / (lsb 2^RATE_BITS dt^2)   (float: dE_reg/dz = 2 c (f - f0) / (B T dt), f in kHz)
+    #   out:   lr c_kappa u_err u_zkap / lsb_out
+    two_f = 2.0 ** frac
+    gt1 = np.array([lr * u_L * u_ebar_in / lsb_in, lr * u_L * u_ebar_rec / lsb_rec,
+                    lr * p.c_kappa * u_err * u_zkap / lsb_out]) * two_f
+    gr1 = np.array([lr * 2.0 * rule.reg_rate * u_e_in / (lsb_in * 2 ** RATE_BITS * dt * dt),
+                    lr * 2.0 * rule.reg_rate * u_e_rec / (lsb_rec * 2 ** RATE_BITS * dt * dt), 0.0]) * two_f
+    if not reg:
+        gr1[:] = 0.0
+    lmax = (1 << (ls_bits - 1)) - 1
+    ebmax = (1 << (elig_bits - 1)) - 1
+    rmax = float(1 << RATE_BITS)
+    pbmax = tmax / max(1e-12, 1.0 - kappa_q) + tmax
+    emax_p = float(2 * tmax * tmax >> e_shift) + 1.0             # |e| <= psi_max |pre - h| >> e_shift
+    kapmax = kap_inc / max(1e-12, 1.0 - kappa_q ** n_ref) + kap_inc
+    shifts, m_shift = [], 0
+    for pi, name in enumerate(("in", "rec", "out")):
+        if pi == 2:
+            b1 = emax_err * kapmax * gt1[2]
+        elif elig == "factorised":
+            # two roundings: per neuron M_j = rnd((L Gt pbar + r Gr psi) >> m_shift) (a wide register), then per
+            # synapse rnd((M_j pre) >> prod_shift); the total shift may exceed 62 (wide traces need it)
+            b1 = lmax * gt1[pi] * pbmax + rmax * gr1[pi] * tmax
+        else:
+            b1 = lmax * gt1[pi] * ebmax + rmax * gr1[pi] * emax_p
+        shifts.append(_gain(b1, 1.0, name, profile.name))
+    if elig == "factorised":
+        m_shift = max(0, min(min(shifts[:2]) - 1, _bitlen(tmax)))     # M_j pre < 2^61 with pre < 2^tb
+        shifts = [shifts[0] - m_shift, shifts[1] - m_shift, shifts[2]]
+    shifts = [min(sh, 62) for sh in shifts]                          # a shift of an int64 by at most 62
+    tot_shift = [sh + (m_shift if pi < 2 else 0) for pi, sh in enumerate(shifts)]
+    prod_shift = np.array(shifts, np.int64)
+    ct = np.array([int(round(g * 2.0 ** s)) for g, s in zip(gt1, tot_shift)], np.int64)
+    cr = np.array([int(round(g * 2.0 ** s)) for g, s in zip(gr1, tot_shift)], np.int64)
+    # Resolution: the largest single task product of a batch of ``o.batch`` trials (N = batch, 'mse'
+    # normaliser; 'ce' divides further by the masked steps) must reach half an accumulator unit, or every
+    # product rounds to zero and the projection never learns.
+    small = []
+    for pi, name in enumerate(("in", "rec", "out")):
+        big = (emax_err * kapmax if pi == 2 else lmax * (pbmax * tmax if elig == "factorised" else ebmax)) * gt1[pi]
+        per = big / o.batch
+        trained = (rule.train_in, rule.train_rec, rule.train_out)[pi]
+        if trained and per < 0.5:
+            small.append(Violation("learning_update_resolution", f"projection {name}",
+                                   f"largest product {per:.3g} accumulator units >= 0.5 (2^-{frac} weight LSB each)",
+                                   f"{acc_bits}-bit accumulator; raise lr or acc_bits"))
+    if small:
+        raise ChipConstraintError(small, profile.name)
     train_out = bool(rule.train_out and lc.readout_learning)
     trace_round = "stochastic" if rounding == "stochastic" else "trunc"
-    cr = CompiledRule(
+    bias_gain = lr * u_err
+    cr_ = CompiledRule(
         name=rule.name, eligibility=elig, rounding=rounding, seed=seed, trace_round=trace_round, adapt=adapt,
-        psi_const=int(psi_const), epoch_steps=int(o.epoch_steps), trace_bits=tb, elig_bits=elig_bits,
+        psi_const=int(psi_const), trace_bits=tb, elig_bits=elig_bits,
         ls_bits=ls_bits, err_bits=err_bits, acc_bits=acc_bits, weight_bits=wb, frac_bits=frac,
         pre_inc_in=pre_inc_in, pre_inc_rec=pre_inc_rec, kap_inc=kap_inc, psi_shift=psi_shift, e_shift=e_shift,
-        m_shift=m_shift, q_frac=Q_FRAC, qa_shift=QA_SHIFT, qa_mant=qa_mant, B_mant=B_mant, b_exp=b_exp,
-        l_shift=l_shift, err_scale=float(err_scale), lr_mant=lr_mant, lr_shift=lr_shift,
+        m_shift=int(m_shift), q_frac=Q_FRAC, qa_shift=QA_SHIFT, qa_mant=qa_mant, B_mant=B_mant, b_exp=b_exp,
+        l_shift=l_shift, err_scale=float(err_scale), ct=ct, cr=cr, prod_shift=prod_shift, reg=reg,
+        rate_bits=RATE_BITS, rate_shift=int(o.rate_tau_shift), f0_code=f0_code, bias_gain=float(bias_gain),
         train_in=bool(rule.train_in), train_rec=bool(rule.train_rec), train_out=train_out,
-        w_min=int(f.w_min), w_max=int(f.w_max), lr=lr,
+        train_bias=bool(train_out and rule.train_bias), w_min=int(f.w_min), w_max=int(f.w_max), lr=lr,
+        reg_rate=float(rule.reg_rate), target_rate_hz=float(rule.target_rate_hz), batch=int(o.batch),
+        w_lsb=np.array([lsb_in, lsb_rec, lsb_out], np.float64),
         scales=np.array([1.0 / s_pre_in, 1.0 / s_pre_rec, u_psi, u_ebar_in, u_ebar_rec, u_L, u_err, u_zkap]))
-    eff = [float(m) * 2.0 ** -float(s) if m else 0.0 for m, s in codes]
     report = {
         "status": "lowered", "rule": rule.name, "eligibility": elig, "rounding": rounding, "seed": seed,
         "optimizer": "sgd (on chip)" + (f"; float rule used {rule.optimizer}" if rule.optimizer != "sgd" else ""),
-        "reg_rate": "not lowered (firing-rate regulariser is optional on chip)" if rule.reg_rate else 0.0,
-        "adaptation_eligibility": adapt, "readout_learning": train_out,
+        "lr": {"float": lr, "source": "LowerRuleOptions.lr" if o.lr is not None else "rule.lr",
+               "normalisation": "mean over the batch (n_b trials for 'mse', masked steps for 'ce'), per batch"},
+        "batch": int(o.batch),
+        "regulariser": ({"reg_rate": float(rule.reg_rate), "target_rate_hz": float(rule.target_rate_hz),
+                         "rate_bits": RATE_BITS, "rate_tau_steps": 2 ** int(o.rate_tau_shift), "f0_code": f0_code,
+                         "pairs_with": "unfiltered e (per_synapse) / psi (factorised)"} if reg else "off (reg_rate = 0)"),
+        "adaptation_eligibility": adapt, "readout_learning": train_out, "bias_learning": bool(train_out and rule.train_bias),
         "widths": {"trace": tb, "elig": elig_bits, "learning_signal": ls_bits, "error": err_bits,
-                   "accumulator": acc_bits, "frac": frac},
-        "shifts": {"psi": psi_shift, "e": e_shift, "m": m_shift, "l": l_shift, "b_exp": b_exp},
+                   "accumulator": acc_bits, "frac": frac, "profile_accumulator": int(lc.accumulator_bits)},
+        "shifts": {"psi": psi_shift, "e": e_shift, "m": int(m_shift), "l": l_shift, "b_exp": b_exp, "prod": prod_shift.tolist(),
+                   "rate_tau": int(o.rate_tau_shift)},
         "increments": {"pre_in": pre_inc_in, "pre_rec": pre_inc_rec, "zkap": kap_inc},
-        "lr": {"float": lr, "wanted": [g_in, g_rec, g_out], "mant": lr_mant.tolist(), "shift": lr_shift.tolist(),
-               "effective": eff, "rel_error": [abs(e / g - 1) if g else 0.0 for e, g in zip(eff, (g_in, g_rec, g_out))]},
+        "gains": {"ct": ct.tolist(), "cr": cr.tolist(),
+                  "task_acc_units_per_product_at_N1": gt1.tolist(), "reg_acc_units_per_product_at_N1": gr1.tolist()},
+        "w_lsb": [lsb_in, lsb_rec, lsb_out],
     }
-    return cr, report
+    return cr_, report
 
 
 def relower(compiled, rule: LearningRule, options: LowerRuleOptions | None = None):
-    """A copy of ``compiled`` with ``rule`` lowered again (e.g. another learning rate, eligibility form or
-    rounding) from the artifact alone: the quantiser's decisions are read back from its fields."""
+    """Deprecated: compile with ``CompileOptions(learn=LowerRuleOptions(...))`` instead (the rule is then
+    lowered once, from the quantiser's own result). Kept only for callers that have not switched.
+
+    A copy of ``compiled`` with ``rule`` lowered again (e.g. another learning rate, eligibility form or
+    rounding) from the artifact alone; ``provenance['rule']`` and ``report['rule']`` describe the new rule
+    (with the on-chip lr), so they never disagree with ``compiled.rule``."""
     from dataclasses import replace
     from types import SimpleNamespace
 
@@ -300,4 +410,6 @@ def relower(compiled, rule: LearningRule, options: LowerRuleOptions | None = Non
     cr, rep = lower_rule(net, rule, compiled.profile, quant, options)
     report = dict(compiled.report)
     report["rule"] = rep
-    return replace(compiled, rule=cr, report=report)
+    prov = dict(compiled.provenance or {})
+    prov["rule"] = replace(rule, lr=cr.lr).to_dict()
+    return replace(compiled, rule=cr, report=report, provenance=prov)

@@ -1,4 +1,8 @@
-"""`compile()`: check -> quantize -> partition -> place -> route -> emit, each a pure function.
+"""`compile()`: check -> quantize -> lower rule -> partition -> place -> route -> emit, each a pure function.
+
+The on-chip learning options (learning rate, batch, eligibility, rounding, widths) are the lower-rule
+pass's `LowerRuleOptions` in ``CompileOptions.learn``: the rule is lowered once, from the quantiser's
+own result, and ``provenance['rule']`` records the learning rate the chip runs at.
 
 ``callback(pass_name, intermediate)`` is called after every pass (for reports and debugging); the
 intermediate is that pass's result object (`SynGraph`, dict, `Quantized`, `Partition`, `Placement`,
@@ -18,6 +22,7 @@ from .artifact import CompiledNetwork
 from .check import CheckOptions, check
 from .emit import emit
 from .graph import SparseNetwork, as_graph
+from .lower_rule import LowerRuleOptions, lower_rule
 from .partition import PartitionOptions, partition
 from .place import PlaceOptions, place
 from .quantize import QuantizeOptions, quantize
@@ -32,32 +37,32 @@ class CompileOptions:
     quantize: QuantizeOptions = field(default_factory=QuantizeOptions)
     partition: PartitionOptions = field(default_factory=PartitionOptions)
     place: PlaceOptions = field(default_factory=PlaceOptions)
+    learn: LowerRuleOptions = field(default_factory=LowerRuleOptions)
 
     @classmethod
     def make(cls, *, rounding: str = "nearest", seed: int = 0, reset: str = "auto", approximate=(),
-             learn_rounding: str | None = None, **kw) -> "CompileOptions":
+             learn_rounding: str | None = None, learn: LowerRuleOptions | None = None, **kw) -> "CompileOptions":
         """Convenience: common options by keyword. rounding: weights to mantissas; learn_rounding: the on-chip
-        rule's rounding (None = the profile's first supported mode); kw: more QuantizeOptions."""
-        return cls(check=CheckOptions(reset=reset, approximate=tuple(approximate), rounding=learn_rounding),
-                   quantize=QuantizeOptions(rounding=rounding, seed=seed, **kw))
+        rule's rounding (None = the profile's first supported mode); learn: the lower-rule pass's options
+        (on-chip lr, batch, eligibility, ...); kw: more QuantizeOptions."""
+        lo = learn or LowerRuleOptions()
+        if learn_rounding is not None and lo.rounding is None:
+            from dataclasses import replace as _r
+            lo = _r(lo, rounding=learn_rounding)
+        return cls(check=CheckOptions(reset=reset, approximate=tuple(approximate), rounding=lo.rounding),
+                   quantize=QuantizeOptions(rounding=rounding, seed=seed, **kw), learn=lo)
 
 
-def _lower_rule(net, rule, profile, quant, learn_rounding):
-    """Call compiler.lower_rule (written by the native-backend helper) if it exists."""
-    try:
-        from .lower_rule import lower_rule
-    except ImportError as e:
-        return None, {"status": f"not lowered: compiler.lower_rule unavailable ({e})"}
+def _lower_rule(net, rule, profile, quant, learn: LowerRuleOptions, learn_rounding):
+    """The lower-rule pass: ``learn`` with the check pass's rounding decision and the quantiser's seed
+    filled in where the options leave them open."""
     import scipy.sparse as sp
+    from dataclasses import replace
     if isinstance(net, SparseNetwork) and sp.issparse(net.w_out):
         # lower_rule reads w_out as an array (symmetric e-prop feeds back W_out^T); [n_out, n_rec] is small.
-        from dataclasses import replace
         net = replace(net, w_out=net.w_out.toarray())
-    try:
-        from .lower_rule import LowerRuleOptions
-        lo = LowerRuleOptions(rounding=learn_rounding, seed=quant.seed)
-    except (ImportError, TypeError):
-        return lower_rule(net, rule, profile, quant)
+    lo = replace(learn, rounding=learn.rounding or learn_rounding,
+                 seed=learn.seed if learn.seed is not None else quant.seed)
     return lower_rule(net, rule, profile, quant, lo)
 
 
@@ -103,7 +108,7 @@ def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: Lear
     compiled_rule, rule_rep = None, None
     if rule is not None:
         t0 = time.perf_counter()
-        compiled_rule, rule_rep = _lower_rule(net, rule, prof, q, rep_check.get("learn_rounding"))
+        compiled_rule, rule_rep = _lower_rule(net, rule, prof, q, o.learn, rep_check.get("learn_rounding"))
         t["lower_rule"] = time.perf_counter() - t0
         cb("lower_rule", compiled_rule)
 
@@ -135,8 +140,14 @@ def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: Lear
     }
     t0 = time.perf_counter()
     opts_dict = {"check": asdict(o.check), "quantize": asdict(o.quantize),
-                 "partition": {k: v for k, v in asdict(o.partition).items() if k != "rates_hz"}, "place": asdict(o.place)}
-    cn = emit(g, q, part, pl, rt, prof, compiled_rule=compiled_rule, rule=rule, report=report, options=opts_dict)
+                 "partition": {k: v for k, v in asdict(o.partition).items() if k != "rates_hz"}, "place": asdict(o.place),
+                 "learn": asdict(o.learn)}
+    # provenance tells the truth: the rule as lowered, with the on-chip learning rate it runs at
+    prov_rule = rule
+    if rule is not None and compiled_rule is not None and float(compiled_rule.lr) != float(rule.lr):
+        from dataclasses import replace as _r
+        prov_rule = _r(rule, lr=float(compiled_rule.lr))
+    cn = emit(g, q, part, pl, rt, prof, compiled_rule=compiled_rule, rule=prov_rule, report=report, options=opts_dict)
     t["emit"] = time.perf_counter() - t0
     cn.report["timing_s"]["emit"] = t["emit"]
     cb("emit", cn)

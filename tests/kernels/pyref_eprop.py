@@ -49,10 +49,17 @@ def srshift(x: int, k: int, kk: int) -> int:
     return (x + (splitmix64(kk) >> (64 - k))) >> k
 
 
-def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int = 1, seed: int = 0):
+def rdiv(a: int, n: int) -> int:
+    return (a + n // 2) // n
+
+
+def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int = 1, seed: int = 0, mask=None,
+          out: dict | None = None):
     """On-chip e-prop of CompiledNetwork ``c`` (rule ``c.rule``, its rounding modes) on trials ``x``
-    [B][T][n_in] with MSE targets ``tgt`` [B][T][n_out] (every step). Returns (w_in, w_rec, w_out) as
-    nested lists after the run."""
+    [B][T][n_in] with MSE targets ``tgt`` [B][T][n_out] and optional mask [B][T] (default: every step).
+    Returns (w_in, w_rec, w_out) as nested lists after the run; ``out`` (a dict) receives the residual
+    accumulators 'A_in', 'A_rec', 'A_out' ([post][pre]), the sum of every product 'P_*' (the conservation
+    check), the applied changes 'dW_*' (before clipping) and 'b_out'."""
     R = c.rule
     one = 1 << D
     n_in, n_rec, n_out = c.n_in, c.n_rec, c.n_out
@@ -71,7 +78,6 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
     lmax = (1 << (R.ls_bits - 1)) - 1
     errmax = (1 << (R.err_bits - 1)) - 1
     amax = (1 << (R.acc_bits - 1)) - 1
-    lm, ls = [int(v) for v in R.lr_mant], [int(v) for v in R.lr_shift]
     per_syn = R.eligibility == "per_synapse"
     tstoch, wstoch = R.trace_round == "stochastic", R.rounding == "stochastic"
     sd = (int(R.seed) * 1_000_003 + seed) & 0x7FFFFFFF
@@ -84,6 +90,11 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
                 q_rec[(j, i)] = qn
                 qn += 1
     n_apply = [0]
+    ct, cr, sh = [int(v) for v in R.ct], [int(v) for v in R.cr], [int(v) for v in R.prod_shift]
+    b_out = [float(v) for v in c.b_out]
+    T = len(x[0])
+    if mask is None:
+        mask = [[1] * T for _ in x]
 
     def wround(acc, stream, q):
         return srshift(acc, R.frac_bits, key(sd, stream, n_apply[0], q)) if wstoch else rshift(acc, R.frac_bits)
@@ -93,25 +104,55 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
     A_in = [[0] * n_in for _ in range(n_rec)]
     A_rec = [[0] * n_rec for _ in range(n_rec)]
     A_out = [[0] * n_rec for _ in range(n_out)]
+    P_in = [[0] * n_in for _ in range(n_rec)]          # this batch's products (exact sums)
+    P_rec = [[0] * n_rec for _ in range(n_rec)]
+    P_out = [[0] * n_rec for _ in range(n_out)]
+    tot = {"P_in": [[0] * n_in for _ in range(n_rec)], "P_rec": [[0] * n_rec for _ in range(n_rec)],
+           "P_out": [[0] * n_rec for _ in range(n_out)], "dW_in": [[0] * n_in for _ in range(n_rec)],
+           "dW_rec": [[0] * n_rec for _ in range(n_rec)], "dW_out": [[0] * n_rec for _ in range(n_out)]}
+    perr = [0] * n_out
+    gains = {"gt": [0, 0, 0], "gr": [0, 0, 0], "n_task": 1}
+
+    def apply_one(W, A, P, name, post, pre, stream, q, train):
+        if not train:
+            P[post][pre] = 0
+            return
+        tot["P_" + name][post][pre] += P[post][pre]
+        a = clip(A[post][pre] + P[post][pre], amax)
+        P[post][pre] = 0
+        d = wround(a, stream, q) if a else 0
+        A[post][pre] = a - (d << R.frac_bits)
+        tot["dW_" + name][post][pre] += d
+        W[post][pre] = max(R.w_min, min(R.w_max, W[post][pre] - d))
 
     def apply():
         for j in range(n_rec):
             for i in range(n_in):
-                if R.train_in:
-                    W_in[j][i] = max(R.w_min, min(R.w_max, W_in[j][i] - wround(A_in[j][i], 2, q_in[(j, i)])))
-                A_in[j][i] = 0
+                apply_one(W_in, A_in, P_in, "in", j, i, 2, q_in[(j, i)], R.train_in)
             for i in range(n_rec):
-                if M[j][i] and R.train_rec:
-                    W_rec[j][i] = max(R.w_min, min(R.w_max, W_rec[j][i] - wround(A_rec[j][i], 3, q_rec[(j, i)])))
-                A_rec[j][i] = 0
+                if M[j][i]:
+                    apply_one(W_rec, A_rec, P_rec, "rec", j, i, 3, q_rec[(j, i)], R.train_rec)
         for k in range(n_out):
             for j in range(n_rec):
-                if R.train_out:
-                    W_out[k][j] = max(R.w_min, min(R.w_max, W_out[k][j] - wround(A_out[k][j], 4, j * n_out + k)))
-                A_out[k][j] = 0
+                apply_one(W_out, A_out, P_out, "out", k, j, 4, j * n_out + k, R.train_out)
+        if R.train_bias:
+            for k in range(n_out):
+                b_out[k] -= R.bias_gain * perr[k] / gains["n_task"]
+        for k in range(n_out):
+            perr[k] = 0
         n_apply[0] += 1
 
+    def start_batch(b0):
+        nb = min(trials_per_apply, len(x) - b0)
+        gains["n_task"] = nb                       # 'mse': mean over the batch's trials
+        gains["gt"] = [rdiv(v, nb) for v in ct]
+        gains["gr"] = [rdiv(v, nb * T) for v in cr]
+
     for b, xb in enumerate(x):
+        if b % trials_per_apply == 0:
+            start_batch(b)
+        gt, gr = gains["gt"], gains["gr"]
+        fr = [R.f0_code] * n_rec
         u = [0] * n_rec; v = [0] * n_rec; a = [0] * n_rec; r = [0] * n_rec; zp = [0] * n_rec; y = [0] * n_out
         xbar = [0] * n_in; zbar = [0] * n_rec; zkap = [0] * n_rec; pbar = [0] * n_rec; q = [0] * n_rec
         eb_in = [[0] * n_in for _ in range(n_rec)]; eb_rec = [[0] * n_rec for _ in range(n_rec)]
@@ -137,6 +178,9 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
             for k in range(n_out):
                 s = fshift(sum(W_out[k][j] for j in range(n_rec) if z[j]), int(c.e_out))
                 y[k] = clip(trunc0(y[k] * (one - int(c.dk)), D) + (s << S), vmax)
+            if R.reg:                                  # rate trace and regulariser signal
+                fr = [fr[j] + rshift((z[j] << R.rate_bits) - fr[j], R.rate_shift) for j in range(n_rec)]
+            rr = [fr[j] - R.f0_code if R.reg else 0 for j in range(n_rec)]
             # traces
             xbar_p, zbar_p = list(xbar), list(zbar)
             step = b * len(xb) + t
@@ -147,14 +191,17 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
             if not per_syn:
                 pbar = [tdecay(pbar[j], int(c.dk), kt + n_in + 2 * n_rec + j) + psi[j] for j in range(n_rec)]
             # error and learning signal
-            err = [clip(int(math.floor((y[k] / c.scale_out + float(c.b_out[k]) - tgt[b][t][k]) * R.err_scale + 0.5)), errmax)
-                   for k in range(n_out)]
+            err = [clip(int(math.floor((y[k] / c.scale_out + b_out[k] - tgt[b][t][k]) * R.err_scale + 0.5)), errmax)
+                   if mask[b][t] else 0 for k in range(n_out)]
+            for k in range(n_out):
+                perr[k] += err[k]
             any_err = any(err)
+            do_acc = any_err or R.reg
             L = [clip(rshift(sum(Bm[j][k] * err[k] for k in range(n_out)), R.l_shift), lmax) if any_err else 0
                  for j in range(n_rec)]
             for j in range(n_rec):
-                pres = [(i, xbar[i], xbar_p[i], eb_in, h_in, A_in, 0, key(sd, 5, step, q_in[(j, i)])) for i in range(n_in)] + \
-                       [(i, zbar[i], zbar_p[i], eb_rec, h_rec, A_rec, 1, key(sd, 6, step, q_rec[(j, i)]))
+                pres = [(i, xbar[i], xbar_p[i], eb_in, h_in, P_in, 0, key(sd, 5, step, q_in[(j, i)])) for i in range(n_in)] + \
+                       [(i, zbar[i], zbar_p[i], eb_rec, h_rec, P_rec, 1, key(sd, 6, step, q_rec[(j, i)]))
                         for i in range(n_rec) if M[j][i]]
                 if per_syn:
                     for i, pre, prep, EB, H, ACC, p, kq in pres:
@@ -170,23 +217,23 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
                         else:
                             e = rshift(psi[j] * (pre - hq), R.e_shift)
                             EB[j][i] = clip(trunc0(EB[j][i] * (one - int(c.dk)), D) + e, emax)
-                        if L[j]:
-                            ACC[j][i] = clip(ACC[j][i] + rshift(L[j] * EB[j][i] * lm[p], ls[p]), amax)
-                elif any_err:
-                    m = clip(rshift(L[j] * pbar[j], R.m_shift), emax)
+                        if do_acc:
+                            ACC[j][i] += rshift(L[j] * gt[p] * EB[j][i] + rr[j] * gr[p] * e, sh[p])
+                elif do_acc:
                     for i, pre, prep, EB, H, ACC, p, _ in pres:
                         if (p == 0 and not R.train_in) or (p == 1 and not R.train_rec):
                             continue
-                        if m and pre:
-                            ACC[j][i] = clip(ACC[j][i] + rshift(m * pre * lm[p], ls[p]), amax)
+                        m = rshift(L[j] * gt[p] * pbar[j] + rr[j] * gr[p] * psi[j], R.m_shift)
+                        ACC[j][i] += rshift(m * pre, sh[p])
             if R.train_out and any_err:
                 for k in range(n_out):
                     for j in range(n_rec):
-                        if zkap[j] and err[k]:
-                            A_out[k][j] = clip(A_out[k][j] + rshift(err[k] * zkap[j] * lm[2], ls[2]), amax)
+                        P_out[k][j] += rshift(err[k] * zkap[j] * gt[2], sh[2])
             if R.adapt:
                 q = [(qa[j] * psi[j]) >> R.qa_shift for j in range(n_rec)]
             zp = z
         if (b + 1) % trials_per_apply == 0 or b + 1 == len(x):
             apply()
+    if out is not None:
+        out.update(A_in=A_in, A_rec=A_rec, A_out=A_out, b_out=b_out, **tot)
     return W_in, W_rec, W_out

@@ -1,20 +1,26 @@
-"""On-chip fixed-point e-prop vs float e-prop (neurochip.learning.online), rounding reproducibility,
-learning at the Loihi 2 profile's widths, memory flat in T."""
+"""On-chip fixed-point e-prop: kernel == pure-Python oracle bit for bit (every eligibility form and
+rounding, with the regulariser, residual and batch application), parallel == serial, and the
+accumulate-and-apply path's properties (reference onchip_learning.md section 6.7): conservation,
+liveness of every trained matrix, no drift from zero-mean learning signals, no saturation, the float
+e-prop update at high precision and at Loihi 2 widths, rates bounded under a 4x learning rate."""
 from __future__ import annotations
 
 import sys
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backends"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nb_helpers import exact_taus, two_class_task, wide_profile  # noqa: E402
 
 from neurochip.backends import get_backend  # noqa: E402
-from neurochip.compiler.lower_rule import LowerRuleOptions, relower  # noqa: E402
+from neurochip.compiler.lower_rule import LowerRuleOptions  # noqa: E402
 from neurochip.compiler.pipeline import CompileOptions, compile  # noqa: E402
 from neurochip.learning.online import eprop_online_grads  # noqa: E402
 from neurochip.network import NeuronParams, init_network  # noqa: E402
@@ -22,36 +28,41 @@ from neurochip.rules import LearningRule  # noqa: E402
 from neurochip.simulate import simulate  # noqa: E402
 
 native = get_backend("native")
+MATS = ("w_in", "w_rec", "w_out")
 
 
 def _cos(a, b):
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    return float(a @ b / (na * nb)) if na > 0 and nb > 0 else 0.0
 
 
-def onchip_vs_float(profile, kind: str, elig: str, seed: int = 1, T: int = 200, rounding=None, lr=1e-3):
-    """One trial, one weight application: cosines between the on-chip weight change and the float
-    e-prop step -lr * grad, per projection (float rule on the same float network and inputs)."""
+def _comp(net, profile, rule, **learn):
+    return compile(net, profile, rule, options=CompileOptions.make(v_headroom=16, learn=LowerRuleOptions(**learn)))
+
+
+def onchip_vs_float(profile, kind: str, elig: str, seed: int = 1, T: int = 200, rounding=None, lr=1e-3, B=1):
+    """One batch, one weight application: cosines between the on-chip weight change and the float
+    e-prop SGD step -lr * grad of the same batch (MSE, mean over the batch), per projection."""
     net = init_network(8, 20, 2, NeuronParams(kind=kind, n_ref=2, **exact_taus()), seed=seed)
     if kind == "alif":
         net = net.with_weights(beta=net.beta * 4)
-    rule = LearningRule("eprop_random", lr=lr, eligibility=elig)
-    c = compile(net, profile, rule, options=CompileOptions.make(v_headroom=16))
-    if rounding:
-        c = relower(c, rule, LowerRuleOptions(rounding=rounding))
+    rule = LearningRule("eprop_random", lr=lr, eligibility=elig, reg_rate=0.0)
+    c = _comp(net, profile, rule, rounding=rounding, batch=B)
     rng = np.random.default_rng(seed)
-    x = (rng.random((1, T, 8)) < 0.1).astype(np.uint8)
-    tg = rng.standard_normal((1, T, 2)) * 0.1
-    r = native.run(c, x, learn=True, targets=tg)
+    x = (rng.random((B, T, 8)) < 0.1).astype(np.uint8)
+    tg = rng.standard_normal((B, T, 2)) * 0.1
+    r = native.run(c, x, learn=True, targets=tg, batch_size=B)
     tr = simulate(net, x)
-    g = eprop_online_grads(net, x, tr, tr.out - tg, net.B).as_dict()
+    g = eprop_online_grads(net, x, tr, (tr.out - tg) / B, net.B).as_dict()
     out = {"spike_agreement": float((r.spikes == tr.z).mean())}
-    for name in ("w_in", "w_rec", "w_out"):
+    for name in MATS:
         a = np.asarray(r.weight_updates[name], float).ravel()
-        b = -np.asarray(g[name]).ravel()
+        b = -lr * np.asarray(g[name]).ravel() / c.rule.w_lsb[MATS.index(name)]
         if name == "w_rec":
             m = net.rec_mask.ravel()
             a, b = a[m], b[m]
-        out[name] = _cos(a, b) if np.any(a) else 0.0     # no change at all (below one LSB): cosine 0
+        out[name] = _cos(a, b)
+        out[name + "_ratio"] = float(np.linalg.norm(a) / max(np.linalg.norm(b), 1e-300))
     return out
 
 
@@ -60,31 +71,37 @@ def test_per_synapse_high_precision_matches_float_eprop(kind):
     res = onchip_vs_float(wide_profile(24, 24), kind, "per_synapse")
     print("24-bit per-synapse", kind, res)
     assert res["spike_agreement"] == 1.0
-    for name in ("w_in", "w_rec", "w_out"):
+    for name in MATS:
         assert res[name] > 0.99, (name, res)
+        assert 0.9 < res[name + "_ratio"] < 1.1, (name, res)      # the scale (lr, LSB, normalisation) is right
 
 
 def test_factorised_approximation_cosine_reported():
-    """Factorised traces drop eps^a and filter psi instead of psi x pre: report, bound loosely."""
+    """Factorised traces filter psi instead of psi x pre: bounded loosely at 24 bits."""
     res = onchip_vs_float(wide_profile(24, 24), "lif", "factorised")
     print("24-bit factorised lif", res)
     assert res["w_out"] > 0.99 and res["w_in"] > 0.8 and res["w_rec"] > 0.8
 
 
-def test_loihi2_widths_cosine_reported():
-    """Loihi 2 widths (7-bit traces, 9-bit weights): the cosine is reported, not held to a high bar."""
-    for elig, rounding in (("per_synapse", "stochastic"), ("per_synapse", "nearest"), ("factorised", "nearest")):
-        res = onchip_vs_float("loihi2", "lif", elig, rounding=rounding, lr=3e-2, T=400)
-        print("loihi2", elig, rounding, "lif", res)
-        assert res["w_in"] > 0.3 or elig == "per_synapse" and rounding == "nearest", res
+@pytest.mark.parametrize("elig,rounding", [("per_synapse", "stochastic"), ("per_synapse", "nearest"),
+                                           ("factorised", "nearest"), ("factorised", "stochastic")])
+def test_loihi2_widths_every_matrix_learns(elig, rounding):
+    """Loihi 2 widths (7-bit traces, 9-bit weights): every trained matrix receives an update pointing
+    along the float one (the per-update cosine of a low-bit update is bounded loosely here; the
+    >= 0.9 table of tools/onchip_cosine.py uses a batch of evidence trials)."""
+    res = onchip_vs_float("loihi2", "lif", elig, rounding=rounding, lr=3e-2, T=400, B=4)
+    print("loihi2", elig, rounding, "lif", res)
+    for name in MATS:
+        assert res[name] > 0.5, (name, res)
+        assert res[name + "_ratio"] > 0.2, (name, res)
 
 
-@pytest.mark.parametrize("elig,rounding,lr", [("factorised", "nearest", 1e-3), ("per_synapse", "stochastic", 3e-3)])
+@pytest.mark.parametrize("elig,rounding,lr", [("factorised", "nearest", 3e-2), ("per_synapse", "stochastic", 3e-2)])
 def test_loihi2_learning_improves_task(elig, rounding, lr):
     net = init_network(20, 30, 2, NeuronParams(kind="lif", n_ref=2), seed=3)
     net = net.with_weights(w_in=net.w_in * 0.3, w_rec=net.w_rec * 0.5, w_out=net.w_out * 0.1)
-    rule = LearningRule("eprop_random", lr=lr, eligibility=elig)
-    c = relower(compile(net, "loihi2", rule), rule, LowerRuleOptions(rounding=rounding))
+    rule = LearningRule("eprop_random", lr=lr, eligibility=elig, optimizer="sgd")
+    c = _comp(net, "loihi2", rule, rounding=rounding, batch=8)
     x, tg = two_class_task(np.random.default_rng(0), 32)
     r = native.run(c, x, learn=True, targets=tg, epochs=10, batch_size=8)
     hist = r.meta["epochs"]
@@ -92,21 +109,22 @@ def test_loihi2_learning_improves_task(elig, rounding, lr):
     assert hist[-1]["loss"] < hist[0]["loss"] - 0.1
     assert hist[-1]["accuracy"] >= 0.9
     assert r.counts.weight_updates > 0 and r.counts.learning_signal_msgs > 0
+    assert r.meta["trial_loss"].shape == (320,)
 
 
 def test_stochastic_rounding_repeats_exactly():
     net = init_network(8, 20, 2, NeuronParams(kind="lif", n_ref=2), seed=5)
     rule = LearningRule("eprop_random", lr=1e-2, eligibility="per_synapse")
-    c = relower(compile(net, "loihi2", rule), rule, LowerRuleOptions(rounding="stochastic"))
+    c = _comp(net, "loihi2", rule, rounding="stochastic")
     rng = np.random.default_rng(0)
     x = (rng.random((2, 80, 8)) < 0.2).astype(np.uint8)
     tg = rng.standard_normal((2, 80, 2))
     a = native.run(c, x, learn=True, targets=tg, seed=7)
     b = native.run(c, x, learn=True, targets=tg, seed=7)
     d = native.run(c, x, learn=True, targets=tg, seed=8)
-    for k in ("w_in", "w_rec", "w_out"):
+    for k in MATS:
         np.testing.assert_array_equal(a.weights[k], b.weights[k])
-    assert any(not np.array_equal(a.weights[k], d.weights[k]) for k in ("w_in", "w_rec", "w_out"))
+    assert any(not np.array_equal(a.weights[k], d.weights[k]) for k in MATS)
 
 
 def test_learning_memory_flat_in_T():
@@ -125,29 +143,159 @@ def test_learning_memory_flat_in_T():
     assert peaks[1] < peaks[0] + recorded + 64_000, peaks
 
 
+# ---------------------------------------------------------------- kernel == oracle
+
+def _oracle_case(elig, kind, profile, rounding, seed=11, B=3, T=50, batch=2, reg=1.0, mask_from=0, lr=3e-2):
+    from pyref_eprop import learn as py_learn
+    from neurochip.backends.native import chip_format
+
+    net = init_network(5, 8, 2, NeuronParams(kind=kind, n_ref=2, tau_a=200.0), p_rec=0.6, seed=seed)
+    if kind == "alif":
+        net = net.with_weights(beta=net.beta * 4)
+    rule = LearningRule("eprop_random", lr=lr, eligibility=elig, reg_rate=reg, target_rate_hz=20.0)
+    c = _comp(net, profile, rule, rounding=rounding, batch=batch)
+    assert c.rule.rounding == rounding and (c.rule.trace_round == "stochastic") == (rounding == "stochastic")
+    rng = np.random.default_rng(seed + 1)
+    x = (rng.random((B, T, 5)) < 0.3).astype(np.uint8)
+    tg = rng.standard_normal((B, T, 2)) * 0.3
+    mask = np.zeros((B, T), bool)
+    mask[:, mask_from:] = True
+    r = native.run(c, x, learn=True, targets={"target": tg, "mask": mask, "loss": "mse"}, batch_size=batch)
+    f = chip_format(c)
+    out = {}
+    w_in, w_rec, w_out = py_learn(c, x.tolist(), tg.tolist(), S=f["S"], D=f["D"], mb=f["mem_bits"], cb=f["cur_bits"],
+                                  trials_per_apply=batch, mask=mask.tolist(), out=out)
+    return c, r, (w_in, w_rec, w_out), out
+
+
+def _assert_equal_to_oracle(c, r, w, out):
+    w_in, w_rec, w_out = w
+    np.testing.assert_array_equal(r.weights["w_in"], np.array(w_in))
+    np.testing.assert_array_equal(r.weights["w_rec"], np.array(w_rec))
+    np.testing.assert_array_equal(r.weights["w_out"], np.array(w_out))
+    np.testing.assert_array_equal(r.weights["b_out"], np.array(out["b_out"]))
+    # residuals (CSR-aligned in the kernel) equal the oracle's [post][pre] accumulators
+    st_ = r.meta["learn_state"]
+    from neurochip.backends.native_learn import _dense_from_csr
+    from neurochip.backends.native import tables_for
+    tb = tables_for(c)
+    A_in = _dense_from_csr(tb.in_ptr, tb.in_idx, st_.acc_in.astype(np.int64), c.n_rec, c.n_in)
+    np.testing.assert_array_equal(A_in, np.array(out["A_in"]))
+    np.testing.assert_array_equal(st_.acc_out.T, np.array(out["A_out"]))
+
+
 @pytest.mark.parametrize("elig,kind,profile,rounding", [
     ("per_synapse", "alif", "loihi2", "nearest"), ("factorised", "lif", "loihi2", "nearest"),
     ("per_synapse", "lif", "generic", "nearest"), ("per_synapse", "alif", "loihi2", "stochastic"),
     ("factorised", "alif", "loihi2", "stochastic"), ("per_synapse", "lif", "generic", "stochastic")])
 def test_learning_kernel_equals_python_model(elig, kind, profile, rounding):
-    """Integer-exact: the learned mantissas equal the pure-Python model of the learning section."""
-    from pyref_eprop import learn as py_learn
-    from neurochip.backends.native import chip_format
+    """Integer-exact: learned mantissas, residuals and the bias equal the pure-Python model."""
+    c, r, w, out = _oracle_case(elig, kind, profile, rounding, mask_from=20)
+    for name in MATS:                                   # every trained matrix moved
+        assert np.any(r.weight_updates[name] != 0), name
+    _assert_equal_to_oracle(c, r, w, out)
 
-    net = init_network(5, 8, 2, NeuronParams(kind=kind, n_ref=2, tau_a=200.0), p_rec=0.6, seed=11)
-    if kind == "alif":
-        net = net.with_weights(beta=net.beta * 4)
-    rule = LearningRule("eprop_random", lr=3e-2, eligibility=elig)
-    c = relower(compile(net, profile, rule), rule, LowerRuleOptions(rounding=rounding))
-    assert c.rule.rounding == rounding and (c.rule.trace_round == "stochastic") == (rounding == "stochastic")
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), elig=st.sampled_from(["per_synapse", "factorised"]),
+       rounding=st.sampled_from(["nearest", "stochastic"]), kind=st.sampled_from(["lif", "alif"]),
+       batch=st.integers(1, 3), reg=st.sampled_from([0.0, 1.0, 30.0]), mask_from=st.integers(0, 49))
+def test_learning_kernel_equals_python_model_property(seed, elig, rounding, kind, batch, reg, mask_from):
+    c, r, w, out = _oracle_case(elig, kind, "loihi2", rounding, seed=seed, batch=batch, reg=reg, mask_from=mask_from,
+                                T=40)
+    _assert_equal_to_oracle(c, r, w, out)
+
+
+def test_conservation_bit_exact():
+    """Section 6.7 (a): sum of applied dW 2^frac + R_end - R_0 == sum of every product, per synapse."""
+    c, r, w, out = _oracle_case("per_synapse", "lif", "loihi2", "stochastic", mask_from=10, reg=30.0)
+    k = c.rule.frac_bits
+    for name in ("in", "rec", "out"):
+        P = np.array(out["P_" + name], dtype=object)
+        dW = np.array(out["dW_" + name], dtype=object)
+        A = np.array(out["A_" + name], dtype=object)
+        assert np.all(dW * (1 << k) + A == P), name      # R_0 = 0, no saturation in this run
+    assert r.meta["learning_saturations"] == 0 and r.meta["weight_clips"] == 0
+    _assert_equal_to_oracle(c, r, w, out)
+
+
+def test_parallel_chunks_bit_identical_to_serial():
+    """Trials of a batch in 1, 2 or 3 chunks give the same weights, residuals, bias, losses and counts."""
+    net = init_network(10, 30, 2, NeuronParams(kind="alif", n_ref=2), seed=2)
+    rng = np.random.default_rng(3)
+    x = (rng.random((7, 60, 10)) < 0.2).astype(np.uint8)
+    tg = rng.standard_normal((7, 60, 2)) * 0.3
+    for elig, rd in (("per_synapse", "stochastic"), ("factorised", "nearest")):
+        c = _comp(net, "loihi2", LearningRule("eprop_random", lr=3e-2, eligibility=elig), rounding=rd)
+        rs = [native.run(c, x, learn=True, targets=tg, batch_size=4, threads=n) for n in (1, 2, 3)]
+        for r in rs[1:]:
+            for k in MATS + ("b_out",):
+                np.testing.assert_array_equal(rs[0].weights[k], r.weights[k])
+            np.testing.assert_array_equal(rs[0].meta["learn_state"].acc_rec, r.meta["learn_state"].acc_rec)
+            np.testing.assert_array_equal(rs[0].meta["trial_loss"], r.meta["trial_loss"])
+            np.testing.assert_array_equal(rs[0].out_int, r.out_int)
+            assert rs[0].counts == r.counts
+
+
+# ---------------------------------------------------------------- properties of the apply path
+
+def _evidence_like(B=8, T=300, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.random((B, T, 20)) < 0.04).astype(np.uint8)
+    lab = rng.integers(0, 2, B)
+    mask = np.zeros((B, T), bool)
+    mask[:, -60:] = True
+    return x, {"target": np.repeat(lab[:, None], T, 1), "mask": mask, "loss": "ce"}
+
+
+def test_zero_mean_learning_signal_gives_no_drift():
+    """Section 6.7 (c): with random labels (a zero-mean error on average) and symmetric rounding the
+    mean weight change over many synapses is ~0 (a floor shift would drift every synapse one way)."""
+    net = init_network(20, 40, 2, NeuronParams(kind="lif", n_ref=2), seed=4)
+    for elig, rd in (("per_synapse", "nearest"), ("factorised", "nearest"), ("per_synapse", "stochastic")):
+        rule = LearningRule("eprop_random", lr=3e-2, eligibility=elig, reg_rate=0.0, train_out=False)
+        c = _comp(net, "loihi2", rule, rounding=rd)
+        x, tg = _evidence_like(32, seed=5)
+        tg["target"] = np.repeat(np.random.default_rng(9).integers(0, 2, 32)[:, None], 300, 1)
+        r = native.run(c, x, learn=True, targets=tg, batch_size=1)
+        for name in ("w_in", "w_rec"):
+            d = np.asarray(r.weight_updates[name], float)
+            mov = d[d != 0]
+            assert mov.size > 20, (elig, rd, name)
+            # mean of the moves is small against their spread (no systematic sign)
+            assert abs(mov.mean()) < 0.25 * mov.std() + 0.1, (elig, rd, name, mov.mean(), mov.std())
+
+
+def test_every_matrix_alive_and_no_saturation_at_loihi2():
+    """Section 6.7 (b, e): each trained matrix moves over a few batches; no accumulator saturates."""
+    net = init_network(20, 40, 2, NeuronParams(kind="alif", n_ref=2), seed=6)
+    for elig in ("per_synapse", "factorised"):
+        rule = LearningRule("eprop_random", lr=1e-2, eligibility=elig)
+        c = _comp(net, "loihi2", rule, rounding="nearest")
+        x, tg = _evidence_like(16, seed=1)
+        r = native.run(c, x, learn=True, targets=tg, batch_size=4)
+        for name in MATS:
+            assert np.count_nonzero(r.weight_updates[name]) > 0, (elig, name)
+        assert r.meta["learning_saturations"] == 0, elig
+        assert abs(r.weight_updates["b_out"]).sum() > 0
+
+
+def test_regulariser_pulls_rates_toward_target():
+    """The lowered firing-rate regulariser alone (no task error: mask empty) lowers the rate of an
+    over-active network and raises it for a silent-ish one; with reg_rate = 0 nothing moves."""
+    net = init_network(20, 40, 2, NeuronParams(kind="lif", n_ref=2), seed=7)
     rng = np.random.default_rng(2)
-    x = (rng.random((3, 50, 5)) < 0.3).astype(np.uint8)
-    tg = rng.standard_normal((3, 50, 2)) * 0.3
-    r = native.run(c, x, learn=True, targets=tg, batch_size=2)
-    f = chip_format(c)
-    w_in, w_rec, w_out = py_learn(c, x.tolist(), tg.tolist(), S=f["S"], D=f["D"], mb=f["mem_bits"], cb=f["cur_bits"],
-                                  trials_per_apply=2)
-    assert any(np.any(v) for v in r.weight_updates.values())
-    np.testing.assert_array_equal(r.weights["w_in"], np.array(w_in))
-    np.testing.assert_array_equal(r.weights["w_rec"], np.array(w_rec))
-    np.testing.assert_array_equal(r.weights["w_out"], np.array(w_out))
+    x = (rng.random((16, 300, 20)) < 0.1).astype(np.uint8)
+    tg = {"target": np.zeros((16, 300, 2)), "mask": np.zeros((16, 300), bool), "loss": "mse"}
+    hi = net.with_weights(w_in=net.w_in * 3.0)
+    for n0, sign in ((hi, -1), (net.with_weights(w_in=net.w_in * 0.5), +1)):
+        rate0 = float(simulate(n0, x).z.mean())
+        rule = LearningRule("eprop_random", lr=0.5, eligibility="per_synapse", reg_rate=1.0,
+                            target_rate_hz=1000 * rate0 * (0.5 if sign < 0 else 2.0))
+        c = _comp(n0, "loihi2", rule, rounding="nearest", batch=4)
+        r = native.run(c, x, learn=True, targets=tg, batch_size=4, epochs=3)
+        d = np.asarray(r.weight_updates["w_in"], float)
+        assert np.sign(d.sum()) == sign, (sign, d.sum())
+        c0 = _comp(n0, "loihi2", replace(rule, reg_rate=0.0), rounding="nearest", batch=4)
+        r0 = native.run(c0, x, learn=True, targets=tg, batch_size=4)
+        assert not np.any(r0.weight_updates["w_in"])

@@ -1,0 +1,432 @@
+"""One trial of on-chip e-prop in fixed point (docs/fixed_point.md "Learning (on-chip e-prop)").
+
+The forward step is the inference one (``kernels.fixed_forward.neuron_step`` / ``readout_step``); then
+the per-neuron traces, the rate trace, the error code and learning signal, the eligibility (per synapse
+or factorised) and the products, summed into this trial's partial accumulators ``pa_*`` (int64, exact:
+the weights do not change within a batch, so trials are independent and their integer sums can be
+added in any order; ``kernels.eprop_fixed`` adds them to the persistent accumulators at the batch end).
+
+State is O(synapses + neurons), never O(T). Exact work skipping: a per-synapse row whose pre trace,
+previous pre trace and every eligibility / eps^a value are zero stays zero this step (e = 0, the decay of
+0 is 0, stochastic rounding of 0 is 0), so it is skipped; factorised rows with a zero pre trace add 0.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, uint64
+
+from .fixed_forward import (C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_PACKETS, C_SATURATIONS, C_SPIKES, C_SYN_OPS,
+                            neuron_step, readout_step)
+from .fixed_ops import splitmix64, stoch_shift
+from .learn_types import (L_BITS_R, L_BITS_W, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT, L_TRACE, STREAM_ELIG_IN,
+                          STREAM_ELIG_REC, STREAM_TRACE)
+
+
+@njit(cache=True, inline="always")
+def key(seed, stream, a, b):
+    """Counter for the hash generator from (seed, stream, a, b) (docs/fixed_point.md), mixed again by
+    splitmix64 where it is used; ``key(.., b) == key(.., 0) + b`` (one hash per row of indices)."""
+    k = splitmix64(uint64(seed) * uint64(0x100000) + uint64(stream))
+    return splitmix64(k + uint64(a) * uint64(0x9E3779B97F4A7C15)) + uint64(b)
+
+
+@njit(cache=True, inline="always")
+def rnd(x, k):
+    """Round half away from zero of x / 2^k, k > 0, branch-free in x: (x + 2^(k-1) - [x < 0]) >> k.
+    Symmetric (no floor bias of a signed >>): rnd(-x) = -rnd(x)."""
+    return (x + (np.int64(1) << (k - 1)) + (x >> 63)) >> k
+
+
+@njit(cache=True, inline="always")
+def rsh(x, k):
+    """rnd(x, k) for k > 0, x << -k otherwise."""
+    return rnd(x, k) if k > 0 else x << (-k)
+
+
+@njit(cache=True, inline="always")
+def srnd(x, k, r):
+    """Stochastic rounding of x / 2^k given r = splitmix64(key): floor((x + top k bits of r) / 2^k)."""
+    if k <= 0:
+        return x << (-k)
+    return (x + np.int64(r >> uint64(64 - k))) >> k
+
+
+@njit(cache=True, inline="always")
+def tdec(x, dec, D):
+    """trunc0(x dec / 2^D) without branches: (p + [p < 0] (2^D - 1)) >> D, p = x dec (lava's decays)."""
+    p = x * dec
+    return (p + ((p >> 63) & ((np.int64(1) << D) - 1))) >> D
+
+
+@njit(cache=True, inline="always")
+def decay_trace(x, d, D, stochastic, k):
+    """Leak a non-negative per-neuron trace by a D-bit decay: truncation, or stochastic rounding."""
+    p = x * ((1 << D) - d)
+    if stochastic:
+        return stoch_shift(p, D, k)
+    return p >> D
+
+
+@njit(cache=True, inline="always")
+def clip(x, m):
+    """(clip(x, -m, m), 1 if clipped)."""
+    if x > m:
+        return m, 1
+    if x < -m:
+        return -m, 1
+    return x, 0
+
+
+@njit(cache=True)
+def elig_row(eb, hh, pa, ptr, idx, i, pre, prep, psi, Lg, Rg, qj, adapt, stoch, key0, e_shift, dk, da, D, q_frac,
+             emax, sh, do_acc, rbuf):
+    """Per-synapse eligibility of presynaptic row i and, if do_acc, its products into pa (int64).
+
+    e_q = rnd|srnd(psi_j (pre - h_q) >> e_shift), ebar_q = clip(decay(ebar_q) + e_q),
+    pa_q += rnd((Lg_j ebar_q + Rg_j e_q) >> sh). Stochastic rounding draws splitmix64(key0 + q) for e_q
+    and splitmix64(key0 + q + 1) for the decay of ebar_q; along a row each hash is computed once (rbuf:
+    scratch of at least the row length + 1). Returns (clips, nonzero state left in the row)."""
+    a = ptr[i]
+    n = ptr[i + 1] - a
+    ir = idx[a:a + n]
+    ebr = eb[a:a + n]
+    pr = pa[a:a + n]
+    hr = hh[a:a + n] if adapt else hh
+    dec = (np.int64(1) << D) - dk
+    sat = 0
+    live = 0
+    if stoch:
+        for k in range(n + 1):
+            rbuf[k] = splitmix64(key0 + uint64(a + k))
+    for k in range(n):
+        j = np.uint32(ir[k])
+        hq = np.int64(0)
+        if adapt:
+            hold = np.int64(hr[k])
+            hq = tdec(hold, (np.int64(1) << D) - da, D) + rsh(qj[j] * (prep - hold), q_frac)
+            hr[k] = hq
+            live |= hq
+        if stoch:
+            e = srnd(psi[j] * (pre - hq), e_shift, rbuf[k])
+            ebv = srnd(np.int64(ebr[k]) * dec, D, rbuf[k + 1]) + e
+        else:
+            e = rsh(psi[j] * (pre - hq), e_shift)
+            ebv = tdec(np.int64(ebr[k]), dec, D) + e
+        ec = min(max(ebv, -emax), emax)
+        sat += ec != ebv
+        ebr[k] = ec
+        live |= ec
+        if do_acc:
+            pr[k] += rnd(Lg[j] * ec + Rg[j] * e, sh)
+    return sat, live != 0
+
+
+@njit(cache=True)
+def outer_row(pa, ptr, idx, M, i, pre, sh):
+    """Factorised products of presynaptic row i: pa_q += rnd((M_j pre) >> sh) (int64, no clip)."""
+    a = ptr[i]
+    n = ptr[i + 1] - a
+    pr = pa[a:a + n]
+    ir = idx[a:a + n]
+    if n == M.shape[0]:
+        # full row (ascending unique targets, ir[k] == k), e.g. a dense input projection: no gather, vectorises
+        for k in range(n):
+            pr[k] += rnd(M[k] * pre, sh)
+        return
+    for k in range(n):
+        pr[k] += rnd(M[np.uint32(ir[k])] * pre, sh)
+
+
+@njit(cache=True)
+def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec, pa_out, perr,
+                record_z, z_tr, y_tr, cnt, core_syn, c2c):
+    """Trial ``b`` of x [B, T, n_in] (uint8) with weights W (`LearnState`, read only here).
+
+    n_glob: global trial number (key of the stochastic-rounding generator); gt / gr int64 [3]: this
+    batch's task / regulariser gains; pa_in / pa_rec / pa_out: int64 partial accumulators (CSR-aligned,
+    and [n_rec * n_out] for the readout, j n_out + k) to which this trial's products are added; perr
+    int64 [n_out]: sum of the error codes (readout bias). Records z_tr [T, n_rec] (if record_z) and
+    y_tr [T, n_out]; counts into cnt [N_LCOUNTS], core_syn [n_cores], c2c [n_cores, n_cores].
+    Returns (task loss of the trial, masked steps): 1/2 sum of squared errors, or summed CE.
+    """
+    T = x.shape[1]
+    n_in = x.shape[2]
+    in_ptr, in_idx, rec_ptr, rec_idx = Tb.in_ptr, Tb.in_idx, Tb.rec_ptr, Tb.rec_idx
+    in_w, rec_w, w_out_t = W.in_w, W.rec_w, W.w_out_t
+    n_rec = rec_ptr.shape[0] - 1
+    n_out = w_out_t.shape[1]
+    nnz_in = in_idx.shape[0]
+    nnz_rec = rec_idx.shape[0]
+    per_synapse, adapt, stoch = C.per_synapse, C.adapt, C.trace_stoch
+    D = C.D
+    train_in, train_rec, train_out = C.train_in, C.train_rec, C.train_out
+    reg = C.reg
+    sh_in, sh_rec, sh_out = Tb.prod_shift[0], Tb.prod_shift[1], Tb.prod_shift[2]
+    b_out = W.b_out
+    # state (all restarts with the trial)
+    u = np.zeros(n_rec, np.int64)
+    v = np.zeros(n_rec, np.int64)
+    a = np.zeros(n_rec, np.int64)
+    r = np.zeros(n_rec, np.int64)
+    zp = np.zeros(n_rec, np.int64)
+    z = np.zeros(n_rec, np.int64)
+    acc_in = np.zeros(n_rec, np.int64)
+    acc_rc = np.zeros(n_rec, np.int64)
+    got = np.zeros(n_rec, np.uint8)
+    nspk = np.zeros(n_rec, np.int64)
+    acc_o = np.zeros(n_out, np.int64)
+    y = np.zeros(n_out, np.int64)
+    xbar = np.zeros(n_in, np.int64)
+    xbar_p = np.zeros(n_in, np.int64)
+    zbar = np.zeros(n_rec, np.int64)
+    zbar_p = np.zeros(n_rec, np.int64)
+    psi = np.zeros(n_rec, np.int64)
+    qj = np.zeros(n_rec, np.int64)                      # adaptation gain from psi^{t-1}
+    pbar = np.zeros(n_rec, np.int64)
+    zkap = np.zeros(n_rec, np.int64)
+    L = np.zeros(n_rec, np.int64)
+    fr = np.full(n_rec, np.int64(C.f0_code))           # rate trace starts at the target: no signal at t = 0
+    rr = np.zeros(n_rec, np.int64)
+    Lg_in = np.zeros(n_rec, np.int64)
+    Rg_in = np.zeros(n_rec, np.int64)
+    Lg_rec = np.zeros(n_rec, np.int64)
+    Rg_rec = np.zeros(n_rec, np.int64)
+    err = np.zeros(n_out, np.int64)
+    errf = np.zeros(n_out)
+    eb_in = np.zeros(nnz_in if per_synapse else 0, np.int32)       # |ebar|, |h| < 2^(elig_bits-1) <= 2^31
+    eb_rec = np.zeros(nnz_rec if per_synapse else 0, np.int32)
+    h_in = np.zeros(nnz_in if (per_synapse and adapt) else 0, np.int32)
+    h_rec = np.zeros(nnz_rec if (per_synapse and adapt) else 0, np.int32)
+    live_in = np.zeros(n_in, np.uint8)                 # row i has nonzero eligibility state
+    live_rec = np.zeros(n_rec, np.uint8)
+    max_row = 0
+    if per_synapse and stoch:
+        for i in range(n_in):
+            max_row = max(max_row, in_ptr[i + 1] - in_ptr[i])
+        for i in range(n_rec):
+            max_row = max(max_row, rec_ptr[i + 1] - rec_ptr[i])
+    rbuf = np.zeros(max_row + 1, np.uint64)
+    vth_eff = C.vth_eff
+    loss = 0.0
+    n_masked = 0
+    c_syn = 0
+    c_insp = 0
+    c_sat = 0
+    c_act = 0
+    for t in range(T):
+        # ---------------- forward (as kernels.fixed_forward) ----------------
+        for j in range(n_rec):
+            acc_in[j] = 0
+            acc_rc[j] = 0
+        k_in = 0
+        for i in range(n_in):
+            if x[b, t, i] != 0:
+                k_in += 1
+                for q in range(in_ptr[i], in_ptr[i + 1]):
+                    acc_in[np.uint32(in_idx[q])] += in_w[q]
+                c_syn += in_ptr[i + 1] - in_ptr[i]
+        c_insp += k_in
+        if k_in == 0:                 # a neuron is active if it gets any event: only then mark receivers
+            for j in range(n_rec):
+                got[j] = 0
+            for i in range(n_rec):
+                if zp[i] != 0:
+                    for q in range(rec_ptr[i], rec_ptr[i + 1]):
+                        jq = np.uint32(rec_idx[q])
+                        acc_rc[jq] += rec_w[q]
+                        got[jq] = 1
+        else:
+            for i in range(n_rec):
+                if zp[i] != 0:
+                    for q in range(rec_ptr[i], rec_ptr[i + 1]):
+                        acc_rc[np.uint32(rec_idx[q])] += rec_w[q]
+        for j in range(n_rec):
+            # overflow events go to cnt[C_OVF_*] (kernels.fixed_forward), their total to C_SATURATIONS
+            zj, s, dist = neuron_step(j, acc_in, acc_rc, C.e_in, C.e_rec, u, v, a, r, zp, Tb.bias, Tb.beta_mant,
+                                      C.beta_shift, C.a_inc, C.du, C.dv, C.da, D, C.S, vth_eff, C.n_ref, C.subtract,
+                                      C.half_c, C.vmax, C.has_u, C.adaptive_n, C.mode, cnt)
+            z[j] = zj
+            c_sat += s
+            if k_in > 0 or got[j] != 0 or zj != 0:
+                c_act += 1
+            if record_z:
+                z_tr[t, j] = zj
+            # pseudo-derivative code (trace_bits): the distance to threshold, shifted
+            if C.psi_const > 0:
+                psi[j] = C.psi_const
+            else:
+                psi[j] = dist >> C.psi_shift          # dist >= 0: the floor is the trace format's truncation
+        for k in range(n_out):
+            acc_o[k] = 0
+        any_z = False
+        for i in range(n_rec):
+            if z[i] != 0:
+                any_z = True
+                nspk[i] += 1
+                for k in range(n_out):
+                    acc_o[k] += w_out_t[i, k]
+                c_syn += (rec_ptr[i + 1] - rec_ptr[i]) + n_out
+        if any_z:
+            c_act += n_out
+        c_sat += readout_step(y, acc_o, C.dk, D, C.e_out, C.S, C.vmax, y_tr[t], C.mode, C.half_c, cnt)
+        # ---------------- traces (per neuron) ----------------
+        step_id = n_glob * T + t
+        kt = key(C.seed, STREAM_TRACE, step_id, 0)
+        for i in range(n_in):
+            xbar_p[i] = xbar[i]
+            xbar[i] = decay_trace(xbar[i], C.dv, D, stoch, kt + uint64(i)) + C.pre_inc_in * x[b, t, i]
+        for i in range(n_rec):
+            zbar_p[i] = zbar[i]
+            zbar[i] = decay_trace(zbar[i], C.dv, D, stoch, kt + uint64(n_in + i)) + C.pre_inc_rec * zp[i]
+            zkap[i] = decay_trace(zkap[i], C.dk, D, stoch, kt + uint64(n_in + n_rec + i)) + C.kap_inc * z[i]
+            if not per_synapse:
+                pbar[i] = decay_trace(pbar[i], C.dk, D, stoch, kt + uint64(n_in + 2 * n_rec + i)) + psi[i]
+        cnt[L_TRACE] += n_in + 3 * n_rec
+        if reg:
+            # rate trace: f += rnd((z << rate_bits) - f, rate_shift), an EMA over 2^rate_shift steps; r = f - f0
+            for j in range(n_rec):
+                fr[j] += rnd((z[j] << C.rate_bits) - fr[j], C.rate_shift)
+                rr[j] = fr[j] - C.f0_code
+            cnt[L_TRACE] += n_rec
+        # ---------------- readout error (off-core float) and learning signal ----------------
+        any_err = False
+        if mask[b, t] != 0:
+            n_masked += 1
+            if C.loss_kind == 0:
+                for k in range(n_out):
+                    errf[k] = y[k] / C.scale_out + b_out[k] - tgt[b, t, k]
+                    loss += 0.5 * errf[k] * errf[k]
+            else:
+                mx = -1e300
+                for k in range(n_out):
+                    o = y[k] / C.scale_out + b_out[k]
+                    errf[k] = o
+                    if o > mx:
+                        mx = o
+                ssum = 0.0
+                for k in range(n_out):
+                    errf[k] = np.exp(errf[k] - mx)
+                    ssum += errf[k]
+                lab = labels[b, t]
+                for k in range(n_out):
+                    errf[k] = errf[k] / ssum
+                loss -= np.log(max(errf[lab], 1e-300))
+                errf[lab] -= 1.0
+            for k in range(n_out):
+                ek = np.int64(np.floor(errf[k] * C.err_scale + 0.5))
+                ek, c1 = clip(ek, C.errmax)
+                cnt[L_SAT] += c1
+                err[k] = ek
+                perr[k] += ek
+                if ek != 0:
+                    any_err = True
+        if any_err:
+            for j in range(n_rec):
+                sL = np.int64(0)
+                for k in range(n_out):
+                    sL += Tb.B_mant[j, k] * err[k]
+                lj, c1 = clip(rnd(sL, C.l_shift) if C.l_shift > 0 else sL, C.lmax)
+                cnt[L_SAT] += c1
+                L[j] = lj
+            cnt[L_LSMSG] += n_rec
+            cnt[L_LSHOPS] += C.ls_hops_total
+            cnt[L_LSMACS] += n_rec * n_out
+        else:
+            for j in range(n_rec):
+                L[j] = 0
+        do_acc = any_err or reg
+        if do_acc:
+            # per-neuron signals scaled by this batch's gains (the "loss scaling" of section 6: wide per-neuron
+            # registers, one rounding per product below)
+            for j in range(n_rec):
+                Lg_in[j] = L[j] * gt[0]
+                Lg_rec[j] = L[j] * gt[1]
+                Rg_in[j] = rr[j] * gr[0]
+                Rg_rec[j] = rr[j] * gr[1]
+        # ---------------- eligibility and products ----------------
+        if per_synapse:
+            sat_e = 0
+            n_rows = 0
+            if train_in:
+                k_in0 = key(C.seed, STREAM_ELIG_IN, step_id, 0)
+                for i in range(n_in):
+                    if xbar[i] == 0 and xbar_p[i] == 0 and live_in[i] == 0:
+                        continue                  # all-zero row stays zero (exact skip)
+                    s1, lv = elig_row(eb_in, h_in, pa_in, in_ptr, in_idx, i, xbar[i], xbar_p[i], psi, Lg_in, Rg_in,
+                                      qj, adapt, stoch, k_in0, C.e_shift, C.dk, C.da, D, C.q_frac, C.emax, sh_in,
+                                      do_acc, rbuf)
+                    sat_e += s1
+                    live_in[i] = lv
+                    n_rows += in_ptr[i + 1] - in_ptr[i]
+            if train_rec:
+                k_rec0 = key(C.seed, STREAM_ELIG_REC, step_id, 0)
+                for i in range(n_rec):
+                    if zbar[i] == 0 and zbar_p[i] == 0 and live_rec[i] == 0:
+                        continue
+                    s1, lv = elig_row(eb_rec, h_rec, pa_rec, rec_ptr, rec_idx, i, zbar[i], zbar_p[i], psi, Lg_rec,
+                                      Rg_rec, qj, adapt, stoch, k_rec0, C.e_shift, C.dk, C.da, D, C.q_frac, C.emax,
+                                      sh_rec, do_acc, rbuf)
+                    sat_e += s1
+                    live_rec[i] = lv
+                    n_rows += rec_ptr[i + 1] - rec_ptr[i]
+            cnt[L_SAT] += sat_e
+            n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
+            cnt[L_TRACE] += n_el * (2 if adapt else 1)
+            cnt[L_BITS_R] += n_el * C.elig_bits * (2 if adapt else 1)
+            cnt[L_BITS_W] += n_el * C.elig_bits * (2 if adapt else 1)
+            if do_acc:
+                cnt[L_BITS_R] += n_el * C.acc_bits
+                cnt[L_BITS_W] += n_el * C.acc_bits
+        elif do_acc:
+            # factorised: post factor M_j = rnd((L_j Gt pbar_j + r_j Gr psi_j) >> m_shift) (a wide per-neuron
+            # register), times the pre trace
+            msh = C.m_shift
+            if train_in:
+                for j in range(n_rec):
+                    Lg_in[j] = rsh(Lg_in[j] * pbar[j] + Rg_in[j] * psi[j], msh)
+                for i in range(n_in):
+                    if xbar[i] != 0:
+                        outer_row(pa_in, in_ptr, in_idx, Lg_in, i, xbar[i], sh_in)
+            if train_rec:
+                for j in range(n_rec):
+                    Lg_rec[j] = rsh(Lg_rec[j] * pbar[j] + Rg_rec[j] * psi[j], msh)
+                for i in range(n_rec):
+                    if zbar[i] != 0:
+                        outer_row(pa_rec, rec_ptr, rec_idx, Lg_rec, i, zbar[i], sh_rec)
+            n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
+            cnt[L_BITS_R] += n_el * C.acc_bits
+            cnt[L_BITS_W] += n_el * C.acc_bits
+        # readout learning: dW_out_kj ~ err_k * zkap_j (exact, local to the readout core)
+        if train_out and any_err:
+            g2 = gt[2]
+            for j in range(n_rec):
+                zk = zkap[j] * g2
+                if zk != 0:
+                    for k in range(n_out):    # err_k = 0 adds rnd(0) = 0: no branch on it
+                        pa_out[j * n_out + k] += rnd(err[k] * zk, sh_out)
+            cnt[L_BITS_R] += n_rec * n_out * C.acc_bits
+            cnt[L_BITS_W] += n_rec * n_out * C.acc_bits
+        # adaptation gain for the next step: q_j = c_a beta_j psi_j^t in Q(q_frac)
+        if adapt:
+            for j in range(n_rec):
+                qj[j] = (Tb.qa_mant[j] * psi[j]) >> C.qa_shift     # both >= 0: the floor is a truncation
+        for j in range(n_rec):
+            zp[j] = z[j]
+    cnt[C_SYN_OPS] += c_syn
+    cnt[C_INPUT_SPIKES] += c_insp
+    cnt[C_SATURATIONS] += c_sat
+    cnt[C_ACTIVE] += c_act
+    for c in range(C.n_cores):
+        core_syn[c] += c_insp * Tb.in_core_syn[c]
+    for i in range(n_rec):
+        ni = nspk[i]
+        if ni > 0:
+            cnt[C_SPIKES] += ni
+            src = Tb.core_of[i]
+            for q in range(Tb.dest_ptr[i], Tb.dest_ptr[i + 1]):
+                c = Tb.dest_core[q]
+                c2c[src, c] += ni
+                core_syn[c] += ni * Tb.dest_syn[q]
+                cnt[C_HOPS] += ni * Tb.dest_hops[q]
+            cnt[C_PACKETS] += ni * (Tb.dest_ptr[i + 1] - Tb.dest_ptr[i])
+    return loss, n_masked

@@ -1,0 +1,148 @@
+"""One accumulated on-chip e-prop update vs the float e-prop SGD update of the same batch and weights.
+
+Evidence accumulation network (40 in, 100 ALIF, 2 out, T = 2250, the reference config of
+``neurochip.train``), compiled for a profile (default loihi2); for each eligibility form and rounding
+one batch of ``--batch`` trials is learned on chip with one weight application, and compared per
+matrix with ``neurochip.learning.gradients.weight_change`` (plain SGD at the same lr, the float
+trainer's normalisation and regulariser). Two on-chip columns: ``master`` = applied change + residual
+/ 2^frac (the accumulated update, before rounding to the weight grid) and ``applied`` = the integer
+change written to the weights. Also prints the per-trial wall time (rough: the machine is shared).
+
+    python tools/onchip_cosine.py [--profile loihi2] [--batch 16] [--lr 5e-3] [--seed 0] [--trained N]
+                                  [--quick] [--train TRIALS]
+
+``--trained N``: first train the float network N Adam iterations (batch 32), so the comparison is
+made at non-random weights too. ``--train TRIALS``: afterwards, a from-scratch on-chip sanity run of
+TRIALS trials per form (batch ``--batch``), printing held-out accuracy before/after (128 test trials).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from neurochip.backends import get_backend
+from neurochip.compiler.lower_rule import LowerRuleOptions
+from neurochip.compiler.pipeline import CompileOptions, compile
+from neurochip.learning.gradients import weight_change
+from neurochip.learning.losses import accuracy
+from neurochip.rules import LearningRule
+from neurochip.train import build, train
+
+MATS = ("w_in", "w_rec", "w_out")
+
+
+def _cos(a, b):
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    return float(a @ b / (na * nb)) if na > 0 and nb > 0 else float("nan")
+
+
+def compare(net, rule, task, profile, elig, rounding, batch, lr, seed):
+    native = get_backend("native")
+    r_sgd = LearningRule(**{**rule.to_dict(), "optimizer": "sgd", "lr": lr, "eligibility": elig})
+    c = compile(net, profile, r_sgd, options=CompileOptions.make(learn=LowerRuleOptions(rounding=rounding, batch=batch)))
+    b = task.batch(batch, "train", 10_000 + seed)
+    t0 = time.perf_counter()
+    r = native.run(c, b.x, learn=True, targets=b, batch_size=batch, record=("outputs",), seed=seed)
+    wall = time.perf_counter() - t0
+    fw = weight_change(net, r_sgd, b)
+    st = r.meta["learn_state"]
+    k = 2.0 ** c.rule.frac_bits
+    from neurochip.backends.native import tables_for
+    from neurochip.backends.native_learn import _dense_from_csr
+    tb = tables_for(c)
+    resid = {"w_in": _dense_from_csr(tb.in_ptr, tb.in_idx, st.acc_in, c.n_rec, c.n_in).astype(float) / k,
+             "w_rec": _dense_from_csr(tb.rec_ptr, tb.rec_idx, st.acc_rec, c.n_rec, c.n_rec).astype(float) / k,
+             "w_out": st.acc_out.T.astype(float) / k}
+    row = {"wall_per_trial_s": wall / batch, "sat": r.meta["learning_saturations"], "clips": r.meta["weight_clips"]}
+    mask = np.asarray(net.rec_mask, bool)
+    for i, name in enumerate(MATS):
+        f = np.asarray(getattr(fw, name), float) / c.rule.w_lsb[i]
+        dw = np.asarray(r.weight_updates[name].toarray() if hasattr(r.weight_updates[name], "toarray")
+                        else r.weight_updates[name], float)
+        m = dw + resid[name]
+        if name == "w_rec":
+            f, dw, m = f[mask], dw[mask], m[mask]
+        f, dw, m = f.ravel(), dw.ravel(), m.ravel()
+        row[name] = {"master": _cos(m, f), "applied": _cos(dw, f), "ratio": float(np.linalg.norm(m) / np.linalg.norm(f)),
+                     "float_rms_lsb": float(np.sqrt((f * f).mean())), "moved": float((dw != 0).mean())}
+    return row
+
+
+def sanity(net, rule, task, profile, elig, rounding, batch, lr, trials, seed):
+    native = get_backend("native")
+    r_sgd = LearningRule(**{**rule.to_dict(), "optimizer": "sgd", "lr": lr, "eligibility": elig})
+    c = compile(net, profile, r_sgd, options=CompileOptions.make(learn=LowerRuleOptions(rounding=rounding, batch=batch)))
+    test = [task.batch(32, "test", k) for k in range(4)]
+
+    def acc(compiled, state=None):
+        from dataclasses import replace
+        if state is not None:
+            from neurochip.backends.native import tables_for
+            from neurochip.backends.native_learn import _dense_from_csr
+            tb = tables_for(compiled)
+            compiled = replace(compiled,
+                               w_in=_dense_from_csr(tb.in_ptr, tb.in_idx, state.in_w, compiled.n_rec, compiled.n_in),
+                               w_rec=_dense_from_csr(tb.rec_ptr, tb.rec_idx, state.rec_w, compiled.n_rec, compiled.n_rec),
+                               w_out=np.ascontiguousarray(state.w_out_t.T.astype(np.int32)), b_out=state.b_out.copy())
+        a = []
+        for b in test:
+            out = native.run(compiled, b.x, record=("outputs",)).outputs
+            a.append(accuracy(out, b.target, b.mask))
+        return float(np.mean(a))
+
+    a0 = acc(c)
+    state = None
+    curve = []
+    t0 = time.perf_counter()
+    for it in range(trials // batch):
+        b = task.batch(batch, "train", seed * 10 ** 6 + it)
+        r = native.run(c, b.x, learn=True, targets=b, batch_size=batch, record=("outputs",), seed=it, state=state)
+        state = r.meta["learn_state"]
+        curve.append(float(r.meta["epochs"][0]["accuracy"]))
+    wall = time.perf_counter() - t0
+    a1 = acc(c, state)
+    return a0, a1, curve, wall
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--profile", default="loihi2")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=None, help="SGD rate (default: the compiled default, rule lr)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--trained", type=int, default=0)
+    ap.add_argument("--quick", action="store_true", help="T = 600 instead of 2250 (the task's cue count reduced)")
+    ap.add_argument("--train", type=int, default=0)
+    ap.add_argument("--forms", default="per_synapse:nearest,per_synapse:stochastic,factorised:nearest,factorised:stochastic")
+    a = ap.parse_args(argv)
+    cfg = {"task": {"name": "evidence"}, "train": {"seed": a.seed}}
+    if a.quick:
+        cfg["task"].update(n_cues=3, delay_ms=300.0)
+    task, net, rule, tr, _ = build(cfg)
+    if a.trained:
+        net, _ = train(net, rule, task, a.trained, 32, a.seed, eval_every=10 ** 9, early_stop=None, progress=False)
+    lr = a.lr if a.lr is not None else rule.lr
+    print(f"evidence net n_in={net.n_in} n_rec={net.n_rec} n_out={net.n_out} T={task.n_steps} profile={a.profile} "
+          f"batch={a.batch} lr(SGD)={lr} trained_iters={a.trained}")
+    print("| form | rounding | matrix | cos master | cos applied | norm ratio | float rms (LSB) | moved |")
+    print("|---|---|---|---|---|---|---|---|")
+    forms = [f.split(":") for f in a.forms.split(",")]
+    for elig, rd in forms:
+        row = compare(net, rule, task, a.profile, elig, rd, a.batch, lr, a.seed)
+        for name in MATS:
+            m = row[name]
+            print(f"| {elig} | {rd} | {name} | {m['master']:.3f} | {m['applied']:.3f} | {m['ratio']:.2f} | "
+                  f"{m['float_rms_lsb']:.3g} | {m['moved']:.2f} |")
+        print(f"<!-- {elig}/{rd}: {row['wall_per_trial_s']:.3f} s per trial, saturations {row['sat']}, clips {row['clips']} -->",
+              flush=True)
+    if a.train:
+        for elig, rd in forms:
+            a0, a1, curve, wall = sanity(net, rule, task, a.profile, elig, rd, a.batch, lr, a.train, a.seed)
+            print(f"from scratch {elig}/{rd}: held-out acc {a0:.3f} -> {a1:.3f} after {a.train} trials "
+                  f"({wall:.0f} s); train-batch acc {[round(c, 2) for c in curve]}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
