@@ -94,6 +94,9 @@ def _check_lava_fit(compiled) -> None:
             have = getattr(fmt, name)
             if have != want:
                 problems.append(f"profile format.{name} = {have}, lava's LIF has {want}")
+        if getattr(fmt, "overflow", "lava") != "lava":
+            problems.append(f"profile format.overflow = {fmt.overflow!r}: lava-nc's registers behave as 'lava' at their "
+                            "limits (docs/fixed_point.md \"Registers\")")
     for name in ("w_in", "w_rec", "w_out"):
         w = dense(getattr(compiled, name))
         if w.size and (w.min() < LAVA_W_MIN or w.max() > LAVA_W_MAX):

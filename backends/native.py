@@ -35,8 +35,9 @@ CAPABILITIES = Capabilities(
     arithmetic="fixed", modes=("fixed", "float"), learning="compiled_rule", learned=("w_in", "w_rec", "w_out"),
     learning_note="the compiled on-chip rule exactly as lowered (kernels.eprop_fixed), fixed point",
     records=RECORDABLE, options=("mode",), bit_exact_with=("lava",), counts="kernel")
-# Register widths used when a CompiledNetwork carries no profile (lava-nc's LIF: 24-bit u/v, shift 6)
-DEFAULT_FORMAT = {"S": 6, "D": 12, "mem_bits": 24, "cur_bits": 24, "weight_bits": 9}
+# Register widths used when a CompiledNetwork carries no profile (lava-nc's LIF: 24-bit u/v, shift 6, lava's
+# overflow semantics)
+DEFAULT_FORMAT = {"S": 6, "D": 12, "mem_bits": 24, "cur_bits": 24, "weight_bits": 9, "overflow": "lava"}
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,21 @@ def n_rec_synapses(compiled) -> int:
 
 
 def chip_format(compiled) -> dict:
-    """Register widths and shifts of ``compiled``'s profile (DEFAULT_FORMAT without a profile)."""
+    """Register widths, shifts and overflow semantics of ``compiled``'s profile (DEFAULT_FORMAT without a
+    profile; a format without ``overflow`` is lava's). ``mode`` is the kernels' int code (`fixed_ops.OVF_*`)."""
+    from neurochip.kernels.fixed_ops import OVERFLOW_MODES
+
     f = getattr(compiled.profile, "format", None)
     if f is None:
-        return dict(DEFAULT_FORMAT)
-    return {"S": int(f.threshold_shift), "D": int(f.decay_bits), "mem_bits": int(f.membrane_bits),
-            "cur_bits": int(f.current_bits), "weight_bits": int(f.weight_bits)}
+        d = dict(DEFAULT_FORMAT)
+    else:
+        d = {"S": int(f.threshold_shift), "D": int(f.decay_bits), "mem_bits": int(f.membrane_bits),
+             "cur_bits": int(f.current_bits), "weight_bits": int(f.weight_bits),
+             "overflow": str(getattr(f, "overflow", "lava"))}
+    if d["overflow"] not in OVERFLOW_MODES:
+        raise ConfigError(f"format.overflow = {d['overflow']!r}; known: {', '.join(OVERFLOW_MODES)}")
+    d["mode"] = OVERFLOW_MODES[d["overflow"]]
+    return d
 
 
 def build_tables(compiled, w_in=None, w_rec=None, w_out=None) -> Tables:
@@ -206,6 +216,16 @@ def _check_record(record) -> tuple:
     return record
 
 
+def _overflow_columns(tot) -> dict:
+    """EventCounts overflow fields from a summed count row (zeros for a row without the C_OVF_* columns)."""
+    from neurochip.kernels import fixed_forward as ff
+
+    if tot.shape[0] <= ff.C_OVF_READOUT:
+        return {}
+    return {"overflow_current": int(tot[ff.C_OVF_CURRENT]), "overflow_membrane": int(tot[ff.C_OVF_MEMBRANE]),
+            "overflow_readout": int(tot[ff.C_OVF_READOUT])}
+
+
 def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int) -> EventCounts:
     """Sum the kernel's per-trial count arrays into `EventCounts` (conventions: backends/counts.py)."""
     from neurochip.kernels import fixed_forward as ff
@@ -225,6 +245,7 @@ def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int)
         syn_ops_dense=(n_rec * compiled.n_in + n_rec_synapses(compiled) + n_out * n_rec) * B * T,
         spike_packets=int(tot[ff.C_PACKETS]), mesh_hops=int(tot[ff.C_HOPS]),
         bits_read=syn_ops * wbits, saturations=int(tot[ff.C_SATURATIONS]),
+        **_overflow_columns(tot),
         per_core_syn_ops=core_syn.sum(axis=0).astype(np.int64),
         per_core_neuron_updates=np.bincount(core_of, minlength=n_cores).astype(np.int64) * (B * T),
         per_core_packets_out=c2c_t.sum(axis=1).astype(np.int64),
@@ -270,7 +291,7 @@ def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tab
             np.asarray(compiled.bias_mant, np.int64) << int(compiled.bias_exp) if int(compiled.bias_exp) >= 0
             else np.asarray(compiled.bias_mant, np.int64) >> -int(compiled.bias_exp),
             np.asarray(compiled.beta_mant, np.int64), int(compiled.beta_shift), int(compiled.a_inc),
-            int(compiled.n_ref), compiled.reset == "subtract", fm["cur_bits"], fm["mem_bits"],
+            int(compiled.n_ref), compiled.reset == "subtract", fm["cur_bits"], fm["mem_bits"], fm["mode"],
             np.asarray(compiled.core_of, np.int64), rt.dest_ptr, rt.dest_core, rt.dest_syn, rt.dest_hops,
             rt.in_core_syn, nc, want_v)
 

@@ -39,11 +39,16 @@ def profile_from_dict(d: dict) -> ChipProfile:
     try:
         f = dict(d["format"])
         f["resets"] = tuple(f["resets"])
+        if f.pop("lava_lif", False):      # artifacts from before format.overflow named lava's semantics
+            f["overflow"] = "lava"
+        f.pop("exp_scope", None)          # removed profile keys (neurochip.chips.profile.REMOVED_KEYS)
         lc = dict(d["learning"])
+        lc.pop("epoch_max", None)
         lc["eligibility"] = tuple(lc["eligibility"])
         lc["rounding"] = tuple(lc["rounding"])
+        noc = {k: v for k, v in d["noc"].items() if k != "header_bits"}
         return ChipProfile(name=d["name"], description=d["description"], mesh=Mesh(**d["mesh"]), core=CoreLimits(**d["core"]),
-                           format=Formats(**f), learning=LearningCaps(**lc), noc=Noc(**d["noc"]),
+                           format=Formats(**f), learning=LearningCaps(**lc), noc=Noc(**noc),
                            costs={k: cost(v) for k, v in d["costs"].items()}, static_mw_per_core=cost(d["static_mw_per_core"]),
                            sources=tuple(d["sources"]), path=d["path"])
     except (KeyError, TypeError) as e:

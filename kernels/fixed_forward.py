@@ -13,59 +13,62 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .fixed_ops import floor_shift, trunc_decay
+from .fixed_ops import floor_shift, reg_current, reg_membrane, trunc_decay
 from .spike_list import spike_pass
 
-# columns of the per-trial count array
+# columns of the per-trial count array. C_SATURATIONS is the total of the overflow events; the events per
+# register kind sit in C_OVF_* (columns 7-15 are the learning kernel's own, `kernels.eprop_fixed`, so one
+# 1-D row serves both kernels and `neuron_step` / `readout_step` add to it directly).
 C_SPIKES, C_INPUT_SPIKES, C_SYN_OPS, C_PACKETS, C_HOPS, C_SATURATIONS, C_ACTIVE = range(7)
-N_COUNTS = 7
+C_OVF_CURRENT, C_OVF_MEMBRANE, C_OVF_READOUT = 16, 17, 18
+N_COUNTS = 19
 
 
 @njit(cache=True, inline="always")
-def readout_step(y, acc_out, dk, D, e_out, S, vmax, y_row):
-    """Leaky readout, one step (docs/fixed_point.md "Readout neuron"): y = sat(trunc0 decay(y) +
-    (a_out << S)) for every output, written to y and y_row [n_out]; returns the saturation count."""
-    sat = 0
+def readout_step(y, acc_out, dk, D, e_out, S, vmax, y_row, mode=0, half_c=1 << 23, cnt=None):
+    """Leaky readout, one step (docs/fixed_point.md "Readout neuron"), for every output; writes y and
+    y_row [n_out]; adds the overflow events to cnt[C_OVF_READOUT] (cnt: a count row of at least N_COUNTS
+    columns, or None) and returns them. Defaults: lava's semantics and 24-bit registers.
+
+    lava (``mode`` OVF_LAVA): the readout is lava's LIF with du = 4095, so its u register holds this
+    step's input alone: u = wrap(a_out << S) (int32, then lava's single wrap at the current width), then
+    y = sat(int32(trunc0 decay(y) + u)). saturate / wrap: y = reg(trunc0 decay(y) + (a_out << S))."""
+    ev = 0
     for k in range(y.shape[0]):
-        yk = trunc_decay(y[k], dk, D) + (floor_shift(acc_out[k], e_out) << S)
-        if yk > vmax:
-            yk = vmax
-            sat += 1
-        elif yk < -vmax:
-            yk = -vmax
-            sat += 1
+        ik = floor_shift(acc_out[k], e_out) << S                          # input MSB-aligned by S bits
+        if mode == 0:                                                     # OVF_LAVA: the readout's u register
+            ik, e1 = reg_current(ik, mode, half_c)
+            ev += e1
+        yk, e2 = reg_membrane(trunc_decay(y[k], dk, D) + ik, mode, vmax)
+        ev += e2
         y[k] = yk
         y_row[k] = yk
-    return sat
+    if cnt is not None:
+        cnt[C_OVF_READOUT] += ev
+    return ev
 
 
 @njit(cache=True, inline="always")
 def neuron_core(cur, u0, v0, a0, r0, zpj, bias_j, beta_j, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref,
-                subtract, half_c, vmax, has_u, adaptive):
-    """`neuron_step` on scalars: the summed synaptic input ``cur`` (exponents applied), neuron j's state
-    (u0, v0, a0, r0), z_j^{t-1}, its bias and beta. Returns (z, saturations, dist, u, v, a, r). Scalars
-    only, so a loop calling it carries no array reference counting; the sign-dependent roundings are
-    selects and the rare wrap / saturation is one unsigned range test each."""
-    sat = 0
+                subtract, half_c, vmax, has_u, adaptive, mode):
+    """`neuron_step` on scalars: the summed synaptic input ``cur`` (exponents applied, exact int64),
+    neuron j's state (u0, v0, a0, r0), z_j^{t-1}, its bias and beta; ``mode`` the profile's overflow
+    semantics (`fixed_ops.OVF_*`). Returns (z, ev_u, ev_v, dist, u, v, a, r): ev_u / ev_v = 1 when
+    the current / membrane register wrapped or saturated this step. Scalars only, so a loop calling it
+    carries no array reference counting; the sign-dependent roundings are selects and each register's
+    rare limit case sits behind one unsigned range test (`fixed_ops.reg_current` / `reg_membrane`)."""
     uj = cur << S                                                         # input MSB-aligned by S bits
     if has_u:                                                             # du = 2^D - 1: no current memory
         uj += trunc_decay(u0, du + 1, D)
-    if np.uint64(uj + (half_c - 1)) >= np.uint64(2 * half_c):            # outside (-half_c, half_c]: rare
-        if uj > half_c:                                                   # lava's single wrap of u
-            uj -= 2 * half_c
-        else:
-            uj += 2 * half_c
-        sat += 1
+    uj, ev_u = reg_current(uj, mode, half_c)
     vj = trunc_decay(v0, dv, D) + uj + bias_j
     if subtract:
         vj -= vth_eff if zpj != 0 else 0                                  # reset by subtraction of z^{t-1}
-    if np.uint64(vj + vmax) > np.uint64(2 * vmax):                       # outside [-vmax, vmax]: rare
-        vj = vmax if vj > vmax else -vmax                                 # symmetric saturation of v
-        sat += 1
+    vj, ev_v = reg_membrane(vj, mode, vmax)
     thr = vth_eff
     aj = 0
     if adaptive:                                                          # LIF: a stays 0, A = vth_eff
-        aj = trunc_decay(a0, da, D) + a_inc * zpj                         # adaptation, a >= 0
+        aj = trunc_decay(a0, da, D) + a_inc * zpj                         # adaptation, a >= 0 (int64, bounded)
         thr += (beta_j * aj) >> beta_shift
     refr = r0 > 0
     z = 1 if (vj > thr and not refr) else 0                               # strict >, as lava
@@ -76,36 +79,45 @@ def neuron_core(cur, u0, v0, a0, r0, zpj, bias_j, beta_j, beta_shift, a_inc, du,
     rj = 0 if rj < 0 else (n_ref if rj > n_ref else rj)
     if not subtract:
         vj = 0 if z == 1 else vj                                          # hard reset, same step
-    return z, sat, dist, uj, vj, aj, rj
+    return z, ev_u, ev_v, dist, uj, vj, aj, rj
 
 
 @njit(cache=True, inline="always")
 def neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant, beta_shift, a_inc,
-                du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive):
+                du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive, mode=0, cnt=None):
     """One recurrent neuron j, one step (docs/fixed_point.md "Recurrent neuron"); updates u, v, a, r
-    in place and returns (z, saturations, dist) with dist = max(0, vth_eff - |v - A|) before any reset
-    (0 while refractory: the integer pseudo-derivative before its shift). acc_* are this step's raw
-    mantissa sums (int64)."""
+    in place, adds its overflow events to cnt[C_OVF_CURRENT] / cnt[C_OVF_MEMBRANE] (cnt: a count row of
+    at least N_COUNTS columns, or None)
+    and returns (z, events, dist) with dist = max(0, vth_eff - |v - A|) before any reset (0 while
+    refractory: the integer pseudo-derivative before its shift). acc_* are this step's raw mantissa
+    sums (int64); ``mode``: the profile's overflow semantics (`fixed_ops.OVF_*`)."""
     cur = floor_shift(acc_in[j], e_in) + floor_shift(acc_rec[j], e_rec)   # exponent on each sum (Dense)
-    z, sat, dist, uj, vj, aj, rj = neuron_core(cur, u[j] if has_u else 0, v[j], a[j] if adaptive else 0, r[j], zp[j],
-                                               bias[j], beta_mant[j] if adaptive else 0, beta_shift, a_inc, du, dv,
-                                               da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive)
+    z, ev_u, ev_v, dist, uj, vj, aj, rj = neuron_core(cur, u[j] if has_u else 0, v[j], a[j] if adaptive else 0,
+                                                      r[j], zp[j], bias[j], beta_mant[j] if adaptive else 0,
+                                                      beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract,
+                                                      half_c, vmax, has_u, adaptive, mode)
     u[j] = uj
     v[j] = vj
     if adaptive:
         a[j] = aj
     r[j] = rj
-    return z, sat, dist
+    if cnt is not None and ev_u + ev_v != 0:
+        cnt[C_OVF_CURRENT] += ev_u
+        cnt[C_OVF_MEMBRANE] += ev_v
+    return z, ev_u + ev_v, dist
 
 
 @njit(cache=True)
 def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias, beta_mant, beta_shift,
-             a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive, record_v, z_out, v_out):
+             a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive, mode, record_v, z_out,
+             v_out):
     """Every recurrent neuron, one step: reads and clears its accumulators (and its activity mark when no
     input spiked), updates the state, writes z^t into zp, z_out and the spike list ``spk``.
-    Returns (spikes, saturations, active neurons among those without input)."""
+    Returns (spikes, current-register events, membrane-register events, active neurons among those
+    without input)."""
     n_rec = u.shape[0]
-    sat = 0
+    ev_u = 0
+    ev_v = 0
     for j in range(n_rec):                            # pass 1: state update (no z-dependent stores)
         if merged:                                    # one sum, exponent m: acc_a << m
             cur = np.int64(acc_a[j]) << e_in
@@ -113,65 +125,69 @@ def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp,
             cur = floor_shift(np.int64(acc_a[j]), e_in) + floor_shift(np.int64(acc_b[j]), e_rec)
             acc_b[j] = 0
         acc_a[j] = 0
-        zj, s, _d, uj, vj, aj, rj = neuron_core(cur, u[j], v[j], a[j], r[j], zp[j], bias[j], beta_mant[j], beta_shift,
-                                                a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax,
-                                                has_u, adaptive)
+        zj, su, sv, _d, uj, vj, aj, rj = neuron_core(cur, u[j], v[j], a[j], r[j], zp[j], bias[j], beta_mant[j],
+                                                     beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract,
+                                                     half_c, vmax, has_u, adaptive, mode)
         u[j] = uj
         v[j] = vj
         a[j] = aj
         r[j] = rj
         zp[j] = zj
-        sat += s
+        ev_u += su
+        ev_v += sv
         if record_v:
             v_out[b, t, j] = vj
     n, act = spike_pass(zp, got, k_in, spk, z_out[b, t])      # pass 2: spike list, activity marks
-    return n, sat, act
+    return n, ev_u, ev_v, act
 
 
 @njit(cache=True, inline="always")
 def _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c,
-              vmax, has_bias):
+              vmax, has_bias, mode):
     """`_neurons` for the standard case: LIF (no current memory, no adaptation), merged accumulator (input
     ``acc[j] << e``); z^t into the row ``z_row``, v into ``v_row`` (a scratch row when v is not
     recorded: one store instead of a flag). ``subtract`` and ``has_bias`` are literals at each call
     site, so the loop carries no flag."""
     n_rec = v.shape[0]
-    sat = 0
+    ev_u = 0
+    ev_v = 0
     for j in range(n_rec):                            # pass 1: no stores that depend on z (vectorisable)
         cur = np.int64(acc[j]) << e
         acc[j] = 0
-        zj, s, _d, _u, vj, _a, rj = neuron_core(cur, 0, v[j], 0, r[j], zp[j], bias[j] if has_bias else 0, 0, 0, 0, 0,
-                                                dv, 0, D, S, vth_eff, n_ref, subtract, half_c, vmax, False, False)
+        zj, su, sv, _d, _u, vj, _a, rj = neuron_core(cur, 0, v[j], 0, r[j], zp[j], bias[j] if has_bias else 0, 0, 0, 0,
+                                                     0, dv, 0, D, S, vth_eff, n_ref, subtract, half_c, vmax, False,
+                                                     False, mode)
         v[j] = vj
         r[j] = rj
         zp[j] = zj
         v_row[j] = vj
-        sat += s
+        ev_u += su
+        ev_v += sv
     n, act = spike_pass(zp, got, k_in, spk, z_row)           # pass 2: spike list, activity marks
-    return n, sat, act
+    return n, ev_u, ev_v, act
 
 
 @njit(cache=True)
 def _neurons_lif(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c,
-                 vmax, has_bias):
+                 vmax, has_bias, mode):
     """`_lif_loop` with ``subtract`` and ``has_bias`` folded (four copies of the loop)."""
     if subtract:
         if has_bias:
             return _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
-                             vmax, True)
+                             vmax, True, mode)
         return _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
-                         vmax, False)
+                         vmax, False, mode)
     if has_bias:
         return _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
-                         vmax, True)
+                         vmax, True, mode)
     return _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
-                     vmax, False)
+                     vmax, False, mode)
 
 
 @njit(cache=True)
 def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
            e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
-           n_ref, subtract, cur_bits, mem_bits,
+           n_ref, subtract, cur_bits, mem_bits, mode,
            core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
            record_v, z_out, y_out, v_out, cnt, core_syn, c2c):
     """Trial ``b`` of `forward_fixed` (arguments as there)."""
@@ -209,8 +225,11 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
     syn = 0
     pk = 0
     hp = 0
-    sat = 0
+    ev_u = 0
+    ev_v = 0
     act = 0
+    crow = cnt[b]
+    crow[C_OVF_READOUT] = 0
     for t in range(T):
         k_in = 0
         for i in range(n_in):                         # input spikes x^t
@@ -236,13 +255,15 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
                 for q in range(ii.shape[0]):
                     acc_r[ii[q]] += ww[q]
         if lif:                                       # the standard LIF case, constants folded
-            n_sp, s, ac = _neurons_lif(z_out[b, t], v_out[b, t] if record_v else v_scr, k_in, acc_a, e_in, got, v, r,
-                                       zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_bias)
+            n_sp, su, sv, ac = _neurons_lif(z_out[b, t], v_out[b, t] if record_v else v_scr, k_in, acc_a, e_in, got,
+                                            v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax,
+                                            has_bias, mode)
         else:
-            n_sp, s, ac = _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias,
-                                   beta_mant, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c,
-                                   vmax, has_u, adaptive, record_v, z_out, v_out)
-        sat += s
+            n_sp, su, sv, ac = _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias,
+                                        beta_mant, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract,
+                                        half_c, vmax, has_u, adaptive, mode, record_v, z_out, v_out)
+        ev_u += su
+        ev_v += sv
         act += n_rec if k_in > 0 else ac
         # readout: z^t reaches the leaky readout the same step
         acc_out[:] = 0
@@ -254,7 +275,7 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
         n_spk += n_sp
         if n_sp > 0:
             act += n_out
-        sat += readout_step(y, acc_out, dk, D, e_out, S, vmax, y_out[b, t])
+        readout_step(y, acc_out, dk, D, e_out, S, vmax, y_out[b, t], mode, half_c, crow)   # -> crow[C_OVF_READOUT]
     # Per-spike counts are linear in each neuron's spike count: fan-out + readout synapses per spike, one
     # packet per spike per destination core (multicast by core), summed once per trial.
     for c in range(n_cores):
@@ -275,14 +296,16 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
     cnt[b, C_SYN_OPS] = syn
     cnt[b, C_PACKETS] = pk
     cnt[b, C_HOPS] = hp
-    cnt[b, C_SATURATIONS] = sat
+    cnt[b, C_OVF_CURRENT] = ev_u
+    cnt[b, C_OVF_MEMBRANE] = ev_v
+    cnt[b, C_SATURATIONS] = ev_u + ev_v + cnt[b, C_OVF_READOUT]
     cnt[b, C_ACTIVE] = act
 
 
 @njit(cache=True, nogil=True)
 def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
                   e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
-                  n_ref, subtract, cur_bits, mem_bits,
+                  n_ref, subtract, cur_bits, mem_bits, mode,
                   core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
                   record_v, z_out, y_out, v_out, cnt, core_syn, c2c):
     """Simulate a batch in fixed point, trial after trial. The GIL is released: `backends.native.run_fixed`
@@ -298,15 +321,17 @@ def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, mer
     ``acc_proto``: an empty array of the accumulator dtype (int32 when every partial sum fits, see
     `backends.native.fixed_tables`). The summation order differs from docs/fixed_point.md's
     (inputs before recurrent spikes) only in ways integer addition cannot see (no partial sum overflows).
+    ``mode``: the profile's overflow semantics (`fixed_ops.OVF_*`, docs/fixed_point.md "Registers").
     Routing: for recurrent neuron i, dest_ptr[i]..dest_ptr[i+1] list its destination cores (dest_core),
     the synapses it reaches there (dest_syn) and the hops (dest_hops); in_core_syn [n_cores]: recurrent
     neurons per core (synaptic ops one input spike causes on each core).
     Outputs (preallocated): z_out [B, T, n_rec] uint8 (zeroed here); y_out [B, T, n_out] int64 readout
-    state; v_out [B, T, n_rec] int64 when record_v; cnt [B, N_COUNTS]; core_syn [B, n_cores];
+    state; v_out [B, T, n_rec] int64 when record_v; cnt [B, N_COUNTS] (zeroed by the caller: the readout
+    events are added to it); core_syn [B, n_cores];
     c2c [B, n_cores, n_cores] packets.
     """
     for b in range(x.shape[0]):
         _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
                e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
-               n_ref, subtract, cur_bits, mem_bits, core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn,
+               n_ref, subtract, cur_bits, mem_bits, mode, core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn,
                n_cores, record_v, z_out, y_out, v_out, cnt, core_syn, c2c)

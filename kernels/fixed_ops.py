@@ -52,3 +52,79 @@ def stoch_shift(x, k, key):
         return x << (-k)
     u = int64(splitmix64(uint64(key)) >> uint64(64 - k))   # top k bits of the hash (k <= 62)
     return (x + u) >> k
+
+
+# --------------------------------------------------------------------------------------------------
+# Registers at their limits (docs/fixed_point.md "Registers"): one definition, used by every kernel.
+# --------------------------------------------------------------------------------------------------
+# Overflow semantics of a profile (``format.overflow``), passed to the kernels as an int:
+OVF_LAVA = 0        # lava-nc's PyLifModelBitAcc / PyDenseModelBitAcc: int32 sums wrap, u wraps once, v saturates
+OVF_SATURATE = 1    # every neuron register saturates (symmetric) at its width; sums are exact (int64)
+OVF_WRAP = 2        # every neuron register wraps (two's complement) at its width; sums are exact (int64)
+OVERFLOW_MODES = {"lava": OVF_LAVA, "saturate": OVF_SATURATE, "wrap": OVF_WRAP}
+LAVA_SUM_BITS = 32  # lava keeps u, v, a_in and every neuron-side sum in int32 numpy arrays
+
+
+@njit(cache=True, inline="always")
+def wrap_to(x, bits):
+    """Two's-complement wrap of int64 ``x`` to ``bits`` bits (result in [-2^(bits-1), 2^(bits-1) - 1]):
+    ((x + 2^(b-1)) & (2^b - 1)) - 2^(b-1), the value a b-bit register keeps."""
+    h = int64(1) << (bits - 1)
+    return ((x + h) & (2 * h - 1)) - h
+
+
+@njit(cache=True)
+def _current_limit(x, mode, half_c):
+    """`reg_current` outside [-(half_c - 1), half_c - 1] (not inlined: rare, and it keeps the hot loops
+    small)."""
+    if mode == OVF_LAVA:
+        if x == half_c:                                           # lava keeps +2^(cb-1) itself
+            return x, 0
+        w = wrap_to(x, LAVA_SUM_BITS)                             # int32 sum (lava's numpy int32 arrays)
+        if w > half_c:                                            # lava's single wrap of u
+            w -= 2 * half_c
+        elif w <= -half_c:
+            w += 2 * half_c
+        return w, 1
+    if mode == OVF_SATURATE:
+        m = half_c - 1
+        return (m if x > m else -m), 1
+    w = ((x + half_c) & (2 * half_c - 1)) - half_c                # two's complement at cb bits
+    return w, (1 if w != x else 0)                                # -2^(cb-1) is representable
+
+
+@njit(cache=True, inline="always")
+def reg_current(x, mode, half_c):
+    """Store the exact int64 value ``x`` in a current register of half range ``half_c`` = 2^(cb-1).
+    Returns (stored, event): event = 1 when the stored value differs from x (a wrap or saturation).
+
+    lava: x is an int32 sum in lava (wrap to 32 bits), then lava's single asymmetric wrap of u
+    (x > 2^(cb-1) -> x - 2^cb, x <= -2^(cb-1) -> x + 2^cb: the result can stay outside cb bits);
+    saturate: clip to +-(2^(cb-1) - 1); wrap: two's complement at cb bits.
+    The in-range test (one unsigned compare) is the only work when nothing overflows."""
+    if uint64(x + (half_c - 1)) <= uint64(2 * half_c - 2):       # [-(half_c - 1), half_c - 1]: every mode
+        return x, 0
+    return _current_limit(x, mode, half_c)
+
+
+@njit(cache=True)
+def _membrane_limit(x, mode, vmax):
+    """`reg_membrane` outside [-vmax, vmax] (not inlined: rare)."""
+    if mode == OVF_LAVA:
+        w = wrap_to(x, LAVA_SUM_BITS)                             # int32 sum, then lava's clip of v
+        return (vmax if w > vmax else (-vmax if w < -vmax else w)), 1
+    if mode == OVF_SATURATE:
+        return (vmax if x > vmax else -vmax), 1
+    h = vmax + 1
+    w = ((x + h) & (2 * h - 1)) - h                               # two's complement at mb bits
+    return w, (1 if w != x else 0)                                # -2^(mb-1) is representable
+
+
+@njit(cache=True, inline="always")
+def reg_membrane(x, mode, vmax):
+    """Store the exact int64 value ``x`` in a membrane (or readout) register, vmax = 2^(mb-1) - 1.
+    Returns (stored, event). lava: int32 sum (wrap to 32 bits), then clip to +-vmax (lava's v);
+    saturate: clip to +-vmax; wrap: two's complement at mb bits."""
+    if uint64(x + vmax) <= uint64(2 * vmax):                      # [-vmax, vmax]: unchanged in every mode
+        return x, 0
+    return _membrane_limit(x, mode, vmax)

@@ -38,8 +38,16 @@ def trunc0_shift(x: np.ndarray, k: int) -> np.ndarray:
     return np.sign(x) * (np.abs(x) >> k)
 
 
+def wrap32(x: np.ndarray) -> np.ndarray:
+    """The value an int32 register keeps of int64 ``x`` (two's complement): lava's LIF holds u, v and
+    their sums in int32 numpy arrays."""
+    return np.asarray(x, np.int64).astype(np.int32).astype(np.int64)
+
+
 def neuron_step(u, v, a, r, zp, a_in, bias, beta_mant, p: dict):
-    """One step of docs/fixed_point.md's recurrent neuron (int64 arrays, returned new).
+    """One step of docs/fixed_point.md's recurrent neuron (int64 arrays, returned new), with lava's
+    register semantics (docs/fixed_point.md "Registers", overflow = 'lava'): the u and v sums wrap to
+    int32, u then takes lava's single wrap at 24 bits, v saturates at 24 bits.
 
     p: du, dv, da, vth, beta_shift, a_inc, n_ref, reset_subtract. Returns (u, v, a, r, z, v_pre, A, refr):
     v_pre is v before a reset to zero, A the adaptive threshold, refr the refractory mask of this step.
@@ -47,9 +55,11 @@ def neuron_step(u, v, a, r, zp, a_in, bias, beta_mant, p: dict):
     H = 1 << 23                                                   # 24-bit u, v registers
     vth_eff = p["vth"] << 6                                       # threshold MSB-aligned by 6 bits
     u = trunc0_shift(u * (4096 - (p["du"] + 1)), 12) + (a_in << 6)
+    u = wrap32(u)                                                 # lava sums u in int32
     u = np.where(u > H, u - 2 * H, np.where(u <= -H, u + 2 * H, u))      # lava's single wrap
     reset = vth_eff * zp if p["reset_subtract"] else 0
-    v = np.clip(trunc0_shift(v * (4096 - p["dv"]), 12) + u + bias - reset, -(H - 1), H - 1)
+    v = wrap32(trunc0_shift(v * (4096 - p["dv"]), 12) + u + bias - reset)   # lava sums v in int32
+    v = np.clip(v, -(H - 1), H - 1)                               # then saturates v at 24 bits
     a = trunc0_shift(a * (4096 - p["da"]), 12) + p["a_inc"] * zp
     A = vth_eff + ((beta_mant * a) >> p["beta_shift"])
     refr = r > 0

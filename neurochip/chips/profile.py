@@ -17,15 +17,19 @@ TOML layout (all sections required unless marked optional)::
               traces/eligibility, optional; default = shares syn_mem_bits), compartments_per_adaptive
               (optional, default 1), max_readout (optional: dedicated readout units per chip),
               max_inputs (optional: input channels per chip)
-    [format]  weight_bits (signed, incl. sign), weight_exp_min, weight_exp_max, exp_scope
-              ('projection' | 'core'), membrane_bits, current_bits, decay_bits, threshold_bits,
-              threshold_shift, bias_bits, trace_bits, overflow ('saturate' | 'wrap'), resets
-              (list of 'subtract' | 'zero'), refractory (bool), adaptation (bool), lava_lif (bool:
-              arithmetic follows lava-nc's bit-accurate LIF), max_saturation_fraction
+    [format]  weight_bits (signed, incl. sign; one exponent per projection), weight_exp_min,
+              weight_exp_max, membrane_bits, current_bits, decay_bits, threshold_bits,
+              threshold_shift, bias_bits, trace_bits, overflow ('lava' | 'saturate' | 'wrap': what the
+              neuron registers do at their limits, docs/fixed_point.md "Registers"; default
+              'saturate'), resets (list of 'subtract' | 'zero'), refractory (bool), adaptation (bool),
+              max_saturation_fraction
     [learning] supported (bool), eligibility (list of 'per_synapse' | 'factorised'), third_factor
-              (bool), epoch_max (steps), lr_format ('shift' | 'mantissa_exp'), accumulator_bits,
+              (bool), lr_format ('shift' | 'mantissa_exp'), accumulator_bits,
               rounding (list of 'nearest' | 'stochastic'), readout_learning (bool)
-    [noc]     packet_bits, header_bits (optional), routing ('xy')
+    [noc]     packet_bits (the whole message, header included), routing ('xy')
+
+Unknown keys in [format], [learning] and [noc] are an error; so are the removed keys (REMOVED_KEYS),
+each with what replaced it.
     [power]   optional: static_mw_per_core = {value, grade, source}
     [costs.<event>] value (pJ), grade, source, scope ('per_event' | 'all_in'), note (optional)
               events: sop, neuron_update, neuron_update_inactive, trace_update, weight_update,
@@ -86,7 +90,6 @@ class Formats:
     weight_bits: int
     weight_exp_min: int
     weight_exp_max: int
-    exp_scope: str
     membrane_bits: int
     current_bits: int
     decay_bits: int
@@ -94,11 +97,10 @@ class Formats:
     threshold_shift: int
     bias_bits: int
     trace_bits: int
-    overflow: str
+    overflow: str                # 'lava' | 'saturate' | 'wrap' (OVERFLOW_SEMANTICS)
     resets: tuple[str, ...]
     refractory: bool
     adaptation: bool
-    lava_lif: bool = False
     max_saturation_fraction: float = 0.01
 
     @property
@@ -116,7 +118,6 @@ class LearningCaps:
     supported: bool
     eligibility: tuple[str, ...] = ()
     third_factor: bool = False
-    epoch_max: int = 1
     lr_format: str = "shift"
     accumulator_bits: int = 16
     rounding: tuple[str, ...] = ("nearest",)
@@ -126,7 +127,6 @@ class LearningCaps:
 @dataclass(frozen=True)
 class Noc:
     packet_bits: int
-    header_bits: int = 0
     routing: str = "xy"
 
 
@@ -153,6 +153,36 @@ class ChipProfile:
         from dataclasses import asdict
         d = asdict(self)
         return d
+
+
+# format.overflow: what the neuron registers (u, v, readout) do at their limits (docs/fixed_point.md "Registers")
+OVERFLOW_SEMANTICS = ("lava", "saturate", "wrap")
+KNOWN_KEYS = {
+    "format": ("weight_bits", "weight_exp_min", "weight_exp_max", "membrane_bits", "current_bits", "decay_bits",
+               "threshold_bits", "threshold_shift", "bias_bits", "trace_bits", "overflow", "resets", "refractory",
+               "adaptation", "max_saturation_fraction"),
+    "learning": ("supported", "eligibility", "third_factor", "lr_format", "accumulator_bits", "rounding",
+                 "readout_learning"),
+    "noc": ("packet_bits", "routing"),
+}
+# keys that profiles once had and nothing honoured: refused with what replaced them
+REMOVED_KEYS = {
+    ("format", "lava_lif"): "write overflow = \"lava\" (lava-nc's register semantics) instead",
+    ("format", "exp_scope"): "every shipped chip has one weight exponent per projection, the only form the "
+                             "compiler emits; remove the key",
+    ("learning", "epoch_max"): "the on-chip rule applies weights from its per-synapse accumulator "
+                               "(accumulator_bits) at trial or batch boundaries, not in lava's t_epoch; remove the key",
+    ("noc", "header_bits"): "packet_bits is the whole message, header included (the cost model reads only it); "
+                            "remove the key",
+}
+
+
+def _check_keys(d: dict, section: str, path: str) -> None:
+    for k in d:
+        if (section, k) in REMOVED_KEYS:
+            raise ConfigError(f"{path}: [{section}] {k} was removed: {REMOVED_KEYS[(section, k)]}")
+        if k not in KNOWN_KEYS[section]:
+            raise ConfigError(f"{path}: [{section}] has an unknown key '{k}'; known: {', '.join(KNOWN_KEYS[section])}")
 
 
 def _req(d: dict, key: str, where: str, typ, path: str):
@@ -231,6 +261,7 @@ def profile_from_dict(d: dict[str, Any], path: str = "<dict>") -> ChipProfile:
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
             raise ConfigError(f"{path}: [core] {k} must be an integer >= 0, got {v!r}")
     f = _section(d, "format", path)
+    _check_keys(f, "format", path)
     fmt_int = {k: _req(f, k, "format", int, path) for k in (
         "weight_bits", "weight_exp_min", "weight_exp_max", "membrane_bits", "current_bits", "decay_bits",
         "threshold_bits", "threshold_shift", "bias_bits", "trace_bits")}
@@ -242,22 +273,23 @@ def profile_from_dict(d: dict[str, Any], path: str = "<dict>") -> ChipProfile:
         raise ConfigError(f"{path}: [format] weight_bits counts the sign bit and must be >= 2, got {fmt_int['weight_bits']}")
     if fmt_int["weight_exp_min"] > fmt_int["weight_exp_max"]:
         raise ConfigError(f"{path}: [format] weight_exp_min {fmt_int['weight_exp_min']} > weight_exp_max {fmt_int['weight_exp_max']}")
-    exp_scope = f.get("exp_scope", "projection")
-    if exp_scope not in ("projection", "core"):
-        raise ConfigError(f"{path}: [format] exp_scope must be 'projection' or 'core', got {exp_scope!r}")
     overflow = f.get("overflow", "saturate")
-    if overflow not in ("saturate", "wrap"):
-        raise ConfigError(f"{path}: [format] overflow must be 'saturate' or 'wrap', got {overflow!r}")
+    if overflow not in OVERFLOW_SEMANTICS:
+        raise ConfigError(f"{path}: [format] overflow must be one of {', '.join(OVERFLOW_SEMANTICS)}, got {overflow!r}")
+    if overflow == "lava" and max(fmt_int["membrane_bits"], fmt_int["current_bits"]) > 31:
+        raise ConfigError(f"{path}: [format] overflow = 'lava' keeps u and v in int32 (lava-nc's LIF): membrane_bits "
+                          f"and current_bits must be <= 31, got {fmt_int['membrane_bits']} and {fmt_int['current_bits']}")
     resets = tuple(f.get("resets", ["subtract"]))
     if not resets or any(r not in ("subtract", "zero") for r in resets):
         raise ConfigError(f"{path}: [format] resets must list 'subtract' and/or 'zero', got {list(resets)!r}")
     msf = float(f.get("max_saturation_fraction", 0.01))
     if not 0 <= msf <= 1:
         raise ConfigError(f"{path}: [format] max_saturation_fraction must be in [0, 1], got {msf}")
-    fmt = Formats(**fmt_int, exp_scope=exp_scope, overflow=overflow, resets=resets,
+    fmt = Formats(**fmt_int, overflow=overflow, resets=resets,
                   refractory=bool(f.get("refractory", True)), adaptation=bool(f.get("adaptation", False)),
-                  lava_lif=bool(f.get("lava_lif", False)), max_saturation_fraction=msf)
+                  max_saturation_fraction=msf)
     lr = _section(d, "learning", path)
+    _check_keys(lr, "learning", path)
     supported = _req(lr, "supported", "learning", bool, path)
     elig = tuple(lr.get("eligibility", []))
     if any(e not in ("per_synapse", "factorised") for e in elig):
@@ -266,12 +298,13 @@ def profile_from_dict(d: dict[str, Any], path: str = "<dict>") -> ChipProfile:
     if any(r not in ("nearest", "stochastic") for r in rounding):
         raise ConfigError(f"{path}: [learning] rounding must list 'nearest'/'stochastic', got {list(rounding)!r}")
     learning = LearningCaps(supported=supported, eligibility=elig, third_factor=bool(lr.get("third_factor", False)),
-                            epoch_max=int(lr.get("epoch_max", 1)), lr_format=str(lr.get("lr_format", "shift")),
+                            lr_format=str(lr.get("lr_format", "shift")),
                             accumulator_bits=int(lr.get("accumulator_bits", 16)), rounding=rounding,
                             readout_learning=bool(lr.get("readout_learning", False)))
     n = _section(d, "noc", path)
+    _check_keys(n, "noc", path)
     noc = Noc(packet_bits=_pos(_req(n, "packet_bits", "noc", int, path), "packet_bits", "noc", path),
-              header_bits=int(n.get("header_bits", 0)), routing=str(n.get("routing", "xy")))
+              routing=str(n.get("routing", "xy")))
     costs_t = _section(d, "costs", path, optional=True)
     costs = {}
     for k, v in costs_t.items():

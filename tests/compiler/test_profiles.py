@@ -28,7 +28,7 @@ def test_required_profiles_shipped():
 def test_loihi2_follows_lava_widths():
     p = load_profile("loihi2")
     f = p.format
-    assert f.lava_lif and (f.membrane_bits, f.current_bits, f.decay_bits, f.threshold_bits, f.threshold_shift, f.bias_bits) == (24, 24, 12, 17, 6, 13)
+    assert f.overflow == "lava" and (f.membrane_bits, f.current_bits, f.decay_bits, f.threshold_bits, f.threshold_shift, f.bias_bits) == (24, 24, 12, 17, 6, 13)
     # lava Dense mixed-sign: clip to [-256, 255]; num_weight_bits 9 makes the LSB truncation a no-op.
     assert (f.w_min, f.w_max) == (-256, 255)
     assert set(f.resets) == {"subtract", "zero"} and f.adaptation
@@ -62,3 +62,59 @@ def test_bad_profile_names_key():
         variant("loihi1", mesh={"cores_per_tile": 0})
     with pytest.raises(ConfigError, match="unknown chip"):
         load_profile("loihi9")
+
+
+# --- profile fields that were parsed and ignored (issue 15): each is honoured or refused ----------------
+
+@pytest.mark.parametrize("section,key,value", [
+    ("format", "lava_lif", True), ("format", "exp_scope", "projection"), ("learning", "epoch_max", 63),
+    ("noc", "header_bits", 0),
+])
+def test_removed_profile_keys_are_refused(section, key, value):
+    """Removed keys are an error naming the key and what replaced it (never silently ignored)."""
+    with pytest.raises(ConfigError, match=f"{key} was removed"):
+        variant("loihi2", **{section: {key: value}})
+
+
+def test_unknown_profile_key_is_refused():
+    with pytest.raises(ConfigError, match="unknown key 'overflw'"):
+        variant("generic", format={"overflw": "wrap"})
+
+
+@pytest.mark.parametrize("name,want", [("loihi2", "lava"), ("loihi1", "lava"), ("loihi1_sanafe", "lava"),
+                                       ("generic", "saturate"), ("reckon", "saturate")])
+def test_overflow_semantics_named_per_profile(name, want):
+    assert load_profile(name).format.overflow == want
+
+
+def test_overflow_is_honoured_by_the_kernel():
+    """format.overflow selects the register semantics the native kernel runs: the same network into
+    10-bit current / 12-bit membrane registers gives lava's, saturating or wrapping values."""
+    import numpy as np
+
+    from neurochip.backends import native
+    from neurochip.compiler.pipeline import compile
+    from neurochip.network import NeuronParams, init_network
+
+    from dataclasses import replace
+
+    net = init_network(4, 6, 2, NeuronParams(kind="lif"), seed=0)
+    c0 = compile(net, "generic")
+    outs = {}
+    for mode in ("lava", "saturate", "wrap"):
+        prof = variant("generic", format={"overflow": mode, "membrane_bits": 12, "current_bits": 10})
+        c = replace(c0, profile=prof, w_in=np.full_like(np.asarray(c0.w_in), 300), e_in=2)   # past 10 bits
+        x = np.ones((1, 20, 4), np.uint8)
+        r = native.run(c, x, record=("spikes", "outputs", "v"))
+        assert r.counts.overflow_current > 0, mode
+        outs[mode] = (r.v.copy(), r.counts.overflows())
+    assert not np.array_equal(outs["lava"][0], outs["saturate"][0])
+    assert not np.array_equal(outs["saturate"][0], outs["wrap"][0])
+    assert np.abs(outs["saturate"][0]).max() <= (1 << 11) - 1
+
+
+def test_overflow_value_checked():
+    with pytest.raises(ConfigError, match="overflow must be one of lava, saturate, wrap"):
+        variant("generic", format={"overflow": "clip"})
+    with pytest.raises(ConfigError, match="int32"):
+        variant("generic", format={"overflow": "lava"})          # generic has 32-bit u / v

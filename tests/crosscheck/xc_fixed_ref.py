@@ -2,6 +2,10 @@
 
 Independent of `neurochip.kernels` and of lava: the third implementation that the lava and native
 backends are both checked against. int64 everywhere; one step at a time, one line per equation.
+Registers at their limits follow lava's semantics (docs/fixed_point.md "Registers", overflow = 'lava'):
+every neuron-side sum is an int32 (wrap32), u wraps once at the current width, v and the readout clip;
+the readout's u register holds its input alone (lava LIF, du = 4095). Events per register kind are
+counted where the stored value differs from the exact int64 result.
 """
 from __future__ import annotations
 
@@ -23,6 +27,11 @@ def sat(x: np.ndarray, bits: int) -> np.ndarray:
     return np.clip(x, -m, m)
 
 
+def wrap32(x: np.ndarray) -> np.ndarray:
+    """int64 -> the value an int32 register keeps (two's complement)."""
+    return x.astype(np.int32).astype(np.int64)
+
+
 def wrap_once(x: np.ndarray, bits: int) -> np.ndarray:
     h = 1 << (bits - 1)
     return np.where(x > h, x - 2 * h, np.where(x <= -h, x + 2 * h, x))
@@ -41,22 +50,32 @@ def run_reference(c, x: np.ndarray, *, shift: int = 6, mb: int = 24, cb: int = 2
     vth_eff = int(c.vth) << shift
     out = {k: np.zeros((B, T, n_rec), np.int64) for k in ("spikes", "v", "a")}
     out["y"] = np.zeros((B, T, n_out), np.int64)
+    out["u"] = np.zeros((B, T, n_rec), np.int64)
+    ev = {"current": 0, "membrane": 0, "readout": 0}
     for b in range(B):
         u = np.zeros(n_rec, np.int64); v = np.zeros(n_rec, np.int64); a = np.zeros(n_rec, np.int64)
         r = np.zeros(n_rec, np.int64); zp = np.zeros(n_rec, np.int64); y = np.zeros(n_out, np.int64)
         for t in range(T):
             a_in = floor_shift(w_in @ x[b, t], int(c.e_in)) + floor_shift(w_rec @ zp, int(c.e_rec))
-            u = wrap_once(trunc0_shift(u * (4096 - (int(c.du) + 1)), 12) + (a_in << shift), cb)
+            exact = trunc0_shift(u * (4096 - (int(c.du) + 1)), 12) + (a_in << shift)
+            u = wrap_once(wrap32(exact), cb)
+            ev["current"] += int((u != exact).sum())
             R = vth_eff * zp if c.reset == "subtract" else 0
-            v = sat(trunc0_shift(v * (4096 - int(c.dv)), 12) + u + bias - R, mb)
+            exact = trunc0_shift(v * (4096 - int(c.dv)), 12) + u + bias - R
+            v = sat(wrap32(exact), mb)
+            ev["membrane"] += int((v != exact).sum())
             a = trunc0_shift(a * (4096 - int(c.da)), 12) + int(c.a_inc) * zp
             A = vth_eff + ((beta * a) >> int(c.beta_shift))
             z = ((v > A) & (r <= 0)).astype(np.int64)
             r = np.clip(r + int(c.n_ref) * z - 1, 0, int(c.n_ref))
             if c.reset == "zero":
                 v = np.where(z == 1, 0, v)
-            a_out = floor_shift(w_out @ z, int(c.e_out))
-            y = sat(trunc0_shift(y * (4096 - int(c.dk)), 12) + (a_out << shift), mb)
-            out["spikes"][b, t] = z; out["v"][b, t] = v; out["a"][b, t] = a; out["y"][b, t] = y
+            i_out = floor_shift(w_out @ z, int(c.e_out)) << shift
+            u_out = wrap_once(wrap32(i_out), cb)
+            exact = trunc0_shift(y * (4096 - int(c.dk)), 12) + u_out
+            y = sat(wrap32(exact), mb)
+            ev["readout"] += int((u_out != i_out).sum() + (y != exact).sum())
+            out["spikes"][b, t] = z; out["v"][b, t] = v; out["a"][b, t] = a; out["y"][b, t] = y; out["u"][b, t] = u
             zp = z
+    out["events"] = ev
     return out

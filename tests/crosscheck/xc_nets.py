@@ -13,12 +13,12 @@ def make_compiled(rng: np.random.Generator, *, n_in: int = 6, n_rec: int = 10, n
                   da: int = 0, a_inc: int = 0, beta_max: int = 0, beta_shift: int = 0,
                   n_cores: int = 2, scale_v: float = 6400.0, scale_out: float = 6400.0) -> CompiledNetwork:
     """Random integer network. Mantissas uniform in [-w_lim, w_lim] (clipped to lava's [-256, 255])."""
-    lo = max(-w_lim, -256)
-    w_in = rng.integers(lo, w_lim + 1, (n_rec, n_in), dtype=np.int64).astype(np.int32)
+    lo, hi = max(-w_lim, -256), min(w_lim, 255)
+    w_in = rng.integers(lo, hi + 1, (n_rec, n_in), dtype=np.int64).astype(np.int32)
     mask = rng.random((n_rec, n_rec)) < p_rec
     np.fill_diagonal(mask, False)
-    w_rec = (rng.integers(lo, w_lim + 1, (n_rec, n_rec)) * mask).astype(np.int32)
-    w_out = rng.integers(lo, w_lim + 1, (n_out, n_rec)).astype(np.int32)
+    w_rec = (rng.integers(lo, hi + 1, (n_rec, n_rec)) * mask).astype(np.int32)
+    w_out = rng.integers(lo, hi + 1, (n_out, n_rec)).astype(np.int32)
     bias = rng.integers(-bias_max, bias_max + 1, n_rec).astype(np.int32) if bias_max else np.zeros(n_rec, np.int32)
     beta = rng.integers(0, beta_max + 1, n_rec).astype(np.int32) if beta_max else np.zeros(n_rec, np.int32)
     core_of = (np.arange(n_rec + n_out) * n_cores // (n_rec + n_out)).astype(np.int32)

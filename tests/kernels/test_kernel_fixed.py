@@ -1,8 +1,11 @@
 """Fixed-point inference kernel == the pure-Python integer model of docs/fixed_point.md, every integer,
-every step; and its in-kernel event counts == counts derived from the recorded spikes."""
+every step, under each profile overflow semantics ('lava', 'saturate', 'wrap'; docs/fixed_point.md
+"Registers"), overflow events per register kind included; and its in-kernel event counts == counts
+derived from the recorded spikes."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +33,19 @@ cases = st.fixed_dictionaries({
     "vth": st.sampled_from([1, 50, 1000]), "bias_max": st.sampled_from([0, 200]),
     "bias_exp": st.integers(-2, 2), "beta_shift": st.integers(0, 8),
     "p_in": st.sampled_from([0.0, 0.2, 0.7]), "T": st.integers(1, 25), "B": st.integers(1, 3),
+    "mode": st.sampled_from(["lava", "saturate", "wrap"]),
 })
+OVF = [f"overflow_{k}" for k in ("current", "membrane", "readout", "accumulator", "trace", "weight")]
+
+
+def _no_overflow(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k != "saturations" and k not in OVF}
+
+
+def _with_mode(c, mode: str):
+    """The stand-in profile of `knets.random_compiled` with format.overflow = mode."""
+    c.profile.format.overflow = mode
+    return c
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -41,29 +56,54 @@ def test_fixed_kernel_equals_python_model(k):
                         e_rec=k["e_rec"], e_out=k["e_out"], mb=k["mb"], cb=k["cb"], dv=k["dv"], du=k["du"], da=k["da"],
                         dk=k["dk"], vth=k["vth"], bias_max=k["bias_max"], bias_exp=k["bias_exp"],
                         beta_shift=k["beta_shift"])
+    _with_mode(c, k["mode"])
     x = (rng.random((k["B"], k["T"], c.n_in)) < k["p_in"]).astype(np.uint8)
     r = native.run(c, x, record=("spikes", "outputs", "v"))
-    ref = py_simulate(c, x.tolist(), S=6, D=12, mb=k["mb"], cb=k["cb"])
+    ref = py_simulate(c, x.tolist(), S=6, D=12, mb=k["mb"], cb=k["cb"], mode=k["mode"])
     np.testing.assert_array_equal(r.spikes, np.array(ref["spikes"], np.uint8).reshape(r.spikes.shape))
     np.testing.assert_array_equal(r.v, np.array(ref["v"], np.int64).reshape(r.v.shape))
     np.testing.assert_array_equal(r.out_int, np.array(ref["y"], np.int64).reshape(r.out_int.shape))
     assert r.counts.saturations == ref["saturations"]
+    got = r.counts.overflows()
+    assert {k: got[k] for k in ref["events"]} == ref["events"]
+    assert got["accumulator"] == got["trace"] == got["weight"] == 0
     # counts: the kernel's own == derived independently from the recorded spikes
     cs = counts_from_spikes(c, x, r.spikes)
-    mine, theirs = r.counts.to_dict(), cs.to_dict()
-    mine.pop("saturations"); theirs.pop("saturations")
-    assert mine == theirs
+    assert _no_overflow(r.counts.to_dict()) == _no_overflow(cs.to_dict())
 
 
-def test_extreme_weights_saturate_and_wrap_counted():
-    """Full-scale weights into narrow registers: saturation and wrap happen and are counted."""
+@pytest.mark.parametrize("mode", ["lava", "saturate", "wrap"])
+def test_extreme_weights_saturate_and_wrap_counted(mode):
+    """Full-scale weights into narrow registers: every register kind reaches its limit, and the events
+    are counted per kind exactly as the Python model counts them."""
     rng = np.random.default_rng(3)
-    c = random_compiled(rng, wb=16, mb=12, cb=10, e_in=3, vth=1, p_rec=1.0)
+    c = _with_mode(random_compiled(rng, wb=16, mb=12, cb=10, e_in=3, e_out=3, vth=1, p_rec=1.0, dk=0), mode)
     x = np.ones((1, 10, c.n_in), np.uint8)
     r = native.run(c, x, record=("spikes", "outputs", "v"))
-    ref = py_simulate(c, x.tolist(), S=6, D=12, mb=12, cb=10)
-    assert ref["saturations"] > 0 and r.counts.saturations == ref["saturations"]
-    assert np.abs(r.v).max() <= (1 << 11) - 1
+    ref = py_simulate(c, x.tolist(), S=6, D=12, mb=12, cb=10, mode=mode)
+    np.testing.assert_array_equal(r.v, np.array(ref["v"], np.int64).reshape(r.v.shape))
+    np.testing.assert_array_equal(r.out_int, np.array(ref["y"], np.int64).reshape(r.out_int.shape))
+    got = r.counts.overflows()
+    assert all(ref["events"][k] > 0 for k in ("current", "membrane", "readout")), ref["events"]
+    assert {k: got[k] for k in ref["events"]} == ref["events"]
+    if mode != "wrap":
+        assert np.abs(r.v).max() <= (1 << 11) - 1
+
+
+def test_int32_sums_wrap_like_lava():
+    """overflow = 'lava': a sum past int32 wraps before lava's 24-bit wrap of u (fan-in 3000 x 255 x 2^7 x
+    2^6 > 2^31); the kernel keeps what the Python model keeps, and the wrap is counted."""
+    rng = np.random.default_rng(1)
+    c = _with_mode(random_compiled(rng, n_in=3000, n_rec=3, wb=9, e_in=7, vth=1000, p_rec=0.0, du=4095, dv=4095,
+                                   kind="lif", n_ref=1), "lava")
+    c = replace(c, w_in=np.full((3, 3000), 255, np.int32))
+    x = np.ones((1, 3, c.n_in), np.uint8)
+    r = native.run(c, x, record=("spikes", "outputs", "v"))
+    ref = py_simulate(c, x.tolist(), S=6, D=12, mb=24, cb=24, mode="lava")
+    exact = 3000 * 255 * (1 << 7) * (1 << 6)
+    assert exact > 2 ** 31
+    np.testing.assert_array_equal(r.v, np.array(ref["v"], np.int64).reshape(r.v.shape))
+    assert r.counts.overflow_current == ref["events"]["current"] > 0
 
 
 def test_event_driven_cost_grows_with_spikes():
