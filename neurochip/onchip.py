@@ -12,9 +12,10 @@ curve (plain dict, JSON-able).
 The loop is a sequence of pure steps over data: `check_plan` (all bad input refused before any work),
 `prepare_rule` (the on-chip learning rate / rounding / eligibility lowered and checked representable),
 `train_onchip`, `plot_curves`, `write_curve`. Iterations between two evaluations run as ONE backend
-call (K x B trials, weights applied every B trials), so the backend's per-run learning state (trace
-and accumulator buffers) persists over a chunk; chunks are seeded from ``plan.seed`` and the index of
-their first iteration, so a run repeats exactly.
+call (K x B trials, weights applied every B trials); the backend's learning state (weights and the
+per-synapse residual accumulators below the weight LSB, ``RunResult.meta['learn_state']``) is carried
+from call to call when the backend returns one, so nothing below an LSB is dropped at an evaluation.
+Chunks are seeded from ``plan.seed`` and the index of their first iteration, so a run repeats exactly.
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class OnchipPlan:
     eval_trials:  held-out trials, ``task.batch(eval_trials, 'test', 0)``
     seed:         stochastic-rounding seed of the on-chip rule (mixed with the iteration index)
     first_index:  index of the first training draw (to continue a float run's stream on the same trials)
+    curve_trials: held-out trials scored at the intermediate points (the first ones of the held-out set;
+                  None: all); the first and the last point always score the whole set
     """
 
     iterations: int
@@ -50,8 +53,12 @@ class OnchipPlan:
     eval_trials: int = 256
     seed: int = 0
     first_index: int = 0
+    curve_trials: int | None = None
 
     def __post_init__(self) -> None:
+        if self.curve_trials is not None and (isinstance(self.curve_trials, bool) or
+                                              not isinstance(self.curve_trials, (int, np.integer)) or self.curve_trials < 1):
+            raise ConfigError(f"on-chip curve_trials must be an integer >= 1 or None, got {self.curve_trials!r}")
         for name, lo in (("iterations", 1), ("batch_size", 1), ("epochs", 1), ("eval_every", 1), ("eval_trials", 1),
                          ("seed", 0), ("first_index", 0)):
             v = getattr(self, name)
@@ -205,9 +212,14 @@ def check_onchip_config(oc: dict) -> OnchipPlan:
     return OnchipPlan(iterations=its, batch_size=bs, epochs=epochs, eval_every=default_eval_every(its))
 
 
+def default_curve_trials(eval_trials: int) -> int:
+    """Held-out trials scored at intermediate curve points: at most 64 (the ends score the whole set)."""
+    return min(int(eval_trials), 64)
+
+
 def default_eval_every(iterations: int) -> int:
-    """About 8 held-out evaluations per pass (at least every iteration for short runs)."""
-    return max(1, -(-int(iterations) // 8))
+    """About 4 held-out evaluations per pass (at least every iteration for short runs)."""
+    return max(1, -(-int(iterations) // 4))
 
 
 def check_output_dir(path, force: bool = False) -> None:
@@ -243,8 +255,9 @@ def _key(batch) -> str:
 
 
 def with_weights(compiled, weights: dict):
+    """``compiled`` with a learning run's weights (integer mantissas; ``b_out`` float when it learns)."""
     kw = {k: np.asarray(v.toarray() if hasattr(v, "toarray") else v) for k, v in weights.items()
-          if k in ("w_in", "w_rec", "w_out")}
+          if k in ("w_in", "w_rec", "w_out", "b_out")}
     if "w_rec" in kw and hasattr(compiled.w_rec, "toarray"):
         kw["w_rec"] = weights["w_rec"]
     return replace(compiled, **kw)
@@ -275,13 +288,18 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
     B, K = int(plan.batch_size), int(plan.eval_every)
     t_start = time.perf_counter()
 
-    def evaluate(c) -> dict:
-        r = be.run(c, test.x)
-        return chip_metrics(r.outputs, test)
+    n_all = int(test.x.shape[0])
+    n_mid = min(n_all, int(plan.curve_trials or n_all))
+    sub = test if n_mid == n_all else test.__class__(x=test.x[:n_mid], target=test.target[:n_mid], loss=test.loss,
+                                                         mask=test.mask[:n_mid], meta=test.meta)
+
+    def evaluate(c, b=test) -> dict:
+        r = be.run(c, b.x)
+        return chip_metrics(r.outputs, b)
 
     m0 = evaluate(compiled)
     m_last = m0
-    points = [{"iteration": 0, "trials": 0, f"heldout_{key}": m0[key], "wall_s": 0.0}]
+    points = [{"iteration": 0, "trials": 0, f"heldout_{key}": m0[key], "heldout_trials": n_all, "wall_s": 0.0}]
     if callback:
         callback(points[-1])
     bar = None
@@ -291,6 +309,7 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
                    unit="it", leave=True, dynamic_ncols=True)
     c = compiled
     done = 0
+    state = None
     events = {"weight_updates": 0, "weight_clips": 0, "learning_saturations": 0}
     try:
         for ep in range(int(plan.epochs)):
@@ -302,7 +321,10 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
                       "loss": bs[0].loss}
                 # one seed per chunk: distinct stochastic-rounding streams across chunks and passes
                 seed = (int(plan.seed) * 1_000_003 + ep * 100_003 + start) & 0x7FFFFFFF
-                r = be.run(c, x, learn=True, targets=tg, batch_size=B, epochs=1, seed=seed)
+                # continue the previous chunk's learning state (residual accumulators) when the backend returns one
+                kw = {"state": state} if state is not None else {}
+                r = be.run(c, x, learn=True, targets=tg, batch_size=B, epochs=1, seed=seed, **kw)
+                state = r.meta.get("learn_state")
                 c = with_weights(c, r.weights)
                 events["weight_updates"] += int(r.counts.weight_updates)
                 events["weight_clips"] += int(r.meta.get("weight_clips", 0) or 0)
@@ -311,8 +333,9 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
                 tr = chip_metrics(r.outputs, bs[0].__class__(x=x, target=tg["target"], loss=tg["loss"],
                                                              mask=tg["mask"]))
                 hist = (r.meta.get("epochs") or [{}])[-1]
-                m = m_last = evaluate(c)
-                pt = {"iteration": done, "trials": done * B, f"heldout_{key}": m[key],
+                last = ep == int(plan.epochs) - 1 and start + n_it == int(plan.iterations)
+                m = m_last = evaluate(c) if last else evaluate(c, sub)
+                pt = {"iteration": done, "trials": done * B, f"heldout_{key}": m[key], "heldout_trials": n_all if last else n_mid,
                       f"train_{key}": tr[key], "wall_s": round(time.perf_counter() - t_start, 3)}
                 if "loss" in hist:
                     pt["train_loss"] = float(hist["loss"])

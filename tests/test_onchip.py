@@ -66,6 +66,16 @@ def test_heldout_never_trained_on(small):
     assert [p["iteration"] for p in pts] == [0, 2, 3] and [p["trials"] for p in pts] == [0, 8, 12]
 
 
+def test_intermediate_points_score_a_subset_ends_score_all(small):
+    task, cn = small
+    plan = OnchipPlan(iterations=3, batch_size=2, eval_every=1, eval_trials=8, curve_trials=3)
+    pts = train_onchip(cn, task, plan, progress=False).curve["points"]
+    assert [p["heldout_trials"] for p in pts] == [8, 3, 3, 8]
+    for p in pts:                                             # each score is a fraction of its own trial count
+        n = p["heldout_trials"]
+        assert abs(p["heldout_accuracy"] * n - round(p["heldout_accuracy"] * n)) < 1e-9
+
+
 def test_first_index_shifts_the_training_stream(small):
     task, cn = small
     spy = SpyTask(task)

@@ -33,7 +33,10 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, default=1, help="passes over the same training draws when learning")
     p.add_argument("--batch-size", type=int, default=16, help="trials per on-chip weight application (B)")
     p.add_argument("--eval-every", type=int, default=None,
-                   help="iterations between held-out evaluations (default: about 8 points per pass)")
+                   help="iterations between held-out evaluations (default: about 4 points per pass)")
+    p.add_argument("--curve-trials", type=int, default=None,
+                   help="held-out trials scored at intermediate curve points (default: min(test trials, 64)); the "
+                        "first and last points score all held-out trials")
     p.add_argument("--lr", type=float, default=None,
                    help="on-chip SGD learning rate (dimensionless; re-lowers the rule), default: the compiled rule's "
                         "chip setting")
@@ -85,11 +88,13 @@ def raster_png(spikes, path, title: str) -> None:
 
 def learn_plan(args):
     """The `OnchipPlan` of ``neurochip run --learn`` (also used by the demo to draw identically)."""
-    from ..onchip import OnchipPlan, default_eval_every
+    from ..onchip import OnchipPlan, default_curve_trials, default_eval_every
     its = args.iterations if args.iterations is not None else -(-int(args.trials) // max(1, int(args.batch_size)))
     ev = args.eval_every if args.eval_every is not None else default_eval_every(its)
+    n_test = args.test_trials or args.trials
+    ct = args.curve_trials if args.curve_trials is not None else default_curve_trials(n_test)
     return OnchipPlan(iterations=its, batch_size=args.batch_size, epochs=args.epochs, eval_every=ev,
-                      eval_trials=args.test_trials or args.trials, seed=args.seed)
+                      eval_trials=n_test, seed=args.seed, curve_trials=ct)
 
 
 def run(args) -> int:
@@ -105,7 +110,7 @@ def run(args) -> int:
     for name in ("trials", "epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    for name in ("test_trials", "iterations", "eval_every"):
+    for name in ("test_trials", "iterations", "eval_every", "curve_trials"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     out = Path(args.out)
