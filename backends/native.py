@@ -488,7 +488,8 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
             raise ConfigError("learn=True runs the on-chip (fixed-point) rule; use mode='fixed' "
                               "(float learning is neurochip.learning's job)")
         from .native_learn import run_learning
-        return run_learning(compiled, x, targets, record=record, seed=seed, epochs=epochs, batch_size=batch_size)
+        return overflow_note(run_learning(compiled, x, targets, record=record, seed=seed, epochs=epochs,
+                                          batch_size=batch_size))
     if mode == "fixed":
         z, y, v, counts = run_fixed(compiled, x, record)
         outputs = y / float(compiled.scale_out) + np.asarray(compiled.b_out, np.float64)[None, None, :]
@@ -498,10 +499,26 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
         backend, out_int = NAME + "-float", None
     wall = time.perf_counter() - t0
     B, T, _ = x.shape
-    return RunResult(spikes=z, outputs=outputs, counts=counts, backend=backend, v=v,
-                     out_int=out_int if "out_int" in record or mode == "fixed" else None,
-                     meta={"wall_s": wall, "mode": mode, "syn_events_per_s": counts.syn_ops / max(wall, 1e-12),
-                           "spike_rate_hz": spike_rate_hz(z, compiled)})
+    return overflow_note(RunResult(spikes=z, outputs=outputs, counts=counts, backend=backend, v=v,
+                                   out_int=out_int if "out_int" in record or mode == "fixed" else None,
+                                   meta={"wall_s": wall, "mode": mode,
+                                         "syn_events_per_s": counts.syn_ops / max(wall, 1e-12),
+                                         "spike_rate_hz": spike_rate_hz(z, compiled)}))
+
+
+def overflow_note(r: RunResult) -> RunResult:
+    """Never silent: put the overflow events per register kind in ``r.meta['overflow']`` and warn
+    (`compiler.check.FixedPointOverflowWarning`) when any register wrapped or saturated."""
+    ov = r.counts.overflows()
+    r.meta["overflow"] = ov
+    if any(ov.values()):
+        import warnings
+
+        from neurochip.compiler.check import FixedPointOverflowWarning
+        kinds = ", ".join(f"{k} {n}" for k, n in ov.items() if n)
+        warnings.warn(f"native run: registers wrapped or saturated ({kinds} events; docs/fixed_point.md "
+                      f"\"Registers\")", FixedPointOverflowWarning, stacklevel=3)
+    return r
 
 
 def spike_rate_hz(z: np.ndarray, compiled) -> float:

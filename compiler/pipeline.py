@@ -38,10 +38,16 @@ class CompileOptions:
     partition: PartitionOptions = field(default_factory=PartitionOptions)
     place: PlaceOptions = field(default_factory=PlaceOptions)
     learn: LowerRuleOptions = field(default_factory=LowerRuleOptions)
+    overflow: str = "warn"     # a register that can wrap or saturate: 'error' | 'warn' | 'allow' (check.register_bounds)
+
+    def __post_init__(self) -> None:
+        if self.overflow not in ("error", "warn", "allow"):
+            raise ConfigError(f"overflow must be 'error', 'warn' or 'allow', got {self.overflow!r}")
 
     @classmethod
     def make(cls, *, rounding: str = "nearest", seed: int = 0, reset: str = "auto", approximate=(),
-             learn_rounding: str | None = None, learn: LowerRuleOptions | None = None, **kw) -> "CompileOptions":
+             learn_rounding: str | None = None, learn: LowerRuleOptions | None = None, overflow: str = "warn",
+             **kw) -> "CompileOptions":
         """Convenience: common options by keyword. rounding: weights to mantissas; learn_rounding: the on-chip
         rule's rounding (None = the profile's first supported mode); learn: the lower-rule pass's options
         (on-chip lr, batch, eligibility, ...); kw: more QuantizeOptions."""
@@ -50,7 +56,7 @@ class CompileOptions:
             from dataclasses import replace as _r
             lo = _r(lo, rounding=learn_rounding)
         return cls(check=CheckOptions(reset=reset, approximate=tuple(approximate), rounding=lo.rounding),
-                   quantize=QuantizeOptions(rounding=rounding, seed=seed, **kw), learn=lo)
+                   quantize=QuantizeOptions(rounding=rounding, seed=seed, **kw), learn=lo, overflow=overflow)
 
 
 def _lower_rule(net, rule, profile, quant, learn: LowerRuleOptions, learn_rounding):
@@ -150,6 +156,9 @@ def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: Lear
     cn = emit(g, q, part, pl, rt, prof, compiled_rule=compiled_rule, rule=prov_rule, report=report, options=opts_dict)
     t["emit"] = time.perf_counter() - t0
     cn.report["timing_s"]["emit"] = t["emit"]
+    from .check import overflow_policy, register_bounds
+    cn.report["overflow"] = register_bounds(cn)      # worst case of every register vs its width
+    overflow_policy(cn.report["overflow"], o.overflow, f"compiled network for '{prof.name}' ")
     cb("emit", cn)
     return cn
 

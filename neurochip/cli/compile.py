@@ -37,6 +37,9 @@ def add_parser(sub) -> None:
                    help="membrane range in units of v_th that must fit the membrane register (dimensionless)")
     p.add_argument("--rate", type=float, default=10.0,
                    help="expected firing rate per neuron (Hz) used to weight spike traffic in partition/place")
+    p.add_argument("--overflow", default="warn", choices=["error", "warn", "allow"],
+                   help="a register that can wrap or saturate (worst case, report 'overflow'): refuse it (exit 2), "
+                        "warn (default) or accept it silently in the report")
     p.add_argument("-o", "--out", required=True, help="output directory (created atomically; an existing non-empty "
                    "directory is refused unless --force)")
     p.add_argument("--force", action="store_true", help="replace an existing non-empty output directory (whole)")
@@ -65,7 +68,8 @@ def run(args) -> int:
         raise ConfigError(f"--seed must be >= 0, got {args.seed}")
     approx = tuple(a.strip() for a in args.approximate.split(",") if a.strip())
     o = CompileOptions.make(rounding=args.rounding, seed=args.seed, reset=args.reset, approximate=approx,
-                            learn_rounding=args.learn_rounding, v_headroom=args.v_headroom)  # checks the options
+                            learn_rounding=args.learn_rounding, v_headroom=args.v_headroom,
+                            overflow=args.overflow)  # checks the options
     prof = load_profile(args.chip)
     net = Network.load(args.net)
     rule = None

@@ -223,3 +223,69 @@ def test_approximations_make_it_fit(small_net):
         compile(small_net, p)
     cn = compile(small_net, p, options=CompileOptions.make(approximate=("adaptation", "refractory")))
     assert cn.neuron_kind == "lif" and cn.n_ref == 1 and cn.report["quantize"]["adaptation_dropped"]
+
+
+# --- register bounds and the overflow policy (issue 15) ----------------------------------------------------
+
+def _wide_input_net(n_in: int = 1100):
+    """The issue's network: 1,100 inputs (fan-in inside loihi2's max_fan_in 4096) of one v_th each."""
+    from neurochip.network import NeuronParams, init_network
+    net = init_network(n_in, 4, 2, NeuronParams(kind="lif"), seed=0)
+    return replace(net, w_in=np.ones_like(net.w_in))
+
+
+def test_overflow_report_names_the_numbers():
+    import warnings
+
+    from neurochip.compiler.check import FixedPointOverflowWarning
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        c = compile(_wide_input_net(), "loihi2", options=CompileOptions.make(overflow="allow"))
+    assert not [w for w in rec if issubclass(w.category, FixedPointOverflowWarning)], "allow: no warning"
+    b = c.report["overflow"]
+    cur = b["registers"]["current"]
+    assert b["semantics"] == "lava" and cur["can_overflow"] and "current" in b["can_overflow"]
+    assert b["projections"]["in"]["fan_in_max"] == 1100
+    # worst case = fan-in x max mantissa x 2^e x 2^S, exactly
+    p = b["projections"]["in"]
+    assert p["worst_sum"] == 1100 * p["max_mantissa"] and p["worst_input"] == (p["worst_sum"] << p["exp"]) << 6
+    assert cur["worst"] >= p["worst_input"] > cur["limit"] == (1 << 23) - 1
+    assert "current (24-bit" in b["verdict"] and str(cur["limit"]) in b["verdict"]
+
+
+def test_overflow_policy_error_warn_allow():
+    from neurochip.compiler.check import FixedPointOverflowWarning
+    from neurochip.errors import FixedPointOverflowError
+    net = _wide_input_net()
+    with pytest.raises(FixedPointOverflowError, match="current"):
+        compile(net, "loihi2", options=CompileOptions.make(overflow="error"))
+    with pytest.warns(FixedPointOverflowWarning, match="can overflow: current"):
+        compile(net, "loihi2")                                    # default: warn
+    from neurochip.errors import ConfigError
+    with pytest.raises(ConfigError, match="overflow must be"):
+        CompileOptions.make(overflow="ignore")
+
+
+def test_cannot_overflow_compiles_silently_under_error():
+    from neurochip.network import NeuronParams, init_network
+    net = init_network(2, 3, 1, NeuronParams(kind="lif"), seed=0)
+    net = replace(net, w_in=net.w_in * 0.1, w_rec=net.w_rec * 0.1, w_out=net.w_out * 0.1)
+    c = compile(net, "loihi2", options=CompileOptions.make(overflow="error"))
+    assert c.report["overflow"]["verdict"].startswith("cannot overflow") and not c.report["overflow"]["can_overflow"]
+
+
+def test_readout_simultaneous_spikes_bound():
+    """The readout's worst case is every neuron spiking in one step (not the scale's n_ref average): many
+    neurons into one readout with a short time constant exceed the 24-bit register."""
+    from neurochip.compiler.check import register_bounds
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "crosscheck"))
+    from xc_nets import make_compiled
+    rng = np.random.default_rng(0)
+    c = make_compiled(rng, n_in=2, n_rec=200, n_out=1, w_lim=255, e_out=4, dk=4095, p_rec=0.0)
+    c = replace(c, w_out=np.full((1, 200), 255, np.int32))
+    r = register_bounds(c)["registers"]["readout"]
+    assert r["input_worst"] == (200 * 255 << 4) << 6 and r["can_overflow"]
+    c2 = replace(c, w_out=np.full((1, 200), 2, np.int32), e_out=0)
+    assert not register_bounds(c2)["registers"]["readout"]["can_overflow"]
