@@ -28,9 +28,15 @@ def forward(net, x):
     return np.stack(Z, 1), np.stack(PSI, 1), np.stack(Y, 1)
 
 
-def rtrl(net, x, Z, PSI, err, reg=None, reset=True):
+def rtrl(net, x, Z, PSI, err, reg=None, reset=True, trunc=0):
     """Exact forward-mode gradient of E with dE/do^t = err^t and dE/dz^t = reg (per neuron), for
-    theta = (W_rec, W_in). Influence matrices M^v = dv/dtheta, M^a = da/dtheta, D = dz/dtheta."""
+    theta = (W_rec, W_in). Influence matrices M^v = dv/dtheta, M^a = da/dtheta, D = dz/dtheta.
+
+    trunc = k > 0: truncated BPTT as rules.py defines it, written in forward form. The sequence is cut into
+    k-step windows counted from the end ([T-k, T-1], [T-2k, T-k-1], ...); the neuron state (v, a, z) that
+    enters a window is treated as a constant, so the influence matrices restart from zero at the first
+    step of every window but the first. The readout filter is not cut (M^y keeps its history) and the
+    presynaptic spikes a window's first step reads are still the previous step's."""
     p = net.params
     B, T, N = Z.shape
     Ni = x.shape[2]; K = net.n_out
@@ -41,6 +47,8 @@ def rtrl(net, x, Z, PSI, err, reg=None, reset=True):
     g = np.zeros(P)
     for t in range(T):
         zp = Z[:, t - 1] if t else np.zeros((B, N))
+        if trunc > 0 and t > 0 and (T - t) % trunc == 0:   # t opens a window: the state it inherits is detached
+            Mv = np.zeros_like(Mv); Ma = np.zeros_like(Ma); D = np.zeros_like(D)
         Ma = p.rho * Ma + p.c_a * D
         imm = np.zeros((B, N, P))
         for j in range(N):

@@ -151,20 +151,50 @@ def test_rflo_differs_from_eprop_only_through_adaptation():
     assert rel(g_r.w_in[~lif], g_e.w_in[~lif]) > 1e-6
 
 
-def test_truncated_bptt_limits():
-    net = random_net(2, 3, 5, 2, "alif")
-    x, err, _ = draw(2, 2, 30, 3, 2)
+trunc_cases = st.fixed_dictionaries(dict(
+    seed=st.integers(0, 10_000), n_in=st.integers(1, 4), n_rec=st.integers(2, 6), n_out=st.integers(1, 3),
+    B=st.integers(1, 2), T=st.integers(5, 40), kind=st.sampled_from(["lif", "alif"]), n_ref=st.integers(1, 4),
+    reset=st.booleans(), p_rec=st.sampled_from([1.0, 0.5]), k=st.integers(1, 12)))
+
+
+@given(trunc_cases)
+@settings(**SETTINGS)
+def test_truncated_bptt_equals_truncated_rtrl(s):
+    """Truncated BPTT (backward scan, windows cut every k steps from the end) == the forward-mode oracle whose
+    influence matrices restart at every window start (tests/learning/oracle.py, trunc=k)."""
+    net = random_net(s["seed"], s["n_in"], s["n_rec"], s["n_out"], s["kind"], n_ref=s["n_ref"], p_rec=s["p_rec"])
+    x, err, rng = draw(s["seed"], s["B"], s["T"], s["n_in"], s["n_out"])
+    reg = 0.1 * rng.standard_normal(s["n_rec"])
     tr = simulate(net, x)
-    F = np.ascontiguousarray(net.w_out.T)
-    full = adjoint_grads(net, x, tr, err, F, ScanConfig(True, True, True, 0))
-    long = adjoint_grads(net, x, tr, err, F, ScanConfig(True, True, True, 30))
-    short = adjoint_grads(net, x, tr, err, F, ScanConfig(True, True, True, 3))
-    np.testing.assert_array_equal(full.w_rec, long.w_rec)
-    assert rel(short.w_rec, full.w_rec) > 1e-6
-    # truncation to 1 step with no recurrence/reset/adaptation to carry equals e-prop without the leak
-    # path: at least it must equal the rule object's plumbing
-    rule = LearningRule("truncated_bptt", truncation=3)
+    g = adjoint_grads(net, x, tr, err, np.ascontiguousarray(net.w_out.T), ScanConfig(True, s["reset"], True, s["k"]),
+                      reg)
+    gi, gr = rtrl(net, x.astype(float), tr.z.astype(float), tr.psi, err, reg, reset=s["reset"], trunc=s["k"])
+    for a, b in ((g.w_in, gi), (g.w_rec, gr)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-8 * max(np.abs(b).max(), 1e-12))
+    np.testing.assert_allclose(g.w_out, readout_grad(net, tr.z.astype(float), err), rtol=1e-12, atol=1e-12)
+
+
+def test_truncated_bptt_rule_matches_oracle_and_differs_from_full():
+    """Through the rule object (`grads` with LearningRule('truncated_bptt')): equal to the truncated oracle, far
+    from the full gradient for a short window, equal to it when one window covers the whole sequence."""
+    from neurochip.learning import loss_terms
+    net = random_net(2, 3, 5, 2, "alif")
+    x, _, rng = draw(2, 2, 30, 3, 2)
+    batch = _batch_from(x, rng.standard_normal((2, 30, 2)))
+    tr = simulate(net, x)
+    assert tr.z.sum() > 10
+    rule = LearningRule("truncated_bptt", truncation=3, reg_rate=0.5)
     assert scan_config(rule) == ScanConfig(True, True, True, 3)
+    _, err, _, reg, _ = loss_terms(net, rule, batch, tr)
+    g = grads(net, rule, batch, tr)[0]
+    gi, gr = rtrl(net, x.astype(float), tr.z.astype(float), tr.psi, err, reg, reset=True, trunc=3)
+    gi0, gr0 = rtrl(net, x.astype(float), tr.z.astype(float), tr.psi, err, reg, reset=True)
+    assert rel(g.w_rec, gr) < 1e-10 and rel(g.w_in, gi) < 1e-10
+    assert rel(gr, gr0) > 0.3 and rel(gi, gi0) > 0.3          # measured 0.98 / 0.89: truncation is not a no-op
+    full = grads(net, LearningRule("bptt", reg_rate=0.5), batch, tr)[0]
+    whole = grads(net, LearningRule("truncated_bptt", truncation=30, reg_rate=0.5), batch, tr)[0]
+    for f in ("w_in", "w_rec", "w_out", "b_out"):
+        np.testing.assert_array_equal(getattr(whole, f), getattr(full, f))
 
 
 def test_loss_gradient_matches_finite_differences():
@@ -208,7 +238,11 @@ def test_weight_change_and_cosine_for_onchip_comparison():
     assert (dw.w_in == 0).all()
     gb = bptt_gradient(net, batch, reset_grad=False)
     c = cosine(dw, gb, ("w_rec",))
-    assert -1.0 < c < 0.0  # a descent step points against the gradient, imperfectly for e-prop
+    u, v = g.w_rec.ravel(), gb.w_rec.ravel()
+    assert c == pytest.approx(-(u @ v) / (np.linalg.norm(u) * np.linalg.norm(v)), rel=1e-12)
+    # the e-prop descent step points against the exact gradient (measured cosine -0.987 on this weakly recurrent
+    # net), but not exactly: the recurrent path it drops is visible (1 + c = 0.013)
+    assert c < -0.9 and 1.0 + c > 1e-3
     assert np.isclose(cosine(gb, gb), 1.0)
     net0 = net.with_weights(w_rec=np.zeros_like(net.w_rec))
     assert np.isclose(cosine(weight_change(net0, LearningRule("eprop_symmetric", reg_rate=0.0), batch),
