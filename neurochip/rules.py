@@ -14,18 +14,19 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from . import rulebook
 from .errors import InvalidNetworkError
 
-RULES = ("bptt", "truncated_bptt", "eprop_symmetric", "eprop_random", "eprop_adaptive", "rflo")
-EPROP_RULES = ("eprop_symmetric", "eprop_random", "eprop_adaptive")
-ONCHIP_RULES = EPROP_RULES + ("rflo",)  # rules with a local, forward-in-time form a chip can run
+RULES = rulebook.names()                 # every registered rule (neurochip/rulebook/: one module per rule)
+EPROP_RULES = tuple(n for n in RULES if n.startswith("eprop_"))
+ONCHIP_RULES = rulebook.local_names()   # rules with a local, forward-in-time form a chip can run
 
 
 @dataclass(frozen=True)
 class LearningRule:
     """A learning rule and its hyper-parameters.
 
-    name:            one of `RULES`
+    name:            one of `RULES` (the rule registry, `neurochip.rulebook`)
     lr:              learning rate (Adam step size or SGD rate), dimensionless
     optimizer:       'adam' or 'sgd'
     reset_grad:      differentiate the reset path (True for autodiff-style BPTT; e-prop drops it).
@@ -41,7 +42,7 @@ class LearningRule:
                      (pre trace x post term, as ReckOn); float rules are always exact
     """
 
-    name: Literal["bptt", "truncated_bptt", "eprop_symmetric", "eprop_random", "eprop_adaptive", "rflo"] = "eprop_random"
+    name: str = "eprop_random"          # a registered rule (`neurochip.rulebook.names()`)
     lr: float = 5e-3
     optimizer: Literal["adam", "sgd"] = "adam"
     reset_grad: bool | None = None
@@ -76,7 +77,7 @@ class LearningRule:
     def differentiates_reset(self) -> bool:
         if self.reset_grad is not None:
             return self.reset_grad
-        return self.name in ("bptt", "truncated_bptt")
+        return rulebook.get(self.name).reset_grad
 
     @property
     def is_eprop(self) -> bool:

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..rules import RULES
 
 
 def add_parser(sub) -> None:
@@ -28,7 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--neuron", choices=["lif", "alif"], default=None,
                    help="neuron kind; 'alif' makes half the neurons adaptive (default per task)")
     p.add_argument("--rule", default=None,
-                   choices=["bptt", "truncated_bptt", "eprop_symmetric", "eprop_random", "eprop_adaptive", "rflo"],
+                   choices=list(RULES),
                    help="learning rule (default: eprop_random)")
     p.add_argument("--truncation", type=int, default=None, help="k steps for truncated_bptt (time steps)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help="optimiser (default per task)")

@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import numba
 
+from .. import rulebook
 from ..errors import InvalidNetworkError
 from ..network import Network
 from ..rules import LearningRule
@@ -77,16 +78,16 @@ class ScanConfig:
 
 
 def scan_config(rule: LearningRule) -> ScanConfig:
-    exact = rule.name in ("bptt", "truncated_bptt")
-    return ScanConfig(recurrent=exact, reset=rule.differentiates_reset, adapt=rule.name != "rflo",
-                      trunc=int(rule.truncation) if rule.name == "truncated_bptt" else 0)
+    """The scan's paths as the rule's registry entry declares them (`neurochip.rulebook`)."""
+    spec = rulebook.get(rule.name)
+    return ScanConfig(recurrent=spec.recurrent, reset=rule.differentiates_reset, adapt=spec.adapt,
+                      trunc=int(rule.truncation) if spec.truncated else 0)
 
 
 def feedback_matrix(net: Network, rule: LearningRule) -> np.ndarray:
-    """F [n_rec, n_out]: W_out^T for bptt/truncated_bptt/eprop_symmetric, B otherwise."""
-    if rule.name in ("bptt", "truncated_bptt", "eprop_symmetric"):
-        return np.ascontiguousarray(net.w_out.T)
-    return np.ascontiguousarray(net.B)
+    """F [n_rec, n_out] from the rule's registry entry (W_out^T for exact gradients and symmetric
+    e-prop, B for random feedback, ...)."""
+    return np.ascontiguousarray(rulebook.get(rule.name).feedback(net), dtype=np.float64)
 
 
 def _threads() -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import rulebook
 from ..errors import InvalidNetworkError
 from ..network import Network
 from ..rules import LearningRule
@@ -100,9 +101,7 @@ def apply_update(net: Network, rule: LearningRule, g: Grads, st: OptState, lr: f
     new = {k: getattr(net, k) + d for k, d in inc.items()}
     if "w_rec" in new:
         new["w_rec"] = new["w_rec"] * net.rec_mask  # exact zeros where no synapse exists
-    if rule.name == "eprop_adaptive":
-        lam = rule.adaptive_decay
-        B = net.B + (inc["w_out"].T if "w_out" in inc else 0.0)
-        new["B"] = (1 - lam) * B
-        new["w_out"] = (1 - lam) * new.get("w_out", net.w_out)
+    post = rulebook.get(rule.name).post_update     # e.g. eprop_adaptive moves B with W_out
+    if post is not None:
+        new = post(net, new, inc, rule)
     return net.with_weights(**new)
