@@ -300,9 +300,12 @@ def validate_config(cfg: dict, *, where: str = "", main_job: bool = False) -> No
     from .compiler import compile as compile_net
     from .compiler.pipeline import CompileOptions
     from .train import build
+    import warnings
     try:
         _, net, rule, _, _ = build({k: cfg[k] for k in ("task", "network", "rule", "train")})
-        compile_net(net, profile, rule, options=CompileOptions.make(rounding=cfg["chip"]["rounding"]))
+        with warnings.catch_warnings():  # overflow warnings belong to the real compile, after training
+            warnings.simplefilter("ignore")
+            compile_net(net, profile, rule, options=CompileOptions.make(rounding=cfg["chip"]["rounding"]))
     except ConfigError as e:
         raise ConfigError(f"{where}{e}") from None
 

@@ -44,6 +44,30 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _load_counts(path):
+    """`cost.bench.load_counts` after checking every count is a whole number >= 0 (a NaN, a fraction or a
+    negative count would give a meaningless or negative energy)."""
+    import json
+    import math
+    from ..cost import bench as B
+    from ..errors import ArtifactError
+    try:
+        d = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"{path}: cannot read event counts ({e.__class__.__name__}: {e})") from None
+    if isinstance(d, dict) and isinstance(d.get("counts"), dict):
+        d = d["counts"]
+
+    def bad(v) -> bool:
+        if isinstance(v, list):
+            return any(bad(x) for x in v)
+        return isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or v != int(v)
+    for k, v in (d.items() if isinstance(d, dict) else ()):
+        if bad(v):
+            raise ArtifactError(f"{path}: count '{k}' = {str(v)[:40]}: event counts must be whole numbers >= 0")
+    return B.load_counts(path)
+
+
 def run(args) -> int:
     from ..compiler.artifact import CompiledNetwork
     from ..cost import bench as B
@@ -55,7 +79,7 @@ def run(args) -> int:
     dt = float((compiled.float_params or {}).get("dt", 1.0))
     x, targets = B.task_inputs(compiled, args.task, args.trials, args.seed, steps=args.steps, rate_hz=args.rate_hz,
                                dt_ms=dt)
-    counts = B.load_counts(args.counts) if args.counts else None
+    counts = _load_counts(args.counts) if args.counts else None
     from tqdm import tqdm
     bar = tqdm(total=len(chips), desc="bench", unit="chip", file=sys.stderr, disable=None)
 

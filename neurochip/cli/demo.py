@@ -29,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
     from ..pipeline import format_summary_rows, run_main_job
 
     cfg = load_config(args.config)
-    if args.chip:
+    if args.chip is not None:
         cfg["chip"]["name"] = args.chip
     if args.iterations is not None:
         cfg["train"]["iterations"] = args.iterations
