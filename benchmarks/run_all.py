@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 # Order of the sections in docs/benchmarks.md: the machine's bound and the native backend first, then
 # its peers, learning, the compiler; any other bench_*.py follows alphabetically.
-ORDER = ("bandwidth", "native", "peers", "float_training", "learning", "compile", "cost")
+ORDER = ("bandwidth", "native", "peers", "onchip", "float_training", "learning", "compile", "cost")
 
 
 def discover(bench_dir: Path) -> list[tuple[str, Path]]:
