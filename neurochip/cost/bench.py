@@ -27,6 +27,9 @@ from .report import chip_report
 
 # Constraint rule (compiler/check.py) -> the approximation that lifts it, for --approximate auto.
 AUTO_APPROX = {"reset_mode": "reset", "neuron_model": "adaptation", "refractory": "refractory"}
+# What each approximation changes in the neuron model (named in the comparison table).
+APPROX_MEANING = {"reset": "reset to zero (not by subtraction)", "adaptation": "adaptation dropped (ALIF -> LIF)",
+                  "refractory": "refractory period dropped"}
 
 
 def network_from_artifact(compiled):
@@ -61,8 +64,10 @@ def _compile_fn():
             return None
 
 
-def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple[str, ...] = ()) -> tuple[Any, str]:
-    """(CompiledNetwork for ``chip``, note). Raises ChipConstraintError when the network does not fit.
+def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple[str, ...] = ()
+                 ) -> tuple[Any, str, tuple[str, ...]]:
+    """(CompiledNetwork for ``chip``, note, approximations accepted). Raises ChipConstraintError when the
+    network does not fit.
 
     When recompiling, the learning rule's eligibility form and rounding are switched to ones the chip
     offers (they change the learning arithmetic, not the inference event counts) and the note says so;
@@ -72,7 +77,7 @@ def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple
     from ..chips.profile import load_profile
     prof = load_profile(chip)
     if prof.name == compiled.profile_name and (not learn or compiled.rule is not None or rule_from_artifact(compiled) is None):
-        return compiled, ""
+        return compiled, "", ()
     fn = _compile_fn()
     if fn is None:
         raise ConfigError(f"the compiler is unavailable, so '{chip}' cannot be costed from an artifact compiled for "
@@ -97,7 +102,7 @@ def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple
         # Accept exactly the neuron-model approximations this chip needs (named in the notes).
         try:
             c = fn(net, prof, rule, options=CompileOptions.make(rounding=rounding))
-            return c, "; ".join(notes)
+            return c, "; ".join(notes), ()
         except ChipConstraintError as e:
             need = {AUTO_APPROX[v.rule] for v in e.violations if v.rule in AUTO_APPROX}
             if not need or any(v.rule not in AUTO_APPROX for v in e.violations):
@@ -107,7 +112,7 @@ def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple
         notes.append(f"approximations accepted: {', '.join(approximate)}")
     opts = CompileOptions.make(rounding=rounding, approximate=approximate)
     c = fn(net, prof, rule, options=opts)
-    return c, "; ".join(notes)
+    return c, "; ".join(notes), approximate
 
 
 def task_inputs(compiled, task: str, trials: int, seed: int, *, steps: int | None = None, rate_hz: float = 10.0,
@@ -181,14 +186,16 @@ def run_counts(compiled, x: np.ndarray, *, learn: bool, targets=None) -> tuple[E
 
 def bench(compiled, chips: list[str], x, *, learn: bool = False, compare_bptt: bool = False,
           step_ms: float | None = None, counts: EventCounts | None = None, approximate: tuple[str, ...] = ("auto",),
-          targets=None, progress=None) -> list[dict[str, Any]]:
+          targets=None, progress=None, eval_batch=None) -> list[dict[str, Any]]:
     """Cost reports, one per chip (a chip the network does not fit gets {'chip', 'error'}).
 
     x: inputs [B, T, n_in], or a task `Batch` (then it is also the learning run's targets).
     targets: Batch-like (target, mask, loss) for the learning run; without it (or without a backend
     learning run) the learning counts are analytic (`bptt.eprop_counts`) and the report says so.
     approximate: neuron-model approximations accepted when recompiling for another chip; the default
-    ("auto",) accepts exactly those each chip needs and names them in the report's notes.
+    ("auto",) accepts exactly those each chip needs and names them in the report's ``approximations``.
+    eval_batch: a task Batch of held-out trials on which each chip's compiled network is run for its
+    accuracy (``rep['accuracy']``; default: the cost inputs when they are a task batch).
     progress(chip) is called after each chip."""
     if hasattr(x, "x") and hasattr(x, "mask"):
         targets = x if targets is None else targets
@@ -198,7 +205,7 @@ def bench(compiled, chips: list[str], x, *, learn: bool = False, compare_bptt: b
     reports = []
     for chip in chips:
         try:
-            c, note = compiled_for(compiled, chip, learn=learn, approximate=approximate)
+            c, note, approx = compiled_for(compiled, chip, learn=learn, approximate=approximate)
         except ChipConstraintError as e:
             reports.append({"chip": chip, "error": f"does not fit: {e}"})
             if progress:
@@ -217,17 +224,41 @@ def bench(compiled, chips: list[str], x, *, learn: bool = False, compare_bptt: b
         rep = chip_report(c, ci, counts_learn=cl, step_ms=step_ms, inputs=x if spikes is not None else None,
                           spikes=spikes, compare_bptt=compare_bptt, learn=learn)
         rep["notes"] = notes + rep["notes"]
+        rep["approximations"] = [APPROX_MEANING.get(a, a) for a in approx]
+        acc = chip_accuracy(c, eval_batch if eval_batch is not None else targets)
+        if acc is not None:
+            rep["accuracy"] = acc
         reports.append(rep)
         if progress:
             progress(chip)
     return reports
 
 
+def chip_accuracy(compiled, batch) -> dict[str, Any] | None:
+    """Task metrics of ``compiled`` (inference, native backend) on a task ``batch``, plus 'trials'; None
+    without a batch or when the backend cannot run it (the report then shows no accuracy)."""
+    if batch is None or not hasattr(batch, "mask"):
+        return None
+    from ..backends import get_backend
+    from ..learning.losses import task_metrics
+    try:
+        r = get_backend("native").run(compiled, np.asarray(batch.x))
+    except (BackendError, ConfigError) as e:
+        return {"error": str(e)}
+    m = task_metrics(r.outputs, batch.target, batch.mask, batch.loss)
+    m["trials"] = int(np.asarray(batch.x).shape[0])
+    return m
+
+
 def write_outputs(reports: list[dict[str, Any]], outdir: Path, *, bptt_rows=None) -> None:
-    """bench.json, energy_breakdown.png, traffic_heatmap.png (and bptt_scaling.png) into ``outdir``."""
-    from ..io import write_json
-    from . import plots
-    write_json(outdir / "bench.json", {"chips": reports})
+    """bench.json (reports, the like-for-like comparison rows and basis), comparison.md, energy_breakdown.png,
+    traffic_heatmap.png (and bptt_scaling.png) into ``outdir``."""
+    from ..io import atomic_write_text, write_json
+    from . import compare, plots
+    rows = compare.comparison_rows(reports)
+    write_json(outdir / "bench.json", {"chips": reports, "comparison": rows, "comparison_notes": list(compare.NOTES),
+                                       "basis": [compare.basis(r) for r in reports if "error" not in r]})
+    atomic_write_text(outdir / "comparison.md", compare.markdown(rows) + "\n" + "".join(f"- {n}\n" for n in compare.NOTES))
     ok = [r for r in reports if "error" not in r]
     cats = {}
     for r in ok:
@@ -239,9 +270,12 @@ def write_outputs(reports: list[dict[str, Any]], outdir: Path, *, bptt_rows=None
                 runs[label] = {k: (None if v is None else v / t * 1e-6) for k, v in e["by_category_pj"].items()}
         cats[r["chip"]] = runs
     plots.energy_breakdown(cats, outdir / "energy_breakdown.png")
+    if ok:
+        plots.chip_comparison([compare.basis(r) for r in ok], outdir / "chip_comparison.png")
     grids = {r["chip"]: np.asarray(r["router_grid"]) for r in ok if r.get("router_grid") is not None}
     plots.traffic_heatmap(grids, outdir / "traffic_heatmap.png")
     if bptt_rows is None:
         bptt_rows = next((r["bptt"]["scaling"] for r in ok if r.get("bptt", {}).get("scaling")), None)
     if bptt_rows:
-        plots.bptt_scaling(bptt_rows, outdir / "bptt_scaling.png")
+        mark = next((r["bptt"]["info"].get("T") for r in ok if r.get("bptt", {}).get("scaling") is bptt_rows), None)
+        plots.bptt_scaling(bptt_rows, outdir / "bptt_scaling.png", mark_T=mark)

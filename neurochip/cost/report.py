@@ -47,9 +47,17 @@ def chip_report(compiled, counts_infer, *, counts_learn=None, step_ms: float = 1
         cb, info = bptt_mod.bptt_counts(compiled, counts_infer, p, learning=counts_learn)
         e_b = energy(cb, p, step_ms=step_ms, core_xy=xy, n_cores=compiled.n_cores,
                      history_bits=(info["history_bits_read"], info["history_bits_written"]))
-        scaling = bptt_mod.scaling_table(p.format, n_in=int(compiled.n_in), n_out=int(compiled.n_out),
-                                         kind=str(compiled.neuron_kind), neurons_per_core=p.core.max_neurons,
+        # memory and traffic against T for the user's own network (its N, connectivity and cores), with the
+        # trial length it was run at marked
+        T_user = max(int(counts_infer.steps) // max(int(counts_infer.trials), 1), 1)
+        n_rec = int(compiled.n_rec)
+        p_rec = bptt_mod.n_existing(compiled.rec_mask) / max(n_rec * (n_rec - 1), 1)
+        Ts = tuple(sorted({100, 300, 1000, 3000, 10000, T_user}))
+        scaling = bptt_mod.scaling_table(p.format, Ts=Ts, Ns=(n_rec,), n_in=int(compiled.n_in),
+                                         n_out=int(compiled.n_out), p_rec=p_rec, kind=str(compiled.neuron_kind),
+                                         neurons_per_core=max(1, -(-n_rec // max(int(compiled.n_cores), 1))),
                                          accumulator_bits=p.learning.accumulator_bits)
+        info = {**info, "T": T_user}
         rep["bptt"] = {**e_b.to_dict(), "info": info, "communication": communication(cb, p, xy), "scaling": scaling}
     rep["memory"] = memory(compiled, p, learn=learn or counts_learn is not None)
     if compare_bptt:

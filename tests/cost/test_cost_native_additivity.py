@@ -9,7 +9,8 @@ from neurochip.backend_contract import EventCounts
 from neurochip.cost.energy import energy
 from neurochip.network import NeuronParams, init_network
 
-SCALARS = [f for f in EventCounts().scalars() if f != "saturations"]
+# register overflow is invisible in spikes: counts_from_spikes cannot reproduce the overflow counters
+SCALARS = [f for f in EventCounts().scalars() if f != "saturations" and not f.startswith("overflow_")]
 
 
 @pytest.fixture(scope="module")
