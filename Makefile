@@ -1,17 +1,21 @@
 # The two commands a new user needs (see README):
-#   make demo   - create .venv if needed and run the main job end to end on the embedded default
-#   make test   - create .venv if needed and run the test suite
+#   make demo   - create .venv if needed (runtime dependencies only) and run the main job end to end on the
+#                 embedded default
+#   make test   - create .venv if needed (with the test extras) and run the test suite
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench env clean
+.PHONY: demo test bench env env-test clean
 env:
 	@bash tools/bootstrap.sh
+
+env-test:
+	@bash tools/bootstrap.sh test
 
 demo: env
 	$(VENV)/bin/neurochip demo -o out/demo $(ARGS)
 
-test: env
+test: env-test
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: env

@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
-# Create (or reuse) the project virtualenv in .venv with Python 3.10 and install neurochip + test deps.
+# Create (or reuse) the project virtualenv in .venv with Python 3.10 and install neurochip.
+#
+#   bash tools/bootstrap.sh         # what `make demo` needs: neurochip and its runtime dependencies
+#   bash tools/bootstrap.sh test    # what `make test` needs: also the [test] extras (pytest, hypothesis,
+#                                   # ray, nest-simulator: NEST alone is most of the extra install time)
+#
+# Stamps: .venv/.neurochip-installed (runtime) and .venv/.neurochip-installed-test (with the test extras);
+# both are redone when pyproject.toml is newer. pip prefers wheels (--prefer-binary: no source builds when
+# a wheel of an acceptable version exists).
 # Python 3.10 is required by lava-nc (>=3.10,<3.11). It is looked for, in order, as $PYTHON,
 # python3.10 on PATH, pyenv's 3.10.x, ~/.pyenv/versions/3.10*, /usr/local/bin and /usr/bin.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$here/.venv"
-stamp="$venv/.neurochip-installed"
+extras="${1:-}"
+case "$extras" in
+  "") stamp="$venv/.neurochip-installed"; target="$here" ;;
+  test) stamp="$venv/.neurochip-installed-test"; target="$here[test]" ;;
+  *) echo "bootstrap: unknown extras '$extras' (use nothing or 'test')" >&2; exit 2 ;;
+esac
 
 is310() { [ -x "$1" ] && "$1" -c 'import sys; raise SystemExit(sys.version_info[:2] != (3, 10))' 2>/dev/null; }
 
@@ -26,7 +39,8 @@ find_python() {
   return 1
 }
 
-if [ -f "$stamp" ] && [ "$stamp" -nt "$here/pyproject.toml" ] && is310 "$venv/bin/python"; then
+fresh() { [ -f "$1" ] && [ "$1" -nt "$here/pyproject.toml" ]; }
+if is310 "$venv/bin/python" && { fresh "$stamp" || { [ -z "$extras" ] && fresh "$venv/.neurochip-installed-test"; }; }; then
   exit 0
 fi
 py="$(find_python)" || {
@@ -35,6 +49,8 @@ py="$(find_python)" || {
 }
 echo "bootstrap: using $py" >&2
 [ -x "$venv/bin/python" ] && is310 "$venv/bin/python" || { rm -rf "$venv"; "$py" -m venv "$venv"; }
-"$venv/bin/python" -m pip install --quiet --upgrade pip setuptools wheel >&2
-"$venv/bin/python" -m pip install --quiet -e "$here[test]" >&2
+"$venv/bin/python" -m pip install --quiet --prefer-binary --upgrade pip >&2
+"$venv/bin/python" -m pip install --quiet --prefer-binary -e "$target" >&2
 touch "$stamp"
+[ -n "$extras" ] && touch "$venv/.neurochip-installed"  # the test install includes the runtime one
+exit 0
