@@ -349,7 +349,7 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
         if bar is not None:
             bar.close()
     before, after = points[0][f"heldout_{key}"], points[-1][f"heldout_{key}"]
-    worse = after < before if key == "accuracy" else after > before
+    worse = is_worse(key, before, after)
     curve = {"schema": CURVE_SCHEMA, "task": task.name, "profile": compiled.profile_name, "metric": key,
              "lr": float(c.rule.lr), "rounding": c.rule.rounding, "eligibility": c.rule.eligibility,
              "rule": c.rule.name, "batch_size": B, "iterations": int(plan.iterations), "epochs": int(plan.epochs),
@@ -358,6 +358,11 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
              "before_metrics": m0, "after_metrics": m_last,
              "delta": after - before, "lowered": bool(worse), "events": events, "wall_s": round(time.perf_counter() - t_start, 3)}
     return OnchipResult(c, curve)
+
+
+def is_worse(metric: str, before: float, after: float) -> bool:
+    """True when ``after`` is a worse held-out figure than ``before`` (accuracy lower, nmse/error higher)."""
+    return after < before if metric == "accuracy" else after > before
 
 
 def verdict(curve: dict) -> str:
