@@ -46,7 +46,8 @@ def point_key(spec: dict) -> str:
     """Stable file name of a point: readable prefix + hash of the full spec."""
     h = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
     if spec["kind"] == "float":
-        return f"{spec['task']}_float_s{spec['seed']}_{h}"
+        opt = f"sgd{spec['float_sgd_lr']:g}" if spec.get("float_sgd_lr") else "ref"
+        return f"{spec['task']}_float_{opt}_s{spec['seed']}_{h}"
     return (f"{spec['task']}_{spec['chip']}_w{spec.get('weight_bits') or 'p'}_t{spec.get('trace_bits') or 'p'}_"
             f"{spec['rounding'][:4]}_{spec['eligibility'][:4]}_s{spec['seed']}_{h}")
 
@@ -74,9 +75,10 @@ def variant_profile(base: str, weight_bits: int | None, trace_bits: int | None, 
 
 def _task_and_net(spec: dict):
     from neurochip.train import build
-    cfg = {"task": {"name": spec["task"]}, "train": {"seed": int(spec["seed"])}}
+    cfg = {"task": {"name": spec["task"], **dict(spec.get("task_opts") or {})}, "train": {"seed": int(spec["seed"])},
+           "network": dict(spec.get("net_opts") or {}), "rule": dict(spec.get("rule_opts") or {})}
     if spec.get("n_rec"):
-        cfg["network"] = {"n_rec": int(spec["n_rec"])}
+        cfg["network"]["n_rec"] = int(spec["n_rec"])
     task, net, rule, tr, _ = build(cfg)
     return task, net, rule
 
@@ -191,11 +193,16 @@ def _strs(s):
 
 def sweep_specs(a) -> list[dict]:
     base = {"iterations": a.iterations, "batch": a.batch, "eval_every": a.eval_every or max(1, a.iterations // 4),
-            "eval_trials": a.eval_trials, "n_rec": a.n_rec, "pretrain": a.pretrain, "lr": a.lr}
+            "eval_trials": a.eval_trials, "n_rec": a.n_rec, "pretrain": a.pretrain, "lr": a.lr,
+            "task_opts": json.loads(a.task_opts), "net_opts": json.loads(a.net_opts), "rule_opts": json.loads(a.rule_opts)}
+    if a.setup:
+        base["setup"] = a.setup
     specs = []
     for task in _strs(a.tasks):
         for s in _ints(a.seeds):
             specs.append({**base, "kind": "float", "task": task, "seed": s})
+            if a.float_sgd and a.lr:
+                specs.append({**base, "kind": "float", "task": task, "seed": s, "float_sgd_lr": a.lr})
             for wb in _ints(a.weight_bits):
                 for tb in _ints(a.trace_bits):
                     for rnd in _strs(a.rounding):
@@ -256,13 +263,15 @@ def load_points(out: Path) -> list[dict]:
 
 def _label(spec: dict) -> tuple:
     if spec["kind"] == "float":
-        return (spec["task"], spec.get("group", ""), "float e-prop", "-", "-", "-", "-")
+        name = f"float e-prop, SGD lr {spec['float_sgd_lr']:g}" if spec.get("float_sgd_lr") else "float e-prop"
+        return (spec["task"], spec.get("group", ""), name, "-", "-", "-", "-")
     return (spec["task"], spec.get("group", ""), spec["chip"], spec.get("weight_bits") or "profile",
             spec.get("trace_bits") or "profile", spec["rounding"], spec["eligibility"])
 
 
 def _budget(spec: dict) -> tuple:
-    return (spec["iterations"], spec["batch"], spec.get("pretrain") or 0, spec.get("n_rec"), spec["eval_trials"])
+    return (spec["iterations"], spec["batch"], spec.get("pretrain") or 0, spec.get("n_rec"), spec["eval_trials"],
+            json.dumps(spec.get("task_opts") or {}, sort_keys=True), json.dumps(spec.get("net_opts") or {}, sort_keys=True))
 
 
 def summarise(points: list[dict]) -> list[dict]:
@@ -277,7 +286,8 @@ def summarise(points: list[dict]) -> list[dict]:
         before = [p["before"] for p in ok]
         row = {"task": lab[0], "group": lab[1], "chip": lab[2], "weight_bits": lab[3], "trace_bits": lab[4],
                "rounding": lab[5], "eligibility": lab[6], "iterations": bud[0], "batch": bud[1], "pretrain": bud[2],
-               "n_rec": bud[3], "eval_trials": bud[4], "metric": ps[0]["metric"], "seeds": sorted(p["spec"]["seed"] for p in ps),
+               "n_rec": bud[3], "eval_trials": bud[4], "task_opts": bud[5], "net_opts": bud[6],
+               "setup": ps[0]["spec"].get("setup") or "", "metric": ps[0]["metric"], "seeds": sorted(p["spec"]["seed"] for p in ps),
                "n_ok": len(ok), "mean": float(np.mean(vals)) if vals else None,
                "std": float(np.std(vals)) if len(vals) > 1 else (0.0 if vals else None),
                "values": vals, "before_mean": float(np.mean(before)) if before else None,
@@ -287,8 +297,8 @@ def summarise(points: list[dict]) -> list[dict]:
         rows.append(row)
     # gap to the float baseline of the same task, group and budget
     for r in rows:
-        f = [q for q in rows if q["chip"] == "float e-prop" and q["task"] == r["task"] and q["group"] == r["group"]
-             and (q["iterations"], q["batch"], q["pretrain"], q["n_rec"]) == (r["iterations"], r["batch"], r["pretrain"], r["n_rec"])]
+        same = ("task", "group", "iterations", "batch", "pretrain", "n_rec", "task_opts", "net_opts")
+        f = [q for q in rows if q["chip"] == "float e-prop" and all(q[k] == r[k] for k in same)]
         r["float_mean"] = f[0]["mean"] if f else None
         r["gap"] = (r["mean"] - f[0]["mean"]) if (f and r["mean"] is not None and f[0]["mean"] is not None) else None
     return rows
@@ -308,7 +318,7 @@ def markdown(rows: list[dict]) -> str:
         after = (f"{m} {_fmt(r['mean'])} +- {_fmt(r['std'])} ({len(r['values'])})" if r["mean"] is not None
                  else "error: " + "; ".join(r["errors"])[:160])
         bud = f"{r['iterations']} x {r['batch']}" + (f" after {r['pretrain']} float it" if r["pretrain"] else "")
-        lines.append(f"| {r['task']} | {r['group'] or 'sweep'} | {r['chip']} | {r['weight_bits']} | {r['trace_bits']} | "
+        lines.append(f"| {r['setup'] or r['task']} | {r['group'] or 'sweep'} | {r['chip']} | {r['weight_bits']} | {r['trace_bits']} | "
                      f"{r['rounding']} | {r['eligibility']} | {bud} | {_fmt(r['before_mean'])} | {after} | "
                      f"{_fmt(r['float_mean'])} | {_fmt(r['gap'])} | {r['wall_s_mean']:.0f} |")
     return head + "\n".join(lines) + "\n"
@@ -321,7 +331,7 @@ def plot(rows: list[dict], path: Path) -> None:
     tasks = sorted({r["task"] for r in rows})
     fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(6.5 * max(1, len(tasks)), 4), squeeze=False)
     for ax, t in zip(axes[0], tasks):
-        rs = [r for r in rows if r["task"] == t and r["chip"] != "float e-prop" and isinstance(r["weight_bits"], int)]
+        rs = [r for r in rows if r["task"] == t and not r["chip"].startswith("float") and isinstance(r["weight_bits"], int)]
         for (tb, rnd, el) in sorted({(r["trace_bits"], r["rounding"], r["eligibility"]) for r in rs}, key=str):
             sel = sorted([r for r in rs if (r["trace_bits"], r["rounding"], r["eligibility"]) == (tb, rnd, el)],
                          key=lambda r: r["weight_bits"])
@@ -333,10 +343,10 @@ def plot(rows: list[dict], path: Path) -> None:
             bad = [r["weight_bits"] for r in sel if r["mean"] is None]
             if bad:
                 ax.plot(bad, [0.5 if rs[0]["metric"] == "accuracy" else 1.0] * len(bad), "x", color="k", ms=8)
-        fl = [r for r in rows if r["task"] == t and r["chip"] == "float e-prop" and not r["pretrain"]]
-        for r in fl[:1]:
+        fl = [r for r in rows if r["task"] == t and r["chip"].startswith("float e-prop") and not r["pretrain"]]
+        for r, ls in zip(fl, ("--", "-.", ":")):
             if r["mean"] is not None:
-                ax.axhline(r["mean"], color="k", ls="--", lw=1, label=f"float e-prop ({r['iterations']} x {r['batch']})")
+                ax.axhline(r["mean"], color="k", ls=ls, lw=1, label=f"{r['chip']} ({r['iterations']} x {r['batch']})")
         metric = rs[0]["metric"] if rs else (fl[0]["metric"] if fl else "accuracy")
         if metric == "accuracy":
             ax.axhline(0.5, color="0.6", ls=":", lw=1, label="chance")
@@ -385,6 +395,11 @@ def main(argv=None) -> int:
     ap.add_argument("--n-rec", type=int, default=None, help="recurrent neurons (default: the task's reference 100)")
     ap.add_argument("--pretrain", type=int, default=0, help="float iterations before (fine-tuning study)")
     ap.add_argument("--lr", type=float, default=None, help="on-chip lr (default: the compiled rule's chip rate)")
+    ap.add_argument("--task-opts", default="{}", help="JSON task options (e.g. a shorter evidence task)")
+    ap.add_argument("--net-opts", default="{}", help="JSON network options over the task's reference network")
+    ap.add_argument("--rule-opts", default="{}", help="JSON rule options over the task's reference rule")
+    ap.add_argument("--setup", default="", help="short name of the task/network setup for the table")
+    ap.add_argument("--float-sgd", action="store_true", help="sweep: also float e-prop with SGD at --lr")
     ap.add_argument("--only", default="", help="targets: only these groups or tasks (comma-separated)")
     ap.add_argument("--md", type=Path, default=None)
     ap.add_argument("--png", type=Path, default=None)
