@@ -78,7 +78,7 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
           progress: bool = True, callback: Callable[[int, Network, dict], bool | None] | None = None, *,
           eval_every: int = 50, val_batches: int = 1, eval_batches: int = 4, early_stop: float | None = None,
           confirm_batches: int = 8, lr_decay: float = 1.0, lr_decay_every: int = 100,
-          train_set_size: int | None = None) -> tuple[Network, History]:
+          train_set_size: int | None = None, stop_loss: float | None = None) -> tuple[Network, History]:
     """Train ``net`` with ``rule`` on ``task`` for up to ``iterations`` updates of ``batch_size`` trials.
 
     Every ``eval_every`` iterations the network is validated on ``val_batches`` fresh draws of the
@@ -95,6 +95,9 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
     (`neurochip.tasks.finite`) instead of a fresh draw per iteration; the History then also holds
     ``train_set``: the final metrics on those M trials, so test - train_set is the generalization gap
     (Liu et al. 2022). None (default): a fresh draw every iteration, as before.
+    ``stop_loss``: stop once the mean task loss of the last epoch's minibatches (the last ceil(M / batch)
+    updates with a finite set, else the last 10) is below it - training to a matched training loss, so
+    that rules are compared at the same fit rather than after the same time (Liu et al. 2022).
     """
     if not isinstance(iterations, (int, np.integer)) or iterations < 0:
         raise InvalidNetworkError(f"iterations must be an integer >= 0, got {iterations!r}")
@@ -111,6 +114,10 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
     if train_set_size is not None:
         from .tasks.finite import finite_set
         fset = finite_set(task, train_set_size, seed)
+    if stop_loss is not None and (isinstance(stop_loss, bool) or not isinstance(stop_loss, (int, float))
+                                  or not math.isfinite(stop_loss) or stop_loss <= 0):
+        raise InvalidNetworkError(f"stop_loss must be a finite number > 0 (task loss), got {stop_loss!r}")
+    window = max(1, -(-fset.size // int(batch_size))) if fset is not None else 10
     hist = History()
     st = OptState()
     t0 = time.perf_counter()
@@ -132,6 +139,10 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
                 hist.train.setdefault(k, []).append(float(v))
             hist.iterations = it + 1
             stop = bool(callback(it, net, m)) if callback else False
+            if stop_loss is not None and it + 1 >= window and \
+                    float(np.mean(hist.train["loss"][-window:])) < float(stop_loss):
+                hist.stopped_early = True
+                stop = True
             if (it + 1) % eval_every == 0 or it + 1 == iterations:
                 em = evaluate(net, task, batch_size, val_batches, rule, split="val", first=val_base + n_val)
                 n_val += val_batches
@@ -214,7 +225,7 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
 
 _NET_INIT_KEYS = ("n_rec", "n_adaptive", "adaptive_fraction", "beta", "p_rec", "feedback_scale", "w_out_init", "seed")
 _TRAIN_KEYS = ("iterations", "batch_size", "seed", "early_stop", "eval_every", "val_batches", "confirm_batches",
-               "eval_batches", "progress", "lr_decay", "lr_decay_every", "train_set_size")
+               "eval_batches", "progress", "lr_decay", "lr_decay_every", "train_set_size", "stop_loss")
 
 
 def resolve_config(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -288,7 +299,7 @@ def train_from_config(cfg: dict[str, Any], progress: bool = True,
                       eval_batches=int(tr.get("eval_batches", 4)), early_stop=tr.get("early_stop"),
                       confirm_batches=int(tr.get("confirm_batches", 8)), lr_decay=float(tr.get("lr_decay", 1.0)),
                       lr_decay_every=int(tr.get("lr_decay_every", 100)),
-                      train_set_size=tr.get("train_set_size"))
+                      train_set_size=tr.get("train_set_size"), stop_loss=tr.get("stop_loss"))
     final_test = {k: v for k, v in hist.test[-1].items() if k != "iteration"}
     last = {k: v[-1] for k, v in hist.train.items()} if hist.train else {}
     n_samples = max(1, hist.iterations * int(tr["batch_size"]))

@@ -63,3 +63,18 @@ def test_training_on_a_tiny_set_overfits():
     assert m["train_set"]["trials"] == 4
     assert m["train_set"]["loss"] < 0.5 * m["test"]["loss"], (m["train_set"], m["test"])
     assert m["gap"]["loss"] > 0
+
+
+def test_stop_loss_stops_at_a_matched_training_loss():
+    """stop_loss ends training once the last epoch's mean minibatch loss is below it (and not before)."""
+    from neurochip.train import train_from_config
+    cfg = {"task": {"name": "evidence"}, "network": {"n_rec": 40}, "rule": {"name": "bptt", "lr": 1e-2},
+           "train": {"iterations": 60, "batch_size": 4, "train_set_size": 8, "eval_every": 60, "eval_batches": 1,
+                     "early_stop": None, "progress": False, "seed": 0, "stop_loss": 0.3}}
+    _, hist, m = train_from_config(cfg)
+    loss = hist.train["loss"]
+    assert m["stopped_early"] and m["iterations"] < 60
+    assert sum(loss[-2:]) / 2 < 0.3                       # window = ceil(8 / 4) = 2 updates
+    assert all(sum(loss[i - 1:i + 1]) / 2 >= 0.3 for i in range(1, len(loss) - 1))
+    with pytest.raises(InvalidNetworkError, match="stop_loss"):
+        train_from_config({**cfg, "train": {**cfg["train"], "stop_loss": -1.0}})
