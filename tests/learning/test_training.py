@@ -15,22 +15,25 @@ from neurochip.train import resolve_config, train, train_from_config
 
 def test_evidence_accumulation_learns_above_chance():
     """Shortened evidence accumulation (3 cues, 200 ms delay), random e-prop, ALIF: held-out error
-    on 64 fixed test trials must fall well below chance (0.5) within 80 updates."""
+    on 64 fixed test trials must fall well below chance (0.5) within 80 updates (measured 0.17; train loss
+    0.69 -> 0.41 over the first / last 10 updates)."""
     cfg = {"task": {"name": "evidence", "n_cues": 3, "delay_ms": 200}, "network": {"n_rec": 60},
            "train": {"iterations": 80, "batch_size": 32, "eval_every": 40, "eval_batches": 2, "early_stop": None,
                      "seed": 0}}
     net, hist, m = train_from_config(cfg, progress=False)
-    assert np.mean(hist.train["loss"][-10:]) < np.mean(hist.train["loss"][:10])
-    assert m["test"]["error"] < 0.3, (m["test"], m["val_history"])
+    assert np.mean(hist.train["loss"][-10:]) < 0.8 * np.mean(hist.train["loss"][:10])
+    assert m["test"]["error"] < 0.25, (m["test"], m["val_history"])
 
 
 def test_pattern_generation_loss_drops():
+    """Pattern generation (500 steps), random e-prop, 150 updates: held-out NMSE measured 0.068 (0.026 at 300
+    updates; 0.006 after 2000 in docs/training.md, from benchmarks/train_results.py), train loss down 18x."""
     cfg = {"task": {"name": "pattern", "n_steps": 500}, "rule": {"name": "eprop_random"},
-           "train": {"iterations": 60, "eval_every": 60}}
+           "train": {"iterations": 150, "eval_every": 150}}
     net, hist, m = train_from_config(cfg, progress=False)
     first, last = np.mean(hist.train["loss"][:3]), np.mean(hist.train["loss"][-3:])
-    assert first / last > 3.0, (first, last)
-    assert m["test"]["nmse"] < 0.6
+    assert first / last > 12.0, (first, last)
+    assert m["test"]["nmse"] < 0.1, m["test"]
 
 
 def test_adam_and_sgd_steps_respect_masks_and_flags():
