@@ -466,7 +466,8 @@ FLOAT_WEIGHT_BITS = 64   # float modes read float64 weights: bits_read = syn_ops
 
 
 def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes", "outputs"), mode: str = "fixed",
-        seed: int = 0, epochs: int = 1, batch_size: int | None = None, **_ignored) -> RunResult:
+        seed: int = 0, epochs: int = 1, batch_size: int | None = None, state=None, threads: int | None = None,
+        **_ignored) -> RunResult:
     """Run ``inputs [B, T, n_in]`` (0/1 spikes) through ``compiled``; see the module docstring.
 
     targets (learn=True): a `neurochip.tasks.Batch`-like object or dict with ``target``, ``mask`` [B, T]
@@ -475,7 +476,9 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
     record: names among 'spikes', 'outputs', 'v' (membrane, int64 / float64), 'out_int'.
     seed: stochastic-rounding seed of the learning run (the compiled rule's seed is mixed in).
     epochs: passes over the inputs when learning; batch_size: trials per weight application
-        (default: the compiled rule's epoch setting, i.e. every trial).
+        (default: the compiled rule's batch); state: a previous learning result's meta['learn_state'] to
+        continue from (weights, residuals, calibrated gains); threads: parallel chunks of a batch
+        (default: Numba's thread count; results are identical for any value).
     Returns `RunResult` (backend 'native' or 'native-float'), outputs on the float time axis.
     """
     if mode not in ("fixed", "float"):
@@ -489,7 +492,7 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
                               "(float learning is neurochip.learning's job)")
         from .native_learn import run_learning
         return overflow_note(run_learning(compiled, x, targets, record=record, seed=seed, epochs=epochs,
-                                          batch_size=batch_size))
+                                          batch_size=batch_size, state=state, threads=threads))
     if mode == "fixed":
         z, y, v, counts = run_fixed(compiled, x, record)
         outputs = y / float(compiled.scale_out) + np.asarray(compiled.b_out, np.float64)[None, None, :]

@@ -97,16 +97,23 @@ def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None):
         in_ptr=tb.in_ptr, in_idx=tb.in_idx, rec_ptr=tb.rec_ptr, rec_idx=tb.rec_idx, bias=bias,
         beta_mant=np.asarray(compiled.beta_mant, np.int64), qa_mant=np.asarray(rule.qa_mant, np.int64),
         B_mant=np.ascontiguousarray(rule.B_mant, np.int64), ct=np.asarray(rule.ct, np.int64),
-        cr=np.asarray(rule.cr, np.int64), prod_shift=np.asarray(rule.prod_shift, np.int64), core_of=core_of,
+        cr=np.asarray(rule.cr, np.int64), prod_shift=np.asarray(rule.prod_shift, np.int64),
+        calib_target=np.asarray(rule.calib_target, np.float64), core_of=core_of,
         dest_ptr=rt.dest_ptr, dest_core=rt.dest_core, dest_syn=rt.dest_syn, dest_hops=rt.dest_hops,
         in_core_syn=rt.in_core_syn)
-    if state is None:
+    if state is not None:
+        if not isinstance(state, LearnState) or state.in_w.shape != tb.in_w.shape or \
+                state.rec_w.shape != tb.rec_w.shape or state.w_out_t.shape != tb.w_out_t.shape:
+            raise ConfigError("state must be the meta['learn_state'] of a learning run of this compiled network")
+        state = LearnState(*[np.array(v, copy=True) for v in state])     # the caller's state is never changed
+    else:
         in_w = tb.in_w.astype(np.int32)
         rec_w = tb.rec_w.astype(np.int32)
         w_out_t = np.ascontiguousarray(tb.w_out_t.astype(np.int64))
         state = LearnState(in_w=in_w, rec_w=rec_w, w_out_t=w_out_t, acc_in=np.zeros(in_w.size, np.int64),
                            acc_rec=np.zeros(rec_w.size, np.int64), acc_out=np.zeros(w_out_t.shape, np.int64),
-                           b_out=np.asarray(compiled.b_out, np.float64).copy())
+                           b_out=np.asarray(compiled.b_out, np.float64).copy(), gain_exp=np.zeros(3, np.int64),
+                           calibrated=np.zeros(3, np.uint8))
     return C, Tb, state
 
 
@@ -126,7 +133,7 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
     The result's meta holds per-trial task losses ``trial_loss`` [epochs * B] (1/2 SSE, or mean CE over
     the trial's masked steps), ``weight_applications``, ``batch_size`` and ``learn_state``."""
     from neurochip.kernels.eprop_fixed import learn_run
-    from neurochip.kernels.learn_types import (L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT,
+    from neurochip.kernels.learn_types import (L_ACC_SAT, L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT,
                                                L_TRACE, L_WUPD, N_LCOUNTS)
     from .native import chip_format, counts_from_kernel, spike_rate_hz
 
@@ -207,8 +214,9 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
         meta={"wall_s": wall, "mode": "fixed", "learn": True, "epochs": history, "loss": loss_name,
               "eligibility": rule.eligibility, "rounding": rule.rounding, "weight_applications": n_apply,
               "batch_size": batch, "threads": nt, "trial_loss": trial_loss,
-              "learning_saturations": int(cnt[L_SAT]), "weight_clips": int(cnt[L_CLIP]),
-              "learn_state": W, "residual": {"w_in": W.acc_in.copy(), "w_rec": W.acc_rec.copy(),
+              "learning_saturations": int(cnt[L_SAT]),
+              "accumulator_saturations": int(cnt[L_ACC_SAT]), "weight_clips": int(cnt[L_CLIP]),
+              "learn_state": W, "gain_exp": W.gain_exp.tolist(), "residual": {"w_in": W.acc_in.copy(), "w_rec": W.acc_rec.copy(),
                                              "w_out": W.acc_out.T.copy()},
               "spike_rate_hz": spike_rate_hz(z_rec, compiled) if want_z else None,
               "per_trial_s": wall / max(1, B * int(epochs))},

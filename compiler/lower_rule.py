@@ -58,7 +58,13 @@ class LowerRuleOptions:
     error code (1 for 'ce'); eligibility / rounding / seed: override the rule's / profile's choice;
     elig_headroom_bits: bits of the worst-case eligibility bound given up for resolution (saturation
     is counted); acc_bits: batch accumulator width (None: max(profile accumulator_bits, 32));
-    rate_tau_shift: log2 of the rate trace's time constant in steps (9: ~512 steps, ml_genn's 500 ms)."""
+    rate_tau_shift: log2 of the rate trace's time constant in steps (9: ~512 steps, ml_genn's 500 ms);
+    trace_rounding: rounding of the trace decays and of e: 'stochastic' | 'trunc' (None: stochastic when
+    the profile lists it, as Loihi's learning engine rounds its traces, else truncation); lr_mode:
+    'sgd' (the chip steps -lr * grad, float SGD exactly) or 'adam_equivalent' (on the first batch with an
+    update each matrix gets the power-of-two gain that makes its rms step equal to lr, Adam's first step,
+    then plain SGD; ReckOn-style per-matrix shifts); None: 'adam_equivalent' for an Adam rule without an
+    explicit lr, else 'sgd'."""
 
     err_range: float = 1.0
     lr: float | None = None
@@ -69,6 +75,8 @@ class LowerRuleOptions:
     elig_headroom_bits: int | None = None
     acc_bits: int | None = None
     rate_tau_shift: int = 9
+    trace_rounding: str | None = None
+    lr_mode: str | None = None
 
     def __post_init__(self) -> None:
         if not (self.err_range > 0 and math.isfinite(self.err_range)):
@@ -81,6 +89,10 @@ class LowerRuleOptions:
             raise ConfigError(f"acc_bits must be in 8..62 (batch accumulator width), got {self.acc_bits!r}")
         if not (1 <= int(self.rate_tau_shift) <= 16):
             raise ConfigError(f"rate_tau_shift must be in 1..16 (log2 steps), got {self.rate_tau_shift!r}")
+        if self.lr_mode not in (None, "sgd", "adam_equivalent"):
+            raise ConfigError(f"lr_mode must be 'sgd' or 'adam_equivalent', got {self.lr_mode!r}")
+        if self.trace_rounding not in (None, "stochastic", "trunc"):
+            raise ConfigError(f"trace_rounding must be 'stochastic' or 'trunc', got {self.trace_rounding!r}")
         if self.elig_headroom_bits is not None and not (0 <= int(self.elig_headroom_bits) <= 16):
             raise ConfigError(f"elig_headroom_bits must be in 0..16, got {self.elig_headroom_bits!r}")
 
@@ -94,7 +106,8 @@ class CompiledRule:
     residual), weight_bits; frac_bits = acc_bits - weight_bits (accumulator bits below the weight LSB).
     ct / cr / prod_shift: int64 [3] for (in, rec, out): task and regulariser gain numerators and the
     product shift (module docstring). B_mant: int32 [n_rec, n_out] feedback mantissas (exponent b_exp:
-    B_float ~= B_mant / 2^b_exp). qa_mant: int64 [n_rec] adaptation-eligibility gains. w_lsb float64 [3]:
+    B_float ~= B_mant / 2^b_exp). calib_target float64 [3]: rms batch update (accumulator units) the
+    per-matrix gain is calibrated to on the first batch (0: no calibration, gain 1). qa_mant: int64 [n_rec] adaptation-eligibility gains. w_lsb float64 [3]:
     float weight of one mantissa step per projection (in, rec, out). bias_gain: float b_out change per
     error-code unit at N = 1 (the bias is off-core float). lr, reg_rate, target_rate_hz, batch: the float
     hyper-parameters as used. ``scales`` float64 [8]: float value of one integer unit of (pre_in,
@@ -131,6 +144,7 @@ class CompiledRule:
     ct: np.ndarray
     cr: np.ndarray
     prod_shift: np.ndarray
+    calib_target: np.ndarray
     reg: bool
     rate_bits: int
     rate_shift: int
@@ -343,15 +357,26 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     if small:
         raise ChipConstraintError(small, profile.name)
     train_out = bool(rule.train_out and lc.readout_learning)
-    trace_round = "stochastic" if rounding == "stochastic" else "trunc"
+    # Trace decays (and e) round stochastically wherever the chip can (Loihi's engine does, Davies 2018): a
+    # truncating decay of a 7-bit trace whose impulse is ~6 units loses most of it within a few steps
+    # (measured: w_in update norm 0.03 of float at loihi2 widths), a nearest decay sticks below 1/(2(1-alpha)).
+    trace_round = o.trace_rounding or ("stochastic" if "stochastic" in lc.rounding else "trunc")
+    if lc.supported and trace_round == "stochastic" and "stochastic" not in lc.rounding:
+        raise ChipConstraintError(Violation("learning_rounding", f"chip {profile.name}", "stochastic trace rounding",
+                                            ", ".join(lc.rounding)), profile.name)
     bias_gain = lr * u_err
+    lr_mode = o.lr_mode or ("adam_equivalent" if (rule.optimizer == "adam" and o.lr is None) else "sgd")
+    trained = np.array([rule.train_in, rule.train_rec, train_out], bool)
+    calib_target = np.where(trained, lr / np.array([lsb_in, lsb_rec, lsb_out]) * two_f, 0.0) \
+        if lr_mode == "adam_equivalent" else np.zeros(3)
     cr_ = CompiledRule(
         name=rule.name, eligibility=elig, rounding=rounding, seed=seed, trace_round=trace_round, adapt=adapt,
         psi_const=int(psi_const), trace_bits=tb, elig_bits=elig_bits,
         ls_bits=ls_bits, err_bits=err_bits, acc_bits=acc_bits, weight_bits=wb, frac_bits=frac,
         pre_inc_in=pre_inc_in, pre_inc_rec=pre_inc_rec, kap_inc=kap_inc, psi_shift=psi_shift, e_shift=e_shift,
         m_shift=int(m_shift), q_frac=Q_FRAC, qa_shift=QA_SHIFT, qa_mant=qa_mant, B_mant=B_mant, b_exp=b_exp,
-        l_shift=l_shift, err_scale=float(err_scale), ct=ct, cr=cr, prod_shift=prod_shift, reg=reg,
+        l_shift=l_shift, err_scale=float(err_scale), ct=ct, cr=cr, prod_shift=prod_shift,
+        calib_target=np.asarray(calib_target, np.float64), reg=reg,
         rate_bits=RATE_BITS, rate_shift=int(o.rate_tau_shift), f0_code=f0_code, bias_gain=float(bias_gain),
         train_in=bool(rule.train_in), train_rec=bool(rule.train_rec), train_out=train_out,
         train_bias=bool(train_out and rule.train_bias), w_min=int(f.w_min), w_max=int(f.w_max), lr=lr,
@@ -359,10 +384,15 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
         w_lsb=np.array([lsb_in, lsb_rec, lsb_out], np.float64),
         scales=np.array([1.0 / s_pre_in, 1.0 / s_pre_rec, u_psi, u_ebar_in, u_ebar_rec, u_L, u_err, u_zkap]))
     report = {
-        "status": "lowered", "rule": rule.name, "eligibility": elig, "rounding": rounding, "seed": seed,
+        "status": "lowered", "rule": rule.name, "eligibility": elig, "rounding": rounding, "trace_rounding": trace_round, "seed": seed,
         "optimizer": "sgd (on chip)" + (f"; float rule used {rule.optimizer}" if rule.optimizer != "sgd" else ""),
-        "lr": {"float": lr, "source": "LowerRuleOptions.lr" if o.lr is not None else "rule.lr",
-               "normalisation": "mean over the batch (n_b trials for 'mse', masked steps for 'ce'), per batch"},
+        "lr": {"float": lr, "source": "LowerRuleOptions.lr" if o.lr is not None else "rule.lr", "mode": lr_mode,
+               "normalisation": "mean over the batch (n_b trials for 'mse', masked steps for 'ce'), per batch",
+               "why": ("the float rule uses Adam, whose first step moves every weight by ~lr; on chip each matrix "
+                       "gets, on its first batch with an update, the power-of-two gain making its rms step lr "
+                       "(calib_target, in accumulator units), then plain SGD"
+                       if lr_mode == "adam_equivalent" else "plain SGD at lr, exactly the float SGD step"),
+               "calib_target_acc_units": np.asarray(calib_target).tolist()},
         "batch": int(o.batch),
         "regulariser": ({"reg_rate": float(rule.reg_rate), "target_rate_hz": float(rule.target_rate_hz),
                          "rate_bits": RATE_BITS, "rate_tau_steps": 2 ** int(o.rate_tau_shift), "f0_code": f0_code,

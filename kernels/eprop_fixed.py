@@ -15,8 +15,8 @@ import numpy as np
 from numba import njit, prange
 
 from .fixed_ops import round_shift, stoch_shift
-from .learn_trial import key, learn_trial
-from .learn_types import (L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT, L_TRACE,  # noqa: F401
+from .learn_trial import key, learn_trial, rnd
+from .learn_types import (L_ACC_SAT, L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT, L_TRACE,  # noqa: F401
                           L_WUPD, N_LCOUNTS, STREAM_W_IN, STREAM_W_OUT, STREAM_W_REC, LearnConsts, LearnState,
                           LearnTables)
 
@@ -28,20 +28,42 @@ def rdiv(a, n):
 
 
 @njit(cache=True)
-def apply_proj(w, acc, pa, nch, frac, stochastic, seed, stream, epoch, w_min, w_max, amax, cnt):
-    """End of a batch for one projection: A = sat(A + sum of the chunks' partial sums) (acc_bits),
+def calib_exp(pa, nch, target):
+    """Power-of-two gain e with rms(2^e P) ~= target (accumulator units), P = the batch's summed products
+    per synapse; (e, ok) with ok = False when every P is 0 (nothing to calibrate on yet). Float64 sum of
+    squares in synapse order (deterministic; the oracle sums in the same order)."""
+    ss = 0.0
+    n = pa.shape[1]
+    for q in range(n):
+        s = np.int64(0)
+        for c in range(nch):
+            s += pa[c, q]
+        x = float(s)
+        ss += x * x
+    if ss == 0.0 or n == 0:
+        return 0, False
+    e = int(np.floor(0.5 * np.log2(target * target * n / ss) + 0.5))   # round(log2(target / rms))
+    return min(max(e, -62), 30), True
+
+
+@njit(cache=True)
+def apply_proj(w, acc, pa, nch, ge, frac, stochastic, seed, stream, epoch, w_min, w_max, amax, cnt):
+    """End of a batch for one projection: A = sat(A + rnd(2^ge sum of the chunks' partial sums)) (acc_bits),
     d = rnd|srnd(A >> frac) (stochastic from key(seed, stream, epoch, q)), A -= d << frac (the residual
     is kept), w = clip(w - d) (each clip counted)."""
     for q in range(w.shape[0]):
-        s = acc[q]
+        t = np.int64(0)
         for c in range(nch):
-            s += pa[c, q]
+            t += pa[c, q]
+        s = acc[q] + (rnd(t, -ge) if ge < 0 else t << ge)     # symmetric rounding of a down-scaled sum
         if s > amax:
             s = amax
             cnt[L_SAT] += 1
+            cnt[L_ACC_SAT] += 1
         elif s < -amax:
             s = -amax
             cnt[L_SAT] += 1
+            cnt[L_ACC_SAT] += 1
         if s == 0:
             acc[q] = 0
             continue
@@ -125,22 +147,31 @@ def learn_run(C, Tb, W, x, order, tgt, labels, mask, batch, trial0, apply0, n_ch
                 nmask_out[m] = nm
         # ---- end of the batch: one rounded application per trained projection ----
         amax = C.amax
+        # per-matrix gain calibration (Adam-equivalent rate): on the first batch with products, the power of
+        # two that makes the batch's rms update equal to the target; then fixed (SGD) for the run
+        for p in range(3):
+            if Tb.calib_target[p] > 0 and W.calibrated[p] == 0:
+                e_p, ok = calib_exp(pa_in if p == 0 else (pa_rec if p == 1 else pa_out), nch, Tb.calib_target[p])
+                if ok:
+                    W.gain_exp[p] = e_p
+                    W.calibrated[p] = 1
         if C.train_in:
-            apply_proj(W.in_w, W.acc_in, pa_in, nch, C.frac, C.w_stoch, C.seed, STREAM_W_IN, n_apply, C.w_min,
-                       C.w_max, amax, cnt)
-        if C.train_rec:
-            apply_proj(W.rec_w, W.acc_rec, pa_rec, nch, C.frac, C.w_stoch, C.seed, STREAM_W_REC, n_apply, C.w_min,
-                       C.w_max, amax, cnt)
-        if C.train_out:
-            apply_proj(w_out_flat, acc_out_flat, pa_out, nch, C.frac, C.w_stoch, C.seed, STREAM_W_OUT, n_apply,
+            apply_proj(W.in_w, W.acc_in, pa_in, nch, W.gain_exp[0], C.frac, C.w_stoch, C.seed, STREAM_W_IN, n_apply,
                        C.w_min, C.w_max, amax, cnt)
+        if C.train_rec:
+            apply_proj(W.rec_w, W.acc_rec, pa_rec, nch, W.gain_exp[1], C.frac, C.w_stoch, C.seed, STREAM_W_REC,
+                       n_apply, C.w_min, C.w_max, amax, cnt)
+        if C.train_out:
+            apply_proj(w_out_flat, acc_out_flat, pa_out, nch, W.gain_exp[2], C.frac, C.w_stoch, C.seed, STREAM_W_OUT,
+                       n_apply, C.w_min, C.w_max, amax, cnt)
         if C.train_bias:
-            # off-core float readout bias: the float SGD step of the batch from the summed error codes
+            # off-core float readout bias: the float SGD step of the batch from the summed error codes, with the
+            # readout's power-of-two gain
             for k in range(n_out):
                 se = 0
                 for c in range(nch):
                     se += perr[c, k]
-                W.b_out[k] -= C.bias_gain * se / n_task
+                W.b_out[k] -= C.bias_gain * se * 2.0 ** W.gain_exp[2] / n_task
         n_apply += 1
     for c in range(n_chunks):
         for k in range(cnt.shape[0]):

@@ -16,7 +16,8 @@ from .fixed_forward import N_COUNTS
 
 # learning count columns 7-15 of the kernels' count row (kernels.fixed_forward keeps 0-6 and 16-18)
 L_TRACE, L_WUPD, L_LSMSG, L_LSHOPS, L_LSMACS, L_BITS_R, L_BITS_W, L_SAT, L_CLIP = range(7, 16)
-N_LCOUNTS = max(16, N_COUNTS)
+L_ACC_SAT = max(16, N_COUNTS)     # batch-accumulator saturations alone (also in L_SAT), after every other column
+N_LCOUNTS = L_ACC_SAT + 1
 # streams of the counter-based generator (docs/fixed_point.md)
 STREAM_TRACE, STREAM_W_IN, STREAM_W_REC, STREAM_W_OUT, STREAM_ELIG_IN, STREAM_ELIG_REC = 1, 2, 3, 4, 5, 6
 
@@ -39,6 +40,7 @@ LearnTables = namedtuple("LearnTables", [
     "in_ptr", "in_idx", "rec_ptr", "rec_idx",          # CSR by presynaptic neuron (int64 ptr, int32 targets)
     "bias", "beta_mant", "qa_mant", "B_mant",          # int64 [n_rec], [n_rec], [n_rec], [n_rec, n_out]
     "ct", "cr", "prod_shift",                          # int64 [3] (in, rec, out)
+    "calib_target",                                    # float64 [3]: rms batch update to calibrate to (acc units; 0 = off)
     "core_of", "dest_ptr", "dest_core", "dest_syn", "dest_hops", "in_core_syn",
 ])
 
@@ -46,4 +48,6 @@ LearnState = namedtuple("LearnState", [
     "in_w", "rec_w", "w_out_t",                        # int32 CSR-aligned, int32 CSR-aligned, int64 [n_rec, n_out]
     "acc_in", "acc_rec", "acc_out",                    # int64 persistent accumulators (aligned with the weights)
     "b_out",                                           # float64 [n_out] (off-core)
+    "gain_exp",                                        # int64 [3]: per-matrix power-of-two gain on the batch sums
+    "calibrated",                                      # uint8 [3]: gain_exp set (by calibration or given)
 ])

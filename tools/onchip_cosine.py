@@ -46,7 +46,18 @@ def compare(net, rule, task, profile, elig, rounding, batch, lr, seed):
     t0 = time.perf_counter()
     r = native.run(c, b.x, learn=True, targets=b, batch_size=batch, record=("outputs",), seed=seed)
     wall = time.perf_counter() - t0
-    fw = weight_change(net, r_sgd, b)
+    # the float reference at the same weights: the chip's mantissas times their LSB (the quantised network)
+    lsb = c.rule.w_lsb
+    import math
+    from dataclasses import replace as _rp
+    one = float(1 << c.profile.format.decay_bits)
+    pq = _rp(net.params, tau_m=-1.0 / math.log(1 - c.dv / one), tau_out=-1.0 / math.log(1 - c.dk / one),
+             **({"tau_a": -1.0 / math.log(1 - c.da / one)} if c.da > 0 else {}))
+    net_q = _rp(net, params=pq).with_weights(w_in=np.asarray(c.w_in, float) * lsb[0], w_rec=np.asarray(c.w_rec, float) * lsb[1],
+                         w_out=np.asarray(c.w_out, float) * lsb[2])
+    fw = weight_change(net_q, r_sgd, b)
+    from neurochip.simulate import simulate
+    agree = float((simulate(net_q, b.x).z == get_backend("native").run(c, b.x, record=("spikes",)).spikes).mean())
     st = r.meta["learn_state"]
     k = 2.0 ** c.rule.frac_bits
     from neurochip.backends.native import tables_for
@@ -55,13 +66,13 @@ def compare(net, rule, task, profile, elig, rounding, batch, lr, seed):
     resid = {"w_in": _dense_from_csr(tb.in_ptr, tb.in_idx, st.acc_in, c.n_rec, c.n_in).astype(float) / k,
              "w_rec": _dense_from_csr(tb.rec_ptr, tb.rec_idx, st.acc_rec, c.n_rec, c.n_rec).astype(float) / k,
              "w_out": st.acc_out.T.astype(float) / k}
-    row = {"wall_per_trial_s": wall / batch, "sat": r.meta["learning_saturations"], "clips": r.meta["weight_clips"]}
+    row = {"spike_agreement": agree, "wall_per_trial_s": wall / batch, "sat": r.meta["learning_saturations"], "clips": r.meta["weight_clips"]}
     mask = np.asarray(net.rec_mask, bool)
     for i, name in enumerate(MATS):
         f = np.asarray(getattr(fw, name), float) / c.rule.w_lsb[i]
         dw = np.asarray(r.weight_updates[name].toarray() if hasattr(r.weight_updates[name], "toarray")
                         else r.weight_updates[name], float)
-        m = dw + resid[name]
+        m = dw - resid[name]             # master = W 2^frac - A: A is the pending decrease
         if name == "w_rec":
             f, dw, m = f[mask], dw[mask], m[mask]
         f, dw, m = f.ravel(), dw.ravel(), m.ravel()
@@ -115,11 +126,14 @@ def main(argv=None):
     ap.add_argument("--trained", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="T = 600 instead of 2250 (the task's cue count reduced)")
     ap.add_argument("--train", type=int, default=0)
+    ap.add_argument("--reg", type=float, default=None, help="reg_rate (default: the task's)")
     ap.add_argument("--forms", default="per_synapse:nearest,per_synapse:stochastic,factorised:nearest,factorised:stochastic")
     a = ap.parse_args(argv)
     cfg = {"task": {"name": "evidence"}, "train": {"seed": a.seed}}
     if a.quick:
         cfg["task"].update(n_cues=3, delay_ms=300.0)
+    if a.reg is not None:
+        cfg["rule"] = {"reg_rate": a.reg}
     task, net, rule, tr, _ = build(cfg)
     if a.trained:
         net, _ = train(net, rule, task, a.trained, 32, a.seed, eval_every=10 ** 9, early_stop=None, progress=False)
@@ -135,7 +149,8 @@ def main(argv=None):
             m = row[name]
             print(f"| {elig} | {rd} | {name} | {m['master']:.3f} | {m['applied']:.3f} | {m['ratio']:.2f} | "
                   f"{m['float_rms_lsb']:.3g} | {m['moved']:.2f} |")
-        print(f"<!-- {elig}/{rd}: {row['wall_per_trial_s']:.3f} s per trial, saturations {row['sat']}, clips {row['clips']} -->",
+        print(f"<!-- {elig}/{rd}: spike agreement chip vs float (same weights) {row['spike_agreement']:.4f}; "
+              f"{row['wall_per_trial_s']:.3f} s per trial, saturations {row['sat']}, clips {row['clips']} -->",
               flush=True)
     if a.train:
         for elig, rd in forms:

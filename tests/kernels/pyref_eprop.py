@@ -113,12 +113,30 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
     perr = [0] * n_out
     gains = {"gt": [0, 0, 0], "gr": [0, 0, 0], "n_task": 1}
 
+    gain = [0, 0, 0]
+    calibrated = [False, False, False]
+    target = [float(v) for v in R.calib_target]
+
+    def calibrate(p, entries):
+        """Power-of-two gain making rms(2^e P) = target (float sum of squares in synapse-number order)."""
+        if target[p] <= 0 or calibrated[p]:
+            return
+        ss = 0.0
+        for _, val in sorted(entries):
+            ss += float(val) * float(val)
+        if ss == 0.0 or not entries:
+            return
+        e = int(math.floor(0.5 * math.log2(target[p] * target[p] * len(entries) / ss) + 0.5))
+        gain[p] = min(max(e, -62), 30)
+        calibrated[p] = True
+
     def apply_one(W, A, P, name, post, pre, stream, q, train):
         if not train:
             P[post][pre] = 0
             return
+        g = gain[{"in": 0, "rec": 1, "out": 2}[name]]
         tot["P_" + name][post][pre] += P[post][pre]
-        a = clip(A[post][pre] + P[post][pre], amax)
+        a = clip(A[post][pre] + (rshift(P[post][pre], -g) if g < 0 else P[post][pre] << g), amax)
         P[post][pre] = 0
         d = wround(a, stream, q) if a else 0
         A[post][pre] = a - (d << R.frac_bits)
@@ -126,6 +144,9 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
         W[post][pre] = max(R.w_min, min(R.w_max, W[post][pre] - d))
 
     def apply():
+        calibrate(0, [(q_in[(j, i)], P_in[j][i]) for j in range(n_rec) for i in range(n_in)])
+        calibrate(1, [(q_rec[(j, i)], P_rec[j][i]) for j in range(n_rec) for i in range(n_rec) if M[j][i]])
+        calibrate(2, [(j * n_out + k, P_out[k][j]) for k in range(n_out) for j in range(n_rec)])
         for j in range(n_rec):
             for i in range(n_in):
                 apply_one(W_in, A_in, P_in, "in", j, i, 2, q_in[(j, i)], R.train_in)
@@ -137,7 +158,7 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
                 apply_one(W_out, A_out, P_out, "out", k, j, 4, j * n_out + k, R.train_out)
         if R.train_bias:
             for k in range(n_out):
-                b_out[k] -= R.bias_gain * perr[k] / gains["n_task"]
+                b_out[k] -= R.bias_gain * perr[k] * 2.0 ** gain[2] / gains["n_task"]
         for k in range(n_out):
             perr[k] = 0
         n_apply[0] += 1
@@ -235,5 +256,5 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
         if (b + 1) % trials_per_apply == 0 or b + 1 == len(x):
             apply()
     if out is not None:
-        out.update(A_in=A_in, A_rec=A_rec, A_out=A_out, b_out=b_out, **tot)
+        out.update(A_in=A_in, A_rec=A_rec, A_out=A_out, b_out=b_out, gain=gain, **tot)
     return W_in, W_rec, W_out
