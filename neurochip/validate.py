@@ -345,6 +345,10 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
     if bs < 1:
         raise ConfigError(f"learning batch size must be >= 1 trials, got {batch_size!r}")
     r = backend_mod.run(compiled, b.x, learn=True, targets=b, seed=seed, epochs=int(epochs), batch_size=bs)
+    # per-matrix rates as the chip applied them: the rule's lr x 2^gain_exp (a backend that calibrates a
+    # power-of-two gain per matrix at run time, the 'adam_equivalent' lr mode, reports it in meta; 0 = plain SGD)
+    ge = list(r.meta.get("gain_exp") or (0, 0, 0))
+    mult = {n: 2.0 ** int(ge[i]) for i, n in enumerate(("w_in", "w_rec", "w_out"))}
     w0 = {n: dequantize(compiled, n, getattr(compiled, n)) for n in names}
     d_chip = {n: dequantize(compiled, n, r.weights[n]) - w0[n] for n in names}
     moved = {n: float(np.mean(_dense(r.weights[n]) != _dense(getattr(compiled, n)))) for n in names}
@@ -356,7 +360,7 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
             mb = _slice(b, slice(g0, min(B, g0 + bs)))
             g = weight_change(cur, rule, mb, lr=rule.lr)
             gain = _chip_step_gain(compiled, mb)
-            step = {n: gain * np.asarray(getattr(g, n)) for n in ("w_in", "w_rec", "w_out")}
+            step = {n: gain * mult[n] * np.asarray(getattr(g, n)) for n in ("w_in", "w_rec", "w_out")}
             for n in names:
                 d_ref[n] += step[n]
             cur = cur.with_weights(**{n: getattr(cur, n) + step[n] for n in trained})
@@ -370,7 +374,7 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
                   "cosine_bptt": _cos(d_chip[n].ravel(), d_bp[n].ravel()),
                   "cosine_float_vs_bptt": _cos(d_ref[n].ravel(), d_bp[n].ravel()),
                   "norm_ratio": nc / nf if nf > 0 else float("nan"), "chip_norm": nc, "float_norm": nf,
-                  "moved_fraction": moved[n], "float_rule": label}
+                  "moved_fraction": moved[n], "float_rule": label, "lr": rule.lr * mult[n]}
     flat = lambda d: np.concatenate([d[n].ravel() for n in names]) if names else np.zeros(0)  # noqa: E731
     dc, de, dbp = flat(d_chip), flat(d_ref), flat(d_bp)
     w_float_learned = flat({n: _dense(getattr(compiled, n + "_float")) + d_ref[n] for n in names})

@@ -45,4 +45,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"  {k:<{w}}  {v}")
     print(f"\nreport: {args.out}/report.html   machine-readable: {args.out}/summary.json")
     sys.stdout.flush()
+    if not s.get("passed", True):
+        # every output is written; the exit code says the chip run did not validate (exit 4, one line)
+        from ..errors import ValidationFailed
+        raise ValidationFailed("demo: validation failed: " + "; ".join(s["stages"]["validate"]["tolerance_failures"]))
     return 0

@@ -78,8 +78,12 @@ def traffic_heatmap(grids: dict[str, np.ndarray], path) -> None:
         ax.set_xlabel("mesh column (x)")
         ax.set_ylabel("mesh row (y)")
         ax.set_title(f"{chip}: packets per router", fontsize=9)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))      # routers sit on integer mesh coordinates
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        # routers sit on integer mesh coordinates
+        for axis, n_ in ((ax.xaxis, g.shape[1]), (ax.yaxis, g.shape[0])):
+            if n_ <= 16:
+                axis.set_ticks(range(n_))
+            else:
+                axis.set_major_locator(MaxNLocator(integer=True))
         if g.size <= 64:
             for (r, c), v in np.ndenumerate(g):
                 ax.text(c, r, EngFormatter(sep="")(v), ha="center", va="center", color="w", fontsize=6)

@@ -111,7 +111,10 @@ def markdown_table(reports: list[dict[str, Any]]) -> str:
         + (f"{r['inference']['static_pj'] / max(r['inference']['trials'], 1) * 1e-6:.3g}"
            if r['inference']['static_pj'] is not None else
            ("in all-in" if r['inference']['mode'] == "all_in" else "unpriced")))
-    row("energy / learning step (uJ)", lambda r: _uj(r.get("learning")))
+    # the learning run's own total per sample: its forward pass runs at the weights it is learning, so its
+    # activity (and this figure) can differ from the inference run's; the like-for-like learning step is in
+    # cost/compare.py (inference + learning events)
+    row("learning run / sample: own forward + learning (uJ)", lambda r: _uj(r.get("learning")))
     # The learning events only (traces, weight writes, learning signal): the difference of the two runs'
     # totals would also carry the activity change that learning itself causes.
     row("  of which learning events (uJ)", lambda r: ("" if r["learning"]["complete"] else ">= ")

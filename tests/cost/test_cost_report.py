@@ -31,7 +31,7 @@ def test_table_rows_have_one_cell_per_chip(toy):
     assert lines[0] == "| | toy | allin |"
     assert all(ln.count("|") == 4 for ln in lines), [ln for ln in lines if ln.count("|") != 4]
     text = dict((ln.split("|")[1].strip(), ln.split("|")[2:4]) for ln in lines[2:])
-    assert text["energy / learning step (uJ)"][0].strip() == "-"          # no learning run for the first chip
+    assert text["learning run / sample: own forward + learning (uJ)"][0].strip() == "-"          # no learning run for the first chip
     assert text["energy / inference (uJ)"][1].strip() == f"{400 * 26.0 / 2 * 1e-6:.4g}"
     # router (0,0): 5 own + 2 injected + 1 delivered; router (1,0): 3 own + 2 delivered + 1 injected (4 x 4 mesh)
     assert reports[0]["router_grid"] == [[8, 6, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
