@@ -1,8 +1,8 @@
 """`neurochip bench` as a library: get event counts for an artifact on each requested chip, cost them,
 write bench.json + figures.
 
-Counts, in order of preference: the native backend (``neurochip.backends.get_backend('native')``);
-else a saved run (``--counts run.json``: an EventCounts dict, or a RunResult-like dict holding one
+Counts, in order of preference: the backend that declares fixed-point arithmetic with in-kernel counts
+(`counting_backend`, today native; chosen by capabilities, not by name); else a saved run (``--counts run.json``: an EventCounts dict, or a RunResult-like dict holding one
 under ``counts``); else the float reference's spikes (``neurochip.simulate``) turned into counts on the
 compiled placement by ``backends.counts.counts_from_spikes`` (inference only; the report says so).
 
@@ -154,8 +154,21 @@ def load_counts(path) -> EventCounts:
     return EventCounts.from_dict(d)
 
 
+def counting_backend(*, learn: bool = False):
+    """The backend whose counts the cost model reads, chosen by declared capabilities: fixed-point arithmetic,
+    events counted in the kernel, and (for learning runs) the compiled rule executed exactly."""
+    from ..backends import capabilities, get_backend
+    from ..backends import backends_with
+    for name in backends_with(arithmetic="fixed"):
+        c = capabilities(name)
+        if c.counts == "kernel" and (not learn or c.learning == "compiled_rule"):
+            return get_backend(name)
+    raise BackendError("no backend declares fixed-point arithmetic with in-kernel event counts"
+                       + (" and exact on-chip learning" if learn else ""))
+
+
 def run_counts(compiled, x: np.ndarray, *, learn: bool, targets=None) -> tuple[EventCounts | None, np.ndarray | None, str]:
-    """(counts, spikes [B, T, n_rec], source) from the native backend, else from float-reference spikes
+    """(counts, spikes [B, T, n_rec], source) from the `counting_backend`, else from float-reference spikes
     (inference only: learning counts then come back None). ``targets``: Batch-like (target, mask, loss)
     for learning runs."""
     if learn and targets is None:
@@ -163,25 +176,25 @@ def run_counts(compiled, x: np.ndarray, *, learn: bool, targets=None) -> tuple[E
     if learn and compiled.rule is None:
         return None, None, "the compiled network carries no on-chip rule"
     try:
-        from ..backends import get_backend  # type: ignore[attr-defined]
-        be = get_backend("native")
+        be = counting_backend(learn=learn)
+        why = ""
     except (ImportError, AttributeError, NeurochipError) as e:
         be, why = None, str(e)
     if be is not None:
         run = getattr(be, "run", be)
         try:
             res = run(compiled, x, learn=learn, targets=targets) if learn else run(compiled, x, learn=False)
-            return res.counts, np.asarray(res.spikes), "native backend"
+            return res.counts, np.asarray(res.spikes), f"{res.backend} backend"
         except (ImportError, NotImplementedError, BackendError, ChipConstraintError, ConfigError) as e:
             # A backend that cannot run this case (e.g. learning not built yet) falls back, and says so.
-            be, why = None, f"native backend failed: {type(e).__name__}: {e}"
+            be, why = None, f"counting backend failed: {type(e).__name__}: {e}"
     if learn:
-        return None, None, f"native backend unavailable ({why})"
+        return None, None, f"counting backend unavailable ({why})"
     from ..backends.counts import counts_from_spikes
     from ..simulate import simulate
     net = network_from_artifact(compiled)
     z = simulate(net, x.astype(np.float64)).z
-    return counts_from_spikes(compiled, x, z), z, f"float-reference spikes on the compiled placement (native backend unavailable: {why})"
+    return counts_from_spikes(compiled, x, z), z, f"float-reference spikes on the compiled placement (counting backend unavailable: {why})"
 
 
 def bench(compiled, chips: list[str], x, *, learn: bool = False, compare_bptt: bool = False,
@@ -235,14 +248,13 @@ def bench(compiled, chips: list[str], x, *, learn: bool = False, compare_bptt: b
 
 
 def chip_accuracy(compiled, batch) -> dict[str, Any] | None:
-    """Task metrics of ``compiled`` (inference, native backend) on a task ``batch``, plus 'trials'; None
+    """Task metrics of ``compiled`` (inference, the `counting_backend`) on a task ``batch``, plus 'trials'; None
     without a batch or when the backend cannot run it (the report then shows no accuracy)."""
     if batch is None or not hasattr(batch, "mask"):
         return None
-    from ..backends import get_backend
     from ..learning.losses import task_metrics
     try:
-        r = get_backend("native").run(compiled, np.asarray(batch.x))
+        r = counting_backend().run(compiled, np.asarray(batch.x))
     except (BackendError, ConfigError) as e:
         return {"error": str(e)}
     m = task_metrics(r.outputs, batch.target, batch.mask, batch.loss)
