@@ -15,7 +15,8 @@ def add_parser(sub) -> None:
                     "of --batch-size trials of the 'train' split (repeated --epochs times), evaluated every "
                     "--eval-every iterations on the held-out 'test' draw (--test-trials trials, never trained on). "
                     "Prints accuracy (or nmse), mean spike rate (Hz) and event counts; writes OUTDIR/run.json, "
-                    "OUTDIR/raster.png and, with --learn, OUTDIR/learned.npz + learned.json (integer mantissas) and "
+                    "OUTDIR/raster.png and, with --learn, OUTDIR/learned.npz + learned.json (integer weight mantissas and the float "
+                    "readout bias b_out) and "
                     "the learning curve OUTDIR/onchip_curve.json + onchip_curve.png.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("artifact", help="compiled artifact: <stem> of <stem>.npz + <stem>.json (or its directory)")
@@ -156,7 +157,7 @@ def run(args) -> int:
             from ..onchip import write_curve
             save_bundle(d / "learned", "learned-weights", 1,
                         {k: (np.asarray(getattr(c, k).toarray()) if hasattr(getattr(c, k), "toarray")
-                             else np.asarray(getattr(c, k))) for k in ("w_in", "w_rec", "w_out")},
+                             else np.asarray(getattr(c, k))) for k in ("w_in", "w_rec", "w_out", "b_out")},
                         {"rule": c.rule.to_dict() if c.rule is not None else None, "curve": learned.curve})
             write_curve(d, learned.curve)
     for k, v in metrics.items():
