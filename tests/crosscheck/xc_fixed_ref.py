@@ -52,6 +52,7 @@ def run_reference(c, x: np.ndarray, *, shift: int = 6, mb: int = 24, cb: int = 2
     out["y"] = np.zeros((B, T, n_out), np.int64)
     out["u"] = np.zeros((B, T, n_rec), np.int64)
     ev = {"current": 0, "membrane": 0, "readout": 0}
+    int32 = {"current": 0, "membrane": 0, "readout": 0}    # of which an int32 sum wrapped first
     for b in range(B):
         u = np.zeros(n_rec, np.int64); v = np.zeros(n_rec, np.int64); a = np.zeros(n_rec, np.int64)
         r = np.zeros(n_rec, np.int64); zp = np.zeros(n_rec, np.int64); y = np.zeros(n_out, np.int64)
@@ -60,10 +61,12 @@ def run_reference(c, x: np.ndarray, *, shift: int = 6, mb: int = 24, cb: int = 2
             exact = trunc0_shift(u * (4096 - (int(c.du) + 1)), 12) + (a_in << shift)
             u = wrap_once(wrap32(exact), cb)
             ev["current"] += int((u != exact).sum())
+            int32["current"] += int((wrap32(exact) != exact).sum())
             R = vth_eff * zp if c.reset == "subtract" else 0
             exact = trunc0_shift(v * (4096 - int(c.dv)), 12) + u + bias - R
             v = sat(wrap32(exact), mb)
             ev["membrane"] += int((v != exact).sum())
+            int32["membrane"] += int((wrap32(exact) != exact).sum())
             a = trunc0_shift(a * (4096 - int(c.da)), 12) + int(c.a_inc) * zp
             A = vth_eff + ((beta * a) >> int(c.beta_shift))
             z = ((v > A) & (r <= 0)).astype(np.int64)
@@ -72,10 +75,12 @@ def run_reference(c, x: np.ndarray, *, shift: int = 6, mb: int = 24, cb: int = 2
                 v = np.where(z == 1, 0, v)
             i_out = floor_shift(w_out @ z, int(c.e_out)) << shift
             u_out = wrap_once(wrap32(i_out), cb)
+            int32["readout"] += int((wrap32(i_out) != i_out).sum())
             exact = trunc0_shift(y * (4096 - int(c.dk)), 12) + u_out
             y = sat(wrap32(exact), mb)
             ev["readout"] += int((u_out != i_out).sum() + (y != exact).sum())
             out["spikes"][b, t] = z; out["v"][b, t] = v; out["a"][b, t] = a; out["y"][b, t] = y; out["u"][b, t] = u
             zp = z
     out["events"] = ev
+    out["int32_wraps"] = int32
     return out
