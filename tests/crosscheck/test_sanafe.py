@@ -24,6 +24,8 @@ import tempfile
 from dataclasses import replace
 
 import numpy as np
+
+from xc_helpers import require
 import pytest
 
 SANAFE_SOMA_ACCESS, SANAFE_SOMA_UPDATE, SANAFE_SPIKE_OUT, SANAFE_MSG_OUT = 51.2, 21.6, 69.3, 111.0  # pJ, loihi.yaml
@@ -166,7 +168,7 @@ def _rel(a, b):
 
 @pytest.mark.parametrize("case", [CASES[1], CASES[5]])  # one core; 7 cores on 2 tiles
 def test_sanafe_energy_and_latency(case):
-    pytest.importorskip("sanafe", reason="sanafe is not installed (pip install 'sanafe==2.2.*')")
+    require("sanafe", "sanafe (pip install 'sanafe==2.2.*')")
     d = compare(*case)
     # the same activity (SANA-FE runs its own float LIF dynamics on the same weights)
     assert _rel(d["spikes_nc"], d["spikes_sf"]) < 0.10, d
@@ -183,7 +185,7 @@ def test_sanafe_energy_and_latency(case):
 
 def test_barrier_table_matches_sanafe():
     """neurochip's latency table reproduces SANA-FE's idle-step time (barrier by tiles in use + one access)."""
-    pytest.importorskip("sanafe")
+    require("sanafe", "sanafe (pip install 'sanafe==2.2.*')")
     import sanafe
     from neurochip.cost.latency import latency_table
 
