@@ -24,7 +24,8 @@ import importlib
 import os
 import sys
 
-SUBCOMMANDS = ("demo", "train", "compile", "run", "validate", "bench", "analyse", "chips")
+SUBCOMMANDS = ("demo", "train", "compile", "run", "validate", "bench", "analyse", "sweep", "chips",
+               "nir")  # nir: export-nir + import-nir
 # the steps that take a pipeline config; demo and train register --config themselves
 CONFIG_STEPS = ("demo", "train", "compile", "run", "validate", "bench", "analyse")
 INTERNAL_ERROR = 70
