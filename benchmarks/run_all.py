@@ -79,12 +79,23 @@ def machine_info() -> dict[str, Any]:
                                 text=True, timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         commit = None
+    try:   # tracked files with uncommitted changes: the run measured the working tree, not only the commit
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+        dirty = sorted(line[3:] for line in dirty if line.strip())
+    except (OSError, subprocess.SubprocessError):
+        dirty = None
+    try:
+        load = [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        load = None
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {
         "cpu": cpu, "logical_cores": os.cpu_count(), "cores_available": affinity, "ram_gib": ram_gib,
         "os": platform.platform(), "python": platform.python_version(),
         "versions": {d: _version(d) for d in ("numpy", "numba", "scipy", "lava-nc", "brian2", "torch", "neurochip")},
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "git_commit": commit,
+        "git_uncommitted": dirty, "load_average_1_5_15min": load,
     }
 
 
@@ -93,6 +104,7 @@ def run_all(bench_dir: Path, *, quick: bool, only: list[str] | None = None, prog
     from tqdm import tqdm
     if str(bench_dir) not in sys.path:
         sys.path.insert(0, str(bench_dir))   # benchmarks may import their sibling helper modules
+    load_start = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
     todo = discover(bench_dir)
     if only:
         unknown = sorted(set(only) - {t for t, _ in todo})
@@ -117,7 +129,7 @@ def run_all(bench_dir: Path, *, quick: bool, only: list[str] | None = None, prog
                    "error": "".join(traceback.format_exception(type(e), e, e.__traceback__))[-4000:]}
         sec["seconds"] = round(time.perf_counter() - t0, 2)
         sections.append(sec)
-    return {"machine": machine_info(), "quick": quick, "sections": sections}
+    return {"machine": machine_info(), "quick": quick, "load_start": load_start, "sections": sections}
 
 
 def to_markdown(res: dict[str, Any]) -> str:
@@ -140,7 +152,11 @@ def to_markdown(res: dict[str, Any]) -> str:
         f"| Python | {m['python']} |",
         f"| libraries | {v} |",
         f"| date | {m['date_utc']} |",
-        f"| git commit | {m['git_commit']} |",
+        f"| git commit | {m['git_commit']}"
+        + (f" (+ uncommitted changes in {', '.join(m['git_uncommitted'])})" if m.get("git_uncommitted") else "") + " |",
+        f"| load average (1 / 5 / 15 min) at the start | {' / '.join(map(str, res.get('load_start') or []))} "
+        f"(2 cores; other jobs were running if it exceeds ~1) |",
+        f"| load average at the end | {' / '.join(map(str, m.get('load_average_1_5_15min') or []))} |",
         "",
         "| section | file | status | wall time (s) |",
         "| --- | --- | --- | ---: |",
