@@ -38,6 +38,7 @@ import numpy as np
 
 from ..chips.profile import ChipProfile
 from ..errors import ChipConstraintError, ConfigError, Violation
+from .. import rulebook
 from ..rules import LearningRule
 
 Q_FRAC = 16          # fraction bits of the per-neuron adaptation-eligibility gain q_j
@@ -210,7 +211,7 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
         viol.append(Violation("learning_supported", f"chip {profile.name}", "on-chip learning", "none"))
     if not rule.is_local:
         raise ConfigError(f"rule {rule.name!r} has no local online form a chip can run; on-chip rules: "
-                          "eprop_symmetric, eprop_random, eprop_adaptive, rflo")
+                          f"{', '.join(rulebook.local_names())}")
     elig = o.eligibility or rule.eligibility
     if elig not in ("per_synapse", "factorised"):
         raise ConfigError(f"eligibility must be 'per_synapse' or 'factorised', got {elig!r}")
@@ -259,7 +260,7 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     # RFLO (Murray 2019) keeps the post-synaptic derivative (phi', here the pseudo-derivative) and drops
     # the adaptation eligibility, exactly as the float rule (neurochip.learning): psi_const stays 0.
     psi_const = 0
-    adapt = (rule.name != "rflo" and quant.neuron_kind == "alif" and elig == "per_synapse"
+    adapt = (rulebook.get(rule.name).onchip_adapt and quant.neuron_kind == "alif" and elig == "per_synapse"
              and bool(np.asarray(quant.beta_mant).any()))
     # e = psi * pre >> e_shift; ebar = kappa-leaky sum of e (unnormalised): worst case psi_max pre_max / (1 - kappa).
     # The worst case needs every input to spike every step while psi sits at its peak; headroom bits trade
@@ -275,7 +276,7 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     else:
         qa_mant = np.zeros(n_rec, np.int64)
     # Feedback: symmetric e-prop uses W_out^T, random/adaptive B (fixed on chip), rflo B.
-    F = np.asarray(net.w_out, np.float64).T if rule.name == "eprop_symmetric" else np.asarray(net.B, np.float64)
+    F = np.asarray(rulebook.get(rule.name).feedback(net), np.float64)   # the rule's feedback, fixed on chip
     if hasattr(F, "toarray"):
         F = F.toarray()
     fmax = float(np.abs(F).max()) if F.size else 0.0

@@ -60,3 +60,21 @@ def test_eprop_adaptive_post_update_moves_B_with_w_out(small):
     np.testing.assert_allclose(new.B - net.B, (new.w_out - net.w_out).T, atol=1e-15)
     same = apply_update(net, LearningRule("eprop_random", optimizer="sgd", lr=1e-2), g, OptState())
     assert np.array_equal(same.B, net.B)
+
+
+def test_a_new_rule_compiles_and_learns_on_chip_through_its_module_alone(small):
+    """eprop_sign (one module) lowers to the chip: its quantised feedback has the signs of W_out^T and
+    the magnitudes of B, and an on-chip learning run changes the weights."""
+    from neurochip.backends import get_backend
+    from neurochip.compiler import compile as compile_net
+    task, net, b = small
+    cn = compile_net(net, "loihi2", rule=LearningRule("eprop_sign"))
+    Bm = np.asarray(cn.rule.B_mant)
+    nz = Bm != 0
+    assert nz.mean() > 0.9
+    assert np.array_equal(np.sign(Bm[nz]), np.sign(net.w_out.T[nz]))
+    ratio = Bm[nz] / np.abs(net.B[nz]) * np.sign(Bm[nz])
+    assert np.allclose(ratio, np.median(ratio), rtol=0.1 + 1.0 / np.abs(Bm[nz]).min())   # |B_mant| ~ |B| x 2^b_exp
+    res = get_backend("native").run(cn, b.x, learn=True, targets=b)
+    assert any(np.abs(np.asarray(res.weight_updates[k].todense() if hasattr(res.weight_updates[k], "todense")
+                                 else res.weight_updates[k])).sum() > 0 for k in ("w_in", "w_rec", "w_out"))
