@@ -6,7 +6,7 @@ each in this one process on this one machine, so every peer in the tables was me
 run under the same conditions, records the machine (CPU model, cores, RAM, Python and library
 versions, date, git commit) and writes:
 
-    docs/benchmarks.md        header + machine + one section per benchmark (its markdown)
+    docs/benchmarks.md        header + machine + targets (summary.py, if present) + one section per benchmark
     benchmarks/results.json   machine + every section's data, status and wall time
 
 A benchmark that raises is recorded as failed (with the error) and the others still run. Usage::
@@ -162,6 +162,8 @@ def to_markdown(res: dict[str, Any]) -> str:
         "| --- | --- | --- | ---: |",
     ]
     head += [f"| {s['title']} | `{s['file']}` | {s['status']} | {s['seconds']} |" for s in res["sections"]]
+    if res.get("targets_markdown"):
+        head += ["", "## Targets (issue 11), from this run", "", res["targets_markdown"].rstrip()]
     body = []
     for s in res["sections"]:
         body += ["", f"## {s['title']}", "", f"*(`benchmarks/{s['file']}`, {s['seconds']} s)*", "", s["markdown"].rstrip()]
@@ -182,6 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     from neurochip.io import atomic_write_text, write_json
     only = [t.strip() for t in a.only.split(",") if t.strip()] or None
     res = run_all(Path(a.bench_dir), quick=a.quick, only=only, progress=not a.no_progress)
+    summary = Path(a.bench_dir) / "summary.py"     # optional: targets met / missed, from this run's data
+    if summary.exists():
+        try:
+            mod = _load("summary", summary)
+            res["targets"] = mod.targets(res)
+            res["targets_markdown"] = mod.markdown(res)
+        except Exception as e:  # a summary bug must not lose the run
+            res["targets_markdown"] = f"**summary.py failed**: `{type(e).__name__}: {e}`"
     md = to_markdown(res)
     atomic_write_text(a.md, md)
     write_json(a.json, res)

@@ -30,7 +30,8 @@ def targets(res: dict) -> list[dict]:
         t = w.get("torch_b32_1t", {})
         tsec = t.get("cpu_ms_per_sample", 0) / 1e3 if "error" not in t else None
         lin = t.get("linearity", {})
-        ln = f"PyTorch {t.get('cpu_ms_per_sample', float('nan')):.1f} ms/sample, linearity {lin.get('ratio', float('nan')):.2f}"
+        ln = (f"PyTorch {t.get('cpu_ms_per_sample', float('nan')):.1f} ms/sample, linearity {lin.get('ratio', float('nan')):.2f}"
+              + ("" if lin.get("ok") else " NOT LINEAR: baseline suspect"))
         for elig, need in (("factorised", 3.0 if w["workload"].startswith("evidence") else 1.0),
                            ("per_synapse", 1.0 if w["workload"].startswith("evidence") else 0.2)):
             o = w.get(elig, {})
