@@ -50,9 +50,45 @@ def test_outputs_written_and_self_contained(demo):
     for name in ("network.npz", "compiled.npz", "compiled_learned.npz", "bench.json", "validate.json",
                  "learning_curve.png", "coremap.png", "energy_breakdown.png"):
         assert (out / name).is_file(), name
-    assert s["stages"]["lava check"]["bit_exact"] is True
-    assert isinstance(s["stages"]["validate"]["tolerances_passed"], bool)
     assert set(s["stages"]) == {"train", "compile", "learn on-chip", "lava check", "validate", "cost"}
+
+
+def test_chip_passes_validation_against_the_float_reference(demo):
+    """The main job's promise: the compiled network behaves like the float one it came from, within the
+    configured tolerances, and those tolerances are real ones (not 0 agreement / any accuracy drop)."""
+    _, _, s = demo
+    v, tol = s["stages"]["validate"], s["config"]["validate"]
+    assert tol["spike_agreement"] >= 0.5 and tol["max_accuracy_drop"] <= 0.1    # the defaults, not loosened
+    assert v["tolerance_failures"] == [] and v["tolerances_passed"] is True, v
+    assert v["spike_agreement"] >= tol["spike_agreement"], v                    # measured 0.63 at this size
+    assert v["accuracy_drop"] <= tol["max_accuracy_drop"], v                    # measured 0.0
+    assert abs(v["rate_chip_hz"] - v["rate_ref_hz"]) <= 0.1 * v["rate_ref_hz"], v   # measured 15.4 vs 15.5 Hz
+
+
+def test_lava_runs_the_learned_artifact_bit_exactly(demo):
+    _, _, s = demo
+    lc = s["stages"]["lava check"]
+    assert lc.get("error") is None and lc["bit_exact"] is True, lc
+    assert lc["spikes_identical"] is True and lc["voltages_identical"] is True and lc["readout_identical"] is not False
+
+
+def test_compile_quantizes_accurately_and_learning_changes_the_weights(demo):
+    _, out, s = demo
+    q = s["stages"]["compile"]["quantize_rel_rms_error"]
+    assert set(q) == {"in", "rec", "out"} and max(q.values()) < 0.04, q         # measured <= 0.0135 (9-bit mantissas)
+    from neurochip.compiler.artifact import CompiledNetwork
+    a, b = CompiledNetwork.load(out / "compiled"), CompiledNetwork.load(out / "compiled_learned")
+    changed = [f for f in ("w_in", "w_rec", "w_out") if not np.array_equal(getattr(a, f), getattr(b, f))]
+    assert changed, "on-chip learning changed no weight"                         # measured: w_in 12, w_rec 223 entries
+
+
+def test_cost_stage_has_positive_energies_and_learning_cheaper_than_bptt(demo):
+    _, _, s = demo
+    for c in s["stages"]["cost"]:
+        assert c["fits"], c
+        for key in ("inference", "learning", "bptt"):
+            assert np.isfinite(c[f"{key}_uj_per_trial"]) and c[f"{key}_uj_per_trial"] > 0, (c["chip"], key)
+        assert c["bptt_uj_per_trial"] > 2 * c["learning_uj_per_trial"], c          # measured 54x (loihi2), 3.6x (reckon)
 
 
 def test_compile_command_reproduces_the_artifact(demo):
@@ -77,7 +113,7 @@ def test_run_command_reproduces_chip_accuracy(demo):
          "--batch-size", s["config"]["onchip"]["batch_size"], "--seed", 0, "-o", d / "r1")
     r1 = json.loads((d / "r1" / "run.json").read_text())
     assert r1["test"] == st["test_after"]
-    assert r1["learning"]["epochs"] == st["train_curve"]
+    assert r1["learning"]["curve"] == st["train_curve"]
 
 
 def test_validate_command_reproduces_fidelity(demo):
