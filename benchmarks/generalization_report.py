@@ -1,0 +1,116 @@
+"""Regenerate the tables of docs/generalization.md from a finished (or partial) Liu et al. 2022 sweep.
+
+usage: python benchmarks/generalization_report.py OUT/liu2022 [--md docs/generalization_results.md]
+
+Reads OUT/points/*.json (every finished point of `neurochip sweep docs/sweeps/liu2022.toml -o OUT`) and writes
+a markdown file with, per rule: n, iterations, train / test error, loss and error gap (mean, s.e., s.d.),
+|curvature| w.r.t. W_rec and all weights (mean, s.e.), and the tests of Liu's four qualitative findings:
+
+1. bio-plausible rules reach higher curvature than BPTT: one-sided Mann-Whitney U of |lambda_W_rec| per rule vs bptt;
+2. ... and a larger, more variable gap: one-sided Mann-Whitney U of the loss gap vs bptt, Levene's test of variance;
+3. the gap correlates with curvature: Pearson and Spearman of loss gap vs |lambda_W_rec| over all points;
+4. curvature drifts up during training: mean change of |lambda_W_rec| from the first to the last tracked point.
+
+|lambda| is used because the surrogate Hessian is not symmetric and the sign of its dominant real eigenvalue
+varies between seeds (docs/analysis.md); Liu et al.'s rate networks have a symmetric Hessian. Also copies the
+sweep's summary.png next to the markdown file. Numbers only from the points' JSON: nothing is typed by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+REFERENCE = "bptt"
+
+
+def load(out: Path) -> list[dict]:
+    rows = []
+    for f in sorted((out / "points").glob("*.json")):
+        d = json.loads(f.read_text())
+        r, v = d["result"], d["point"]["values"]
+        te, ts = r.get("test") or {}, r.get("train_set") or {}
+        err = lambda m: m.get("error", m.get("nmse", math.nan))  # noqa: E731
+        drift = [abs(e["value"]) for e in r.get("curvature_drift", [])]
+        rows.append({
+            "rule": v.get("rule.name", r.get("rule")), "seed": v.get("train.seed"), "iterations": r["iterations"],
+            "stopped": r["stopped_early"], "train_error": err(ts), "test_error": err(te),
+            "loss_gap": te.get("loss", math.nan) - ts.get("loss", math.nan), "error_gap": err(te) - err(ts),
+            "curv_rec": abs(r["curvature_w_rec"]["value"]), "curv_all": abs(r.get("curvature_all", {}).get("value", math.nan)),
+            "converged": r["curvature_w_rec"]["converged"],
+            "drift": (drift[-1] - drift[0]) if len(drift) >= 2 else math.nan,
+        })
+    return rows
+
+
+def _ms(a) -> str:
+    a = np.asarray([x for x in a if math.isfinite(x)], float)
+    if a.size == 0:
+        return "-"
+    se = a.std(ddof=1) / math.sqrt(a.size) if a.size > 1 else math.nan
+    return f"{a.mean():.3f} ± {se:.3f}" if math.isfinite(se) else f"{a.mean():.3f}"
+
+
+def _sd(a) -> str:
+    a = np.asarray([x for x in a if math.isfinite(x)], float)
+    return f"{a.std(ddof=1):.3f}" if a.size > 1 else "-"
+
+
+def _p(p) -> str:
+    return "-" if p is None or not math.isfinite(p) else (f"{p:.2g}")
+
+
+def report(rows: list[dict]) -> str:
+    rules = list(dict.fromkeys(r["rule"] for r in rows))
+    by = {k: [r for r in rows if r["rule"] == k] for k in rules}
+    ref = by.get(REFERENCE, [])
+    L = ["| rule | n | updates (stopped at matched loss) | train error | test error | loss gap (s.d.) | error gap | "
+         "abs(lambda) W_rec | abs(lambda) all | power iteration converged | drift of abs(lambda) W_rec |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for k in rules:
+        g = by[k]
+        L.append(f"| {k} | {len(g)} | {_ms([r['iterations'] for r in g])} ({sum(r['stopped'] for r in g)}/{len(g)}) | "
+                 f"{_ms([r['train_error'] for r in g])} | {_ms([r['test_error'] for r in g])} | "
+                 f"{_ms([r['loss_gap'] for r in g])} ({_sd([r['loss_gap'] for r in g])}) | {_ms([r['error_gap'] for r in g])} | "
+                 f"{_ms([r['curv_rec'] for r in g])} | {_ms([r['curv_all'] for r in g])} | "
+                 f"{sum(r['converged'] for r in g)}/{len(g)} | {_ms([r['drift'] for r in g])} |")
+    L += ["", "Findings of Liu et al. 2022, tested against BPTT (one-sided Mann-Whitney U; Levene for variance):", "",
+          "| rule | curvature > BPTT: p | gap > BPTT: p | gap variance differs from BPTT: p |", "|---|---|---|---|"]
+    for k in rules:
+        if k == REFERENCE or len(by[k]) < 2 or len(ref) < 2:
+            continue
+        a, b = [r["curv_rec"] for r in by[k]], [r["curv_rec"] for r in ref]
+        pc = stats.mannwhitneyu(a, b, alternative="greater").pvalue
+        a, b = [r["loss_gap"] for r in by[k]], [r["loss_gap"] for r in ref]
+        pg = stats.mannwhitneyu(a, b, alternative="greater").pvalue
+        pv = stats.levene(a, b).pvalue
+        L.append(f"| {k} | {_p(pc)} | {_p(pg)} | {_p(pv)} |")
+    x = np.array([r["curv_rec"] for r in rows]); y = np.array([r["loss_gap"] for r in rows])
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() >= 3:
+        pr, sr = stats.pearsonr(x[ok], y[ok]), stats.spearmanr(x[ok], y[ok])
+        L += ["", f"Loss gap vs abs(lambda) W_rec over all {int(ok.sum())} points: Pearson r = {pr[0]:.3f} (p = {_p(pr[1])}), "
+              f"Spearman rho = {sr[0]:.3f} (p = {_p(sr[1])})."]
+    return "\n".join(L) + "\n"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--md", type=Path, default=Path("docs/generalization_results.md"))
+    a = ap.parse_args(argv)
+    rows = load(a.out)
+    text = f"<!-- generated by benchmarks/generalization_report.py from {a.out} ({len(rows)} points) -->\n\n" + report(rows)
+    a.md.write_text(text)
+    if (a.out / "summary.png").is_file():
+        shutil.copy(a.out / "summary.png", a.md.with_suffix(".png"))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
