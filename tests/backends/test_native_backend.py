@@ -37,14 +37,16 @@ def test_float_mode_equals_simulate(kind, p_rec):
 
 
 def test_fixed_high_precision_follows_float():
-    """Generic profile, exact decays: fixed-point spikes equal the float reference's."""
+    """Generic profile, exact decays: fixed-point spikes equal the float reference's (measured: all 1172 spikes,
+    none extra) and the readout follows it to quantisation error (measured 3.7e-5 of its peak)."""
     net = init_network(7, 25, 2, NeuronParams(kind="lif", n_ref=2, **exact_taus()), seed=4)
     c = compile(net, "generic")
     x = (np.random.default_rng(2).random((2, 150, 7)) < 0.15).astype(np.uint8)
     r = native.run(c, x)
     tr = simulate(net, x)
-    assert (r.spikes == tr.z).mean() > 0.99 and tr.z.sum() > 0
-    assert np.abs(r.outputs - tr.out).max() < 0.05 * max(1e-9, np.abs(tr.out).max())
+    assert tr.z.sum() > 500                                          # 15.6 % of steps: a silent chip cannot pass
+    assert (r.spikes != tr.z).sum() <= 0.005 * tr.z.sum()
+    assert np.abs(r.outputs - tr.out).max() < 1e-3 * np.abs(tr.out).max()
 
 
 def test_registry():
