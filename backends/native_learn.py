@@ -51,6 +51,36 @@ def _dense_from_csr(ptr, idx, data, n_post, n_pre) -> np.ndarray:
     return w
 
 
+def _bust_stale_kernel_cache() -> None:
+    """Numba's cache key is the hash of the file defining a function, not of the modules it calls: the cached
+    ``eprop_fixed.learn_run`` would keep an old ``learn_trial`` / ``fixed_forward`` compiled in. Hash the
+    learning kernel's dependencies and drop learn_run's cache files when they changed (once per process)."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    import neurochip.kernels as k
+    kdir = Path(k.__file__).parent
+    h = hashlib.sha256()
+    for name in ("learn_trial.py", "learn_types.py", "fixed_forward.py", "fixed_ops.py", "spike_list.py"):
+        f = kdir / name
+        h.update(f.read_bytes() if f.exists() else b"")
+    cache = Path(os.environ.get("NUMBA_CACHE_DIR") or (kdir / "__pycache__"))
+    stamp = cache / "learn_run.deps.sha256"
+    try:
+        if stamp.exists() and stamp.read_text() == h.hexdigest():
+            return
+        for f in cache.glob("eprop_fixed.learn_run-*.nb*"):
+            f.unlink(missing_ok=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(h.hexdigest())
+    except OSError:                      # a read-only cache: numba recompiles or reuses, nothing to do here
+        pass
+
+
+_CACHE_CHECKED = []
+
+
 def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None):
     """(LearnConsts, LearnTables, LearnState) of ``compiled`` for the learning kernels. ``state``: a
     previous run's `LearnState` to continue from (weights, residual accumulators, bias); default: the
@@ -132,6 +162,9 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
     `LearnState` from a previous result's ``meta['learn_state']`` to continue (residuals kept).
     The result's meta holds per-trial task losses ``trial_loss`` [epochs * B] (1/2 SSE, or mean CE over
     the trial's masked steps), ``weight_applications``, ``batch_size`` and ``learn_state``."""
+    if not _CACHE_CHECKED:
+        _bust_stale_kernel_cache()
+        _CACHE_CHECKED.append(True)
     from neurochip.kernels.eprop_fixed import learn_run
     from neurochip.kernels.learn_types import (L_ACC_SAT, L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT,
                                                L_TRACE, L_WUPD, N_LCOUNTS)

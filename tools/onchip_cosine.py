@@ -115,40 +115,51 @@ def compare(net, rule, task, profile, elig, rounding, batch, lr, seed):
     return row
 
 
-def sanity(net, rule, task, profile, elig, rounding, batch, lr, trials, seed):
+def sanity(net, rule, task, profile, elig, rounding, batch, trials, seed, chip_lr=None, every=5):
+    """From scratch on chip with the compiler's default rate for the rule (an Adam rule: adam_equivalent,
+    or ``chip_lr`` as its target), next to float e-prop with the rule's optimiser on the same batches.
+    Returns rows (trials, chip held-out acc, float held-out acc) and the chip's wall time."""
+    from neurochip.learning.gradients import grads
+    from neurochip.learning.optim import OptState, apply_update
+    from neurochip.simulate import simulate
+
     native = get_backend("native")
-    r_sgd = LearningRule(**{**rule.to_dict(), "optimizer": "sgd", "lr": lr, "eligibility": elig})
-    c = compile(net, profile, r_sgd, options=CompileOptions.make(learn=LowerRuleOptions(rounding=rounding, batch=batch)))
+    r_ = LearningRule(**{**rule.to_dict(), "eligibility": elig})
+    lo = LowerRuleOptions(rounding=rounding, batch=batch, lr=chip_lr,
+                          lr_mode="adam_equivalent" if rule.optimizer == "adam" else "sgd")
+    c = compile(net, profile, r_, options=CompileOptions.make(learn=lo))
     test = [task.batch(32, "test", k) for k in range(4)]
 
-    def acc(compiled, state=None):
+    def acc_chip(state):
         from dataclasses import replace
+        cc = c
         if state is not None:
             from neurochip.backends.native import tables_for
             from neurochip.backends.native_learn import _dense_from_csr
-            tb = tables_for(compiled)
-            compiled = replace(compiled,
-                               w_in=_dense_from_csr(tb.in_ptr, tb.in_idx, state.in_w, compiled.n_rec, compiled.n_in),
-                               w_rec=_dense_from_csr(tb.rec_ptr, tb.rec_idx, state.rec_w, compiled.n_rec, compiled.n_rec),
-                               w_out=np.ascontiguousarray(state.w_out_t.T.astype(np.int32)), b_out=state.b_out.copy())
-        a = []
-        for b in test:
-            out = native.run(compiled, b.x, record=("outputs",)).outputs
-            a.append(accuracy(out, b.target, b.mask))
-        return float(np.mean(a))
+            tb = tables_for(c)
+            cc = replace(c, w_in=_dense_from_csr(tb.in_ptr, tb.in_idx, state.in_w, c.n_rec, c.n_in),
+                         w_rec=_dense_from_csr(tb.rec_ptr, tb.rec_idx, state.rec_w, c.n_rec, c.n_rec),
+                         w_out=np.ascontiguousarray(state.w_out_t.T.astype(np.int32)), b_out=state.b_out.copy())
+        return float(np.mean([accuracy(native.run(cc, b.x, record=("outputs",)).outputs, b.target, b.mask)
+                              for b in test]))
 
-    a0 = acc(c)
-    state = None
-    curve = []
-    t0 = time.perf_counter()
+    def acc_float(n):
+        return float(np.mean([accuracy(simulate(n, b.x).out, b.target, b.mask) for b in test]))
+
+    state, fnet, ost = None, net, OptState()
+    rows = [(0, acc_chip(None), acc_float(net))]
+    wall = 0.0
     for it in range(trials // batch):
         b = task.batch(batch, "train", seed * 10 ** 6 + it)
+        t0 = time.perf_counter()
         r = native.run(c, b.x, learn=True, targets=b, batch_size=batch, record=("outputs",), seed=it, state=state)
+        wall += time.perf_counter() - t0
         state = r.meta["learn_state"]
-        curve.append(float(r.meta["epochs"][0]["accuracy"]))
-    wall = time.perf_counter() - t0
-    a1 = acc(c, state)
-    return a0, a1, curve, wall
+        g, _, _ = grads(fnet, rule, b)
+        fnet = apply_update(fnet, rule, g, ost)
+        if (it + 1) % every == 0 or it + 1 == trials // batch:
+            rows.append(((it + 1) * batch, acc_chip(state), acc_float(fnet)))
+    return rows, wall, state
 
 
 def main(argv=None):
@@ -161,6 +172,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="T = 600 instead of 2250 (the task's cue count reduced)")
     ap.add_argument("--train", type=int, default=0)
     ap.add_argument("--reg", type=float, default=None, help="reg_rate (default: the task's)")
+    ap.add_argument("--chip-lr", type=float, default=None, help="on-chip lr for --train (default: the rule's)")
+    ap.add_argument("--no-table", action="store_true", help="skip the cosine table")
     ap.add_argument("--forms", default="per_synapse:nearest,per_synapse:stochastic,factorised:nearest,factorised:stochastic")
     a = ap.parse_args(argv)
     cfg = {"task": {"name": "evidence"}, "train": {"seed": a.seed}}
@@ -178,7 +191,7 @@ def main(argv=None):
           "cos applied (same trajectory) | norm ratio | float rms (LSB) | moved |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     forms = [f.split(":") for f in a.forms.split(",")]
-    for elig, rd in forms:
+    for elig, rd in ([] if a.no_table else forms):
         row = compare(net, rule, task, a.profile, elig, rd, a.batch, lr, a.seed)
         for name in MATS:
             m = row[name]
@@ -190,9 +203,13 @@ def main(argv=None):
               flush=True)
     if a.train:
         for elig, rd in forms:
-            a0, a1, curve, wall = sanity(net, rule, task, a.profile, elig, rd, a.batch, lr, a.train, a.seed)
-            print(f"from scratch {elig}/{rd}: held-out acc {a0:.3f} -> {a1:.3f} after {a.train} trials "
-                  f"({wall:.0f} s); train-batch acc {[round(c, 2) for c in curve]}", flush=True)
+            rows, wall, st = sanity(net, rule, task, a.profile, elig, rd, a.batch, a.train, a.seed, a.chip_lr)
+            print(f"from scratch {elig}/{rd} (chip gains 2^{st.gain_exp.tolist()}; {wall:.0f} s on chip, "
+                  f"{wall / a.train:.3f} s per trial):", flush=True)
+            print("| trials | chip held-out acc | float (" + rule.optimizer + ") held-out acc |")
+            print("|---|---|---|")
+            for n, ac, af in rows:
+                print(f"| {n} | {ac:.3f} | {af:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

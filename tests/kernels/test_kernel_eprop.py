@@ -241,6 +241,12 @@ def test_conservation_bit_exact():
         A = np.array(out["A_" + name], dtype=object)
         assert np.all(dW * (1 << k) + A == P), name      # R_0 = 0, no saturation in this run
     assert r.meta["accumulator_saturations"] == 0 and r.meta["weight_clips"] == 0
+    # the same identity on the kernel's own weights and residuals (its products are the oracle's)
+    for name in MATS:
+        dw = -np.asarray(r.weight_updates[name], dtype=object)          # W -= d
+        A = np.rint(_resid(c, r, name) * (1 << k)).astype(np.int64).astype(object)
+        P = np.array(out["P_" + name[2:]], dtype=object)
+        assert np.all(dw * (1 << k) + A == P), name
     _assert_equal_to_oracle(c, r, w, out)
 
 
