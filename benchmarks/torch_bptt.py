@@ -89,7 +89,7 @@ def ensure_torch() -> tuple[str | None, str]:
 
 
 def measure(py: str, spec, *, threads: int = 1, batch: int | None = None, variant: str = "unbind",
-            repeats: int = 2, linearity: bool = True, timeout: float = 3600) -> dict:
+            repeats: int = 2, linearity: bool = True, timeout: float = 1500) -> dict:
     """Run the torch side on ``spec`` in its own process with ``threads`` threads (OMP/MKL/torch);
     returns its JSON dict (see ``_time``), or {"error": ...}."""
     cmd = [py, str(Path(__file__).resolve()), str(spec), "--threads", str(threads), "--variant", variant,
