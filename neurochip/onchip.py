@@ -96,9 +96,10 @@ def default_lr(compiled) -> float:
 
 
 def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = None, eligibility: str | None = None,
-                 batch_size: int | None = None):
+                 batch_size: int | None = None, train: tuple[str, ...] | None = None):
     """``compiled`` with its on-chip rule lowered again at ``lr`` / ``rounding`` / ``eligibility`` /
-    ``batch_size`` (None: keep the compiled choice). Raises `ConfigError` for a rate that is not a finite
+    ``batch_size`` / ``train`` (the matrices that learn, a subset of ('w_in', 'w_rec', 'w_out'); None: keep
+    the compiled choice). Raises `ConfigError` for a rate that is not a finite
     number > 0, and `ConfigError` / `ChipConstraintError` (from the compiler) for a rate or batch the
     chip cannot represent for a trained matrix (its update rounds to zero, or overflows), with the numbers."""
     from dataclasses import fields as _fields
@@ -115,12 +116,19 @@ def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = No
                                    or batch_size < 1):
         raise ConfigError(f"on-chip batch_size must be an integer >= 1 (trials per weight application), "
                           f"got {batch_size!r}")
+    names = ("w_in", "w_rec", "w_out")
+    if train is not None:
+        train = tuple(train)
+        if not train or any(t not in names for t in train):
+            raise ConfigError(f"on-chip train must name one or more of {', '.join(names)}, got {train!r}")
     from .compiler.lower_rule import LowerRuleOptions, relower
     cr = compiled.rule
+    cur = tuple(n for n, f in zip(names, ("train_in", "train_rec", "train_out")) if getattr(cr, f, True))
     has_batch = "batch" in {f.name for f in _fields(LowerRuleOptions)}
     same = ((lr is None or float(lr) == float(cr.lr)) and (rounding in (None, cr.rounding))
             and (eligibility in (None, cr.eligibility))
-            and (batch_size is None or not has_batch or int(batch_size) == int(getattr(cr, "batch", batch_size))))
+            and (batch_size is None or not has_batch or int(batch_size) == int(getattr(cr, "batch", batch_size)))
+            and (train is None or set(train) == set(cur)))
     if not same:
         from .rules import LearningRule
         prov = dict((getattr(compiled, "provenance", None) or {}).get("rule") or {})
@@ -130,6 +138,8 @@ def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = No
         for k in ("reg_rate", "target_rate_hz", "train_in", "train_rec", "train_out", "train_bias"):
             if hasattr(cr, k) and k not in prov:
                 base[k] = getattr(cr, k)
+        if train is not None:
+            base.update(train_in="w_in" in train, train_rec="w_rec" in train, train_out="w_out" in train)
         rule = LearningRule.from_dict(base)
         kw = dict(lr=float(lr or cr.lr), rounding=rounding or cr.rounding, eligibility=eligibility or cr.eligibility,
                   seed=cr.seed)
@@ -298,8 +308,12 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
         return chip_metrics(r.outputs, b)
 
     m0 = evaluate(compiled)
+    s0 = m0 if n_mid == n_all else evaluate(compiled, sub)
     m_last = m0
-    points = [{"iteration": 0, "trials": 0, f"heldout_{key}": m0[key], "heldout_trials": n_all, "wall_s": 0.0}]
+    # every point scores the same n_mid held-out trials (a consistent curve); the first and the last point
+    # also score the whole held-out set (heldout_all_<metric>, the run's before / after figures)
+    points = [{"iteration": 0, "trials": 0, f"heldout_{key}": s0[key], "heldout_trials": n_mid,
+               f"heldout_all_{key}": m0[key], "wall_s": 0.0}]
     if callback:
         callback(points[-1])
     bar = None
@@ -334,11 +348,14 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
                                                              mask=tg["mask"]))
                 hist = (r.meta.get("epochs") or [{}])[-1]
                 last = ep == int(plan.epochs) - 1 and start + n_it == int(plan.iterations)
-                m = m_last = evaluate(c) if last else evaluate(c, sub)
-                pt = {"iteration": done, "trials": done * B, f"heldout_{key}": m[key], "heldout_trials": n_all if last else n_mid,
+                m = evaluate(c, sub)
+                pt = {"iteration": done, "trials": done * B, f"heldout_{key}": m[key], "heldout_trials": n_mid,
                       f"train_{key}": tr[key], "wall_s": round(time.perf_counter() - t_start, 3)}
                 if "loss" in hist:
                     pt["train_loss"] = float(hist["loss"])
+                if last:
+                    m_last = m if n_mid == n_all else evaluate(c)
+                    pt[f"heldout_all_{key}"] = m_last[key]
                 points.append(pt)
                 if callback:
                     callback(pt)
@@ -348,7 +365,7 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
     finally:
         if bar is not None:
             bar.close()
-    before, after = points[0][f"heldout_{key}"], points[-1][f"heldout_{key}"]
+    before, after = points[0][f"heldout_all_{key}"], points[-1][f"heldout_all_{key}"]
     worse = is_worse(key, before, after)
     curve = {"schema": CURVE_SCHEMA, "task": task.name, "profile": compiled.profile_name, "metric": key,
              "lr": float(c.rule.lr), "rounding": c.rule.rounding, "eligibility": c.rule.eligibility,
@@ -400,7 +417,8 @@ def plot_curves(series: list[tuple[str, list[float], list[float]]], path, *, met
     from .io import atomic_write_bytes
     fig, ax = plt.subplots(figsize=(7, 3.8))
     for label, x, y in series:
-        ax.plot(x, y, ".-", label=label)
+        ends = label.startswith("chip, all") or "held-out (" in label      # whole-set scores: markers only
+        ax.plot(x, y, "o" if ends else ".-", ms=8 if ends else 5, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"held-out {metric}")
     if metric == "accuracy":
@@ -417,9 +435,22 @@ def plot_curves(series: list[tuple[str, list[float], list[float]]], path, *, met
 
 
 def curve_series(curve: dict, label: str | None = None) -> tuple[str, list[float], list[float]]:
+    """(label, trials, held-out metric on the curve's held-out subset) of a chip curve."""
     k = f"heldout_{curve['metric']}"
     pts = [p for p in curve["points"] if k in p]
-    return (label or f"chip ({curve['profile']}, lr {curve['lr']:.3g})", [p["trials"] for p in pts], [p[k] for p in pts])
+    n = pts[0].get("heldout_trials", curve.get("eval_trials")) if pts else 0
+    lab = label or f"chip ({curve['profile']}, lr {curve['lr']:.3g})"
+    if n != curve.get("eval_trials"):
+        lab += f", first {n} held-out trials"
+    return lab, [p["trials"] for p in pts], [p[k] for p in pts]
+
+
+def ends_series(curve: dict, label: str | None = None) -> tuple[str, list[float], list[float]]:
+    """(label, trials, metric) of the whole-held-out-set scores at the first and last points."""
+    k = f"heldout_all_{curve['metric']}"
+    pts = [p for p in curve["points"] if k in p]
+    return (label or f"chip, all {curve.get('eval_trials')} held-out trials", [p["trials"] for p in pts],
+            [p[k] for p in pts])
 
 
 def summary_points(curve: dict) -> list[dict]:
@@ -435,5 +466,6 @@ def write_curve(d, curve: dict, stem: str = "onchip_curve", series: list | None 
     from .io import write_json
     d = Path(d)
     write_json(d / f"{stem}.json", curve)
-    plot_curves(list(series) if series else [curve_series(curve)], d / f"{stem}.png", metric=curve["metric"],
+    plot_curves(list(series) if series else [curve_series(curve), ends_series(curve)], d / f"{stem}.png",
+                metric=curve["metric"],
                 title=title or f"{curve['task']}: on-chip {curve['rule']} on {curve['profile']}")

@@ -111,7 +111,7 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         # 3. on-chip learning (native backend, fixed point) ------------------------------------
         t0 = time.perf_counter()
         stage_bar.set_description("learn on-chip (native)")
-        from .onchip import curve_series, summary_points, train_onchip, verdict, write_curve
+        from .onchip import curve_series, ends_series, summary_points, train_onchip, verdict, write_curve
         lr_res = train_onchip(cn, task, plan, test=test, progress=progress)
         cn_learn, cv = lr_res.compiled, lr_res.curve
         cn_learn.save(d / "compiled_learned")
@@ -126,8 +126,10 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
                 [p[f"val_{key}"] for p in fpts if f"val_{key}" in p])
         cs = curve_series(cv, f"chip ({profile.name}, on-chip e-prop from the float weights)")
         cs = (cs[0], [n_float + t for t in cs[1]], cs[2])
+        ce = ends_series(cv)
+        ce = (ce[0], [n_float + t for t in ce[1]], ce[2])
         fheld = (f"float held-out ({float_test.get(key, float('nan')):.3f})", [n_float], [float_test.get(key)])
-        write_curve(d, cv, stem="onchip_curve", series=[fser, fheld, cs],
+        write_curve(d, cv, stem="onchip_curve", series=[fser, fheld, cs, ce],
                     title=f"{task.name}: float e-prop, then on-chip e-prop on {profile.name}")
         write_json(d / "learning_curves.json", {"float": {"trials_per_iteration": int(tcfg["train"].get("batch_size", 32)),
                                                            "points": fpts, "heldout": float_test},

@@ -70,10 +70,12 @@ def test_intermediate_points_score_a_subset_ends_score_all(small):
     task, cn = small
     plan = OnchipPlan(iterations=3, batch_size=2, eval_every=1, eval_trials=8, curve_trials=3)
     pts = train_onchip(cn, task, plan, progress=False).curve["points"]
-    assert [p["heldout_trials"] for p in pts] == [8, 3, 3, 8]
+    assert [p["heldout_trials"] for p in pts] == [3, 3, 3, 3]  # one consistent subset along the curve
+    assert ["heldout_all_accuracy" in p for p in pts] == [True, False, False, True]   # whole set at the ends
     for p in pts:                                             # each score is a fraction of its own trial count
-        n = p["heldout_trials"]
-        assert abs(p["heldout_accuracy"] * n - round(p["heldout_accuracy"] * n)) < 1e-9
+        for k, n in (("heldout_accuracy", 3), ("heldout_all_accuracy", 8)):
+            if k in p:
+                assert abs(p[k] * n - round(p[k] * n)) < 1e-9
 
 
 def test_first_index_shifts_the_training_stream(small):
@@ -102,7 +104,8 @@ def test_curve_written(small, tmp_path):
     write_curve(tmp_path, res.curve)
     c = json.loads((tmp_path / "onchip_curve.json").read_text())
     assert c["metric"] == "accuracy" and len(c["points"]) == 3
-    assert c["before"] == c["points"][0]["heldout_accuracy"] and c["after"] == c["points"][-1]["heldout_accuracy"]
+    assert c["before"] == c["points"][0]["heldout_all_accuracy"] and c["after"] == c["points"][-1]["heldout_all_accuracy"]
+    assert c["points"][0]["heldout_accuracy"] == c["before"]   # 4 held-out trials, curve subset = all of them
     assert c["lowered"] == (c["after"] < c["before"]) and c["delta"] == c["after"] - c["before"]
     assert (tmp_path / "onchip_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
