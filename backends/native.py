@@ -512,7 +512,18 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
 def overflow_note(r: RunResult) -> RunResult:
     """Never silent: put the overflow events per register kind in ``r.meta['overflow']`` and warn
     (`compiler.check.FixedPointOverflowWarning`) when any register wrapped or saturated."""
-    ov = r.counts.overflows()
+    c = r.counts
+    if r.meta.get("learn") and not (c.overflow_trace or c.overflow_accumulator or c.overflow_weight):
+        # the learning kernel's own clips (backends/native_learn.py meta): accumulator saturations are also
+        # inside learning_saturations, which holds the trace / eligibility / signal / error clips
+        acc = int(r.meta.get("accumulator_saturations", 0))
+        c.overflow_accumulator = acc
+        c.overflow_trace = int(r.meta.get("learning_saturations", 0)) - acc
+        c.overflow_weight = int(r.meta.get("weight_clips", 0))
+    ov = c.overflows()
+    rest = int(c.saturations) - sum(ov.values())
+    if rest > 0:               # events a kernel counted without their kind (see docs/fixed_point.md "Registers")
+        ov["unattributed"] = rest
     r.meta["overflow"] = ov
     if any(ov.values()):
         import warnings

@@ -8,6 +8,8 @@ slow variant (``-m slow``) runs >= 2,000 (docs/fixed_point.md "Registers" record
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
@@ -84,7 +86,7 @@ def test_enough_edge_networks_reached_every_limit():
 
 
 @pytest.mark.slow
-@settings(max_examples=900, **{**SET, "derandomize": False})
+@settings(max_examples=int(os.environ.get("NEUROCHIP_LIMIT_EXAMPLES", "900")), **{**SET, "derandomize": False})
 @given(edge_case())
 def test_native_equals_lava_mirror_at_the_limits_slow(case):
     _check(case)
