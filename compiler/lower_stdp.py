@@ -1,0 +1,154 @@
+"""Lower STDP / reward-modulated STDP to the Loihi learning engine's sum-of-products form.
+
+One `Product` list is the single source of both the lava rule strings (`lava_strings`, what
+lava-nc's `Loihi2FLearningRule` / `Loihi3FLearningRule` parse) and the integer tables the native
+engine runs (`engine_rule` -> `kernels.stdp_fixed.EngineRule`), so the two cannot drift apart.
+
+STDP (2-factor, pair-based, all-to-all through the x1 / y1 traces; additive or weight-dependent):
+    dw = A+ * y0 * x1 [* (w - w_max) with the sign flipped]  -  A- * x0 * y1 [* (w - w_min)]
+Reward-modulated STDP (3-factor, eligibility in tag_1 't', reward in y2, as lava's
+RewardModulatedSTDP / Fremaux & Gerstner 2016):
+    dt = A+ * y0 * x1 - A- * x0 * y1 - 2^-k_e * u0 * t        (t: decaying eligibility, 8 bits + sign)
+    dw = 2^e_r * u0 * t * y2                                   (y2: reward - baseline code, 0 off-reward)
+Amplitudes are m * 2^e with a 4-bit signed mantissa m in [-8, 7] and e in [-7, 8] (lava's
+normalised form); `quantise_amplitude` picks the closest representable value.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..kernels import stdp_fixed as sf
+
+FACTOR_NAMES = {sf.X1: "x1", sf.X2: "x2", sf.Y1: "y1", sf.Y2: "y2", sf.Y3: "y3", sf.FW: "w", sf.FD: "d",
+                sf.FT: "t", sf.FX0: "x0", sf.FY0: "y0"}
+DEP_NAMES = {sf.DEP_X0: "x0", sf.DEP_Y0: "y0", sf.DEP_U: "u"}
+TARGET_KEYS = {0: "dw", 1: "dd", 2: "dt"}
+
+
+@dataclass(frozen=True)
+class Product:
+    """One product m * 2^e * dep * prod(factors) of target 0 (weights), 1 (tag_2 'd') or 2 (tag_1 't').
+    factors: tuple of (code, const, sgn) with codes from `kernels.stdp_fixed` (X1 .. FY0, FC)."""
+
+    target: int
+    dep: int
+    mant: int
+    exp: int
+    factors: tuple = ()
+    decim: int = 0          # k of u_k (only for dep == u)
+
+    def __post_init__(self):
+        if not -8 <= self.mant <= 7 or self.mant == 0:
+            raise ConfigError(f"product mantissa must be a non-zero 4-bit signed integer in [-8, 7], got {self.mant}")
+        if not -7 <= self.exp <= 8:
+            raise ConfigError(f"product exponent must be in [-7, 8] (lava's 2^e range), got {self.exp}")
+        if len(self.factors) > sf.MAX_FACTORS:
+            raise ConfigError(f"a product has at most {sf.MAX_FACTORS} factors, got {len(self.factors)}")
+
+
+def quantise_amplitude(a: float) -> tuple[int, int]:
+    """(m, e) with m * 2^e closest (relative) to a > 0, m in 1..7, e in [-7, 8]; ConfigError if a is
+    outside [2^-7, 7 * 2^8]."""
+    if not (math.isfinite(a) and 2.0 ** -7 <= a <= 7 * 2.0 ** 8):
+        raise ConfigError(f"amplitude {a!r} is not representable as m * 2^e with m in 1..7, e in [-7, 8]")
+    best = None
+    for e in range(-7, 9):
+        for m in range(1, 8):
+            err = abs(math.log(m * 2.0 ** e / a))
+            if best is None or err < best[0] - 1e-12:
+                best = (err, m, e)
+    return best[1], best[2]
+
+
+def _literal(m: int, e: int) -> str:
+    return f"{abs(m)}*2^{e}" if e != 0 else f"{abs(m)}"
+
+
+def _factor_str(code: int, const: int, sgn: bool) -> str:
+    if code == sf.FC:
+        return f"{const}" if const >= 0 else f"({const})"
+    name = FACTOR_NAMES[code]
+    if sgn:
+        inner = name if const == 0 else f"{name} {'+' if const > 0 else '-'} {abs(const)}"
+        return f"sgn({inner})"
+    if const == 0:
+        return name
+    return f"({name} {'+' if const > 0 else '-'} {abs(const)})"
+
+
+def lava_strings(products: list[Product]) -> dict[str, str]:
+    """{'dw': ..., 'dd': ..., 'dt': ...} in lava's rule syntax ('' where a target has no product)."""
+    out = {"dw": [], "dd": [], "dt": []}
+    for p in products:
+        dep = DEP_NAMES[p.dep] + (str(p.decim) if p.dep == sf.DEP_U else "")
+        body = " * ".join([_literal(p.mant, p.exp), dep] + [_factor_str(*f) for f in p.factors])
+        out[TARGET_KEYS[p.target]].append(("- " if p.mant < 0 else "+ ") + body)
+    res = {}
+    for k, terms in out.items():
+        s = " ".join(terms)
+        res[k] = s[2:] if s.startswith("+ ") else s
+    return res
+
+
+def engine_rule(products: list[Product], *, t_epoch: int = 1, x_imp=(0.0, 0.0), x_tau=(0, 0), y_imp=(0.0, 0.0, 0.0),
+                y_tau=(0, 0, 0), three_factor: bool = False, sign_mode: int = sf.SIGN_MIXED,
+                rng_seed: int = 0) -> sf.EngineRule:
+    """The integer tables of ``products`` for `kernels.stdp_fixed.run_engine` (lava's normalisation: the
+    product is shifted right by max(0, sum of factor widths + 4 - 15) and left by e + 7).
+    3-factor rules take lava's Loihi3FLearningRule trace settings: y impulses 0, y taus 65535."""
+    if not 1 <= t_epoch <= 63:
+        raise ConfigError(f"t_epoch must be in 1..63 steps (6-bit epoch time), got {t_epoch}")
+    if three_factor:
+        y_imp, y_tau = (0.0, 0.0, 0.0), (65535, 65535, 65535)
+    P = len(products)
+    f_var = np.full((P, sf.MAX_FACTORS), -1, np.int64)
+    f_const = np.zeros((P, sf.MAX_FACTORS), np.int64)
+    f_sgn = np.zeros((P, sf.MAX_FACTORS), np.int64)
+    rshift = np.zeros(P, np.int64)
+    decims = {p.decim for p in products if p.dep == sf.DEP_U}
+    if len(decims) > 1:
+        raise ConfigError(f"all u products must share one decimation exponent, got {sorted(decims)}")
+    for i, p in enumerate(products):
+        width = sf.W_S_MANT
+        for k, (code, const, sgn) in enumerate(p.factors):
+            f_var[i, k], f_const[i, k], f_sgn[i, k] = code, const, int(sgn)
+            width += int(sf.FACTOR_WIDTH[code])
+        rshift[i] = max(0, width - sf.W_ACC_U)
+    xi, xf = sf.split_impulse(x_imp)
+    yi, yf = sf.split_impulse(y_imp)
+    return sf.EngineRule(
+        three_factor=int(three_factor), t_epoch=int(t_epoch), x_imp_int=xi, x_imp_frac=xf, y_imp_int=yi, y_imp_frac=yf,
+        x_decay=sf.decay_factors(x_tau), y_decay=sf.decay_factors(y_tau),
+        x_tau0=(np.asarray(x_tau) == 0).astype(np.int64), y_tau0=(np.asarray(y_tau) == 0).astype(np.int64),
+        decim=decims.pop() if decims else -1,
+        p_target=np.array([p.target for p in products], np.int64), p_dep=np.array([p.dep for p in products], np.int64),
+        p_mant=np.array([p.mant for p in products], np.int64), p_lshift=np.array([p.exp + 7 for p in products], np.int64),
+        p_rshift=rshift, f_var=f_var, f_const=f_const, f_sgn=f_sgn, sign_mode=int(sign_mode), rng_seed=int(rng_seed))
+
+
+def stdp_products(a_plus: tuple[int, int], a_minus: tuple[int, int], *, multiplicative: bool = False,
+                  w_max: int = 255, w_min: int = -256) -> list[Product]:
+    """Pair STDP: potentiation (m+, e+) at post spikes times x1, depression (m-, e-) at pre spikes times
+    y1; multiplicative: times (w_max - w) and (w - w_min) (soft bounds, weight units)."""
+    (mp, ep), (mm, em) = a_plus, a_minus
+    if multiplicative:
+        # (w_max - w) = -(w - w_max): lava keeps the variable first, so the sign goes to the mantissa
+        return [Product(0, sf.DEP_Y0, -mp, ep, ((sf.X1, 0, False), (sf.FW, -int(w_max), False))),
+                Product(0, sf.DEP_X0, -mm, em, ((sf.Y1, 0, False), (sf.FW, -int(w_min), False)))]
+    return [Product(0, sf.DEP_Y0, mp, ep, ((sf.X1, 0, False),)),
+            Product(0, sf.DEP_X0, -mm, em, ((sf.Y1, 0, False),))]
+
+
+def rstdp_products(a_plus: tuple[int, int], a_minus: tuple[int, int], tag_decay_exp: int,
+                   reward: tuple[int, int]) -> list[Product]:
+    """Reward-modulated STDP: the STDP term accumulates into tag_1 (decaying by 2^-k per epoch) and the
+    weights move by m_r 2^e_r * t * y2 every epoch (y2 = reward code, 0 except at reward delivery)."""
+    (mp, ep), (mm, em), (mr, er) = a_plus, a_minus, reward
+    return [Product(2, sf.DEP_Y0, mp, ep, ((sf.X1, 0, False),)),
+            Product(2, sf.DEP_X0, -mm, em, ((sf.Y1, 0, False),)),
+            Product(2, sf.DEP_U, -1, -int(tag_decay_exp), ((sf.FT, 0, False),)),
+            Product(0, sf.DEP_U, mr, er, ((sf.FT, 0, False), (sf.Y2, 0, False)))]
