@@ -122,14 +122,21 @@ def run(args) -> int:
         raise ConfigError(f"task {args.task!r} has n_in={task.n_in}, n_out={task.n_out}; the artifact has "
                           f"n_in={c.n_in}, n_out={c.n_out}")
     be = get_backend(args.backend)
-    kw = {"mode": args.mode} if args.backend == "native" else {}
+    caps = be.CAPABILITIES                           # ask what the backend declares, not its name
+    if args.mode != "fixed" and args.mode not in caps.modes:
+        raise ConfigError(f"--mode {args.mode}: backend {args.backend!r} offers no arithmetic modes beyond its own "
+                          f"({caps.arithmetic})")
+    kw = {"mode": args.mode} if "mode" in caps.options else {}
     summary: dict = {"artifact": str(args.artifact), "backend": args.backend, "task": args.task, "seed": args.seed,
                      "profile": c.profile_name}
     learned = None
     if args.learn:
         from ..onchip import check_plan, default_lr, prepare_rule, summary_points, train_onchip, verdict
-        if args.backend != "native":
-            raise ConfigError(f"--learn runs the on-chip rule on the native backend; got --backend {args.backend}")
+        if caps.learning != "compiled_rule":
+            from ..backends import backends_with
+            ok = [n for n in backends_with(arithmetic="fixed", learns=True) if get_backend(n).CAPABILITIES.learning == "compiled_rule"]
+            raise ConfigError(f"--learn runs the compiled on-chip rule; backend {args.backend!r} does not execute it "
+                              f"(learning: {caps.learning}); backends that do: {', '.join(ok)}")
         if args.mode != "fixed":
             raise ConfigError("--learn runs the chip's fixed-point rule; --mode float cannot learn")
         plan = learn_plan(args)
