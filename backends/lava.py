@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backend_contract import Capabilities, RunResult, check_record, check_spike_inputs, reject_unknown_options
-from ..errors import BackendError, ConfigError
+from ..errors import BackendError
 from .counts import counts_from_spikes, dense
 from .lava_runtime import _kill_session, _run_child, _session_pids, _shm_of  # noqa: F401  (tests use them)
 
@@ -155,8 +155,9 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
     _check_lava_fit(compiled)
     x = _check_inputs(compiled, inputs)
     if learn:
-        return _run_learning(compiled, x, targets, seed=seed, epochs=epochs, batch_size=batch_size,
-                             timeout_s=timeout_s)
+        from .lava_learn import run_learning
+        return run_learning(compiled, x, targets, seed=seed, epochs=epochs, batch_size=batch_size,
+                            timeout_s=timeout_s)
     B, T, _ = x.shape
     want_v = "v" in record
     if timeout_s is None:
@@ -257,71 +258,6 @@ def eprop_learning_signal(compiled, x: np.ndarray, target, mask: np.ndarray, los
         outputs = run(compiled, np.asarray(x)[None]).outputs[0]
     _, err = task_loss(np.asarray(outputs)[None], np.asarray(target)[None], np.asarray(mask)[None], loss)
     return learning_signal_codes(compiled, err[0])
-
-
-def _targets_of(targets, B: int, n_out: int):
-    """(target, mask, loss) from a Batch-like object or dict; `ConfigError` naming what is missing."""
-    if targets is None:
-        raise ConfigError("lava backend: learn=True needs targets (a task Batch or a dict with target, mask, loss)")
-    get = (lambda k: targets.get(k)) if isinstance(targets, dict) else (lambda k: getattr(targets, k, None))
-    tgt, mask, loss = get("target"), get("mask"), get("loss")
-    if tgt is None or mask is None or loss not in ("mse", "ce"):
-        raise ConfigError("lava backend: targets must carry target, mask [B, T] and loss ('mse' | 'ce')")
-    tgt, mask = np.asarray(tgt), np.asarray(mask)
-    if tgt.shape[0] != B or mask.shape[0] != B:
-        raise ConfigError(f"lava backend: targets hold {tgt.shape[0]} trials, inputs {B}")
-    return tgt, mask, loss
-
-
-def _run_learning(compiled, x: np.ndarray, targets, *, seed: int, epochs: int, batch_size: int | None,
-                  timeout_s: float | None) -> RunResult:
-    """run(learn=True): see the module docstring."""
-    from dataclasses import replace
-
-    from neurochip.learning.losses import task_loss
-
-    B, T, _ = x.shape
-    tgt, mask, loss = _targets_of(targets, B, compiled.n_out)
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
-    bs = 1 if batch_size is None else batch_size             # None: one application per trial, as native
-    if not isinstance(bs, (int, np.integer)) or bs < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1 (trials per weight application), got {batch_size!r}")
-    names = CAPABILITIES.learned
-    cur = compiled
-    spikes = np.zeros((B, T, compiled.n_rec), np.uint8)
-    outputs = np.zeros((B, T, compiled.n_out))
-    counts = None
-    t0 = time.perf_counter()
-    history = []
-    for ep in range(int(epochs)):
-        losses = []
-        for g0 in range(0, B, int(bs)):
-            g1 = min(B, g0 + int(bs))
-            r = run(cur, x[g0:g1], timeout_s=timeout_s)            # the chip's own outputs at the current weights
-            spikes[g0:g1], outputs[g0:g1] = r.spikes, r.outputs
-            counts = r.counts if counts is None else counts + r.counts
-            lval, err = task_loss(r.outputs, tgt[g0:g1], mask[g0:g1], loss)
-            losses.append(lval)
-            w0 = {n: dense(getattr(cur, n)).astype(np.int64) for n in names}
-            delta = {n: np.zeros_like(w0[n]) for n in names}
-            for i in range(g1 - g0):
-                code, _ = learning_signal_codes(cur, err[i])
-                xs = np.zeros((T + 2, compiled.n_in), np.uint8)
-                xs[:T] = x[g0 + i]
-                rr = run_eprop3f(cur, xs, code, exp=LEARN_EXP, x1_impulse=LEARN_X1_IMPULSE, x1_tau=LEARN_X1_TAU,
-                                 rng_seed=int(seed) + 1 + ep * B + g0 + i, learn_rec=True)
-                for n in names:
-                    delta[n] += np.asarray(rr[n], np.int64) - w0[n]
-            # apply the group's summed change, held in lava's weight range (9-bit signed mantissas)
-            cur = replace(cur, **{n: np.clip(w0[n] + delta[n], LAVA_W_MIN, LAVA_W_MAX) for n in names})
-        history.append({"epoch": ep, "loss": float(np.mean(losses))})
-    weights = {n: dense(getattr(cur, n)).astype(np.int64) for n in ("w_in", "w_rec", "w_out")}
-    updates = {n: weights[n] - dense(getattr(compiled, n)).astype(np.int64) for n in names}
-    return RunResult(spikes=spikes, outputs=outputs, counts=counts, backend=NAME, weights=weights,
-                     weight_updates=updates,
-                     meta={"wall_s": time.perf_counter() - t0, "epochs": history, "learned": list(names),
-                           "learning_note": CAPABILITIES.learning_note, "batch_size": int(bs)})
 
 
 # --------------------------------------------------------------------------------------------------
