@@ -252,13 +252,14 @@ def validate_training(cfg: dict, where: str = "") -> dict:
     return c
 
 
-def validate_config(cfg: dict, *, where: str = "", main_job: bool = False) -> None:
+def validate_config(cfg: dict, *, where: str = "", main_job: bool = False, trial_compile: bool = True) -> None:
     """Check a merged config (`load_config`) before any work starts; raises `ConfigError` naming the key.
 
     Every section: value types and ranges; [chip] name and [bench] chips must load; the network must fit in
     memory. With ``main_job`` (``neurochip demo``) also: the rule must have an on-chip form, [onchip]
     eligibility / rounding must be ones the chip supports, and the untrained network with its rule must
-    compile to the chip (every chip-constraint violation is reported now, not after training)."""
+    compile to the chip (every chip-constraint violation is reported now, not after training;
+    ``trial_compile=False`` leaves that last step to a separate `check_compiles` call)."""
     from .chips.profile import load_profile
     from .errors import NeurochipError
     for sec, vals in cfg.items():
@@ -295,8 +296,16 @@ def validate_config(cfg: dict, *, where: str = "", main_job: bool = False) -> No
     for key, allowed in (("eligibility", lc.eligibility), ("rounding", lc.rounding)):
         if oc.get(key) is not None and oc[key] not in allowed:
             raise ConfigError(f"{where}[onchip] {key} = {oc[key]!r}: chip '{profile.name}' supports {list(allowed)}")
-    # The untrained network compiles exactly as the trained one will (same shapes, rule and options): every
-    # constraint a chip imposes is checked here, in well under a second at demo size, before training.
+    if trial_compile:
+        check_compiles(cfg, where)
+
+
+def check_compiles(cfg: dict, where: str = "") -> None:
+    """Compile the untrained network of ``cfg`` to its chip with its rule. The untrained network compiles
+    exactly as the trained one will (same shapes, rule and options), so every constraint a chip imposes is
+    reported here, before training (well under a second at demo size once Numba's cache is warm)."""
+    from .chips.profile import load_profile
+    profile = load_profile(cfg["chip"]["name"])
     from .compiler import compile as compile_net
     from .compiler.pipeline import CompileOptions
     from .train import build
