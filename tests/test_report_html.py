@@ -45,7 +45,8 @@ def test_report_shows_verdict_chips_quantisation_and_provenance(tmp_path):
     write_main_report(tmp_path, _summary(fails))
     doc = (tmp_path / "report.html").read_text()
     text = html.unescape(re.sub(r"<[^>]+>", " ", doc))
-    assert "Validation FAILED (2 check(s))" in text and all(f in text for f in fails)
+    assert "Validation FAILED (2 check(s))" in text
+    assert all(f"<li>{html.escape(f)}</li>" in doc for f in fails)        # one line per failing check
     for cell in ("reset to zero (not by subtraction)", "0.305 (n=256)", "1.84e+03 (0.82 mW x 2.25 s)", ">= 24.5"):
         assert cell in text, cell                                           # accuracy beside energy, per chip
     assert "0.0085" in text and "4000" in text                              # quantisation table
