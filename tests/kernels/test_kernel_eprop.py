@@ -331,3 +331,33 @@ def test_regulariser_pulls_rates_toward_target():
     c0 = _comp(net, "loihi2", replace(rule, reg_rate=0.0), rounding="nearest", batch=4)
     r0 = native.run(c0, x, learn=True, targets=tg, batch_size=4)
     assert not np.any(r0.weight_updates["w_in"]) and not np.any(r0.meta["learn_state"].acc_in)
+
+
+def test_state_continues_a_run_exactly():
+    """Two calls passing meta['learn_state'] (weights, residuals, calibrated gains, bias) equal one call
+    over the same batches (deterministic rounding: no generator keys involved); the caller's state is
+    not modified; a state of another network is refused."""
+    from neurochip.errors import ConfigError
+    net = init_network(10, 30, 2, NeuronParams(kind="alif", n_ref=2), seed=8)
+    rule = LearningRule("eprop_random", lr=1e-2, eligibility="per_synapse")
+    c = _comp(net, "loihi2", rule, rounding="nearest", trace_rounding="trunc")
+    x, tg = _evidence_like(8, T=120, seed=4)
+    x = x[:, :, :10].copy()
+    one = native.run(c, x, learn=True, targets=tg, batch_size=4)
+    first = native.run(c, x[:4], learn=True, targets={k: (v[:4] if k != "loss" else v) for k, v in tg.items()},
+                       batch_size=4)
+    st0 = first.meta["learn_state"]
+    snap = [np.array(a, copy=True) for a in st0]
+    second = native.run(c, x[4:], learn=True, targets={k: (v[4:] if k != "loss" else v) for k, v in tg.items()},
+                        batch_size=4, state=st0)
+    for k in MATS + ("b_out",):
+        np.testing.assert_array_equal(one.weights[k], second.weights[k])
+    for a, b in zip(one.meta["learn_state"], second.meta["learn_state"]):
+        np.testing.assert_array_equal(a, b)
+    assert one.meta["gain_exp"] == second.meta["gain_exp"] and any(one.meta["gain_exp"])
+    for a, b in zip(snap, st0):
+        np.testing.assert_array_equal(a, b)
+    other = _comp(init_network(10, 20, 2, NeuronParams(kind="alif", n_ref=2), seed=8), "loihi2", rule)
+    with pytest.raises(ConfigError, match="learn_state"):
+        native.run(other, x[:4], learn=True, targets={k: (v[:4] if k != "loss" else v) for k, v in tg.items()},
+                   state=st0)
