@@ -62,6 +62,11 @@ def test_network_constants_fit_formats(prof, small_net):
     one = 1 << f.decay_bits
     assert 0 <= cn.vth < (1 << f.threshold_bits)
     assert all(0 <= d < one for d in (cn.du, cn.dv, cn.da, cn.dk))
+    # decays: v <- v (one - dv) / one and y <- y (one - dk) / one reproduce alpha and kappa to half a decay LSB
+    # (measured 5.8e-5 < 1.2e-4 at 12 bits, tau 20 ms)
+    pr = small_net.params
+    assert abs((one - cn.dv) / one - pr.alpha) <= 0.5 / one + 1e-15
+    assert abs((one - cn.dk) / one - pr.kappa) <= 0.5 / one + 1e-15
     # threshold exact: vth << S == v_th * scale_v
     assert math.isclose(cn.vth * 2 ** f.threshold_shift, small_net.params.v_th * cn.scale_v, rel_tol=1e-12)
     # headroom: v_headroom * v_th fits the membrane register
