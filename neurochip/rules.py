@@ -40,6 +40,15 @@ class LearningRule:
     train_bias:      whether the readout bias b_out learns (the e-prop reference codes have no bias)
     eligibility:     on-chip eligibility form: 'per_synapse' (exact e-prop traces) or 'factorised'
                      (pre trace x post term, as ReckOn); float rules are always exact
+    STDP family (read only by the stdp / stdp_triplet / rstdp rules, `neurochip.plasticity`):
+    stdp_a_plus, stdp_a_minus:   pair amplitudes A+ (pre before post), A- (post before pre), weight units
+    stdp_tau_plus, stdp_tau_minus:  trace time constants tau+ (pre trace), tau- (post trace), ms
+    stdp_pairing:    'all' (all-to-all: traces add up) or 'nearest' (traces reset to 1 at a spike)
+    stdp_form:       'additive' or 'multiplicative' (soft bounds: A+ (w_max - w), A- (w - w_min))
+    stdp_w_min, stdp_w_max:  bounds of the multiplicative form, weight units (w_min < w_max)
+    stdp_a3_plus, stdp_a3_minus, stdp_tau_x, stdp_tau_y:  triplet terms (Pfister & Gerstner 2006), ms
+    reward_tau_e:    eligibility-trace time constant of R-STDP, ms
+    reward_baseline: subtract the reward prediction (batch mean reward) from the reward
     """
 
     name: str = "eprop_random"          # a registered rule (`neurochip.rulebook.names()`)
@@ -55,6 +64,20 @@ class LearningRule:
     train_out: bool = True
     train_bias: bool = True
     eligibility: Literal["per_synapse", "factorised"] = "per_synapse"
+    stdp_a_plus: float = 0.01
+    stdp_a_minus: float = 0.0105
+    stdp_tau_plus: float = 20.0
+    stdp_tau_minus: float = 20.0
+    stdp_pairing: Literal["all", "nearest"] = "all"
+    stdp_form: Literal["additive", "multiplicative"] = "additive"
+    stdp_w_min: float = -1.0
+    stdp_w_max: float = 1.0
+    stdp_a3_plus: float = 0.0
+    stdp_a3_minus: float = 0.0
+    stdp_tau_x: float = 100.0
+    stdp_tau_y: float = 100.0
+    reward_tau_e: float = 200.0
+    reward_baseline: bool = True
 
     def __post_init__(self) -> None:
         if self.name not in RULES:
@@ -72,6 +95,26 @@ class LearningRule:
             raise InvalidNetworkError(f"target_rate_hz must be finite and >= 0 Hz, got {self.target_rate_hz!r}")
         if self.eligibility not in ("per_synapse", "factorised"):
             raise InvalidNetworkError(f"eligibility must be 'per_synapse' or 'factorised', got {self.eligibility!r}")
+        self._check_stdp()
+
+    def _check_stdp(self) -> None:
+        def num(v):
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        for f in ("stdp_a_plus", "stdp_a_minus", "stdp_a3_plus", "stdp_a3_minus"):
+            if not (num(getattr(self, f)) and getattr(self, f) >= 0):
+                raise InvalidNetworkError(f"{f} must be a finite number >= 0 (weight units), got {getattr(self, f)!r}")
+        for f in ("stdp_tau_plus", "stdp_tau_minus", "stdp_tau_x", "stdp_tau_y", "reward_tau_e"):
+            if not (num(getattr(self, f)) and getattr(self, f) > 0):
+                raise InvalidNetworkError(f"{f} must be a finite number > 0 ms, got {getattr(self, f)!r}")
+        if self.stdp_pairing not in ("all", "nearest"):
+            raise InvalidNetworkError(f"stdp_pairing must be 'all' or 'nearest', got {self.stdp_pairing!r}")
+        if self.stdp_form not in ("additive", "multiplicative"):
+            raise InvalidNetworkError(f"stdp_form must be 'additive' or 'multiplicative', got {self.stdp_form!r}")
+        if not (num(self.stdp_w_min) and num(self.stdp_w_max) and self.stdp_w_min < self.stdp_w_max):
+            raise InvalidNetworkError(f"stdp_w_min < stdp_w_max must be finite numbers, got "
+                                      f"{self.stdp_w_min!r}, {self.stdp_w_max!r}")
+        if not isinstance(self.reward_baseline, bool):
+            raise InvalidNetworkError(f"reward_baseline must be true or false, got {self.reward_baseline!r}")
 
     @property
     def differentiates_reset(self) -> bool:

@@ -145,8 +145,12 @@ def grads(net: Network, rule: LearningRule, batch: Batch, trace: FloatTrace | No
     if trace is None:
         trace = simulate(net, batch.x)
     loss, err, reg_loss, reg_sig, rates = loss_terms(net, rule, batch, trace)
-    g = adjoint_grads(net, batch.x, trace, err, feedback_matrix(net, rule), scan_config(rule),
-                      reg_sig if rule.reg_rate > 0 else None)
+    local_update = rulebook.get(rule.name).float_update
+    if local_update is not None:          # a local plasticity rule (STDP family): no adjoint scan
+        g = local_update(net, rule, batch, trace)
+    else:
+        g = adjoint_grads(net, batch.x, trace, err, feedback_matrix(net, rule), scan_config(rule),
+                          reg_sig if rule.reg_rate > 0 else None)
     metrics = {"loss": loss, "reg_loss": reg_loss, "rate_hz": float(rates.mean())}
     metrics.update(task_metrics(trace.out, batch.target, batch.mask, batch.loss))
     return g, loss, metrics

@@ -12,6 +12,15 @@ float side (read by ``neurochip.learning.gradients`` and ``neurochip.learning.op
     reset_grad     default of ``LearningRule.reset_grad`` (differentiate the reset path)
     post_update(net, new, inc, rule) -> new   optional hook after an optimiser step (eprop_adaptive
                                          moves B with W_out); None = nothing
+    float_update(net, rule, batch, trace) -> Grads   optional: a local plasticity rule (STDP, R-STDP)
+                                         computes its own update from the simulated spikes; `grads`
+                                         then skips the adjoint scan (feedback/recurrent/truncated/adapt
+                                         are not read). Grads are descent directions: SGD with lr = 1
+                                         applies exactly the rule's weight change. None = gradient rule
+    lower(net, rule, profile, quant, options)   optional: the rule's own on-chip lowering, called by
+                                         ``compiler.lower_rule`` instead of the e-prop lowering
+    native_learn(compiled, x, targets, **kw)   optional: the rule's own on-chip learning run, called by
+                                         the native backend for ``learn=True``
 on-chip side (read by ``compiler.lower_rule``, ``compiler.check``, the cost model and ``validate``)
     local          the rule has an online, forward-in-time form a chip can run
     onchip_adapt   the on-chip form keeps the adaptation eligibility (per-synapse eligibility only)
@@ -45,6 +54,9 @@ class RuleSpec:
     eligibility: tuple[str, ...] = ELIGIBILITY_FORMS
     feedback_on_chip: str = "fixed"
     post_update: Callable[[Any, dict, dict, Any], dict] | None = None
+    float_update: Callable[[Any, Any, Any, Any], Any] | None = None
+    lower: Callable[..., Any] | None = None
+    native_learn: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -53,6 +65,9 @@ class RuleSpec:
             raise ConfigError(f"rule {self.name}: feedback must be a function net -> F [n_rec, n_out]")
         if self.local and self.recurrent:
             raise ConfigError(f"rule {self.name}: a rule that needs the recurrent backward path cannot be local")
+        for f in ("post_update", "float_update", "lower", "native_learn"):
+            if getattr(self, f) is not None and not callable(getattr(self, f)):
+                raise ConfigError(f"rule {self.name}: {f} must be a function or None")
         bad = set(self.eligibility) - set(ELIGIBILITY_FORMS)
         if bad:
             raise ConfigError(f"rule {self.name}: eligibility forms {sorted(bad)}; known: {', '.join(ELIGIBILITY_FORMS)}")

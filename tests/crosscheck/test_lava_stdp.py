@@ -177,5 +177,9 @@ def test_engine_draw_sensitivity():
                 w=w, t=np.zeros_like(w), d=np.zeros_like(w))
     a = run_native(pre, bap, None, base).W
     b = run_native(pre, bap, None, dict(base, rng_seed=8)).W
-    c = run_native(pre, bap, None, dict(base, x_imp=(20.3 + 1 / 256, 0.0))).W
+    rule = engine_rule(base["products"], t_epoch=2, x_imp=(20.3, 0.0), x_tau=(8, 0), y_imp=(17.6, 0.0, 0.0),
+                       y_tau=(5, 0, 0), rng_seed=7)
+    shifted = rule._replace(p_rshift=rule.p_rshift + 1)          # one bit less of product precision
+    c = sf.run_engine(shifted, sf.init_state(w), pre, bap)[0].W
+    assert (sf.run_engine(rule, sf.init_state(w), pre, bap)[0].W == a).all()
     assert (a != b).any() and (a != c).any()

@@ -1,0 +1,21 @@
+"""Triplet STDP (Pfister & Gerstner 2006, minimal all-to-all model): pair terms A2+/A2- (stdp_a_plus,
+stdp_a_minus) plus triplet terms A3+ (post-post-pre, slow post trace tau_y) and A3- (pre-pre-post,
+slow pre trace tau_x). Float only: Loihi's engine has the x2 / y2 traces for it, not lowered yet."""
+from . import RuleSpec, register
+from .stdp import local_grads, no_feedback
+
+
+def float_update(net, rule, batch, trace):
+    from ..plasticity import triplet_terms
+    dt = net.params.dt
+    dws = []
+    for pre in (batch.x, trace.z):
+        P2, P3, D2, D3 = triplet_terms(pre, trace.z, rule.stdp_tau_plus, rule.stdp_tau_minus, rule.stdp_tau_x,
+                                       rule.stdp_tau_y, dt)
+        dws.append(rule.stdp_a_plus * P2 + rule.stdp_a3_plus * P3 - rule.stdp_a_minus * D2 - rule.stdp_a3_minus * D3)
+    return local_grads(net, rule, *dws)
+
+
+SPEC = register(RuleSpec(name="stdp_triplet", summary="triplet STDP (Pfister & Gerstner 2006), float only",
+                         feedback=no_feedback, adapt=False, local=False, onchip_adapt=False,
+                         float_update=float_update))
