@@ -104,7 +104,7 @@ def run(args) -> int:
         lines.append(f"  loss delta {m['loss_delta']:+.4g}")
     for n, d in (m.get("learning_per_projection") or {}).items():
         lines.append(f"  on-chip update {n}: cosine vs float {d['float_rule']} {d['cosine']:.3f}, vs BPTT "
-                     f"{d['cosine_bptt']:.3f}, norm ratio {d['norm_ratio']:.3g}, synapses moved {100 * d['moved_fraction']:.1f} %")
+                     f"{d['cosine_bptt']:.3f}, norm ratio {d['norm_ratio']:.3g}, synapses moved {100 * d['moved_fraction']:.2g} %")
     lines.append(f"  {'PASSED' if report['passed'] else 'FAILED: ' + '; '.join(report['failures'])}"
                  f"  -> {Path(args.out) / 'validate.json'}, {Path(args.out) / 'validate.png'}")
     print("\n".join(lines))
