@@ -296,7 +296,9 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
     mult = {n: 2.0 ** int(ge[i]) for i, n in enumerate(("w_in", "w_rec", "w_out"))}
     w0 = {n: dequantize(compiled, n, getattr(compiled, n)) for n in names}
     d_chip = {n: dequantize(compiled, n, r.weights[n]) - w0[n] for n in names}
-    moved = {n: float(np.mean(_dense(r.weights[n]) != _dense(getattr(compiled, n)))) for n in names}
+    exists = {n: (_dense(compiled.rec_mask).astype(bool) if n == "w_rec" else np.ones(w0[n].shape, bool)) for n in names}
+    moved = {n: float(np.mean((_dense(r.weights[n]) != _dense(getattr(compiled, n)))[exists[n]])) if exists[n].any()
+             else 0.0 for n in names}           # fraction of existing synapses whose mantissa changed
     # float SGD along the same mini-batches, weights updated after each (the chip's schedule)
     d_ref = {n: np.zeros_like(w0[n]) for n in names}
     cur = net
