@@ -300,6 +300,8 @@ def summarise(points: list[dict]) -> list[dict]:
         same = ("task", "group", "iterations", "batch", "pretrain", "n_rec", "task_opts", "net_opts")
         f = [q for q in rows if q["chip"] == "float e-prop" and all(q[k] == r[k] for k in same)]
         r["float_mean"] = f[0]["mean"] if f else None
+        g = [q for q in rows if q["chip"].startswith("float e-prop, SGD") and all(q[k] == r[k] for k in same)]
+        r["float_sgd_mean"] = g[0]["mean"] if g else None
         r["gap"] = (r["mean"] - f[0]["mean"]) if (f and r["mean"] is not None and f[0]["mean"] is not None) else None
     return rows
 
@@ -310,8 +312,9 @@ def _fmt(v, nd=3):
 
 def markdown(rows: list[dict]) -> str:
     head = ("| task | run | chip | w bits | trace bits | rounding | eligibility | budget (it x B) | held-out before "
-            "| held-out after, mean +- std (seeds) | float e-prop, same budget | chip - float | train wall / run (s) |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+            "| held-out after, mean +- std (seeds) | float e-prop (Adam), same trials | float SGD at the chip lr, same trials "
+            "| chip - float Adam | train wall / run (s) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in rows:
         m = "acc" if r["metric"] == "accuracy" else "NMSE"
@@ -320,46 +323,53 @@ def markdown(rows: list[dict]) -> str:
         bud = f"{r['iterations']} x {r['batch']}" + (f" after {r['pretrain']} float it" if r["pretrain"] else "")
         lines.append(f"| {r['setup'] or r['task']} | {r['group'] or 'sweep'} | {r['chip']} | {r['weight_bits']} | {r['trace_bits']} | "
                      f"{r['rounding']} | {r['eligibility']} | {bud} | {_fmt(r['before_mean'])} | {after} | "
-                     f"{_fmt(r['float_mean'])} | {_fmt(r['gap'])} | {r['wall_s_mean']:.0f} |")
+                     f"{_fmt(r['float_mean'])} | {_fmt(r['float_sgd_mean'])} | {_fmt(r['gap'])} | {r['wall_s_mean']:.0f} |")
     return head + "\n".join(lines) + "\n"
 
 
 def plot(rows: list[dict], path: Path) -> None:
+    """Per task two panels: held-out metric vs weight bits (at the most common trace width) and vs trace bits
+    (at the widest weights), one line per (rounding, eligibility), float baselines as horizontal lines."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    tasks = sorted({r["task"] for r in rows})
-    fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(6.5 * max(1, len(tasks)), 4), squeeze=False)
-    for ax, t in zip(axes[0], tasks):
-        rs = [r for r in rows if r["task"] == t and not r["chip"].startswith("float") and isinstance(r["weight_bits"], int)]
-        for (tb, rnd, el) in sorted({(r["trace_bits"], r["rounding"], r["eligibility"]) for r in rs}, key=str):
-            sel = sorted([r for r in rs if (r["trace_bits"], r["rounding"], r["eligibility"]) == (tb, rnd, el)],
-                         key=lambda r: r["weight_bits"])
-            xs = [r["weight_bits"] for r in sel if r["mean"] is not None]
-            ys = [r["mean"] for r in sel if r["mean"] is not None]
-            es = [r["std"] or 0.0 for r in sel if r["mean"] is not None]
-            if xs:
-                ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=f"trace {tb} b, {rnd}, {el}")
-            bad = [r["weight_bits"] for r in sel if r["mean"] is None]
-            if bad:
-                ax.plot(bad, [0.5 if rs[0]["metric"] == "accuracy" else 1.0] * len(bad), "x", color="k", ms=8)
-        fl = [r for r in rows if r["task"] == t and r["chip"].startswith("float e-prop") and not r["pretrain"]]
-        for r, ls in zip(fl, ("--", "-.", ":")):
-            if r["mean"] is not None:
-                ax.axhline(r["mean"], color="k", ls=ls, lw=1, label=f"{r['chip']} ({r['iterations']} x {r['batch']})")
-        metric = rs[0]["metric"] if rs else (fl[0]["metric"] if fl else "accuracy")
-        if metric == "accuracy":
-            ax.axhline(0.5, color="0.6", ls=":", lw=1, label="chance")
-        else:
-            ax.set_yscale("log")
-        ax.set_xlabel("weight bits (incl. sign)")
-        ax.set_ylabel(f"held-out {metric}")
-        ax.set_title(f"{t}: on-chip e-prop vs float (x: refused by the compiler)", fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    from collections import Counter
+    tasks = sorted({(r["task"], r["setup"]) for r in rows})
+    fig, axes = plt.subplots(len(tasks) or 1, 2, figsize=(12, 3.8 * max(1, len(tasks))), squeeze=False)
+    for (ax_w, ax_t), (t, setup) in zip(axes, tasks):
+        rs = [r for r in rows if (r["task"], r["setup"]) == (t, setup) and not r["chip"].startswith("float")
+              and isinstance(r["weight_bits"], int) and not r["pretrain"]]
+        fl = [r for r in rows if (r["task"], r["setup"]) == (t, setup) and r["chip"].startswith("float") and not r["pretrain"]]
+        metric = (rs or fl or [{"metric": "accuracy"}])[0]["metric"]
+        tb0 = Counter(r["trace_bits"] for r in rs).most_common(1)[0][0] if rs else None
+        wb0 = max((r["weight_bits"] for r in rs), default=None)
+        for ax, xkey, fixed in ((ax_w, "weight_bits", ("trace_bits", tb0)), (ax_t, "trace_bits", ("weight_bits", wb0))):
+            sel_all = [r for r in rs if r[fixed[0]] == fixed[1]]
+            for form in sorted({(r["rounding"], r["eligibility"]) for r in sel_all}):
+                sel = sorted([r for r in sel_all if (r["rounding"], r["eligibility"]) == form], key=lambda r: r[xkey])
+                ok = [r for r in sel if r["mean"] is not None]
+                if ok:
+                    ax.errorbar([r[xkey] for r in ok], [r["mean"] for r in ok], yerr=[r["std"] or 0.0 for r in ok],
+                                marker="o", capsize=3, label=f"{form[0]}, {form[1]}")
+                bad = [r[xkey] for r in sel if r["mean"] is None]
+                if bad:
+                    ax.plot(bad, [0.5 if metric == "accuracy" else 1.0] * len(bad), "x", color="k", ms=8)
+            for r, ls in zip(fl, ("--", "-.", ":")):
+                if r["mean"] is not None:
+                    ax.axhline(r["mean"], color="k", ls=ls, lw=1, label=f"{r['chip']}")
+            if metric == "accuracy":
+                ax.axhline(0.5, color="0.6", ls=":", lw=1)
+            else:
+                ax.set_yscale("log")
+            ax.set_xlabel(xkey.replace("_", " ") + (" (incl. sign)" if xkey == "weight_bits" else ""))
+            ax.set_ylabel(f"held-out {metric}")
+            ax.set_title(f"{setup or t}: {fixed[0].replace('_', ' ')} = {fixed[1]} (x: refused by the compiler)",
+                         fontsize=8)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
