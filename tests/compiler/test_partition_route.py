@@ -49,12 +49,23 @@ def test_partition_respects_limits(n, p_rec, max_neurons, fan_in, mem_syn, seed)
     prof = variant("generic", core={"max_neurons": max_neurons, "max_fan_in": fan_in, "max_fan_out": 10 * max_neurons,
                                     "syn_mem_bits": mem_syn * 16})
     net = init_network(3, n, 2, NeuronParams(kind="lif", n_ref=1), p_rec=p_rec, seed=seed)
+    bps = bits_per_synapse(prof, None)
     try:
         cn = compile(net, prof)
     except ChipConstraintError as e:
         assert e.violations  # a refusal always names what broke
+        # ... and is justified: one unit alone does not fit (a recurrent neuron's sources or synapse bits, or the
+        # readout block, which lives on one core: n_rec sources, n_out * n_rec synapses). Fan-out depends on the
+        # partition found, so a fan-out refusal is the one kind this lower bound cannot confirm.
+        src = net.n_in + net.rec_mask.sum(axis=1)
+        cannot_fit = (src.max() > fan_in or net.n_rec > fan_in or src.max() * bps > prof.core.syn_mem_bits
+                      or net.n_out * net.n_rec * bps > prof.core.syn_mem_bits or net.n_out > max_neurons
+                      or (net.n_in * net.n_rec + net.rec_mask.sum() + net.n_out * net.n_rec) * bps
+                      > prof.core.syn_mem_bits * prof.mesh.cores                          # whole chip
+                      or net.n_rec + net.n_out > max_neurons * prof.mesh.cores)
+        assert cannot_fit or all(v.rule == "max_fan_out" for v in e.violations), e.violations
         return
-    neurons, syn, fi, fo = _usage_brute_force(net, cn, bits_per_synapse(prof, None))
+    neurons, syn, fi, fo = _usage_brute_force(net, cn, bps)
     assert (neurons <= max_neurons).all() and (syn <= prof.core.syn_mem_bits).all()
     assert (fi <= fan_in).all() and (fo <= prof.core.max_fan_out).all()
     pc = cn.report["partition"]["per_core"]
