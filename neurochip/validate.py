@@ -231,8 +231,13 @@ def _float_rule(compiled):
     from .rules import LearningRule
     r = compiled.rule
     d = dict((compiled.provenance or {}).get("rule") or {})
-    d.update(name=r.name, lr=float(r.lr), optimizer="sgd", train_in=bool(r.train_in), train_rec=bool(r.train_rec),
-             train_out=bool(r.train_out), train_bias=False,
+    # a lowering that does not carry a field (e.g. a local rule's own lowering) keeps the provenance value
+    for k in ("name", "lr", "train_in", "train_rec", "train_out"):
+        if getattr(r, k, None) is not None:
+            d[k] = getattr(r, k)
+    if "name" not in d or "lr" not in d:
+        raise ArtifactError("the artifact's compiled rule names no rule or learning rate; recompile it")
+    d.update(lr=float(d["lr"]), optimizer="sgd", train_bias=False,
              # a rule lowered without the regulariser learns without it; one lowered with it uses its rate
              reg_rate=float(getattr(r, "reg_rate", 0.0) or 0.0))
     if getattr(r, "target_rate_hz", None) is not None:
