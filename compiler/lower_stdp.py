@@ -9,7 +9,11 @@ STDP (2-factor, pair-based, all-to-all through the x1 / y1 traces; additive or w
 Reward-modulated STDP (3-factor, eligibility in tag_1 't', reward in y2, as lava's
 RewardModulatedSTDP / Fremaux & Gerstner 2016):
     dt = A+ * y0 * x1 - A- * x0 * y1 - 2^-k_e * u0 * t        (t: decaying eligibility, 8 bits + sign)
-    dw = 2^e_r * u0 * t * y2                                   (y2: reward - baseline code, 0 off-reward)
+    dw = 2^e_r * u0 * t * y2 - 2^e_r * u0 * t * y3            (y2 / y3: positive / negative part of the
+                                                                reward - baseline code, 0 off-reward)
+(lava's own RewardModulatedSTDP sends a signed reward in y2; on a step where the neuron also sends a
+BAP the engine clips y to [0, 127], so a negative reward would be lost for every neuron spiking then:
+two non-negative traces avoid that.)
 Amplitudes are m * 2^e with a 4-bit signed mantissa m in [-8, 7] and e in [-7, 8] (lava's
 normalised form); `quantise_amplitude` picks the closest representable value.
 """
@@ -146,9 +150,89 @@ def stdp_products(a_plus: tuple[int, int], a_minus: tuple[int, int], *, multipli
 def rstdp_products(a_plus: tuple[int, int], a_minus: tuple[int, int], tag_decay_exp: int,
                    reward: tuple[int, int]) -> list[Product]:
     """Reward-modulated STDP: the STDP term accumulates into tag_1 (decaying by 2^-k per epoch) and the
-    weights move by m_r 2^e_r * t * y2 every epoch (y2 = reward code, 0 except at reward delivery)."""
+    weights move by m_r 2^e_r * t * (y2 - y3) every epoch (y2 / y3 = positive / negative reward code,
+    0 except at reward delivery)."""
     (mp, ep), (mm, em), (mr, er) = a_plus, a_minus, reward
     return [Product(2, sf.DEP_Y0, mp, ep, ((sf.X1, 0, False),)),
             Product(2, sf.DEP_X0, -mm, em, ((sf.Y1, 0, False),)),
             Product(2, sf.DEP_U, -1, -int(tag_decay_exp), ((sf.FT, 0, False),)),
-            Product(0, sf.DEP_U, mr, er, ((sf.FT, 0, False), (sf.Y2, 0, False)))]
+            Product(0, sf.DEP_U, mr, er, ((sf.FT, 0, False), (sf.Y2, 0, False))),
+            Product(0, sf.DEP_U, -mr, er, ((sf.FT, 0, False), (sf.Y3, 0, False)))]
+
+
+@dataclass(frozen=True)
+class StdpLowering:
+    """An STDP-family rule lowered for one compiled network's W_in (see `lower_stdp`).
+
+    products / engine: the sum-of-products rule and its integer tables; strings: lava's dw / dt;
+    impulse: x1 / y1 impulse (trace units per spike); tau_plus / tau_minus: trace taus in steps;
+    reward_scale: y code per unit of (reward - baseline) (127); w_lsb: float weight of one weight unit;
+    report: the chosen constants and the float values they realise."""
+
+    products: tuple
+    engine: sf.EngineRule
+    strings: dict
+    impulse: float
+    tau_plus: int
+    tau_minus: int
+    reward_scale: int
+    w_lsb: float
+    report: dict
+
+
+def lower_stdp(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_seed: int = 0) -> StdpLowering:
+    """Lower ``rule`` (stdp or rstdp) for W_in of ``compiled`` (weights in mantissa units, 2^e_in).
+
+    Traces: x1 / y1 with ``impulse`` per spike and tau = tau+/dt, tau-/dt steps (Loihi's 7-bit traces:
+    the float trace X is x1 / impulse). STDP: A+- in weight units become m 2^e per (trace unit x LSB):
+    a pair's change A+ X is A+ x1 / impulse, i.e. (A+ / (impulse w_lsb)) x1 weight units.
+    R-STDP: the tag holds A_t x1-sums, A_t = 2^e_t chosen from ``calib_x`` (float eligibility of a
+    calibration batch) so the largest stays below 200 of the tag's 255; the tag decays by 2^-k per step
+    (k = round(log2(tau_e / dt)), k <= 7); the weight product m_r 2^e_r t y / 2^5 (9 + 7 + 4 bits - 15)
+    with y = 127 |R - b| realises lr (R - b) e_float.
+    Raises ConfigError when an amplitude is not representable (m in 1..7, e in [-7, 8])."""
+    dt = net.params.dt
+    w_lsb = float(2.0 ** compiled.e_in) * _lsb_unit(compiled)
+    tp, tm = max(1, int(round(rule.stdp_tau_plus / dt))), max(1, int(round(rule.stdp_tau_minus / dt)))
+    rep = {"w_lsb": w_lsb, "impulse": impulse, "tau_plus_steps": tp, "tau_minus_steps": tm}
+    if rule.name == "stdp":
+        ap = quantise_amplitude(rule.lr * rule.stdp_a_plus / (impulse * w_lsb))
+        am = quantise_amplitude(rule.lr * rule.stdp_a_minus / (impulse * w_lsb))
+        prods = stdp_products(ap, am, multiplicative=rule.stdp_form == "multiplicative",
+                              w_max=int(np.clip(round(rule.stdp_w_max / w_lsb), -256, 255)),
+                              w_min=int(np.clip(round(rule.stdp_w_min / w_lsb), -256, 255)))
+        eng = engine_rule(prods, x_imp=(impulse, 0.0), x_tau=(tp, 0), y_imp=(impulse, 0.0, 0.0), y_tau=(tm, 0, 0),
+                          rng_seed=rng_seed)
+        rep.update(a_plus=ap, a_minus=am)
+    elif rule.name == "rstdp":
+        emax = 1.0
+        if calib_x is not None:
+            from ..plasticity import pair_terms
+            from ..simulate import simulate
+            z = simulate(net, calib_x).z
+            for b in range(z.shape[0]):
+                P, D = pair_terms(calib_x[b:b + 1], z[b:b + 1], rule.stdp_tau_plus, rule.stdp_tau_minus, dt)
+                emax = max(emax, float(np.abs(P).max()), float(np.abs(D).max()))
+        e_t = int(np.clip(math.floor(math.log2(200.0 / (impulse * emax))), -7, 8))
+        a_t = 2.0 ** e_t
+        ratio = quantise_amplitude(rule.stdp_a_minus / rule.stdp_a_plus * a_t)
+        k = int(np.clip(round(math.log2(rule.reward_tau_e / dt)), 0, 7))
+        # weight units per (tag x y): m_r 2^e_r / 32 = lr A+ / (w_lsb a_t impulse 127)
+        r = quantise_amplitude(rule.lr * rule.stdp_a_plus * 32.0 / (w_lsb * a_t * impulse * 127.0))
+        prods = rstdp_products((1, e_t), ratio, k, r)
+        eng = engine_rule(prods, three_factor=True, x_imp=(impulse, 0.0), x_tau=(tp, 0), rng_seed=rng_seed)
+        rep.update(tag_exp=e_t, a_minus_tag=ratio, tag_decay_k=k, tau_e_steps=2 ** k, reward=r, calib_emax=emax)
+    else:
+        raise ConfigError(f"lower_stdp lowers the rules 'stdp' and 'rstdp', got {rule.name!r}")
+    return StdpLowering(products=tuple(prods), engine=eng, strings=lava_strings(prods), impulse=impulse,
+                        tau_plus=tp, tau_minus=tm, reward_scale=127, w_lsb=w_lsb, report=rep)
+
+
+def _lsb_unit(compiled) -> float:
+    """Float weight of one W_in mantissa unit at exponent 0 (from the compiled float source)."""
+    wf = np.asarray(compiled.w_in_float, np.float64)
+    wi = np.asarray(compiled.w_in, np.float64)
+    nz = wi != 0
+    if not nz.any():
+        raise ConfigError("W_in is all zero after quantisation: nothing to calibrate the STDP weight scale on")
+    return float(np.median(wf[nz] / wi[nz])) / float(2.0 ** compiled.e_in)

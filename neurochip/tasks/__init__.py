@@ -8,10 +8,12 @@ from __future__ import annotations
 from .base import Batch, batch_rng, poisson  # noqa: F401
 from .evidence import EvidenceTask
 from .pattern import PatternTask
+from .reward import RewardPatternTask
 from .store_recall import StoreRecallTask
 from ..errors import InvalidNetworkError
 
-TASKS = {"pattern": PatternTask, "evidence": EvidenceTask, "store_recall": StoreRecallTask}
+TASKS = {"pattern": PatternTask, "evidence": EvidenceTask, "store_recall": StoreRecallTask,
+         "reward_pattern": RewardPatternTask}
 
 
 def get_task(name: str, **kw):
@@ -27,4 +29,4 @@ def get_task(name: str, **kw):
     return cls(**kw)
 
 
-__all__ = ["Batch", "get_task", "TASKS", "PatternTask", "EvidenceTask", "StoreRecallTask", "batch_rng", "poisson"]
+__all__ = ["Batch", "get_task", "TASKS", "PatternTask", "EvidenceTask", "StoreRecallTask", "RewardPatternTask", "batch_rng", "poisson"]

@@ -95,13 +95,17 @@ def lava_run(draw, k=K_PER_RUN):
     n_post, n_pre = draw(st.integers(1, 5)), draw(st.integers(1, 6))
     S = draw(st.integers(10, 40))
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 31)))
-    p_pre, p_post = draw(st.sampled_from([0.1, 0.3, 0.6])), draw(st.sampled_from([0.1, 0.3, 0.6]))
+    p_pre, p_post = draw(st.sampled_from([0.1, 0.3, 0.6])), draw(st.sampled_from([0.3, 0.6]))
     pre = (rng.random((S, n_pre)) < p_pre).astype(np.int64)
     bap = (rng.random((S, n_post)) < p_post).astype(np.int64)
     yin = np.stack([rng.integers(0, 128, (S, n_post)), rng.integers(-127, 128, (S, n_post)) *
                     (rng.random((S, n_post)) < 0.3), rng.integers(0, 128, (S, n_post))], axis=1)
     cases = [draw(connection(n_post, n_pre)) for _ in range(k)]
-    return pre, bap, yin, cases
+    # one edge connection per run: long epochs with repeated spikes and impulse fractions below 1/2,
+    # where the mid-step impulse draws and the epoch replay decide the result
+    edge = dict(cases[-1], products=stdp_products((3, -2), (5, -3)), t_epoch=4, x_imp=(20.3, 7.2), x_tau=(10, 3),
+                y_imp=(17.3, 9.1, 0.2), y_tau=(6, 0, 4), three_factor=False, sign_mode=sf.SIGN_MIXED)
+    return pre, bap, yin, cases[:-1] + [edge]
 
 
 def run_lava(pre, bap, yin, cases, timeout=300) -> list[dict]:
