@@ -247,11 +247,11 @@ def _float_rule(compiled):
 
 
 def _chip_step_gain(compiled, batch) -> float:
-    """Float SGD steps -> chip steps for one weight application over ``batch``. A rule lowered with per-batch
-    gains (``ct``: the chip normalises as the float trainer does) takes exactly the float step (1.0);
+    """Float SGD steps -> chip steps for one weight application over ``batch``. Today's lowerings normalise as
+    the float trainer does (per-batch gains ``ct``; local rules their own) and take exactly the float step (1.0);
     the earlier lowering summed the per-step error over the batch without normalising, i.e. the float
     step times the loss's normaliser (masked steps for 'ce', trials for 'mse', losses.task_loss)."""
-    if hasattr(compiled.rule, "ct"):
+    if not hasattr(compiled.rule, "lr_mant"):     # only the earlier e-prop lowering had lr_mant / lr_shift
         return 1.0
     return float(max(int(np.asarray(batch.mask).sum()), 1)) if batch.loss == "ce" else float(batch.x.shape[0])
 
