@@ -170,7 +170,8 @@ def _learning_rows(v: dict) -> list[dict[str, Any]]:
                      f"(in [{tol.get('update_norm_ratio_min', '-')}, {tol.get('update_norm_ratio_max', '-')}])":
                          "ok" if tol.get("update_norm_ratio_min", 0) <= (p.get("norm_ratio") or -1) <= tol.get("update_norm_ratio_max", 1e300) else "FAIL",
                      "cosine vs BPTT": p.get("cosine_bptt"), "float rule vs BPTT": p.get("cosine_float_vs_bptt"),
-                     "synapses moved": p.get("moved_fraction"), "float rule": p.get("float_rule")})
+                     "synapses moved": p.get("moved_fraction"), "float rule": p.get("float_rule"),
+                     "rate (lr x 2^gain)": p.get("lr")})
     return rows
 
 
