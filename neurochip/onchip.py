@@ -193,11 +193,10 @@ def check_plan(compiled, task, plan: OnchipPlan) -> None:
     cr = compiled.rule
     # The accumulator sums one batch of per-step products before one application; a batch larger than the
     # accumulator's headroom bits allow cannot be represented without systematic saturation.
-    acc_bits, wb = int(getattr(cr, "acc_bits", 0) or 0), int(getattr(cr, "weight_bits", 0) or 0)
+    acc_bits = int(getattr(cr, "acc_bits", 0) or 0)
     if acc_bits and plan.batch_size > (1 << max(0, acc_bits - 1)):
         raise ConfigError(f"on-chip batch_size = {plan.batch_size} trials cannot be accumulated in the "
                           f"{acc_bits}-bit accumulator of {compiled.profile_name}: at most {1 << (acc_bits - 1)}")
-    del wb
 
 
 def check_onchip_config(oc: dict) -> OnchipPlan:
