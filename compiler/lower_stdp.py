@@ -60,8 +60,8 @@ def quantise_amplitude(a: float) -> tuple[int, int]:
     if not (math.isfinite(a) and 2.0 ** -7 <= a <= 7 * 2.0 ** 8):
         raise ConfigError(f"amplitude {a!r} is not representable as m * 2^e with m in 1..7, e in [-7, 8]")
     best = None
-    for e in range(-7, 9):
-        for m in range(1, 8):
+    for m in range(1, 8):                  # smallest mantissa first: among exact forms, lava's normal form
+        for e in range(-7, 9):
             err = abs(math.log(m * 2.0 ** e / a))
             if best is None or err < best[0] - 1e-12:
                 best = (err, m, e)

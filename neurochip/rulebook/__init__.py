@@ -17,10 +17,11 @@ float side (read by ``neurochip.learning.gradients`` and ``neurochip.learning.op
                                          then skips the adjoint scan (feedback/recurrent/truncated/adapt
                                          are not read). Grads are descent directions: SGD with lr = 1
                                          applies exactly the rule's weight change. None = gradient rule
-    lower(net, rule, profile, quant, options)   optional: the rule's own on-chip lowering, called by
-                                         ``compiler.lower_rule`` instead of the e-prop lowering
-    native_learn(compiled, x, targets, **kw)   optional: the rule's own on-chip learning run, called by
-                                         the native backend for ``learn=True``
+    lower(net, rule, compiled, **kw)   optional: the rule's own on-chip lowering for a compiled network
+                                         (STDP family: ``compiler.lower_stdp.lower_stdp``; not yet called
+                                         by ``compiler.lower_rule``)
+    native_learn(compiled, lowering, x, ...)   optional: the rule's own on-chip learning run
+                                         (STDP family: ``backends.native_stdp.run_onchip``)
 on-chip side (read by ``compiler.lower_rule``, ``compiler.check``, the cost model and ``validate``)
     local          the rule has an online, forward-in-time form a chip can run
     onchip_adapt   the on-chip form keeps the adaptation eligibility (per-synapse eligibility only)

@@ -5,7 +5,7 @@ batch's mean reward when reward_baseline), multiplies the eligibility. Only W_in
 readout is fixed. On chip: Loihi's 3-factor form, eligibility in tag_1, reward broadcast in y2/y3
 (`compiler.lower_stdp.rstdp_products`), run by `backends.native_stdp`."""
 from . import RuleSpec, register
-from .stdp import local_grads, no_feedback, stdp_pair_dw
+from .stdp import local_grads, lower, native_learn, no_feedback, stdp_pair_dw
 
 
 def float_update(net, rule, batch, trace):
@@ -18,4 +18,4 @@ def float_update(net, rule, batch, trace):
 
 SPEC = register(RuleSpec(name="rstdp", summary="reward-modulated STDP (eligibility x (reward - baseline))",
                          feedback=no_feedback, adapt=False, onchip_adapt=False, eligibility=("per_synapse",),
-                         float_update=float_update))
+                         float_update=float_update, lower=lower, native_learn=native_learn))

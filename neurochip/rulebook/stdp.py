@@ -40,11 +40,17 @@ def float_update(net, rule, batch, trace):
     return local_grads(net, rule, dw_in, dw_rec)
 
 
-def _lower(*a, **kw):
+def lower(net, rule, compiled, **kw):
     from ..compiler.lower_stdp import lower_stdp
-    return lower_stdp(*a, **kw)
+    return lower_stdp(net, rule, compiled, **kw)
+
+
+def native_learn(compiled, lowering, x, *a, **kw):
+    from ..backends.native_stdp import run_onchip
+    return run_onchip(compiled, lowering, x, *a, **kw)
 
 
 SPEC = register(RuleSpec(name="stdp", summary="pair STDP (all-to-all / nearest, additive / multiplicative), unsupervised",
                          feedback=no_feedback, adapt=False, onchip_adapt=False, eligibility=("per_synapse",),
-                         float_update=float_update, lower=_lower))
+                         float_update=float_update, lower=lower,
+                         native_learn=native_learn))

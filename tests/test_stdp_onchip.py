@@ -1,0 +1,120 @@
+"""STDP / R-STDP on chip: the lowered engine rule against the float rule (no lava here; the engine is
+checked bit for bit against lava in tests/crosscheck/test_lava_stdp.py)."""
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from neurochip.compiler.lower_stdp import (Product, engine_rule, lava_strings, quantise_amplitude, rstdp_products,
+                                           stdp_products)
+from neurochip.errors import ConfigError
+from neurochip.kernels import stdp_fixed as sf
+from neurochip.plasticity import pair_terms, stdp_dw
+
+
+def test_quantise_amplitude_and_refusals():
+    assert quantise_amplitude(0.25) == (1, -2) and quantise_amplitude(3 * 2 ** -5) == (3, -5)
+    with pytest.raises(ConfigError, match="not representable"):
+        quantise_amplitude(1e-4)
+    with pytest.raises(ConfigError, match="mantissa"):
+        Product(0, sf.DEP_Y0, 9, 0)
+    with pytest.raises(ConfigError, match="t_epoch"):
+        engine_rule(stdp_products((1, 0), (1, 0)), t_epoch=64)
+    assert lava_strings(stdp_products((1, -2), (1, -2)))["dw"] == "1*2^-2 * y0 * x1 - 1*2^-2 * x0 * y1"
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.integers(0, 2 ** 31), st.sampled_from([0.06, 0.1]))
+def test_onchip_stdp_follows_the_float_rule(seed, p):
+    """Additive pair STDP, t_epoch = 1, traces with impulse 16 and tau 20: the engine's accumulated
+    weight change over a run matches the float rule's dw = 2^-2 16 (P - D) (x1 / 16 = float trace):
+    cosine > 0.85 and norm ratio within 25 % (one shared rounding draw per step for the whole matrix makes
+    the rounding noise correlated; measured over 75 runs at p <= 0.1: cosine >= 0.93, ratio 0.87-1.12;
+    rates kept low enough that the 7-bit traces do not saturate at 127, which they do at p = 0.3)."""
+    rng = np.random.default_rng(seed)
+    S, n_post, n_pre = 400, 6, 8
+    pre = (rng.random((S, n_pre)) < p).astype(np.int64)
+    post = (rng.random((S, n_post)) < p).astype(np.int64)
+    rule = engine_rule(stdp_products((1, -2), (1, -2)), x_imp=(16.0, 0.0), x_tau=(20, 0), y_imp=(16.0, 0.0, 0.0),
+                       y_tau=(20, 0, 0), rng_seed=seed % 1000)
+    W0 = np.zeros((n_post, n_pre), np.int64)
+    st1, _ = sf.run_engine(rule, sf.init_state(W0), pre, post)
+    dW = st1.W.astype(float)
+    P, D = pair_terms(pre[None], post[None], 20.0, 20.0, 1.0)
+    want = stdp_dw(np.zeros((n_post, n_pre)), P, D, 1.0, 1.0) * 16 * 2 ** -2
+    u, v = dW.ravel(), want.ravel()
+    if np.linalg.norm(v) < 40:
+        return                                        # too few pairs for a statistical comparison
+    assert u @ v / (np.linalg.norm(u) * np.linalg.norm(v)) > 0.85
+    assert abs(np.linalg.norm(u) / np.linalg.norm(v) - 1) < 0.25
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2 ** 31), st.integers(1, 7), st.integers(-5, 0), st.integers(1, 127))
+def test_rstdp_weights_move_only_at_reward_and_by_tag_times_reward(seed, m_r, e_r, code):
+    """During the trial (y2 = y3 = 0) W stays put while the tag learns; at the reward step W moves by
+    m_r 2^e_r t (y2 - y3) / 2^5 weight units, stochastically rounded (within one unit)."""
+    rng = np.random.default_rng(seed)
+    S, n_post, n_pre = 60, 4, 5
+    pre = (rng.random((S, n_pre)) < 0.3).astype(np.int64)
+    post = (rng.random((S, n_post)) < 0.3).astype(np.int64)
+    y1 = rng.integers(0, 128, (S, n_post))
+    yin = np.zeros((S, 3, n_post), np.int64)
+    yin[:, 0] = y1
+    rule = engine_rule(rstdp_products((1, -1), (1, -1), 5, (m_r, e_r)), three_factor=True, x_imp=(16.0, 0.0),
+                       x_tau=(20, 0), rng_seed=seed % 1000)
+    W0 = rng.integers(-100, 100, (n_post, n_pre)) * 2
+    s1, _ = sf.run_engine(rule, sf.init_state(W0), pre, post, yin)
+    assert (s1.W == W0).all() and (s1.T != 0).any()
+    sign = 1 if rng.random() < 0.5 else -1
+    rew = np.zeros((1, 3, n_post), np.int64)
+    rew[0, 0] = y1[-1]
+    rew[0, 1 if sign > 0 else 2] = code
+    s2, _ = sf.run_engine(rule, s1, np.zeros((1, n_pre)), np.zeros((1, n_post)), rew)
+    want = sign * m_r * 2.0 ** e_r * s1.T.astype(np.int64) * code / 32      # the weight product reads the old tag
+    # the product is floored before the 2^(e+7) shift (<= 2^e_r units), then rounded stochastically (< 1);
+    # the product and the accumulator saturate at 16 bits (2^15 / 2^7 = 256 weight units), the weights at 8 + sign
+    acc = np.clip(W0 * 128.0 + np.clip(want * 128, sf.ACC_MIN, sf.ACC_MAX), sf.ACC_MIN, sf.ACC_MAX) / 128
+    assert np.all(np.abs(s2.W - np.clip(acc, -256, 255)) <= 1 + 2.0 ** e_r)
+    assert np.any(s2.W != W0) or np.all(np.abs(want) < 1)
+
+
+@pytest.mark.slow
+def test_onchip_rstdp_learns_the_reward_task_slow():
+    """The benchmark's on-chip run (benchmarks/rstdp_reward.py, seed 0)."""
+    import sys
+    sys.path.insert(0, "benchmarks")
+    import rstdp_reward as R
+    from neurochip.tasks import get_task
+    task = get_task("reward_pattern")
+    res = R.onchip(R.reward_network(task, 0), task, 30, 16, 0, 8)
+    assert res["test_accuracy"] >= 0.8 > res["untrained_test_accuracy"]
+
+
+def test_onchip_rstdp_run_small():
+    """A short on-chip R-STDP run: rewards per trial, events counted, W_in changes only where inputs fired."""
+    from neurochip.backends.native_stdp import run_onchip
+    from neurochip.compiler import compile as compile_net
+    from neurochip.compiler.lower_stdp import lower_stdp
+    from neurochip.network import Network, NeuronParams
+    from neurochip.rules import LearningRule
+    from neurochip.tasks import get_task
+    task = get_task("reward_pattern", n_in=12, duration_ms=40.0, window_ms=10.0)
+    rng = np.random.default_rng(0)
+    n = 6
+    net = Network(params=NeuronParams(kind="lif", n_ref=2), w_in=rng.random((n, 12)) * 0.4, w_rec=np.zeros((n, n)),
+                  w_out=np.repeat(np.eye(2), 3, axis=1) / 3, b_out=np.zeros(2), B=np.ones((n, 2)), beta=np.zeros(n),
+                  rec_mask=~np.eye(n, dtype=bool))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = compile_net(net, "loihi2")
+    rule = LearningRule("rstdp", optimizer="sgd", lr=1.0, stdp_a_plus=0.1, stdp_a_minus=0.1, reward_tau_e=128.0)
+    b = task.batch(12, "train", 0)
+    low = lower_stdp(net, rule, c, calib_x=b.x[:4])
+    assert low.engine.three_factor == 1 and "t * y2" in low.strings["dw"] and "u0 * t" in low.strings["dt"]
+    r = run_onchip(c, low, b.x, b.target[:, 0], b.mask)
+    assert r.rewards.shape == (12,) and set(np.unique(r.rewards)) <= {0.0, 1.0}
+    assert r.events["reward_broadcasts"] == 12 and r.events["weight_writes"] > 0
+    silent = b.x.sum((0, 1)) == 0
+    assert (r.w_in[:, silent] == (np.asarray(c.w_in)[:, silent] >> 1 << 1)).all()
