@@ -7,7 +7,8 @@
 #
 # Stamps: .venv/.neurochip-installed (runtime) and .venv/.neurochip-installed-test (with the test extras);
 # both are redone when pyproject.toml is newer. pip prefers wheels (--prefer-binary: no source builds when
-# a wheel of an acceptable version exists).
+# a wheel of an acceptable version exists) and skips byte-compiling every installed file (--no-compile):
+# Python compiles only the modules a run imports, on first import.
 # Python 3.10 is required by lava-nc (>=3.10,<3.11). It is looked for, in order, as $PYTHON,
 # python3.10 on PATH, pyenv's 3.10.x, ~/.pyenv/versions/3.10*, /usr/local/bin and /usr/bin.
 set -euo pipefail
@@ -50,7 +51,7 @@ py="$(find_python)" || {
 echo "bootstrap: using $py" >&2
 [ -x "$venv/bin/python" ] && is310 "$venv/bin/python" || { rm -rf "$venv"; "$py" -m venv "$venv"; }
 "$venv/bin/python" -m pip install --quiet --prefer-binary --upgrade pip >&2
-"$venv/bin/python" -m pip install --quiet --prefer-binary -e "$target" >&2
+"$venv/bin/python" -m pip install --quiet --prefer-binary --no-compile -e "$target" >&2
 touch "$stamp"
 [ -n "$extras" ] && touch "$venv/.neurochip-installed"  # the test install includes the runtime one
 exit 0

@@ -150,7 +150,21 @@ def _warm_kernels(cfg_path: str) -> int:
     import threading
     import time
     os.nice(10)
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    t0 = time.perf_counter()
+    report = os.environ.get("NEUROCHIP_WARMUP_REPORT")  # tools/first_run.sh: where the warm-up's CPU time goes
+
+    def done(completed: bool) -> None:
+        if report:
+            import resource
+            r = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+            with open(report, "w") as f:
+                json.dump({"cpu_s": round(sum(x.ru_utime + x.ru_stime for x in r), 1), "completed": completed,
+                           "wall_s": round(time.perf_counter() - t0, 1)}, f)
+
+    def on_term(*a):
+        done(False)
+        os._exit(0)
+    signal.signal(signal.SIGTERM, on_term)
     parent = os.getppid()
 
     def orphan_watch():  # a safety net only: the demo stops the warm-up itself (stop_warmup)
@@ -177,6 +191,7 @@ def _warm_kernels(cfg_path: str) -> int:
         run_main_job(cfg, os.path.join(d, "out"), force=True, progress=False, log=lambda *a, **k: None)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+    done(True)
     return 0
 
 
