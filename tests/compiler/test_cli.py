@@ -49,6 +49,11 @@ def test_constraint_error_one_line_exit_2(net_stem, tmp_path, capsys):
 def test_approximate_flag(net_stem, tmp_path):
     rc = main(["compile", str(net_stem), "--chip", "reckon", "--approximate", "adaptation,refractory", "-o", str(tmp_path / "o")])
     assert rc == 0
+    # the approximations took effect and are recorded: ALIF lowered to LIF without adaptation, refractory 1 step
+    cn = CompiledNetwork.load(tmp_path / "o" / "compiled")
+    assert cn.neuron_kind == "lif" and cn.n_ref == 1 and not cn.beta_mant.any() and cn.da == 0
+    assert cn.report["quantize"]["adaptation_dropped"] is True
+    assert cn.provenance["options"]["check"]["approximate"] == ["adaptation", "refractory"]
 
 
 def test_chips_lists_profiles(capsys):
