@@ -32,9 +32,11 @@ def test_gap_of_different_draws_matches_per_trial_means():
     tr, te = tiny_batch(seed=1, B=3), tiny_batch(seed=2, B=3)
     r = gap(float_outputs(net), [tr], [te])
     f = float_outputs(net)
-    want = per_trial(f(te.x), te)["loss"].mean() - per_trial(f(tr.x), tr)["loss"].mean()
-    assert r["loss_gap"] == pytest.approx(want)
-    assert r["loss_gap_se"] > 0
+    lte, ltr = per_trial(f(te.x), te)["loss"], per_trial(f(tr.x), tr)["loss"]
+    assert r["loss_gap"] == pytest.approx(lte.mean() - ltr.mean())
+    # standard error of a difference of two independent means (sample sd, n - 1)
+    se = np.sqrt(lte.var(ddof=1) / lte.size + ltr.var(ddof=1) / ltr.size)
+    assert se > 0 and r["loss_gap_se"] == pytest.approx(se, rel=1e-12)
 
 
 def test_chip_gap_is_zero_for_identical_draws(compiled):
