@@ -247,7 +247,11 @@ def run_specs(specs, out: Path, progress: bool) -> None:
     for i, s in enumerate(todo):
         k = point_key(s)
         print(f"[{i + 1}/{len(todo)}] {k} ...", flush=True)
-        rec = run_point(s, out, progress=progress)
+        try:
+            rec = run_point(s, out, progress=progress)
+        except Exception as e:          # a bug or a tree in flux: report, keep the point unfinished (rerun retries it)
+            print(f"    FAILED, not recorded: {type(e).__name__}: {e}", flush=True)
+            continue
         write_json(pdir / f"{k}.json", rec)
         msg = rec.get("error") or f"{rec['metric']} {rec['before']:.3f} -> {rec['final']:.3f}"
         print(f"    {msg}  ({rec['wall_s']:.0f} s)", flush=True)
