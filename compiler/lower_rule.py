@@ -43,9 +43,10 @@ from ..rules import LearningRule
 
 Q_FRAC = 16          # fraction bits of the per-neuron adaptation-eligibility gain q_j
 QA_SHIFT = 16        # q_j = (qa_mant_j * psi_j) >> QA_SHIFT
-RATE_BITS = 15       # rate trace f_j: 1 spike per step = 2^15 (a 16-bit signed per-neuron register)
+RATE_BITS = 15       # rate trace f_j: 1 spike per step = 2^15 (0 <= f <= 2^15: a 16-bit unsigned per-neuron register)
 PROD_MAX_BITS = 61   # |L Gt ebar + r Gr e| < 2^61 at N = 1: the sum of both terms stays inside int64
 ACC_BITS_DEFAULT = 32  # batch accumulator (master-weight fraction, persistent), reference section 6.2
+PRE_BITS = 24        # raw products wider than this are rounded down before the gain multiplies them
 MIN_FRAC_BITS = 4    # fewer residual bits below the weight LSB: sub-LSB updates cannot accumulate
 
 
@@ -106,7 +107,8 @@ class CompiledRule:
     (signed learning signal), err_bits (signed error code), acc_bits (signed batch accumulator =
     residual), weight_bits; frac_bits = acc_bits - weight_bits (accumulator bits below the weight LSB).
     ct / cr / prod_shift: int64 [3] for (in, rec, out): task and regulariser gain numerators and the
-    product shift (module docstring). B_mant: int32 [n_rec, n_out] feedback mantissas (exponent b_exp:
+    product shift (module docstring); pre_shift int64 [3]: rounding shift of the raw (task, regulariser,
+    readout) products before the gain (0 at Loihi 2 widths); m_shift: factorised post-factor shift. B_mant: int32 [n_rec, n_out] feedback mantissas (exponent b_exp:
     B_float ~= B_mant / 2^b_exp). calib_target float64 [3]: rms batch update (accumulator units) the
     per-matrix gain is calibrated to on the first batch (0: no calibration, gain 1). qa_mant: int64 [n_rec] adaptation-eligibility gains. w_lsb float64 [3]:
     float weight of one mantissa step per projection (in, rec, out). bias_gain: float b_out change per
@@ -135,6 +137,7 @@ class CompiledRule:
     psi_shift: int
     e_shift: int
     m_shift: int
+    pre_shift: np.ndarray
     q_frac: int
     qa_shift: int
     qa_mant: np.ndarray
@@ -324,25 +327,33 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     pbmax = tmax / max(1e-12, 1.0 - kappa_q) + tmax
     emax_p = float(2 * tmax * tmax >> e_shift) + 1.0             # |e| <= psi_max |pre - h| >> e_shift
     kapmax = kap_inc / max(1e-12, 1.0 - kappa_q ** n_ref) + kap_inc
+    # Raw integer products (L ebar or L pbar, r e or r psi, err zkap) wider than PRE_BITS are first rounded down
+    # by pre_shift so the gain multiplying them keeps >= 61 - PRE_BITS - 1 bits (0 at Loihi 2 widths).
+    b_task = (lmax * pbmax) if elig == "factorised" else (lmax * ebmax)
+    b_reg = rmax * (tmax if elig == "factorised" else emax_p)
+    b_out = emax_err * kapmax
+    pre_shift = np.array([max(0, _bitlen(b) - PRE_BITS) for b in (b_task, b_reg, b_out)], np.int64)
+    gt1p = gt1 * np.array([2.0 ** pre_shift[0], 2.0 ** pre_shift[0], 2.0 ** pre_shift[2]])
+    gr1p = gr1 * 2.0 ** pre_shift[1]
     shifts, m_shift = [], 0
     for pi, name in enumerate(("in", "rec", "out")):
         if pi == 2:
-            b1 = emax_err * kapmax * gt1[2]
-        elif elig == "factorised":
-            # two roundings: per neuron M_j = rnd((L Gt pbar + r Gr psi) >> m_shift) (a wide register), then per
-            # synapse rnd((M_j pre) >> prod_shift); the total shift may exceed 62 (wide traces need it)
-            b1 = lmax * gt1[pi] * pbmax + rmax * gr1[pi] * tmax
+            b1 = b_out / 2.0 ** pre_shift[2] * gt1p[2]
         else:
-            b1 = lmax * gt1[pi] * ebmax + rmax * gr1[pi] * emax_p
+            # factorised: two roundings, per neuron M_j = rnd((... Gt + ... Gr) >> m_shift) (a wide register), then
+            # per synapse rnd((M_j pre) >> prod_shift); the total shift may exceed 62 (wide traces need it)
+            b1 = b_task / 2.0 ** pre_shift[0] * gt1p[pi] + b_reg / 2.0 ** pre_shift[1] * gr1p[pi]
         shifts.append(_gain(b1, 1.0, name, profile.name))
     if elig == "factorised":
-        m_shift = max(0, min(min(shifts[:2]) - 1, _bitlen(tmax)))     # M_j pre < 2^61 with pre < 2^tb
+        # M_j < 2^(61 - m_shift) and pre < 2^tb: m_shift >= tb keeps M_j pre inside int64; more when the total
+        # shift exceeds what one int64 shift can do (wide traces: tiny units), so ct keeps its resolution
+        m_shift = max(min(min(shifts[:2]) - 1, _bitlen(tmax)), max(shifts[:2]) - 62, 0)
         shifts = [shifts[0] - m_shift, shifts[1] - m_shift, shifts[2]]
     shifts = [min(sh, 62) for sh in shifts]                          # a shift of an int64 by at most 62
     tot_shift = [sh + (m_shift if pi < 2 else 0) for pi, sh in enumerate(shifts)]
     prod_shift = np.array(shifts, np.int64)
-    ct = np.array([int(round(g * 2.0 ** s)) for g, s in zip(gt1, tot_shift)], np.int64)
-    cr = np.array([int(round(g * 2.0 ** s)) for g, s in zip(gr1, tot_shift)], np.int64)
+    ct = np.array([int(round(g * 2.0 ** s)) for g, s in zip(gt1p, tot_shift)], np.int64)
+    cr = np.array([int(round(g * 2.0 ** s)) for g, s in zip(gr1p, tot_shift)], np.int64)
     # Resolution: the largest single task product of a batch of ``o.batch`` trials (N = batch, 'mse'
     # normaliser; 'ce' divides further by the masked steps) must reach half an accumulator unit, or every
     # product rounds to zero and the projection never learns.
@@ -375,7 +386,7 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
         psi_const=int(psi_const), trace_bits=tb, elig_bits=elig_bits,
         ls_bits=ls_bits, err_bits=err_bits, acc_bits=acc_bits, weight_bits=wb, frac_bits=frac,
         pre_inc_in=pre_inc_in, pre_inc_rec=pre_inc_rec, kap_inc=kap_inc, psi_shift=psi_shift, e_shift=e_shift,
-        m_shift=int(m_shift), q_frac=Q_FRAC, qa_shift=QA_SHIFT, qa_mant=qa_mant, B_mant=B_mant, b_exp=b_exp,
+        m_shift=int(m_shift), pre_shift=pre_shift, q_frac=Q_FRAC, qa_shift=QA_SHIFT, qa_mant=qa_mant, B_mant=B_mant, b_exp=b_exp,
         l_shift=l_shift, err_scale=float(err_scale), ct=ct, cr=cr, prod_shift=prod_shift,
         calib_target=np.asarray(calib_target, np.float64), reg=reg,
         rate_bits=RATE_BITS, rate_shift=int(o.rate_tau_shift), f0_code=f0_code, bias_gain=float(bias_gain),
@@ -401,7 +412,7 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
         "adaptation_eligibility": adapt, "readout_learning": train_out, "bias_learning": bool(train_out and rule.train_bias),
         "widths": {"trace": tb, "elig": elig_bits, "learning_signal": ls_bits, "error": err_bits,
                    "accumulator": acc_bits, "frac": frac, "profile_accumulator": int(lc.accumulator_bits)},
-        "shifts": {"psi": psi_shift, "e": e_shift, "m": int(m_shift), "l": l_shift, "b_exp": b_exp, "prod": prod_shift.tolist(),
+        "shifts": {"psi": psi_shift, "e": e_shift, "m": int(m_shift), "pre": pre_shift.tolist(), "l": l_shift, "b_exp": b_exp, "prod": prod_shift.tolist(),
                    "rate_tau": int(o.rate_tau_shift)},
         "increments": {"pre_in": pre_inc_in, "pre_rec": pre_inc_rec, "zkap": kap_inc},
         "gains": {"ct": ct.tolist(), "cr": cr.tolist(),

@@ -79,11 +79,12 @@ def clip(x, m):
 
 @njit(cache=True)
 def elig_row(eb, hh, pa, ptr, idx, i, pre, prep, psi, Lg, Rg, qj, adapt, stoch, key0, e_shift, dk, da, D, q_frac,
-             emax, sh, do_acc, rbuf):
+             emax, sh, do_acc, rbuf, L, rr, gtp, grp, at, ar):
     """Per-synapse eligibility of presynaptic row i and, if do_acc, its products into pa (int64).
 
     e_q = rnd|srnd(psi_j (pre - h_q) >> e_shift), ebar_q = clip(decay(ebar_q) + e_q),
-    pa_q += rnd((Lg_j ebar_q + Rg_j e_q) >> sh). Stochastic rounding draws splitmix64(key0 + q) for e_q
+    pa_q += rnd((Lg_j ebar_q + Rg_j e_q) >> sh) with Lg = L gtp, Rg = r grp, or, when the raw products need a
+    pre-shift (at, ar > 0: wide traces), rnd((rnd(L_j ebar_q >> at) gtp + rnd(r_j e_q >> ar) grp) >> sh). Stochastic rounding draws splitmix64(key0 + q) for e_q
     and splitmix64(key0 + q + 1) for the decay of ebar_q; along a row each hash is computed once (rbuf:
     scratch of at least the row length + 1). Returns (clips, nonzero state left in the row)."""
     a = ptr[i]
@@ -117,7 +118,10 @@ def elig_row(eb, hh, pa, ptr, idx, i, pre, prep, psi, Lg, Rg, qj, adapt, stoch, 
         ebr[k] = ec
         live |= ec
         if do_acc:
-            pr[k] += rnd(Lg[j] * ec + Rg[j] * e, sh)
+            if at == 0 and ar == 0:
+                pr[k] += rnd(Lg[j] * ec + Rg[j] * e, sh)
+            else:
+                pr[k] += rnd(rsh(L[j] * ec, at) * gtp + rsh(rr[j] * e, ar) * grp, sh)
     return sat, live != 0
 
 
@@ -283,7 +287,8 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 pbar[i] = decay_trace(pbar[i], C.dk, D, stoch, kt + uint64(n_in + 2 * n_rec + i)) + psi[i]
         cnt[L_TRACE] += n_in + 3 * n_rec
         if reg:
-            # rate trace: f += rnd((z << rate_bits) - f, rate_shift), an EMA over 2^rate_shift steps; r = f - f0
+            # rate trace: f += rnd((z << rate_bits) - f, rate_shift), an EMA over 2^rate_shift steps from f0 (a
+            # running mean would follow the first spikes: 1 spike in 2 steps reads as 500 Hz, correlated with e)
             for j in range(n_rec):
                 fr[j] += rnd((z[j] << C.rate_bits) - fr[j], C.rate_shift)
                 rr[j] = fr[j] - C.f0_code
@@ -354,7 +359,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                         continue                  # all-zero row stays zero (exact skip)
                     s1, lv = elig_row(eb_in, h_in, pa_in, in_ptr, in_idx, i, xbar[i], xbar_p[i], psi, Lg_in, Rg_in,
                                       qj, adapt, stoch, k_in0, C.e_shift, C.dk, C.da, D, C.q_frac, C.emax, sh_in,
-                                      do_acc, rbuf)
+                                      do_acc, rbuf, L, rr, gt[0], gr[0], C.pre_t, C.pre_r)
                     sat_e += s1
                     live_in[i] = lv
                     n_rows += in_ptr[i + 1] - in_ptr[i]
@@ -365,7 +370,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                         continue
                     s1, lv = elig_row(eb_rec, h_rec, pa_rec, rec_ptr, rec_idx, i, zbar[i], zbar_p[i], psi, Lg_rec,
                                       Rg_rec, qj, adapt, stoch, k_rec0, C.e_shift, C.dk, C.da, D, C.q_frac, C.emax,
-                                      sh_rec, do_acc, rbuf)
+                                      sh_rec, do_acc, rbuf, L, rr, gt[1], gr[1], C.pre_t, C.pre_r)
                     sat_e += s1
                     live_rec[i] = lv
                     n_rows += rec_ptr[i + 1] - rec_ptr[i]
@@ -378,18 +383,18 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 cnt[L_BITS_R] += n_el * C.acc_bits
                 cnt[L_BITS_W] += n_el * C.acc_bits
         elif do_acc:
-            # factorised: post factor M_j = rnd((L_j Gt pbar_j + r_j Gr psi_j) >> m_shift) (a wide per-neuron
-            # register), times the pre trace
+            # factorised: post factor M_j = rnd((rnd(L_j pbar_j >> pre_t) Gt + rnd(r_j psi_j >> pre_r) Gr) >> m_shift)
+            # (a wide per-neuron register; pre_* = 0 at Loihi 2 widths), times the pre trace
             msh = C.m_shift
             if train_in:
                 for j in range(n_rec):
-                    Lg_in[j] = rsh(Lg_in[j] * pbar[j] + Rg_in[j] * psi[j], msh)
+                    Lg_in[j] = rsh(rsh(L[j] * pbar[j], C.pre_t) * gt[0] + rsh(rr[j] * psi[j], C.pre_r) * gr[0], msh)
                 for i in range(n_in):
                     if xbar[i] != 0:
                         outer_row(pa_in, in_ptr, in_idx, Lg_in, i, xbar[i], sh_in)
             if train_rec:
                 for j in range(n_rec):
-                    Lg_rec[j] = rsh(Lg_rec[j] * pbar[j] + Rg_rec[j] * psi[j], msh)
+                    Lg_rec[j] = rsh(rsh(L[j] * pbar[j], C.pre_t) * gt[1] + rsh(rr[j] * psi[j], C.pre_r) * gr[1], msh)
                 for i in range(n_rec):
                     if zbar[i] != 0:
                         outer_row(pa_rec, rec_ptr, rec_idx, Lg_rec, i, zbar[i], sh_rec)
@@ -400,10 +405,10 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
         if train_out and any_err:
             g2 = gt[2]
             for j in range(n_rec):
-                zk = zkap[j] * g2
+                zk = zkap[j]
                 if zk != 0:
                     for k in range(n_out):    # err_k = 0 adds rnd(0) = 0: no branch on it
-                        pa_out[j * n_out + k] += rnd(err[k] * zk, sh_out)
+                        pa_out[j * n_out + k] += rnd(rsh(err[k] * zk, C.pre_o) * g2, sh_out)
             cnt[L_BITS_R] += n_rec * n_out * C.acc_bits
             cnt[L_BITS_W] += n_rec * n_out * C.acc_bits
         # adaptation gain for the next step: q_j = c_a beta_j psi_j^t in Q(q_frac)

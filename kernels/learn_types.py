@@ -27,7 +27,7 @@ LearnConsts = namedtuple("LearnConsts", [
     "has_u", "adaptive_n", "beta_shift", "a_inc", "mode",
     # rule
     "per_synapse", "adapt", "psi_const", "trace_stoch", "w_stoch", "seed", "emax", "lmax", "errmax", "amax",
-    "frac", "pre_inc_in", "pre_inc_rec", "kap_inc", "psi_shift", "e_shift", "m_shift", "q_frac", "qa_shift", "l_shift",
+    "frac", "pre_inc_in", "pre_inc_rec", "kap_inc", "psi_shift", "e_shift", "m_shift", "pre_t", "pre_r", "pre_o", "q_frac", "qa_shift", "l_shift",
     "err_scale", "train_in", "train_rec", "train_out", "train_bias", "w_min", "w_max", "reg", "rate_bits",
     "rate_shift", "f0_code", "bias_gain", "elig_bits", "acc_bits",
     # targets and off-core readout

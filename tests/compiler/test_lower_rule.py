@@ -103,9 +103,13 @@ def test_gains_reproduce_the_float_sgd_step(compiled):
         u = r.scales
         for p, (u_eb, lsb) in enumerate(((u[3], r.w_lsb[0]), (u[4], r.w_lsb[1]))):
             tot = r.prod_shift[p] + (r.m_shift if elig == "factorised" else 0)
-            got = r.ct[p] / 2.0 ** (r.frac_bits + tot)
+            got = r.ct[p] / 2.0 ** (r.frac_bits + tot + r.pre_shift[0])
             assert got == pytest.approx(r.lr * u[5] * u_eb / lsb, rel=1e-9)
         assert r.prod_shift.min() >= 1 and (r.ct > 2 ** 20).all()        # >= 20 significant bits at N = 1
+        assert (r.pre_shift == 0).all()                                  # Loihi 2 widths: no pre-rounding
+    # wide traces (16 bits): raw products are pre-rounded so the gain keeps its bits for large batches
+    g = _c(net, "generic", rule=LearningRule("eprop_random", lr=3.7e-3, optimizer="sgd", eligibility="factorised")).rule
+    assert g.pre_shift[0] > 0 and (g.ct[:2] > 2 ** 30).all()
 
 
 def test_learning_options_are_a_compile_option_and_provenance_tells_the_truth(compiled):

@@ -91,6 +91,7 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
                 qn += 1
     n_apply = [0]
     ct, cr, sh = [int(v) for v in R.ct], [int(v) for v in R.cr], [int(v) for v in R.prod_shift]
+    pt, pr_, po = [int(v) for v in R.pre_shift]
     b_out = [float(v) for v in c.b_out]
     T = len(x[0])
     if mask is None:
@@ -239,17 +240,17 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
                             e = rshift(psi[j] * (pre - hq), R.e_shift)
                             EB[j][i] = clip(trunc0(EB[j][i] * (one - int(c.dk)), D) + e, emax)
                         if do_acc:
-                            ACC[j][i] += rshift(L[j] * gt[p] * EB[j][i] + rr[j] * gr[p] * e, sh[p])
+                            ACC[j][i] += rshift(rshift(L[j] * EB[j][i], pt) * gt[p] + rshift(rr[j] * e, pr_) * gr[p], sh[p])
                 elif do_acc:
                     for i, pre, prep, EB, H, ACC, p, _ in pres:
                         if (p == 0 and not R.train_in) or (p == 1 and not R.train_rec):
                             continue
-                        m = rshift(L[j] * gt[p] * pbar[j] + rr[j] * gr[p] * psi[j], R.m_shift)
+                        m = rshift(rshift(L[j] * pbar[j], pt) * gt[p] + rshift(rr[j] * psi[j], pr_) * gr[p], R.m_shift)
                         ACC[j][i] += rshift(m * pre, sh[p])
             if R.train_out and any_err:
                 for k in range(n_out):
                     for j in range(n_rec):
-                        P_out[k][j] += rshift(err[k] * zkap[j] * gt[2], sh[2])
+                        P_out[k][j] += rshift(rshift(err[k] * zkap[j], po) * gt[2], sh[2])
             if R.adapt:
                 q = [(qa[j] * psi[j]) >> R.qa_shift for j in range(n_rec)]
             zp = z
