@@ -180,7 +180,8 @@ class StdpLowering:
     report: dict
 
 
-def lower_stdp(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_seed: int = 0) -> StdpLowering:
+def lower_stdp(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_seed: int = 0,
+               sign_mode: int | None = None) -> StdpLowering:
     """Lower ``rule`` (stdp or rstdp) for W_in of ``compiled`` (weights in mantissa units, 2^e_in).
 
     Traces: x1 / y1 with ``impulse`` per spike and tau = tau+/dt, tau-/dt steps (Loihi's 7-bit traces:
@@ -193,8 +194,11 @@ def lower_stdp(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_
     Raises ConfigError when an amplitude is not representable (m in 1..7, e in [-7, 8])."""
     dt = net.params.dt
     w_lsb = float(2.0 ** compiled.e_in) * _lsb_unit(compiled)
+    if sign_mode is None:      # all-excitatory inputs stay excitatory (Dale): lava's EXCITATORY mode, 0..255
+        sign_mode = sf.SIGN_EXC if (np.asarray(compiled.w_in) >= 0).all() else sf.SIGN_MIXED
     tp, tm = max(1, int(round(rule.stdp_tau_plus / dt))), max(1, int(round(rule.stdp_tau_minus / dt)))
-    rep = {"w_lsb": w_lsb, "impulse": impulse, "tau_plus_steps": tp, "tau_minus_steps": tm}
+    rep = {"w_lsb": w_lsb, "impulse": impulse, "tau_plus_steps": tp, "tau_minus_steps": tm,
+           "sign_mode": ["mixed", "excitatory"][int(sign_mode)]}
     if rule.name == "stdp":
         ap = quantise_amplitude(rule.lr * rule.stdp_a_plus / (impulse * w_lsb))
         am = quantise_amplitude(rule.lr * rule.stdp_a_minus / (impulse * w_lsb))
@@ -202,7 +206,7 @@ def lower_stdp(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_
                               w_max=int(np.clip(round(rule.stdp_w_max / w_lsb), -256, 255)),
                               w_min=int(np.clip(round(rule.stdp_w_min / w_lsb), -256, 255)))
         eng = engine_rule(prods, x_imp=(impulse, 0.0), x_tau=(tp, 0), y_imp=(impulse, 0.0, 0.0), y_tau=(tm, 0, 0),
-                          rng_seed=rng_seed)
+                          rng_seed=rng_seed, sign_mode=sign_mode)
         rep.update(a_plus=ap, a_minus=am)
     elif rule.name == "rstdp":
         emax = 1.0
@@ -220,7 +224,8 @@ def lower_stdp(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_
         # weight units per (tag x y): m_r 2^e_r / 32 = lr A+ / (w_lsb a_t impulse 127)
         r = quantise_amplitude(rule.lr * rule.stdp_a_plus * 32.0 / (w_lsb * a_t * impulse * 127.0))
         prods = rstdp_products((1, e_t), ratio, k, r)
-        eng = engine_rule(prods, three_factor=True, x_imp=(impulse, 0.0), x_tau=(tp, 0), rng_seed=rng_seed)
+        eng = engine_rule(prods, three_factor=True, x_imp=(impulse, 0.0), x_tau=(tp, 0), rng_seed=rng_seed,
+                          sign_mode=sign_mode)
         rep.update(tag_exp=e_t, a_minus_tag=ratio, tag_decay_k=k, tau_e_steps=2 ** k, reward=r, calib_emax=emax)
     else:
         raise ConfigError(f"lower_stdp lowers the rules 'stdp' and 'rstdp', got {rule.name!r}")
