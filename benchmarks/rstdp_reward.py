@@ -38,9 +38,11 @@ def reward_network(task, seed: int, w_scale: float = 0.35, inhibition: float = 0
                    B=rng.standard_normal((n, 2)), beta=np.zeros(n), rec_mask=cross)
 
 
-def rstdp_rule(lr: float = 1.0) -> LearningRule:
+def rstdp_rule(lr: float = 0.03) -> LearningRule:
     # A- = A+ (balanced, representable on chip as the same mantissa); tau_e = 128 ms = 2^7 steps, the
-    # chip's slowest tag decay (2^-7 per epoch)
+    # chip's slowest tag decay (2^-7 per epoch); lr 0.03: the float weights stay inside the chip's
+    # 8-bit range (lr 1 reached 100 % in float with weights far outside it, and the chip, whose
+    # per-trial changes then saturate at 256 units, fell to 29 %)
     return LearningRule("rstdp", optimizer="sgd", lr=lr, reg_rate=0.0, train_rec=False, train_out=False,
                         train_bias=False, stdp_a_plus=0.1, stdp_a_minus=0.1, stdp_tau_plus=20.0,
                         stdp_tau_minus=20.0, reward_tau_e=128.0)
@@ -67,9 +69,19 @@ def onchip(net0, task, iters, batch, seed, eval_batches):
     low = lower_stdp(net0, rstdp_rule(), c, calib_x=task.batch(16, "val", 999).x, rng_seed=seed)
     r = run_onchip(c, low, x, labels, mask, seed=seed)
     tests = [task.batch(batch, "test", i) for i in range(eval_batches)]                # the float run's test set
+    from neurochip.cost.memory import learning_state_bits
+    fmt = c.profile.format
+    n_syn = c.n_in * c.n_rec                                  # plastic synapses: W_in only in this study
+    traces = (c.n_in + c.n_rec) * 7                           # x1 per input, y1 per neuron (lava W_TRACE)
+    mem = {"plastic_synapses": n_syn,
+           "stdp_learning_bits": traces, "rstdp_learning_bits": traces + n_syn * 9,   # + tag_1 (8 + sign)
+           "eprop_per_synapse_learning_bits": learning_state_bits(c.n_in, c.n_rec, n_syn, fmt,
+                                                                  eligibility="per_synapse", n_out=c.n_out)["total"],
+           "eprop_factorised_learning_bits": learning_state_bits(c.n_in, c.n_rec, n_syn, fmt,
+                                                                 eligibility="factorised", n_out=c.n_out)["total"]}
     return {"test_accuracy": float(np.mean([evaluate_onchip(c, r.w_in, te) for te in tests])),
             "untrained_test_accuracy": float(np.mean([evaluate_onchip(c, c.w_in, te) for te in tests])),
-            "train_reward_last_100": float(r.rewards[-100:].mean()), "events": r.events,
+            "train_reward_last_100": float(r.rewards[-100:].mean()), "events": r.events, "memory": mem,
             "lowering": {k: (list(v) if isinstance(v, tuple) else v) for k, v in low.report.items()},
             "lava_strings": low.strings}
 
@@ -94,12 +106,34 @@ def run(seeds, iters, batch, eval_batches, quick=False):
     return res
 
 
+def use_committed_kernels() -> None:
+    """Run the committed kernels/fixed_forward.py + fixed_ops.py (git HEAD) instead of the working tree's:
+    for a run made while another change to them is in progress in the shared tree."""
+    import importlib
+    import subprocess
+    import sys
+    import tempfile
+    d = Path(tempfile.mkdtemp()) / "kernels_head"
+    d.mkdir()
+    names = subprocess.check_output(["git", "ls-tree", "--name-only", "HEAD", "kernels/"], text=True).split()
+    for f in names:
+        if f.endswith(".py"):
+            (d / Path(f).name).write_text(subprocess.check_output(["git", "show", f"HEAD:{f}"], text=True))
+    sys.path.insert(0, str(d.parent))
+    import neurochip.kernels  # noqa: F401
+    for m in ("fixed_ops", "fixed_forward"):
+        sys.modules[f"neurochip.kernels.{m}"] = importlib.import_module(f"kernels_head.{m}")
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--committed-kernels", action="store_true", help="fixed-point forward from git HEAD")
     ap.add_argument("--iters", type=int, default=40)
     ap.add_argument("--batch", type=int, default=16)
     a = ap.parse_args()
+    if a.committed_kernels:
+        use_committed_kernels()
     seeds = [0] if a.quick else [0, 1, 2]
     r = run(seeds, a.iters, a.batch, eval_batches=8)
     out = Path("out")
