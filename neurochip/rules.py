@@ -49,6 +49,9 @@ class LearningRule:
     stdp_a3_plus, stdp_a3_minus, stdp_tau_x, stdp_tau_y:  triplet terms (Pfister & Gerstner 2006), ms
     reward_tau_e:    eligibility-trace time constant of R-STDP, ms
     reward_baseline: subtract the reward prediction (batch mean reward) from the reward
+    synthetic gradients (read only by eprop_sg / bptt_sg, `neurochip.learning.synthetic`; ``truncation`` = k):
+    sg_lr:           normalised-LMS step of the linear synthetic-gradient module, in (0, 2)
+    sg_discount:     gamma in [0, 1]: the module's prediction is injected (and bootstrapped) times gamma
     """
 
     name: str = "eprop_random"          # a registered rule (`neurochip.rulebook.names()`)
@@ -78,6 +81,8 @@ class LearningRule:
     stdp_tau_y: float = 100.0
     reward_tau_e: float = 200.0
     reward_baseline: bool = True
+    sg_lr: float = 0.05
+    sg_discount: float = 1.0
 
     def __post_init__(self) -> None:
         if self.name not in RULES:
@@ -89,6 +94,13 @@ class LearningRule:
         if self.name == "truncated_bptt":
             if not isinstance(self.truncation, int) or self.truncation < 1:
                 raise InvalidNetworkError(f"truncated_bptt needs truncation k >= 1 steps, got {self.truncation!r}")
+        if self.truncation is not None and (not isinstance(self.truncation, int) or self.truncation < 1):
+            raise InvalidNetworkError(f"truncation must be an integer k >= 1 steps (or None), got {self.truncation!r}")
+        if not (isinstance(self.sg_lr, (int, float)) and math.isfinite(self.sg_lr) and 0 < self.sg_lr < 2):
+            raise InvalidNetworkError(f"sg_lr (synthetic-gradient NLMS step) must be in (0, 2), got {self.sg_lr!r}")
+        if not (isinstance(self.sg_discount, (int, float)) and math.isfinite(self.sg_discount)
+                and 0 <= self.sg_discount <= 1):
+            raise InvalidNetworkError(f"sg_discount must be in [0, 1], got {self.sg_discount!r}")
         if self.reg_rate < 0 or not math.isfinite(self.reg_rate):
             raise InvalidNetworkError(f"reg_rate must be finite and >= 0, got {self.reg_rate!r}")
         if self.target_rate_hz < 0 or not math.isfinite(self.target_rate_hz):
