@@ -89,12 +89,13 @@ def kernel_cache_warm() -> bool:
 
 def warmup_config(cfg: dict) -> dict:
     """A tiny copy of ``cfg``: same task, neuron kind, rule, chip and on-chip settings (hence the same kernels
-    and argument types), 16 neurons, one training iteration, a few trials per stage."""
+    and argument types), 16 neurons, no float training (the main process compiles the float kernels itself
+    as it trains; the warm-up goes straight on to the fixed-point stages), a few trials per stage."""
     import copy
     w = copy.deepcopy(cfg)
     w["network"] = {**w.get("network", {}), "n_rec": 16}
     w["network"].pop("n_adaptive", None)
-    w["train"] = {**w.get("train", {}), "iterations": 1, "batch_size": 2, "eval_batches": 1, "val_batches": 1,
+    w["train"] = {**w.get("train", {}), "iterations": 0, "batch_size": 2, "eval_batches": 1, "val_batches": 1,
                   "eval_every": 1, "confirm_batches": 0, "early_stop": None, "progress": False}
     w["onchip"] = {**w["onchip"], "trials": 4, "batch_size": 2, "epochs": 1}
     w["lava"] = {**w["lava"], "trials": 1}
@@ -187,11 +188,13 @@ def _warm_kernels(cfg_path: str) -> int:
     backends.get_backend = no_lava
     from ..pipeline import run_main_job
     d = tempfile.mkdtemp(prefix="neurochip-warmup-")
+    ok = False
     try:
         run_main_job(cfg, os.path.join(d, "out"), force=True, progress=False, log=lambda *a, **k: None)
+        ok = True
     finally:
         shutil.rmtree(d, ignore_errors=True)
-    done(True)
+        done(ok)
     return 0
 
 
