@@ -83,10 +83,10 @@ def check_learnable(compiled) -> None:
 
 
 def default_lr(compiled) -> float:
-    """The on-chip SGD rate a learning run uses when none is given: the compiled rule's chip setting.
-
-    The compiler's chip rate (``report['rule']['lr']['chip_default']`` when it provides one) wins;
-    otherwise the rate the rule was lowered with (``compiled.rule.lr``)."""
+    """The on-chip rate a learning run uses when none is given: the compiled rule's chip setting (with
+    its mode, `compiled_lr_mode`: for a rule trained with Adam the compiler scales each matrix's first step
+    to Adam's, 'adam_equivalent'). The compiler's ``report['rule']['lr']['chip_default']`` wins when it
+    provides one; otherwise the rate the rule was lowered with (``compiled.rule.lr``)."""
     check_learnable(compiled)
     rep = (getattr(compiled, "report", None) or {}).get("rule") or {}
     lr = rep.get("lr") if isinstance(rep, dict) else None
@@ -96,10 +96,13 @@ def default_lr(compiled) -> float:
 
 
 def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = None, eligibility: str | None = None,
-                 batch_size: int | None = None, train: tuple[str, ...] | None = None):
+                 batch_size: int | None = None, train: tuple[str, ...] | None = None, lr_mode: str | None = None):
     """``compiled`` with its on-chip rule lowered again at ``lr`` / ``rounding`` / ``eligibility`` /
-    ``batch_size`` / ``train`` (the matrices that learn, a subset of ('w_in', 'w_rec', 'w_out'); None: keep
-    the compiled choice). Raises `ConfigError` for a rate that is not a finite
+    ``batch_size`` / ``train`` (the matrices that learn, a subset of ('w_in', 'w_rec', 'w_out')) / ``lr_mode``
+    ('sgd': the chip steps -lr * grad of the batch, float SGD; 'adam_equivalent': each matrix's first update
+    is scaled to an rms step of lr, Adam's first step, then SGD); None: keep the compiled choice, so without
+    ``lr`` the compiled rule's chip setting (its rate and mode) is kept. An explicit ``lr`` without
+    ``lr_mode`` is an SGD rate. Raises `ConfigError` for a rate that is not a finite
     number > 0, and `ConfigError` / `ChipConstraintError` (from the compiler) for a rate or batch the
     chip cannot represent for a trained matrix (its update rounds to zero, or overflows), with the numbers."""
     from dataclasses import fields as _fields
@@ -124,8 +127,16 @@ def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = No
     from .compiler.lower_rule import LowerRuleOptions, relower
     cr = compiled.rule
     cur = tuple(n for n, f in zip(names, ("train_in", "train_rec", "train_out")) if getattr(cr, f, True))
-    has_batch = "batch" in {f.name for f in _fields(LowerRuleOptions)}
+    opt_names = {f.name for f in _fields(LowerRuleOptions)}
+    has_batch = "batch" in opt_names
+    cur_mode = compiled_lr_mode(compiled)
+    if lr_mode is not None and lr_mode not in ("sgd", "adam_equivalent"):
+        raise ConfigError(f"on-chip lr_mode must be 'sgd' or 'adam_equivalent', got {lr_mode!r}")
+    if lr_mode is not None and "lr_mode" not in opt_names:
+        raise ConfigError("on-chip lr_mode needs a compiler with learning-rate modes; this one steps plain SGD")
+    want_mode = lr_mode or (cur_mode if lr is None else "sgd")
     same = ((lr is None or float(lr) == float(cr.lr)) and (rounding in (None, cr.rounding))
+            and (want_mode == cur_mode or "lr_mode" not in opt_names)
             and (eligibility in (None, cr.eligibility))
             and (batch_size is None or not has_batch or int(batch_size) == int(getattr(cr, "batch", batch_size)))
             and (train is None or set(train) == set(cur)))
@@ -143,11 +154,19 @@ def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = No
         rule = LearningRule.from_dict(base)
         kw = dict(lr=float(lr or cr.lr), rounding=rounding or cr.rounding, eligibility=eligibility or cr.eligibility,
                   seed=cr.seed)
+        if "lr_mode" in opt_names:
+            kw["lr_mode"] = want_mode
         if has_batch:
             kw["batch"] = int(batch_size if batch_size is not None else getattr(cr, "batch", 32))
         compiled = relower(compiled, rule, LowerRuleOptions(**kw))
     _check_lr_codes(compiled)
     return compiled
+
+
+def compiled_lr_mode(compiled) -> str:
+    """How the compiled rule turns its lr into steps: 'sgd' or 'adam_equivalent' (older compilers: 'sgd')."""
+    rep = ((getattr(compiled, "report", None) or {}).get("rule") or {}).get("lr") or {}
+    return str(rep.get("mode", "sgd")) if isinstance(rep, dict) else "sgd"
 
 
 def _check_lr_codes(compiled) -> None:
@@ -367,7 +386,7 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
     before, after = points[0][f"heldout_all_{key}"], points[-1][f"heldout_all_{key}"]
     worse = is_worse(key, before, after)
     curve = {"schema": CURVE_SCHEMA, "task": task.name, "profile": compiled.profile_name, "metric": key,
-             "lr": float(c.rule.lr), "rounding": c.rule.rounding, "eligibility": c.rule.eligibility,
+             "lr": float(c.rule.lr), "lr_mode": compiled_lr_mode(c), "rounding": c.rule.rounding, "eligibility": c.rule.eligibility,
              "rule": c.rule.name, "batch_size": B, "iterations": int(plan.iterations), "epochs": int(plan.epochs),
              "eval_every": K, "eval_trials": int(test.x.shape[0]), "seed": int(plan.seed),
              "first_index": int(plan.first_index), "points": points, "before": before, "after": after,

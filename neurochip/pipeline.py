@@ -87,7 +87,7 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         profile = load_profile(cfg["chip"]["name"])
         opts = CompileOptions.make(rounding=cfg["chip"].get("rounding", "nearest"), seed=int(cfg["train"].get("seed", 0)))
         cn = compile_net(net, profile, rule, options=opts)
-        from .onchip import OnchipPlan, check_plan, default_curve_trials, default_eval_every, default_lr, prepare_rule
+        from .onchip import OnchipPlan, check_plan, default_curve_trials, default_eval_every, prepare_rule
         oc = cfg["onchip"]
         # The on-chip rule: plain SGD on the per-step error at the compiled rule's chip rate unless the config
         # names one, in the eligibility form chosen for the chip (see docs/onchip_learning.md).
@@ -96,7 +96,7 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         plan = OnchipPlan(iterations=its, batch_size=int(oc["batch_size"]), epochs=int(oc["epochs"]),
                           eval_every=default_eval_every(its), eval_trials=n_test, seed=int(cfg["task"]["seed"]),
                           curve_trials=default_curve_trials(n_test))
-        cn = prepare_rule(cn, lr=float(oc["lr"]) if oc.get("lr") is not None else default_lr(cn),
+        cn = prepare_rule(cn, lr=float(oc["lr"]) if oc.get("lr") is not None else None,
                           eligibility=oc.get("eligibility"), rounding=oc.get("rounding"), batch_size=plan.batch_size)
         check_plan(cn, task, plan)
         cn.save(d / "compiled")
@@ -138,7 +138,7 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         log(line)
         summary["stages"]["learn on-chip"] = {
             "trials": int(oc["trials"]), "epochs": int(oc["epochs"]), "batch_size": plan.batch_size,
-            "iterations": plan.iterations, "eval_every": plan.eval_every, "lr": cv["lr"],
+            "iterations": plan.iterations, "eval_every": plan.eval_every, "lr": cv["lr"], "lr_mode": cv.get("lr_mode"),
             "eligibility": cv["eligibility"], "rounding": cv["rounding"], "test_before": chip_before,
             "test_after": chip_after, "train_curve": summary_points(cv), "lowered": cv["lowered"], "verdict": line,
             "weight_updates": cv["events"]["weight_updates"], "weight_clips": cv["events"]["weight_clips"],

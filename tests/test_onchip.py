@@ -253,3 +253,19 @@ def test_learns_from_scratch_above_chance():
     c = res.curve
     assert c["before"] < 0.6 and c["after"] >= 0.75, c["points"]
     assert not c["lowered"] and c["events"]["weight_updates"] > 0
+
+
+def test_default_keeps_the_compiled_chip_setting_explicit_lr_is_sgd():
+    """Without an lr the compiled rule's chip setting (rate and mode) is kept, also when the batch changes;
+    an explicit lr is a plain SGD rate."""
+    from neurochip.onchip import compiled_lr_mode, default_lr
+    task, net = _net(8)
+    rule = LearningRule("eprop_random", eligibility="factorised", optimizer="adam", lr=5e-3)
+    cn = compile_net(net, "loihi2", rule, options=CompileOptions.make(seed=0))
+    mode = compiled_lr_mode(cn)
+    a = prepare_rule(cn, batch_size=4)
+    assert compiled_lr_mode(a) == mode and a.rule.lr == cn.rule.lr == default_lr(cn) == 5e-3
+    b = prepare_rule(cn, lr=0.25, batch_size=4)
+    assert compiled_lr_mode(b) == "sgd" and b.rule.lr == 0.25
+    with pytest.raises(ConfigError, match="lr_mode"):
+        prepare_rule(cn, lr_mode="momentum")

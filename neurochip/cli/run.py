@@ -39,8 +39,12 @@ def add_parser(sub) -> None:
                    help="held-out trials scored at intermediate curve points (default: min(test trials, 64)); the "
                         "first and last points score all held-out trials")
     p.add_argument("--lr", type=float, default=None,
-                   help="on-chip SGD learning rate (dimensionless; re-lowers the rule), default: the compiled rule's "
-                        "chip setting")
+                   help="on-chip learning rate (dimensionless; re-lowers the rule; an SGD rate unless --lr-mode "
+                        "adam_equivalent), default: the compiled rule's chip setting (rate and mode)")
+    p.add_argument("--lr-mode", default=None, choices=["sgd", "adam_equivalent"],
+                   help="sgd: the chip steps -lr * grad (float SGD); adam_equivalent: each matrix's first update is "
+                        "scaled to an rms step of lr (Adam's first step), then SGD; default: the compiled one, or sgd "
+                        "with an explicit --lr")
     p.add_argument("--rounding", default=None, choices=["nearest", "stochastic"],
                    help="on-chip learning rounding (re-lowers the rule), default: the compiled one")
     p.add_argument("--eligibility", default=None, choices=["per_synapse", "factorised"],
@@ -131,7 +135,7 @@ def run(args) -> int:
                      "profile": c.profile_name}
     learned = None
     if args.learn:
-        from ..onchip import check_plan, default_lr, prepare_rule, summary_points, train_onchip, verdict
+        from ..onchip import check_plan, prepare_rule, summary_points, train_onchip, verdict
         if caps.learning != "compiled_rule":
             from ..backends import backends_with
             ok = [n for n in backends_with(arithmetic="fixed", learns=True) if get_backend(n).CAPABILITIES.learning == "compiled_rule"]
@@ -140,14 +144,14 @@ def run(args) -> int:
         if args.mode != "fixed":
             raise ConfigError("--learn runs the chip's fixed-point rule; --mode float cannot learn")
         plan = learn_plan(args)
-        c = prepare_rule(c, lr=args.lr if args.lr is not None else default_lr(c), rounding=args.rounding,
-                         eligibility=args.eligibility, batch_size=plan.batch_size)
+        c = prepare_rule(c, lr=args.lr, rounding=args.rounding, eligibility=args.eligibility,
+                         batch_size=plan.batch_size, lr_mode=args.lr_mode)
         check_plan(c, task, plan)
         learned = train_onchip(c, task, plan, progress=not args.no_progress)
         c = learned.compiled
         cv = learned.curve
         summary["learning"] = {"iterations": plan.iterations, "epochs": plan.epochs, "batch_size": plan.batch_size,
-                               "trials": plan.trials, "eval_every": plan.eval_every, "lr": cv["lr"],
+                               "trials": plan.trials, "eval_every": plan.eval_every, "lr": cv["lr"], "lr_mode": cv.get("lr_mode"),
                                "eligibility": cv["eligibility"], "rounding": cv["rounding"], "curve": summary_points(cv),
                                "before": cv["before"], "after": cv["after"], "lowered": cv["lowered"],
                                "wall_s": cv["wall_s"]}
