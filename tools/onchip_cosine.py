@@ -115,9 +115,10 @@ def compare(net, rule, task, profile, elig, rounding, batch, lr, seed):
     return row
 
 
-def sanity(net, rule, task, profile, elig, rounding, batch, trials, seed, chip_lr=None, every=5):
+def sanity(net, rule, task, profile, elig, rounding, batch, trials, seed, chip_lr=None, every=5, float_sgd=False):
     """From scratch on chip with the compiler's default rate for the rule (an Adam rule: adam_equivalent,
-    or ``chip_lr`` as its target), next to float e-prop with the rule's optimiser on the same batches.
+    or ``chip_lr`` as its target), next to float e-prop with the rule's optimiser on the same batches
+    (``float_sgd``: plain SGD at the chip's per-matrix rates lr 2^gain, i.e. the chip's optimiser).
     Returns rows (trials, chip held-out acc, float held-out acc) and the chip's wall time."""
     from neurochip.learning.gradients import grads
     from neurochip.learning.optim import OptState, apply_update
@@ -156,7 +157,13 @@ def sanity(net, rule, task, profile, elig, rounding, batch, trials, seed, chip_l
         wall += time.perf_counter() - t0
         state = r.meta["learn_state"]
         g, _, _ = grads(fnet, rule, b)
-        fnet = apply_update(fnet, rule, g, ost)
+        if float_sgd:
+            ge = state.gain_exp
+            lrs = {n: c.rule.lr * 2.0 ** int(ge[i]) for i, n in enumerate(("w_in", "w_rec", "w_out"))}
+            fnet = fnet.with_weights(**{n: getattr(fnet, n) - lrs[n] * getattr(g, n) for n in lrs})
+            fnet = fnet.with_weights(w_rec=fnet.w_rec * fnet.rec_mask)
+        else:
+            fnet = apply_update(fnet, rule, g, ost)
         if (it + 1) % every == 0 or it + 1 == trials // batch:
             rows.append(((it + 1) * batch, acc_chip(state), acc_float(fnet)))
     return rows, wall, state
@@ -174,6 +181,7 @@ def main(argv=None):
     ap.add_argument("--reg", type=float, default=None, help="reg_rate (default: the task's)")
     ap.add_argument("--chip-lr", type=float, default=None, help="on-chip lr for --train (default: the rule's)")
     ap.add_argument("--no-table", action="store_true", help="skip the cosine table")
+    ap.add_argument("--float-sgd", action="store_true", help="--train baseline: float SGD at the chip's rates")
     ap.add_argument("--forms", default="per_synapse:nearest,per_synapse:stochastic,factorised:nearest,factorised:stochastic")
     a = ap.parse_args(argv)
     cfg = {"task": {"name": "evidence"}, "train": {"seed": a.seed}}
@@ -203,10 +211,12 @@ def main(argv=None):
               flush=True)
     if a.train:
         for elig, rd in forms:
-            rows, wall, st = sanity(net, rule, task, a.profile, elig, rd, a.batch, a.train, a.seed, a.chip_lr)
+            rows, wall, st = sanity(net, rule, task, a.profile, elig, rd, a.batch, a.train, a.seed, a.chip_lr,
+                                    float_sgd=a.float_sgd)
             print(f"from scratch {elig}/{rd} (chip gains 2^{st.gain_exp.tolist()}; {wall:.0f} s on chip, "
                   f"{wall / a.train:.3f} s per trial):", flush=True)
-            print("| trials | chip held-out acc | float (" + rule.optimizer + ") held-out acc |")
+            fo = "sgd at the chip's rates" if a.float_sgd else rule.optimizer
+            print("| trials | chip held-out acc | float (" + fo + ") held-out acc |")
             print("|---|---|---|")
             for n, ac, af in rows:
                 print(f"| {n} | {ac:.3f} | {af:.3f} |", flush=True)
