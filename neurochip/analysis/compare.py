@@ -22,12 +22,16 @@ from .generalization import chip_outputs, float_outputs, task_gap
 
 
 def chip_weights(compiled, weights: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Integer mantissas per projection: ``weights`` (e.g. learned) where given, else the artifact's."""
+    """Integer mantissas per projection and the readout bias ``b_out`` [n_out] (float: it is added off
+    chip, after dequantisation, and learns there): ``weights`` (e.g. a learning run's
+    ``RunResult.weights``) where given, else the artifact's."""
     weights = dict(weights or {})
-    bad = set(weights) - set(WEIGHTS)
+    bad = set(weights) - set(WEIGHTS) - {"b_out"}
     if bad:
-        raise ConfigError(f"unknown weight name(s) {sorted(bad)}; known: {WEIGHTS}")
-    return {n: weights.get(n, getattr(compiled, n)) for n in WEIGHTS}
+        raise ConfigError(f"unknown weight name(s) {sorted(bad)}; known: {WEIGHTS + ('b_out',)}")
+    out = {n: weights.get(n, getattr(compiled, n)) for n in WEIGHTS}
+    out["b_out"] = np.asarray(weights.get("b_out", compiled.b_out), np.float64)
+    return out
 
 
 def chip_network(compiled, weights: Mapping[str, np.ndarray] | None = None) -> Network:
@@ -38,6 +42,7 @@ def chip_network(compiled, weights: Mapping[str, np.ndarray] | None = None) -> N
     m = chip_weights(compiled, weights)
     kw = {n: dequantize(compiled, n, m[n]) for n in WEIGHTS}
     kw["w_rec"] = kw["w_rec"] * src.rec_mask  # absent synapses hold mantissa 0; keep the exact zero pattern
+    kw["b_out"] = m["b_out"]
     return src.with_weights(**kw)
 
 
@@ -46,7 +51,7 @@ def chip_with_weights(compiled, weights: Mapping[str, np.ndarray] | None = None)
     if not weights:
         return compiled
     m = chip_weights(compiled, weights)
-    return replace(compiled, **{n: m[n] for n in WEIGHTS})
+    return replace(compiled, **{n: m[n] for n in WEIGHTS + ("b_out",)})
 
 
 def analyse_network(net: Network, task, trials: int, *, outputs=None, iters: int = 30, tol: float = 1e-3,

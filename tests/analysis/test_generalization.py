@@ -55,7 +55,10 @@ def test_chip_network_dequantises_within_quantisation_error(compiled):
     assert not chip_network(compiled, learned).w_in.any()
     assert not chip_with_weights(compiled, learned).w_in.any()
     with pytest.raises(ConfigError):
-        chip_network(compiled, {"b_out": np.zeros(2)})
+        chip_network(compiled, {"w_bogus": np.zeros(2)})
+    b = np.array([0.25, -0.5])                  # a learned readout bias (it learns off chip) is applied as is
+    np.testing.assert_array_equal(chip_network(compiled, {"b_out": b}).b_out, b)
+    np.testing.assert_array_equal(chip_with_weights(compiled, {"b_out": b}).b_out, b)
 
 
 def test_task_gap_uses_same_trial_count_on_both_splits():
