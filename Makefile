@@ -15,6 +15,9 @@ env-test:
 demo: env
 	$(VENV)/bin/neurochip demo -o out/demo $(ARGS)
 
+# exhaustive tests (thousands of generated edge cases) each have a fast variant that CI runs
+PYTEST_ARGS ?= -m "not exhaustive"
+
 test: env-test
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 

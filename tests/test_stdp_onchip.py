@@ -80,7 +80,7 @@ def test_rstdp_weights_move_only_at_reward_and_by_tag_times_reward(seed, m_r, e_
     assert np.any(s2.W != W0) or np.all(np.abs(want) < 1)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_onchip_rstdp_learns_the_reward_task_slow():
     """The benchmark's on-chip run (benchmarks/rstdp_reward.py, seed 0)."""
     import sys

@@ -90,7 +90,7 @@ def test_lava_limit_counts():
     assert all(v > 0 for v in COUNT["events"].values()), COUNT
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @settings(max_examples=60, **{**SET, "derandomize": False})
 @given(lava_case())
 def test_lava_own_lif_at_the_limits_slow(case):

@@ -85,7 +85,7 @@ def test_enough_edge_networks_reached_every_limit():
     assert 0 < COUNT["over"] < COUNT["networks"], COUNT
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @settings(max_examples=int(os.environ.get("NEUROCHIP_LIMIT_EXAMPLES", "900")), **{**SET, "derandomize": False})
 @given(edge_case())
 def test_native_equals_lava_mirror_at_the_limits_slow(case):
