@@ -70,15 +70,19 @@ def load_config(path: str | Path | None) -> dict:
     """The default config, overridden by the TOML file at ``path`` (if given)."""
     if path is None:
         return copy.deepcopy(DEFAULT)
+    return merge(DEFAULT, read_toml(path, "config file"), where=f"{Path(path)}: ")
+
+
+def read_toml(path: str | Path, what: str = "file") -> dict:
+    """The parsed TOML file at ``path``; `ConfigError` in one line when it is missing or not valid TOML."""
     import tomli
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
+        raise ConfigError(f"{what} not found: {p}")
     try:
-        data = tomli.loads(p.read_text("utf-8"))
+        return tomli.loads(p.read_text("utf-8"))
     except (tomli.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: not valid TOML ({e})") from None
-    return merge(DEFAULT, data, where=f"{p}: ")
 
 
 # --- validation ------------------------------------------------------------------------------------------

@@ -115,15 +115,8 @@ def parse_spec(data: dict, where: str = "spec") -> SweepSpec:
 
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and check a spec file (TOML)."""
-    import tomli
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"sweep spec not found: {p}")
-    try:
-        data = tomli.loads(p.read_text("utf-8"))
-    except (tomli.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: not valid TOML ({e})") from None
-    return parse_spec(data, where=str(p))
+    from ..config import read_toml
+    return parse_spec(read_toml(path, "sweep spec"), where=str(Path(path)))
 
 
 def expand(spec: SweepSpec) -> list[Point]:
