@@ -22,6 +22,12 @@ float side (read by ``neurochip.learning.gradients`` and ``neurochip.learning.op
                                          by ``compiler.lower_rule``)
     native_learn(compiled, lowering, x, ...)   optional: the rule's own on-chip learning run
                                          (STDP family: ``backends.native_stdp.run_onchip``)
+    carried        optional: extra trainable state the trainer carries across updates (the synthetic-
+                                         gradient module of eprop_sg / bptt_sg): an object with
+                                         init(net, rule) -> state, step(net, rule, batch, state) ->
+                                         (Grads, loss, metrics, state after its own online update),
+                                         save(state, stem) / load(stem) (a checked bundle, no pickle) and
+                                         ``artifact`` (the file stem ``neurochip train`` writes). None = no state
 on-chip side (read by ``compiler.lower_rule``, ``compiler.check``, the cost model and ``validate``)
     local          the rule has an online, forward-in-time form a chip can run
     onchip_adapt   the on-chip form keeps the adaptation eligibility (per-synapse eligibility only)
@@ -58,6 +64,7 @@ class RuleSpec:
     float_update: Callable[[Any, Any, Any, Any], Any] | None = None
     lower: Callable[..., Any] | None = None
     native_learn: Callable[..., Any] | None = None
+    carried: Any = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -69,6 +76,9 @@ class RuleSpec:
         for f in ("post_update", "float_update", "lower", "native_learn"):
             if getattr(self, f) is not None and not callable(getattr(self, f)):
                 raise ConfigError(f"rule {self.name}: {f} must be a function or None")
+        if self.carried is not None and not all(callable(getattr(self.carried, f, None))
+                                                for f in ("init", "step", "save", "load")):
+            raise ConfigError(f"rule {self.name}: carried must have init, step, save and load functions")
         bad = set(self.eligibility) - set(ELIGIBILITY_FORMS)
         if bad:
             raise ConfigError(f"rule {self.name}: eligibility forms {sorted(bad)}; known: {', '.join(ELIGIBILITY_FORMS)}")
