@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import rulebook
 from .errors import ConfigError, InvalidNetworkError
 from .learning import OptState, apply_update, grads, loss_terms, task_metrics
 from .learning.optim import step_decay_lr
@@ -30,7 +31,9 @@ class History:
     one entry per iteration; val: {'iteration', metric: value} dicts of the periodic validations on
     fresh 'val' draws (these drive early stopping); test: the same on the fixed held-out test set
     (never used for a decision), evaluated at the end; train_set: the same on the finite training set
-    (only with ``train_set_size``); seconds: wall time.
+    (only with ``train_set_size``); seconds: wall time; rule_state: the rule's carried state after the last
+    update (``RuleSpec.carried``: the synthetic-gradient module of eprop_sg / bptt_sg), None for other rules
+    (not in `to_dict`: saved by the rule's own ``carried.save``).
     """
 
     train: dict[str, list[float]] = field(default_factory=dict)
@@ -40,6 +43,7 @@ class History:
     iterations: int = 0
     stopped_early: bool = False
     seconds: float = 0.0
+    rule_state: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"train": self.train, "val": self.val, "test": self.test, "train_set": self.train_set,
@@ -78,7 +82,8 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
           progress: bool = True, callback: Callable[[int, Network, dict], bool | None] | None = None, *,
           eval_every: int = 50, val_batches: int = 1, eval_batches: int = 4, early_stop: float | None = None,
           confirm_batches: int = 8, lr_decay: float = 1.0, lr_decay_every: int = 100,
-          train_set_size: int | None = None, stop_loss: float | None = None) -> tuple[Network, History]:
+          train_set_size: int | None = None, stop_loss: float | None = None,
+          rule_state: Any = None) -> tuple[Network, History]:
     """Train ``net`` with ``rule`` on ``task`` for up to ``iterations`` updates of ``batch_size`` trials.
 
     Every ``eval_every`` iterations the network is validated on ``val_batches`` fresh draws of the
@@ -98,6 +103,10 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
     ``stop_loss``: stop once the mean task loss of the last epoch's minibatches (the last ceil(M / batch)
     updates with a finite set, else the last 10) is below it - training to a matched training loss, so
     that rules are compared at the same fit rather than after the same time (Liu et al. 2022).
+    Rules with carried state (``RuleSpec.carried``: eprop_sg / bptt_sg carry their synthetic-gradient
+    module): each update is ``carried.step`` with the state, which learns online alongside the network;
+    ``rule_state`` is the starting state (None: ``carried.init``, a zero module) and ``History.rule_state``
+    the final one. Other rules: ``rule_state`` must be None.
     """
     if not isinstance(iterations, (int, np.integer)) or iterations < 0:
         raise InvalidNetworkError(f"iterations must be an integer >= 0, got {iterations!r}")
@@ -110,6 +119,10 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
         raise InvalidNetworkError(f"eval_every, val_batches, eval_batches must be >= 1 and confirm_batches >= 0, got "
                                   f"{eval_every}, {val_batches}, {eval_batches}, {confirm_batches}")
     _check_schedule(lr_decay, lr_decay_every, InvalidNetworkError)
+    carried = rulebook.get(rule.name).carried
+    if carried is None and rule_state is not None:
+        raise InvalidNetworkError(f"rule {rule.name!r} carries no state; rule_state must be None")
+    state = (carried.init(net, rule) if rule_state is None else rule_state) if carried is not None else None
     fset = None
     if train_set_size is not None:
         from .tasks.finite import finite_set
@@ -131,7 +144,10 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
         for it in range(iterations):
             b = fset.minibatch(it, batch_size) if fset is not None else task.batch(batch_size, "train",
                                                                                    int(seed) * 10**6 + it)
-            g, loss, m = grads(net, rule, b)
+            if carried is not None:
+                g, loss, m, state = carried.step(net, rule, b, state)
+            else:
+                g, loss, m = grads(net, rule, b)
             if not math.isfinite(loss):
                 raise InvalidNetworkError(f"training diverged at iteration {it}: loss = {loss} (lower lr={rule.lr})")
             net = apply_update(net, rule, g, st, step_decay_lr(rule.lr, it, lr_decay, lr_decay_every))
@@ -172,6 +188,7 @@ def train(net: Network, rule: LearningRule, task, iterations: int, batch_size: i
     finally:
         if bar is not None:
             bar.close()
+    hist.rule_state = state
     hist.test.append({"iteration": hist.iterations, **evaluate(net, task, batch_size, eval_batches, rule)})
     if fset is not None:
         hist.train_set.append({"iteration": hist.iterations, "trials": fset.size,
@@ -307,6 +324,9 @@ def train_from_config(cfg: dict[str, Any], progress: bool = True,
                "stopped_early": hist.stopped_early, "seconds": hist.seconds,
                "ms_per_sample": 1e3 * hist.seconds / n_samples, "train_last": last, "test": final_test,
                "val_history": hist.val}
+    carried = rulebook.get(rule.name).carried
+    if carried is not None:       # the rule's extra learnt state (synthetic-gradient module): its artifact name
+        metrics["rule_state_artifact"] = carried.artifact
     if hist.train_set:
         ts = {k: v for k, v in hist.train_set[-1].items() if k != "iteration"}
         metrics["train_set"] = ts

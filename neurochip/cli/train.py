@@ -2,7 +2,9 @@
 
 OUTDIR receives network.npz + network.json (`Network.save`, read by ``neurochip compile``),
 metrics.json (config, final train and held-out figures, learning history, timing) and
-learning_curve.png. An existing non-empty OUTDIR is refused before training unless --force, which
+learning_curve.png; a rule that learns extra state also writes it (eprop_sg / bptt_sg: the learnt
+synthetic-gradient module as synthetic_gradient.npz + synthetic_gradient.json, a checksummed bundle,
+read back by ``neurochip.learning.synthetic.load_module``). An existing non-empty OUTDIR is refused before training unless --force, which
 replaces it whole; the directory is built atomically (nothing half-written survives an error or Ctrl-C).
 
 Without --config the task's reference settings apply (``neurochip.train.TASK_DEFAULTS``); with --config
@@ -31,7 +33,10 @@ def add_parser(sub) -> None:
     p.add_argument("--rule", default=None,
                    choices=list(RULES),
                    help="learning rule (default: eprop_random)")
-    p.add_argument("--truncation", type=int, default=None, help="k steps for truncated_bptt (time steps)")
+    p.add_argument("--truncation", type=int, default=None,
+                   help="window k (time steps) of truncated_bptt, eprop_sg and bptt_sg")
+    p.add_argument("--sg-lr", type=float, default=None,
+                   help="eprop_sg / bptt_sg: NLMS step of the synthetic-gradient module, in (0, 2) (default 0.05)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help="optimiser (default per task)")
     p.add_argument("--lr", type=float, default=None, help="learning rate, dimensionless (default per task)")
     p.add_argument("--iterations", type=int, default=None, help="maximum number of weight updates")
@@ -67,7 +72,7 @@ def config_from_args(args) -> dict:
             cfg["task"] = {}  # options of another task do not apply
         cfg["task"]["name"] = args.task
     over = {("network", "n_rec"): args.n_rec, ("network", "kind"): args.neuron, ("rule", "name"): args.rule,
-            ("rule", "truncation"): args.truncation, ("rule", "optimizer"): args.optimizer, ("rule", "lr"): args.lr,
+            ("rule", "truncation"): args.truncation, ("rule", "sg_lr"): args.sg_lr, ("rule", "optimizer"): args.optimizer, ("rule", "lr"): args.lr,
             ("train", "iterations"): args.iterations, ("train", "batch_size"): args.batch,
             ("train", "seed"): args.seed, ("train", "early_stop"): args.early_stop}
     for (sec, key), v in over.items():
@@ -89,13 +94,21 @@ def check_outdir(outdir: Path, force: bool) -> None:
                               f"--force to replace it whole")
 
 
-def write_outputs(outdir: Path, net, hist, metrics: dict, force: bool = False) -> None:
+def write_outputs(outdir: Path, net, hist, metrics: dict, force: bool = False) -> list[str]:
+    """Write the artifacts into OUTDIR (staged: all or nothing); returns the file names written."""
+    from .. import rulebook
     from ..io import staged_output_dir, write_json
     from ..train import plot_learning_curve
+    names = ["network.npz", "network.json", "metrics.json", "learning_curve.png"]
     with staged_output_dir(outdir, force=force) as d:
         net.save(d / "network")
+        carried = rulebook.get(metrics["rule"]).carried
+        if carried is not None and hist.rule_state is not None:
+            carried.save(hist.rule_state, d / carried.artifact)
+            names[2:2] = [f"{carried.artifact}.npz", f"{carried.artifact}.json"]
         write_json(d / "metrics.json", {**metrics, "history": hist.to_dict()})
         plot_learning_curve(hist, d / "learning_curve.png", f"{metrics['task']} / {metrics['rule']}")
+    return names
 
 
 def run(args) -> int:
@@ -103,7 +116,7 @@ def run(args) -> int:
     cfg = config_from_args(args)
     check_outdir(args.outdir, args.force)
     net, hist, metrics = train_from_config(cfg, progress=not args.no_progress)
-    write_outputs(args.outdir, net, hist, metrics, force=args.force)
+    names = write_outputs(args.outdir, net, hist, metrics, force=args.force)
     tr, te = metrics["train_last"], metrics["test"]
     if "accuracy" in te:
         print(f"{metrics['task']} / {metrics['rule']}: {metrics['iterations']} iterations, train accuracy "
@@ -112,6 +125,5 @@ def run(args) -> int:
     else:
         print(f"{metrics['task']} / {metrics['rule']}: {metrics['iterations']} iterations, train nmse "
               f"{tr.get('nmse', float('nan')):.4f}, test nmse {te['nmse']:.4f}")
-    print(f"wrote {args.outdir}/network.npz, network.json, metrics.json, learning_curve.png "
-          f"({metrics['ms_per_sample']:.1f} ms per training sample)")
+    print(f"wrote {args.outdir}/{', '.join(names)} ({metrics['ms_per_sample']:.1f} ms per training sample)")
     return 0

@@ -31,9 +31,13 @@ gradient of the base rule (`neurochip.learning.gradients.adjoint_grads`), so:
 - k >= T (or truncation None): no boundary, the result equals the untruncated base rule exactly;
 - a zero module: the result equals the plain truncated base rule exactly.
 
-The module's weights are extra trainable state: the frozen dataclass `SynthGrad`, carried by `train_sg`
-(``neurochip.train.train`` does not carry it: through the registry, ``grads`` uses a zero module, i.e.
-plain truncated e-prop / BPTT). Not lowered to a chip (see docs/synthetic_gradients.md for the cost).
+The module's weights are extra trainable state: the frozen dataclass `SynthGrad`. The rules declare it in
+the registry (``RuleSpec.carried`` = `CARRIED`), so ``neurochip.train.train`` (and ``neurochip train``)
+carry it across updates with `sg_step` and return it in ``History.rule_state``; ``neurochip train``
+writes it as the bundle ``synthetic_gradient.npz`` + ``.json`` (`save_module` / `load_module`: checksummed,
+no pickle). `train_sg` is the same loop with the option of a frozen module (``learn_sg=False``: plain
+truncated training). ``grads`` alone (no carried state: validate, on-chip comparisons) uses a zero module,
+i.e. plain truncated e-prop / BPTT. Not lowered to a chip (see docs/synthetic_gradients.md for the cost).
 """
 from __future__ import annotations
 
@@ -234,6 +238,50 @@ def zero_module_update(net: Network, rule: LearningRule, batch: Batch, trace: Fl
     return sg_grads(net, rule, batch, zero_module(net.n_rec), trace)[0]
 
 
+def sg_step(net: Network, rule: LearningRule, batch: Batch, sg: SynthGrad
+            ) -> tuple[Grads, float, dict[str, float], SynthGrad]:
+    """One update of a synthetic-gradient rule carrying its module: the seeded scan with ``sg`` (`sg_grads`),
+    then one NLMS step of the module (``rule.sg_lr``). Returns (Grads, loss, metrics, updated module);
+    the registry's ``carried.step`` (the trainer applies the Grads to the network)."""
+    g, loss, m, step = sg_grads(net, rule, batch, sg)
+    return g, loss, m, sg_update(sg, step, rule.sg_lr)
+
+
+SG_KIND = "synthetic_gradient"   # bundle kind of a saved module
+SG_SCHEMA = 1
+
+
+def save_module(sg: SynthGrad, stem) -> None:
+    """Save the module as ``<stem>.npz`` + ``<stem>.json`` (`neurochip.io.save_bundle`: per-array sha256,
+    manifest digest, atomic, no pickle). The weights are float64 [2N, 2N+1], h = [zbar, a, 1]."""
+    from ..io import save_bundle
+    save_bundle(stem, SG_KIND, SG_SCHEMA, {"w": np.ascontiguousarray(sg.w, dtype=np.float64)},
+                {"n_rec": sg.n_rec, "features": "zbar (N), a (N), 1", "predicts": "dv (N), da (N)"})
+
+
+def load_module(stem, n_rec: int | None = None) -> SynthGrad:
+    """Load a module saved by `save_module`; ``ArtifactError`` naming the file on anything wrong (missing,
+    altered or truncated file, another kind, a shape other than [2N, 2N+1], non-finite weights, n_rec not
+    the recorded one or, if given, not ``n_rec``)."""
+    from ..errors import ArtifactError
+    from ..io import load_bundle
+    arrays, meta = load_bundle(stem, SG_KIND, SG_SCHEMA)
+    if set(arrays) != {"w"}:
+        raise ArtifactError(f"{stem}: synthetic-gradient bundle holds arrays {sorted(arrays)}, expected ['w']")
+    w = arrays["w"]
+    if w.dtype != np.float64:
+        raise ArtifactError(f"{stem}: synthetic-gradient weights are {w.dtype}, expected float64")
+    try:
+        sg = SynthGrad(w)
+    except InvalidNetworkError as e:
+        raise ArtifactError(f"{stem}: {e}") from None
+    if meta.get("n_rec") != sg.n_rec:
+        raise ArtifactError(f"{stem}: manifest n_rec {meta.get('n_rec')!r} does not match the weights' {sg.n_rec}")
+    if n_rec is not None and sg.n_rec != n_rec:
+        raise ArtifactError(f"{stem}: synthetic-gradient module is for {sg.n_rec} neurons, the network has {n_rec}")
+    return sg
+
+
 def train_sg(net: Network, rule: LearningRule, task, iterations: int, batch_size: int, seed: int = 0, *,
              sg: SynthGrad | None = None, learn_sg: bool = True, eval_batches: int = 4
              ) -> tuple[Network, SynthGrad, dict]:
@@ -242,10 +290,11 @@ def train_sg(net: Network, rule: LearningRule, task, iterations: int, batch_size
     the network (``rule.optimizer``, ``rule.lr``) and, if ``learn_sg``, one NLMS step on the module
     (``rule.sg_lr``). ``learn_sg=False`` keeps ``sg`` fixed (a zero module: plain truncated training).
     Returns (network, module, history) with history = {"train": {metric: [per iteration]}, "test": {...}}
-    (test: the fixed held-out draws test/0 .. test/eval_batches-1)."""
+    (test: the fixed held-out draws test/0 .. test/eval_batches-1). With ``learn_sg`` this is the loop
+    ``neurochip.train.train`` runs for these rules (tests/test_synthetic_gradients.py checks they agree)."""
     from ..train import evaluate
     from ..rulebook import _synthetic
-    if rulebook.get(rule.name).float_update is not _synthetic.float_update:
+    if rulebook.get(rule.name).carried is not _synthetic.CARRIED:
         raise InvalidNetworkError(f"train_sg needs a synthetic-gradient rule (eprop_sg, bptt_sg), got {rule.name!r}")
     if not isinstance(iterations, (int, np.integer)) or iterations < 0:
         raise InvalidNetworkError(f"iterations must be an integer >= 0, got {iterations!r}")
