@@ -440,9 +440,10 @@ def register_bounds(c) -> dict:
             "learning": "accumulator, trace and weight registers saturate by design (counted at run time)"}
 
 
-def overflow_policy(bounds: dict, policy: str, where: str = "") -> None:
+def overflow_policy(bounds: dict, policy: str, where: str = "", *, stacklevel: int = 3) -> None:
     """Apply ``policy`` ('error' | 'warn' | 'allow') to a `register_bounds` report: raise
-    `FixedPointOverflowError` / warn `FixedPointOverflowWarning` naming each register that can overflow."""
+    `FixedPointOverflowError` / warn `FixedPointOverflowWarning` naming each register that can overflow
+    (``stacklevel``: the frame the warning points at, as in `warnings.warn`)."""
     import warnings
 
     from ..errors import FixedPointOverflowError
@@ -454,4 +455,4 @@ def overflow_policy(bounds: dict, policy: str, where: str = "") -> None:
     msg = f"{where}{bounds['verdict']}"
     if policy == "error":
         raise FixedPointOverflowError(msg + " (compile with overflow 'warn' or 'allow' to accept it)")
-    warnings.warn(msg, FixedPointOverflowWarning, stacklevel=3)
+    warnings.warn(msg, FixedPointOverflowWarning, stacklevel=stacklevel)

@@ -1,12 +1,14 @@
-"""`compile()`: check -> quantize -> lower rule -> partition -> place -> route -> emit, each a pure function.
+"""`compile()`: a driver over named passes (`PASSES`): graph -> check -> quantize -> lower rule -> partition ->
+place -> route -> emit, each a pure function of the results before it.
 
-The on-chip learning options (learning rate, batch, eligibility, rounding, widths) are the lower-rule
-pass's `LowerRuleOptions` in ``CompileOptions.learn``: the rule is lowered once, from the quantiser's
-own result, and ``provenance['rule']`` records the learning rate the chip runs at.
+Every pass's options are a field of `CompileOptions` (``check``, ``quantize``, ``learn`` = the lower-rule
+pass's `LowerRuleOptions`: on-chip learning rate, batch, eligibility, rounding, widths, ``partition``,
+``place``, ``overflow`` for emit's register bounds). The rule is lowered once, from the quantiser's own
+result, and ``provenance['rule']`` records the learning rate the chip runs at.
 
-``callback(pass_name, intermediate)`` is called after every pass (for reports and debugging); the
-intermediate is that pass's result object (`SynGraph`, dict, `Quantized`, `Partition`, `Placement`,
-`Routes`, `CompiledNetwork`).
+One loop times every pass (``report['timing_s'][name]``) and calls ``callback(pass_name, result)`` after it
+(for reports and debugging); the result is that pass's object (`SynGraph`, dict, `Quantized`,
+`CompiledRule`, `Partition`, `Placement`, `Routes`, `CompiledNetwork`).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from ..chips.profile import ChipProfile, load_profile
-from ..errors import ChipConstraintError, ConfigError
+from ..errors import ConfigError
 from ..network import Network
 from ..rules import LearningRule
 from .artifact import CompiledNetwork
@@ -59,22 +61,133 @@ class CompileOptions:
                    quantize=QuantizeOptions(rounding=rounding, seed=seed, **kw), learn=lo, overflow=overflow)
 
 
-def _lower_rule(net, rule, profile, quant, learn: LowerRuleOptions, learn_rounding):
-    """The lower-rule pass: ``learn`` with the check pass's rounding decision and the quantiser's seed
-    filled in where the options leave them open."""
+# --- the passes ------------------------------------------------------------------------------------------
+# Each pass reads what earlier passes left in the `_State` and returns its own result, which the driver
+# stores under the pass's name, times and hands to the callback. A pass whose ``when`` is false (lower_rule
+# without a rule) is skipped: no result, no timing, no callback.
+
+@dataclass
+class _State:
+    """The inputs of one compile and every pass's result so far (``results[name]``)."""
+
+    net: Network | SparseNetwork
+    rule: LearningRule | None
+    profile: ChipProfile
+    options: CompileOptions
+    results: dict[str, Any] = field(default_factory=dict)
+    rule_report: dict | None = None
+    timing: dict[str, float] = field(default_factory=dict)
+
+
+def _pass_graph(s: _State):
+    return as_graph(s.net)
+
+
+def _pass_check(s: _State):
+    return check(s.results["graph"], s.rule, s.profile, s.options.check)
+
+
+def _pass_quantize(s: _State):
+    from dataclasses import replace
+    g, prof, o = s.results["graph"], s.profile, s.options
+    drop_ad = "adaptation" in o.check.approximate and not prof.format.adaptation
+    qo = o.quantize
+    if qo.weight_headroom_bits is None:       # learning needs room above the largest weight (see QuantizeOptions)
+        qo = replace(qo, weight_headroom_bits=1 if s.rule is not None else 0)
+    q = quantize(g, prof, qo, reset=s.results["check"]["reset"], drop_adaptation=drop_ad)
+    if g.params.n_ref > 1 and not prof.format.refractory:
+        q = replace(q, n_ref=1)  # approximation accepted in check
+    return q
+
+
+def _pass_lower_rule(s: _State):
+    """``options.learn`` with the check pass's rounding decision and the quantiser's seed filled in where
+    the options leave them open; the rule's report goes to ``s.rule_report``."""
     import scipy.sparse as sp
     from dataclasses import replace
+    net, q, learn = s.net, s.results["quantize"], s.options.learn
     if isinstance(net, SparseNetwork) and sp.issparse(net.w_out):
         # lower_rule reads w_out as an array (symmetric e-prop feeds back W_out^T); [n_out, n_rec] is small.
         net = replace(net, w_out=net.w_out.toarray())
-    lo = replace(learn, rounding=learn.rounding or learn_rounding,
-                 seed=learn.seed if learn.seed is not None else quant.seed)
-    return lower_rule(net, rule, profile, quant, lo)
+    lo = replace(learn, rounding=learn.rounding or s.results["check"].get("learn_rounding"),
+                 seed=learn.seed if learn.seed is not None else q.seed)
+    compiled_rule, s.rule_report = lower_rule(net, s.rule, s.profile, q, lo)
+    return compiled_rule
+
+
+def _pass_partition(s: _State):
+    return partition(s.results["graph"], s.rule, s.profile, s.options.partition,
+                     adaptive=s.results["quantize"].neuron_kind == "alif")
+
+
+def _pass_place(s: _State):
+    g, part = s.results["graph"], s.results["partition"]
+    return place(part.traffic, s.profile, readout_core=part.readout_core, n_out=g.n_out, learning=s.rule is not None,
+                 options=s.options.place)
+
+
+def _pass_route(s: _State):
+    import numpy as np
+    g, part = s.results["graph"], s.results["partition"]
+    rec_cores = np.unique(part.core_of[:g.n_rec])
+    return route(s.results["place"].core_xy, part.traffic, readout_core=part.readout_core, rec_cores=rec_cores,
+                 n_out=g.n_out, learning=s.rule is not None)
+
+
+def _pass_emit(s: _State):
+    """Assemble the artifact (report, options, provenance), then bound every register against its width
+    (``report['overflow']``) and apply ``options.overflow``."""
+    from dataclasses import replace
+    from .check import overflow_policy, register_bounds
+    r, o, prof, rule = s.results, s.options, s.profile, s.rule
+    g, q, part, pl, rt = r["graph"], r["quantize"], r["partition"], r["place"], r["route"]
+    compiled_rule = r.get("lower_rule")
+    report = {
+        "network": {"n_in": g.n_in, "n_rec": g.n_rec, "n_out": g.n_out, "synapses": {"in": g.w_in.nnz, "rec": g.w_rec.nnz, "out": g.w_out.nnz},
+                    "kind": g.params.kind, "sparse": g.sparse},
+        "profile": prof.name, "check": r["check"], "quantize": q.report, "rule": s.rule_report,
+        "partition": part.report, "place": pl.report, "route": rt.report,
+        "learning_state_bits": part.report["learning_state_bits_total"], "timing_s": s.timing,
+    }
+    opts_dict = {"check": asdict(o.check), "quantize": asdict(o.quantize),
+                 "partition": {k: v for k, v in asdict(o.partition).items() if k != "rates_hz"}, "place": asdict(o.place),
+                 "learn": asdict(o.learn)}
+    # provenance tells the truth: the rule as lowered, with the on-chip learning rate it runs at
+    prov_rule = rule
+    if rule is not None and compiled_rule is not None and float(compiled_rule.lr) != float(rule.lr):
+        prov_rule = replace(rule, lr=float(compiled_rule.lr))
+    cn = emit(g, q, part, pl, rt, prof, compiled_rule=compiled_rule, rule=prov_rule, report=report, options=opts_dict)
+    cn.report["overflow"] = register_bounds(cn)      # worst case of every register vs its width
+    # the warning points at compile()'s caller: overflow_policy <- this pass <- the driver <- caller
+    overflow_policy(cn.report["overflow"], o.overflow, f"compiled network for '{prof.name}' ", stacklevel=4)
+    return cn
+
+
+@dataclass(frozen=True)
+class Pass:
+    """A named compiler pass: ``run(state) -> result``; skipped when ``when(state)`` is false."""
+
+    name: str
+    run: Callable[[_State], Any]
+    when: Callable[[_State], bool] = lambda s: True
+
+
+PASSES: tuple[Pass, ...] = (
+    Pass("graph", _pass_graph),
+    Pass("check", _pass_check),
+    Pass("quantize", _pass_quantize),
+    Pass("lower_rule", _pass_lower_rule, when=lambda s: s.rule is not None),
+    Pass("partition", _pass_partition),
+    Pass("place", _pass_place),
+    Pass("route", _pass_route),
+    Pass("emit", _pass_emit),
+)
 
 
 def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: LearningRule | None = None, *,
             options: CompileOptions | None = None, callback: Callable[[str, Any], None] | None = None) -> CompiledNetwork:
-    """Compile a float network (and optionally its on-chip learning rule) for ``profile`` (object, name or path).
+    """Compile a float network (and optionally its on-chip learning rule) for ``profile`` (object, name or path):
+    run `PASSES` in order, timing each (``report['timing_s']``) and calling ``callback(name, result)`` after it.
 
     Raises `ChipConstraintError` (every violated constraint named, with place, needed and available),
     `InvalidNetworkError` or `ConfigError`.
@@ -85,82 +198,18 @@ def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: Lear
     prof = profile if isinstance(profile, ChipProfile) else load_profile(profile)
     if rule is not None and not isinstance(rule, LearningRule):
         raise ConfigError(f"rule must be a LearningRule or None, got {type(rule).__name__}")
-    cb = callback or (lambda name, x: None)
-    t = {}
-    t0 = time.perf_counter()
-    g = as_graph(net)
-    t["graph"] = time.perf_counter() - t0
-    cb("graph", g)
-
-    t0 = time.perf_counter()
-    rep_check = check(g, rule, prof, o.check)
-    t["check"] = time.perf_counter() - t0
-    cb("check", rep_check)
-
-    t0 = time.perf_counter()
-    approx = o.check.approximate
-    drop_ad = "adaptation" in approx and not prof.format.adaptation
-    qo = o.quantize
-    if qo.weight_headroom_bits is None:       # learning needs room above the largest weight (see QuantizeOptions)
-        from dataclasses import replace as _replace
-        qo = _replace(qo, weight_headroom_bits=1 if rule is not None else 0)
-    q = quantize(g, prof, qo, reset=rep_check["reset"], drop_adaptation=drop_ad)
-    if g.params.n_ref > 1 and not prof.format.refractory:
-        from dataclasses import replace
-        q = replace(q, n_ref=1)  # approximation accepted in check
-    t["quantize"] = time.perf_counter() - t0
-    cb("quantize", q)
-
-    compiled_rule, rule_rep = None, None
-    if rule is not None:
+    s = _State(net, rule, prof, o)
+    for p in PASSES:
+        if not p.when(s):
+            continue
         t0 = time.perf_counter()
-        compiled_rule, rule_rep = _lower_rule(net, rule, prof, q, o.learn, rep_check.get("learn_rounding"))
-        t["lower_rule"] = time.perf_counter() - t0
-        cb("lower_rule", compiled_rule)
-
-    t0 = time.perf_counter()
-    adaptive = q.neuron_kind == "alif"
-    part = partition(g, rule, prof, o.partition, adaptive=adaptive)
-    t["partition"] = time.perf_counter() - t0
-    cb("partition", part)
-
-    t0 = time.perf_counter()
-    pl = place(part.traffic, prof, readout_core=part.readout_core, n_out=g.n_out, learning=rule is not None, options=o.place)
-    t["place"] = time.perf_counter() - t0
-    cb("place", pl)
-
-    t0 = time.perf_counter()
-    import numpy as np
-    rec_cores = np.unique(part.core_of[:g.n_rec])
-    rt = route(pl.core_xy, part.traffic, readout_core=part.readout_core, rec_cores=rec_cores, n_out=g.n_out,
-               learning=rule is not None)
-    t["route"] = time.perf_counter() - t0
-    cb("route", rt)
-
-    report = {
-        "network": {"n_in": g.n_in, "n_rec": g.n_rec, "n_out": g.n_out, "synapses": {"in": g.w_in.nnz, "rec": g.w_rec.nnz, "out": g.w_out.nnz},
-                    "kind": g.params.kind, "sparse": g.sparse},
-        "profile": prof.name, "check": rep_check, "quantize": q.report, "rule": rule_rep,
-        "partition": part.report, "place": pl.report, "route": rt.report,
-        "learning_state_bits": part.report["learning_state_bits_total"], "timing_s": t,
-    }
-    t0 = time.perf_counter()
-    opts_dict = {"check": asdict(o.check), "quantize": asdict(o.quantize),
-                 "partition": {k: v for k, v in asdict(o.partition).items() if k != "rates_hz"}, "place": asdict(o.place),
-                 "learn": asdict(o.learn)}
-    # provenance tells the truth: the rule as lowered, with the on-chip learning rate it runs at
-    prov_rule = rule
-    if rule is not None and compiled_rule is not None and float(compiled_rule.lr) != float(rule.lr):
-        from dataclasses import replace as _r
-        prov_rule = _r(rule, lr=float(compiled_rule.lr))
-    cn = emit(g, q, part, pl, rt, prof, compiled_rule=compiled_rule, rule=prov_rule, report=report, options=opts_dict)
-    t["emit"] = time.perf_counter() - t0
-    cn.report["timing_s"]["emit"] = t["emit"]
-    from .check import overflow_policy, register_bounds
-    cn.report["overflow"] = register_bounds(cn)      # worst case of every register vs its width
-    overflow_policy(cn.report["overflow"], o.overflow, f"compiled network for '{prof.name}' ")
-    cb("emit", cn)
-    return cn
+        s.results[p.name] = p.run(s)
+        s.timing[p.name] = time.perf_counter() - t0
+        if p.name == "emit":       # the artifact's report was written during emit: give it the pass's own time
+            s.results["emit"].report["timing_s"]["emit"] = s.timing["emit"]
+        if callback is not None:
+            callback(p.name, s.results[p.name])
+    return s.results["emit"]
 
 
 def compile_sparse(net: SparseNetwork, profile: ChipProfile | str, rule: LearningRule | None = None, **kw) -> CompiledNetwork:

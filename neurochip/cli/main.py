@@ -58,13 +58,7 @@ def build_parser() -> Parser:
     p.add_argument("--version", action="version", version=f"neurochip {__version__}")
     sub = p.add_subparsers(dest="command", metavar="command")
     for name in SUBCOMMANDS:
-        try:
-            mod = importlib.import_module(f"neurochip.cli.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"neurochip.cli.{name}":
-                continue  # subcommand not built yet
-            raise
-        mod.add_parser(sub)
+        importlib.import_module(f"neurochip.cli.{name}").add_parser(sub)
         sp = sub.choices.get(name)
         if sp is not None and name in CONFIG_STEPS and not any(a.dest == "config" for a in sp._actions):
             sp.add_argument("--config", default=None, help=config_help(name))
