@@ -180,13 +180,6 @@ def _bitlen(x: float) -> int:
     return 0 if x < 1 else int(math.floor(math.log2(x))) + 1
 
 
-def _proj_lsb(quant, name: str, fallback: float) -> float:
-    """Float weight of one mantissa step of projection ``name`` (the quantiser's decision)."""
-    pq = getattr(quant, name, None)
-    lsb = getattr(pq, "lsb", None)
-    return float(lsb) if lsb is not None else float(fallback)
-
-
 def _gain(g1: float, bound1: float, name: str, profile: str) -> int:
     """Product shift for a projection whose largest product at shift 0 is g1 * bound1 accumulator units:
     the largest shift keeping it below 2^PROD_MAX_BITS (so the product never leaves int64), at most 62."""
@@ -302,9 +295,7 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     u_ebar_in, u_ebar_rec = p.c_kappa * u_e_in, p.c_kappa * u_e_rec
     u_zkap = 1.0 / kap_inc                      # zkap_f = kappa-filtered z (unnormalised, incl. current)
     # weight LSBs (float weight per mantissa unit): the quantiser's decision, saved with the rule
-    lsb_in = _proj_lsb(quant, "w_in", 2.0 ** (quant.w_in.exp + S) / (p.c_in * quant.scale_v))
-    lsb_rec = _proj_lsb(quant, "w_rec", 2.0 ** (quant.w_rec.exp + S) / (p.c_in * quant.scale_v))
-    lsb_out = _proj_lsb(quant, "w_out", 2.0 ** (quant.w_out.exp + S) / (p.c_kappa * quant.scale_out))
+    lsb_in, lsb_rec, lsb_out = float(quant.w_in.lsb), float(quant.w_rec.lsb), float(quant.w_out.lsb)
     lr = float(o.lr if o.lr is not None else rule.lr)
     dt = float(p.dt)
     reg = bool(rule.reg_rate > 0 and (rule.train_in or rule.train_rec))
@@ -432,23 +423,22 @@ def relower(compiled, rule: LearningRule, options: LowerRuleOptions | None = Non
     from dataclasses import replace
     from types import SimpleNamespace
 
-    from ..network import NeuronParams
+    from ..backend_contract import float_network
 
     if compiled.profile is None or not compiled.float_params:
         raise ConfigError("relower needs a compiled network with its profile and float_params")
-    p = NeuronParams.from_dict(dict(compiled.float_params))
-    scale_a = 1.0
-    if int(compiled.a_inc) > 0:                 # quantize: a_inc = round(c_a * scale_a), scale_a a power of 2
-        scale_a = 2.0 ** round(math.log2(int(compiled.a_inc) / p.c_a))
+    if compiled.w_lsb is None or compiled.scale_a is None:
+        raise ConfigError("relower needs the artifact's saved quantiser decisions (w_lsb, scale_a); recompile it")
     quant = SimpleNamespace(
         vth=int(compiled.vth), dv=int(compiled.dv), dk=int(compiled.dk), da=int(compiled.da), n_ref=int(compiled.n_ref),
         neuron_kind=compiled.neuron_kind, beta_mant=np.asarray(compiled.beta_mant), beta_shift=int(compiled.beta_shift),
-        scale_v=float(compiled.scale_v), scale_out=float(compiled.scale_out), scale_a=scale_a,
-        w_in=SimpleNamespace(exp=int(compiled.e_in)), w_rec=SimpleNamespace(exp=int(compiled.e_rec)),
-        w_out=SimpleNamespace(exp=int(compiled.e_out)), rounding="nearest", seed=0)
+        scale_v=float(compiled.scale_v), scale_out=float(compiled.scale_out), scale_a=float(compiled.scale_a),
+        w_in=SimpleNamespace(exp=int(compiled.e_in), lsb=compiled.weight_lsb("w_in")),
+        w_rec=SimpleNamespace(exp=int(compiled.e_rec), lsb=compiled.weight_lsb("w_rec")),
+        w_out=SimpleNamespace(exp=int(compiled.e_out), lsb=compiled.weight_lsb("w_out")), rounding="nearest", seed=0)
     if compiled.w_out_float is None or compiled.B_float is None:
         raise ConfigError("relower needs the artifact's w_out_float and B_float (the source float network)")
-    net = SimpleNamespace(params=p, w_out=np.asarray(compiled.w_out_float), B=np.asarray(compiled.B_float))
+    net = float_network(compiled)
     cr, rep = lower_rule(net, rule, compiled.profile, quant, options)
     report = dict(compiled.report)
     report["rule"] = rep
