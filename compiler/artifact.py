@@ -23,6 +23,12 @@ Network state (inference):
 Learning state (on-chip rule, None for inference-only compiles): ``rule`` is a `CompiledRule` holding
 the fixed-point learning constants (see ``compiler/lower_rule.py``).
 
+Quantiser decisions (saved so nothing downstream re-derives them): w_lsb [3] float64, the float weight of
+one mantissa unit of w_in, w_rec, w_out (w_in/w_rec: 2^(e+S) / (c_in scale_v); w_out: 2^(e_out+S) /
+(c_kappa scale_out), c_kappa folded into the readout weights); scale_a, the adaptation scale
+(a_int = a * scale_a, a power of two; 1.0 without adaptation). Artifacts saved before these fields existed
+get them once on load from their own report (``report['quantize']``, covered by the digest).
+
 Mapping: core_of [n_rec + n_out] int32 (recurrent neurons, then readout neurons) -> core index;
 core_xy [n_cores, 2] int32 mesh coordinates (col, row) of each used core; hops [n_cores, n_cores]
 int32 XY hop counts; ls_hops [n_cores] int32 hops from the readout's core(s) to each core for the
@@ -59,6 +65,7 @@ from typing import Any
 import numpy as np
 
 SCHEMA = 1
+LSB_INDEX = {"w_in": 0, "w_rec": 1, "w_out": 2}   # row of each projection in CompiledNetwork.w_lsb
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,6 +116,20 @@ class CompiledNetwork:
     route_indptr: np.ndarray | None = None   # [n_rec + 1] int64
     route_dst: np.ndarray | None = None      # [nnz] int32 destination cores per recurrent neuron
     xy_next: np.ndarray | None = None        # [n_cores, n_cores] int8 first XY port
+    # The quantiser's decisions that map integers back to float (saved, never recomputed; see `weight_lsb`):
+    w_lsb: np.ndarray | None = None          # [3] float64: float weight of one mantissa unit of w_in, w_rec, w_out
+    scale_a: float | None = None             # adaptation units per float unit (a_int = a * scale_a; 1.0 for LIF)
+
+    def weight_lsb(self, name: str) -> float:
+        """Float weight of one mantissa unit of projection ``name`` ('w_in' | 'w_rec' | 'w_out'), as the
+        quantiser decided it (``w_lsb``): float weight = mantissa * weight_lsb(name)."""
+        from ..errors import ArtifactError, ConfigError
+        if name not in LSB_INDEX:
+            raise ConfigError(f"unknown projection {name!r}; known: {', '.join(LSB_INDEX)}")
+        if self.w_lsb is None:
+            raise ArtifactError("artifact carries no weight LSBs (w_lsb): it was built by hand or by an old "
+                                "compiler; recompile it")
+        return float(self.w_lsb[LSB_INDEX[name]])
 
     @property
     def n_cores(self) -> int:
@@ -296,6 +317,8 @@ def artifact_problems(cn: "CompiledNetwork") -> list[str]:
     out += _range("a_inc", cn.a_inc, 0, (1 << 31) - 1, "adaptation increment")
     if not cn.scale_v > 0 or not cn.scale_out > 0:
         out.append(f"scale_v = {cn.scale_v!r}, scale_out = {cn.scale_out!r} must be > 0")
+    if not out:                   # the decisions are checked against exponents and scales already in range
+        out += _decision_problems(cn)
     if cn.rule is not None:
         out += _generic_problems(cn.rule, "rule.")
         r = cn.rule
@@ -312,6 +335,42 @@ def artifact_problems(cn: "CompiledNetwork") -> list[str]:
             v = getattr(r, fl.name)
             if fl.name.endswith("_bits") and isinstance(v, (int, np.integer)) and not (0 <= int(v) <= 64):
                 out.append(f"rule.{fl.name} = {v!r}, expected a register width in [0, 64] bits")
+    return out
+
+
+def _decision_problems(cn: "CompiledNetwork") -> list[str]:
+    """The saved quantiser decisions (w_lsb, scale_a) agree with the values they were derived from: each LSB
+    with its exponent and scale (relative 1e-12: the quantiser rounds the same quantities in another
+    order), scale_a with a_inc = max(1, round(c_a * scale_a)), and the rule's copy of the LSBs is the
+    artifact's, bit for bit. A value edited together with a recomputed checksum is refused."""
+    import math
+    from ..network import NeuronParams
+    out = []
+    S = cn.profile.format.threshold_shift
+    try:
+        p = NeuronParams.from_dict(dict(cn.float_params))
+    except Exception as e:  # noqa: BLE001 - any malformed params dict is one problem line
+        return [f"float_params do not describe a neuron model ({type(e).__name__}: {e})"]
+    if cn.w_lsb is not None:
+        w = np.asarray(cn.w_lsb)
+        if w.shape != (3,) or w.dtype.kind != "f" or not (w > 0).all():
+            return [f"w_lsb = {w!r:.80} must be 3 positive floats (w_in, w_rec, w_out)"]
+        want = (2.0 ** (cn.e_in + S) / (p.c_in * cn.scale_v), 2.0 ** (cn.e_rec + S) / (p.c_in * cn.scale_v),
+                2.0 ** (cn.e_out + S) / (p.c_kappa * cn.scale_out))
+        for (k, i), wv in zip(LSB_INDEX.items(), want):
+            if not math.isclose(float(w[i]), wv, rel_tol=1e-12):
+                out.append(f"w_lsb[{k}] = {float(w[i])!r} disagrees with its exponent and scale ({wv!r})")
+        rl = getattr(cn.rule, "w_lsb", None)
+        if isinstance(rl, np.ndarray) and not np.array_equal(rl, w):
+            out.append(f"rule.w_lsb = {rl.tolist()} differs from the artifact's w_lsb {w.tolist()}")
+    if cn.scale_a is not None:
+        sa = float(cn.scale_a)
+        if not (sa > 0 and math.isfinite(sa)) or math.frexp(sa)[0] != 0.5:
+            out.append(f"scale_a = {cn.scale_a!r} must be a positive power of two")
+        elif int(cn.a_inc) > 0 and int(cn.a_inc) != max(1, int(round(p.c_a * sa))):
+            out.append(f"scale_a = {sa!r} disagrees with a_inc = {int(cn.a_inc)} (a_inc = round(c_a * scale_a))")
+        elif int(cn.a_inc) == 0 and sa != 1.0:
+            out.append(f"scale_a = {sa!r}, but without adaptation (a_inc = 0) the scale is 1.0")
     return out
 
 

@@ -64,4 +64,5 @@ def emit(g: SynGraph, q: Quantized, part: Partition, pl: Placement, rt: Routes, 
         w_in_float=_dense(g.w_in, None, np.float64), w_rec_float=w_rec_f, w_out_float=_dense(g.w_out, None, np.float64),
         B_float=np.asarray(g.B, np.float64).copy(), beta_float=np.asarray(g.beta, np.float64).copy(),
         report=jsonable(report or {}), provenance=jsonable(prov),
-        route_indptr=part.dest_indptr.astype(np.int64), route_dst=part.dest_core.astype(np.int32), xy_next=rt.xy_next)
+        route_indptr=part.dest_indptr.astype(np.int64), route_dst=part.dest_core.astype(np.int32), xy_next=rt.xy_next,
+        w_lsb=np.array([q.w_in.lsb, q.w_rec.lsb, q.w_out.lsb], np.float64), scale_a=float(q.scale_a))

@@ -101,13 +101,39 @@ def save_compiled(cn: CompiledNetwork, stem) -> None:
     save_bundle(stem, KIND, SCHEMA, arrays, {"fields": fields_meta})
 
 
+# Fields added after schema 1 was written, derived once on load from what older artifacts saved.
+DERIVED_ONCE = ("w_lsb", "scale_a")
+
+
+def _decisions_from_report(stem, fm: dict) -> dict:
+    """The field values of the quantiser's decisions (w_lsb, scale_a) of an artifact saved before they were
+    fields: read from its own compile report (``report['quantize']``: each projection's ``lsb`` and
+    ``scale_a``, covered by the manifest digest), never re-derived from exponents. An artifact whose
+    report does not carry them is refused."""
+    rep = (fm.get("report") or {}).get("value") if isinstance(fm.get("report"), dict) else None
+    qr = rep.get("quantize") if isinstance(rep, dict) else None
+    try:
+        pr = qr["projections"]
+        lsb = [float(pr[k]["lsb"]) for k in ("in", "rec", "out")]
+        scale_a = float(qr["scale_a"])
+    except (KeyError, TypeError, ValueError):
+        raise ArtifactError(f"{stem}: artifact predates the saved quantiser decisions (w_lsb, scale_a) and its report "
+                            f"does not carry them; recompile it") from None
+    d = {"w_lsb": np.array(lsb, np.float64), "scale_a": scale_a}
+    return {k: v for k, v in d.items() if k not in fm}
+
+
 def load_compiled(stem) -> CompiledNetwork:
     arrays, meta = load_bundle(stem, KIND, SCHEMA)
     fm = meta.get("fields")
     if not isinstance(fm, dict):
         raise ArtifactError(f"{stem}: manifest has no field table")
     kw: dict[str, Any] = {}
+    derived = _decisions_from_report(stem, fm) if any(k not in fm for k in DERIVED_ONCE) else {}
     for f in dataclasses.fields(CompiledNetwork):
+        if f.name in derived:
+            kw[f.name] = derived[f.name]
+            continue
         if f.name not in fm:
             raise ArtifactError(f"{stem}: artifact misses field '{f.name}'")
         m = fm[f.name]
@@ -116,10 +142,7 @@ def load_compiled(stem) -> CompiledNetwork:
                 raise ArtifactError(f"{stem}: artifact profile entry is malformed")
             kw["profile"] = profile_from_dict(m["__profile__"])
         elif f.name == "rule" and isinstance(m, dict) and "__rule__" in m:
-            try:
-                from .lower_rule import CompiledRule
-            except ImportError:
-                raise ArtifactError(f"{stem}: artifact holds a compiled rule but compiler.lower_rule is unavailable") from None
+            from .lower_rule import CompiledRule
             rkw = {}
             for rf in dataclasses.fields(CompiledRule):
                 if "rule." + rf.name not in m["fields"]:

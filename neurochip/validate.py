@@ -20,8 +20,8 @@ brian2) on the same held-out inputs, and reports:
 justified in docs/backends.md) and any given ones. An undefined value (NaN: a matrix without update)
 fails; each failing check is one line in ``failures``.
 
-Dequantisation (docs/fixed_point.md, compiler/quantize.py): w_in/w_rec = m 2^(e+S) / (c_in scale_v),
-w_out = m 2^(e_out+S) / (c_kappa scale_out).
+Dequantisation: mantissa x the float weight of one mantissa unit the quantiser decided and the artifact
+saves (``compiled.w_lsb``; docs/fixed_point.md, compiler/quantize.py).
 """
 from __future__ import annotations
 
@@ -33,7 +33,6 @@ import numpy as np
 
 from .backend_contract import float_network  # noqa: F401  (re-exported: the artifact's source float Network)
 from .errors import ArtifactError, ConfigError, ValidationFailed
-from .network import NeuronParams
 from .spike_metrics import coincidence, van_rossum  # noqa: F401  (re-exported)
 
 # metric -> 'min' (must be >= tolerance) or 'max' (must be <= tolerance). The update_* tolerances apply
@@ -64,19 +63,10 @@ def _dense(a) -> np.ndarray:
     return a.toarray() if hasattr(a, "toarray") else np.asarray(a)
 
 
-def _shift(compiled) -> int:
-    return int(getattr(getattr(compiled.profile, "format", None), "threshold_shift", 6))
-
-
 def dequantize(compiled, name: str, mant) -> np.ndarray:
-    """Float weights represented by the mantissas ``mant`` of projection ``name`` ('w_in'|'w_rec'|'w_out')."""
-    p = NeuronParams.from_dict(dict(compiled.float_params))
-    S = _shift(compiled)
-    m = _dense(mant).astype(np.float64)
-    if name == "w_out":
-        return m * 2.0 ** (int(compiled.e_out) + S) / (p.c_kappa * float(compiled.scale_out))
-    e = int(compiled.e_in if name == "w_in" else compiled.e_rec)
-    return m * 2.0 ** (e + S) / (p.c_in * float(compiled.scale_v))
+    """Float weights represented by the mantissas ``mant`` of projection ``name`` ('w_in'|'w_rec'|'w_out'):
+    mantissa x the quantiser's saved LSB (`CompiledNetwork.weight_lsb`)."""
+    return _dense(mant).astype(np.float64) * compiled.weight_lsb(name)
 
 
 def _cos(u: np.ndarray, v: np.ndarray) -> float:

@@ -345,3 +345,80 @@ def test_path_forms(saved):
     a = CompiledNetwork.load(saved)
     for form in (saved.parent, saved.with_suffix(".npz"), saved.with_suffix(".json")):
         assert_same(a, CompiledNetwork.load(form))
+
+
+# --- issue 12: the quantiser's decisions are saved (w_lsb, scale_a), never recomputed downstream ---------------
+
+def test_quantiser_decisions_saved_and_read(small_net, tmp_path):
+    """w_lsb is the quantiser's own ProjQuant.lsb (bit for bit), scale_a its adaptation scale; both survive a
+    round trip, the compiled rule carries the same LSBs, and dequantize reads them."""
+    from neurochip.compiler.quantize import quantize
+    from neurochip.validate import dequantize
+    seen = {}
+    cn = compile(small_net, "loihi2", LearningRule("eprop_symmetric"), callback=lambda n, x: seen.setdefault(n, x))
+    q = seen["quantize"]
+    assert cn.w_lsb.tolist() == [q.w_in.lsb, q.w_rec.lsb, q.w_out.lsb]
+    assert cn.scale_a == q.scale_a and cn.scale_a > 1          # small_net is ALIF: a real adaptation scale
+    assert np.array_equal(cn.rule.w_lsb, cn.w_lsb)
+    q2 = quantize(seen["graph"], cn.profile, reset=cn.reset)     # an independent quantiser run agrees
+    assert q2.scale_a == cn.scale_a
+    cn.save(tmp_path / "c")
+    back = CompiledNetwork.load(tmp_path / "c")
+    assert back.w_lsb.tolist() == cn.w_lsb.tolist() and back.scale_a == cn.scale_a
+    for i, n in enumerate(("w_in", "w_rec", "w_out")):
+        assert np.array_equal(dequantize(back, n, getattr(back, n)), getattr(back, n) * cn.w_lsb[i])
+    with pytest.raises(Exception, match="unknown projection"):
+        back.weight_lsb("w_bias")
+
+
+def _drop_decisions(drop_report: bool):
+    def fn(fm, m):
+        del fm["w_lsb"], fm["scale_a"]
+        del m["arrays"]["w_lsb"]
+        if drop_report:
+            del fm["report"]["value"]["quantize"]["projections"]["rec"]["lsb"]
+    return fn
+
+
+def test_older_artifact_gets_decisions_from_its_report(saved):
+    """An artifact saved before w_lsb / scale_a were fields: derived once from its own report (covered by the
+    digest); without them in the report it is refused with one line naming what is missing."""
+    want = CompiledNetwork.load(saved)
+    _edit(saved, _drop_decisions(False), lambda a: a.pop("w_lsb"))
+    old = CompiledNetwork.load(saved)
+    assert old.w_lsb.tolist() == want.w_lsb.tolist() and old.scale_a == want.scale_a
+
+
+def test_older_artifact_without_decisions_refused(saved):
+    _edit(saved, _drop_decisions(True), lambda a: a.pop("w_lsb"))
+    with pytest.raises(ArtifactError, match="predates the saved quantiser decisions"):
+        CompiledNetwork.load(saved)
+
+
+def _scale_lsb(k):
+    def fn(arrays):
+        arrays["w_lsb"] = arrays["w_lsb"].copy()
+        arrays["w_lsb"][k] *= 2.0
+    return fn
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_edited_lsb_refused(saved, saved_loihi2, k):
+    """A doubled LSB (checksums and digest recomputed) disagrees with its exponent and scale (no rule) and
+    with the compiled rule's copy (with a rule): refused."""
+    _edit(saved, None, _scale_lsb(k))
+    with pytest.raises(ArtifactError, match=r"w_lsb\[w_(in|rec|out)\] = .* disagrees with its exponent"):
+        CompiledNetwork.load(saved)
+    stem = saved_loihi2()
+    _edit(stem, None, _scale_lsb(k))
+    with pytest.raises(ArtifactError, match="w_lsb"):
+        CompiledNetwork.load(stem)
+
+
+def test_edited_scale_a_refused(saved):
+    _edit(saved, _set("scale_a", 3.0))
+    with pytest.raises(ArtifactError, match="scale_a"):
+        CompiledNetwork.load(saved)
+    _edit(saved, _set("scale_a", 2.0 ** 40))
+    with pytest.raises(ArtifactError, match="scale_a"):
+        CompiledNetwork.load(saved)
