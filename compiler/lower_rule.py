@@ -13,8 +13,10 @@ integers; D = decay_bits; per step t of a trial):
     per_synapse:  h_ji  = decay(h_ji, da) + rnd((q_j^{t-1} (pre_i^{t-1} - h_ji)) >> q_frac)   (ALIF eps^a)
                   e_ji  = rnd(psi_j (pre_i - h_ji) >> e_shift);  ebar_ji = decay(ebar_ji, dk) + e_ji
                   P_ji += rnd((L_j Gt[p] ebar_ji + r_j Gr[p] e_ji) >> prod_shift[p])
-    factorised:   pbar_j = decay(pbar_j, dk) + psi_j
-                  M_j = rnd((L_j Gt[p] pbar_j + r_j Gr[p] psi_j) >> m_shift);  P_ji += rnd((M_j pre_i) >> prod_shift[p])
+    factorised:   prek_i = decay(prek_i, dk) + pre_i                  (kappa-filtered pre trace, per neuron)
+                  Mt_j = rnd(L_j psi_j Gt[p] >> m_shift);  Mr_j = rnd(r_j psi_j Gr[p] >> m_shift)
+                  P_ji += rnd((Mt_j prek_i + Mr_j pre_i) >> prod_shift[p])
+                  (ebar_ji ~ psi_j^t sum_s kappa^(t-s) pre_i^s: causal, docs/onchip_learning.md "Factorised")
     L_j     = rnd(sum_k B_jk err_k >> l_shift)                   (err_k = rnd(err_scale * dE/do_k))
     readout: zkap_j = decay(zkap_j, dk) + kap_inc z_j^t;  P_kj += rnd(err_k zkap_j Gt[2] >> prod_shift[2])
     batch end: A = sat(A + sum over the batch's trials of P)   (acc_bits, persistent residual)
@@ -287,7 +289,7 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     u_err = 1.0 / err_scale
     u_L = 2.0 ** l_shift / (2.0 ** b_exp * err_scale)
     u_psi = 1.0 / s_psi
-    if elig == "factorised":                    # product (L pbar) pre: ebar_f ~ c_kappa psi-filter x pre
+    if elig == "factorised":                    # product (L psi) prek: ebar_f ~ c_kappa psi x kappa-filtered pre
         u_e_in, u_e_rec = u_psi / s_pre_in, u_psi / s_pre_rec
     else:                                       # e = psi (pre - h) >> e_shift
         u_e_in = 2.0 ** e_shift / (s_psi * s_pre_in)
@@ -315,12 +317,12 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     lmax = (1 << (ls_bits - 1)) - 1
     ebmax = (1 << (elig_bits - 1)) - 1
     rmax = float(1 << RATE_BITS)
-    pbmax = tmax / max(1e-12, 1.0 - kappa_q) + tmax
+    pkmax = tmax / max(1e-12, 1.0 - kappa_q) + tmax              # kappa-filtered pre trace (factorised)
     emax_p = float(2 * tmax * tmax >> e_shift) + 1.0             # |e| <= psi_max |pre - h| >> e_shift
     kapmax = kap_inc / max(1e-12, 1.0 - kappa_q ** n_ref) + kap_inc
-    # Raw integer products (L ebar or L pbar, r e or r psi, err zkap) wider than PRE_BITS are first rounded down
+    # Raw integer products (L ebar or L psi, r e or r psi, err zkap) wider than PRE_BITS are first rounded down
     # by pre_shift so the gain multiplying them keeps >= 61 - PRE_BITS - 1 bits (0 at Loihi 2 widths).
-    b_task = (lmax * pbmax) if elig == "factorised" else (lmax * ebmax)
+    b_task = (lmax * tmax) if elig == "factorised" else (lmax * ebmax)
     b_reg = rmax * (tmax if elig == "factorised" else emax_p)
     b_out = emax_err * kapmax
     pre_shift = np.array([max(0, _bitlen(b) - PRE_BITS) for b in (b_task, b_reg, b_out)], np.int64)
@@ -336,9 +338,10 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
             b1 = b_task / 2.0 ** pre_shift[0] * gt1p[pi] + b_reg / 2.0 ** pre_shift[1] * gr1p[pi]
         shifts.append(_gain(b1, 1.0, name, profile.name))
     if elig == "factorised":
-        # M_j < 2^(61 - m_shift) and pre < 2^tb: m_shift >= tb keeps M_j pre inside int64; more when the total
-        # shift exceeds what one int64 shift can do (wide traces: tiny units), so ct keeps its resolution
-        m_shift = max(min(min(shifts[:2]) - 1, _bitlen(tmax)), max(shifts[:2]) - 62, 0)
+        # |Mt_j| + |Mr_j| < 2^(61 - m_shift) and prek < 2^bitlen(pkmax): m_shift >= bitlen(pkmax) keeps the row
+        # product inside int64; more when the total shift exceeds what one int64 shift can do (wide traces: tiny
+        # units), so ct keeps its resolution
+        m_shift = max(min(min(shifts[:2]) - 1, _bitlen(pkmax)), max(shifts[:2]) - 62, 0)
         shifts = [shifts[0] - m_shift, shifts[1] - m_shift, shifts[2]]
     shifts = [min(sh, 62) for sh in shifts]                          # a shift of an int64 by at most 62
     tot_shift = [sh + (m_shift if pi < 2 else 0) for pi, sh in enumerate(shifts)]
@@ -350,7 +353,7 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     # product rounds to zero and the projection never learns.
     small = []
     for pi, name in enumerate(("in", "rec", "out")):
-        big = (emax_err * kapmax if pi == 2 else lmax * (pbmax * tmax if elig == "factorised" else ebmax)) * gt1[pi]
+        big = (emax_err * kapmax if pi == 2 else lmax * (tmax * pkmax if elig == "factorised" else ebmax)) * gt1[pi]
         per = big / o.batch
         trained = (rule.train_in, rule.train_rec, rule.train_out)[pi]
         if trained and per < 0.5:

@@ -126,19 +126,21 @@ def elig_row(eb, hh, pa, ptr, idx, i, pre, prep, psi, Lg, Rg, qj, adapt, stoch, 
 
 
 @njit(cache=True)
-def outer_row(pa, ptr, idx, M, i, pre, sh):
-    """Factorised products of presynaptic row i: pa_q += rnd((M_j pre) >> sh) (int64, no clip)."""
+def outer_row(pa, ptr, idx, Mt, Mr, i, pre_t, pre_r, sh):
+    """Factorised products of presynaptic row i: pa_q += rnd((Mt_j pre_t + Mr_j pre_r) >> sh) (int64, no clip):
+    the task factor Mt times the kappa-filtered pre trace, the regulariser factor Mr times the pre trace."""
     a = ptr[i]
     n = ptr[i + 1] - a
     pr = pa[a:a + n]
     ir = idx[a:a + n]
-    if n == M.shape[0]:
+    if n == Mt.shape[0]:
         # full row (ascending unique targets, ir[k] == k), e.g. a dense input projection: no gather, vectorises
         for k in range(n):
-            pr[k] += rnd(M[k] * pre, sh)
+            pr[k] += rnd(Mt[k] * pre_t + Mr[k] * pre_r, sh)
         return
     for k in range(n):
-        pr[k] += rnd(M[np.uint32(ir[k])] * pre, sh)
+        j = np.uint32(ir[k])
+        pr[k] += rnd(Mt[j] * pre_t + Mr[j] * pre_r, sh)
 
 
 @njit(cache=True)
@@ -186,7 +188,8 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     zbar_p = np.zeros(n_rec, np.int64)
     psi = np.zeros(n_rec, np.int64)
     qj = np.zeros(n_rec, np.int64)                      # adaptation gain from psi^{t-1}
-    pbar = np.zeros(n_rec, np.int64)
+    pk_in = np.zeros(n_in if not per_synapse else 0, np.int64)     # factorised: kappa-filtered pre traces
+    pk_rec = np.zeros(n_rec if not per_synapse else 0, np.int64)
     zkap = np.zeros(n_rec, np.int64)
     L = np.zeros(n_rec, np.int64)
     fr = np.full(n_rec, np.int64(C.f0_code))           # rate trace starts at the target: no signal at t = 0
@@ -283,9 +286,16 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
             zbar_p[i] = zbar[i]
             zbar[i] = decay_trace(zbar[i], C.dv, D, stoch, kt + uint64(n_in + i)) + C.pre_inc_rec * zp[i]
             zkap[i] = decay_trace(zkap[i], C.dk, D, stoch, kt + uint64(n_in + n_rec + i)) + C.kap_inc * z[i]
-            if not per_synapse:
-                pbar[i] = decay_trace(pbar[i], C.dk, D, stoch, kt + uint64(n_in + 2 * n_rec + i)) + psi[i]
-        cnt[L_TRACE] += n_in + 3 * n_rec
+        cnt[L_TRACE] += n_in + 2 * n_rec
+        if not per_synapse:
+            # factorised eligibility: the kappa filter moves from e = psi pre onto the pre trace alone,
+            # ebar_ji ~ psi_j^t sum_s kappa^(t-s) pre_i^s. Causal (only pre activity before the post factor),
+            # unlike psi-filtered x current pre, whose post-before-pre pairs bias w_rec (docs/onchip_learning.md)
+            for i in range(n_in):
+                pk_in[i] = decay_trace(pk_in[i], C.dk, D, stoch, kt + uint64(n_in + 2 * n_rec + i)) + xbar[i]
+            for i in range(n_rec):
+                pk_rec[i] = decay_trace(pk_rec[i], C.dk, D, stoch, kt + uint64(2 * n_in + 2 * n_rec + i)) + zbar[i]
+            cnt[L_TRACE] += n_in + n_rec
         if reg:
             # rate trace: f += rnd((z << rate_bits) - f, rate_shift), an EMA over 2^rate_shift steps from f0 (a
             # running mean would follow the first spikes: 1 spike in 2 steps reads as 500 Hz, correlated with e)
@@ -383,21 +393,25 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 cnt[L_BITS_R] += n_el * C.acc_bits
                 cnt[L_BITS_W] += n_el * C.acc_bits
         elif do_acc:
-            # factorised: post factor M_j = rnd((rnd(L_j pbar_j >> pre_t) Gt + rnd(r_j psi_j >> pre_r) Gr) >> m_shift)
-            # (a wide per-neuron register; pre_* = 0 at Loihi 2 widths), times the pre trace
+            # factorised: per-neuron factors Mt_j = rnd(rnd(L_j psi_j >> pre_t) Gt >> m_shift) (task) and
+            # Mr_j = rnd(rnd(r_j psi_j >> pre_r) Gr >> m_shift) (regulariser; wide per-neuron registers, pre_* = 0
+            # at Loihi 2 widths), times the kappa-filtered pre trace (task) and the pre trace (regulariser,
+            # which pairs with the unfiltered e as in float e-prop)
             msh = C.m_shift
             if train_in:
                 for j in range(n_rec):
-                    Lg_in[j] = rsh(rsh(L[j] * pbar[j], C.pre_t) * gt[0] + rsh(rr[j] * psi[j], C.pre_r) * gr[0], msh)
+                    Lg_in[j] = rsh(rsh(L[j] * psi[j], C.pre_t) * gt[0], msh)
+                    Rg_in[j] = rsh(rsh(rr[j] * psi[j], C.pre_r) * gr[0], msh)
                 for i in range(n_in):
-                    if xbar[i] != 0:
-                        outer_row(pa_in, in_ptr, in_idx, Lg_in, i, xbar[i], sh_in)
+                    if pk_in[i] != 0:         # pk = 0 implies xbar = 0 (pk >= xbar >= 0): the row adds 0
+                        outer_row(pa_in, in_ptr, in_idx, Lg_in, Rg_in, i, pk_in[i], xbar[i], sh_in)
             if train_rec:
                 for j in range(n_rec):
-                    Lg_rec[j] = rsh(rsh(L[j] * pbar[j], C.pre_t) * gt[1] + rsh(rr[j] * psi[j], C.pre_r) * gr[1], msh)
+                    Lg_rec[j] = rsh(rsh(L[j] * psi[j], C.pre_t) * gt[1], msh)
+                    Rg_rec[j] = rsh(rsh(rr[j] * psi[j], C.pre_r) * gr[1], msh)
                 for i in range(n_rec):
-                    if zbar[i] != 0:
-                        outer_row(pa_rec, rec_ptr, rec_idx, Lg_rec, i, zbar[i], sh_rec)
+                    if pk_rec[i] != 0:
+                        outer_row(pa_rec, rec_ptr, rec_idx, Lg_rec, Rg_rec, i, pk_rec[i], zbar[i], sh_rec)
             n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
             cnt[L_BITS_R] += n_el * C.acc_bits
             cnt[L_BITS_W] += n_el * C.acc_bits

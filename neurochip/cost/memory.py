@@ -9,8 +9,10 @@ S_out = K N, b_w = weight_bits + syn_overhead_bits, b_t = trace_bits):
     neuron state = N (membrane_bits + current_bits [+ membrane_bits for ALIF's a] [+ refractory
                    counter ceil(log2(n_ref + 1)) bits when n_ref > 1]) + K membrane_bits (readout y)
     learning (e-prop, factorised, ReckOn-style per-neuron traces):
-                   (n_in + N) b_t (presynaptic traces z_bar) + N b_t (psi) + N b_t (kappa-filtered
-                   spikes for the readout update) [+ N b_t ALIF adaptation eligibility]
+                   (n_in + N) b_t (presynaptic traces z_bar) + (n_in + N) (b_t + 5) (their kappa-filtered
+                   copies, the factorised eligibility's pre factor: < tmax / (1 - kappa) + tmax, 5 more bits
+                   for a readout time constant up to ~30 steps) + N b_t (psi) + N b_t (kappa-filtered spikes for
+                   the readout update) [+ N b_t ALIF adaptation eligibility]
     learning (per-synapse): presynaptic traces (n_in + N) b_t + N b_t (psi) + N b_t (readout trace)
                    + (S_in + S_rec) b_t (filtered eligibility e_bar) [+ (S_in + S_rec) b_t ALIF eps]
     accumulators = (S_in + S_rec + S_out) acc_bits when the compiled rule keeps per-synapse
@@ -61,6 +63,7 @@ def learning_state_bits(n_in: int, n_rec: int, n_plastic: int, fmt, *, eligibili
         if kind == "alif":
             d["adaptation_eligibility"] = n_plastic * eb
     elif eligibility == "factorised":
+        d["kappa_pre_traces"] = (n_in + n_rec) * (tb + 5)
         if kind == "alif":
             d["adaptation_eligibility"] = n_rec * tb
     else:

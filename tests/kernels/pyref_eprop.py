@@ -176,7 +176,8 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
         gt, gr = gains["gt"], gains["gr"]
         fr = [R.f0_code] * n_rec
         u = [0] * n_rec; v = [0] * n_rec; a = [0] * n_rec; r = [0] * n_rec; zp = [0] * n_rec; y = [0] * n_out
-        xbar = [0] * n_in; zbar = [0] * n_rec; zkap = [0] * n_rec; pbar = [0] * n_rec; q = [0] * n_rec
+        xbar = [0] * n_in; zbar = [0] * n_rec; zkap = [0] * n_rec; q = [0] * n_rec
+        xk = [0] * n_in; zk = [0] * n_rec
         eb_in = [[0] * n_in for _ in range(n_rec)]; eb_rec = [[0] * n_rec for _ in range(n_rec)]
         h_in = [[0] * n_in for _ in range(n_rec)]; h_rec = [[0] * n_rec for _ in range(n_rec)]
         for t, xt in enumerate(xb):
@@ -210,8 +211,9 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
             xbar = [tdecay(xbar[i], int(c.dv), kt + i) + R.pre_inc_in * xt[i] for i in range(n_in)]
             zbar = [tdecay(zbar[i], int(c.dv), kt + n_in + i) + R.pre_inc_rec * zp[i] for i in range(n_rec)]
             zkap = [tdecay(zkap[j], int(c.dk), kt + n_in + n_rec + j) + R.kap_inc * z[j] for j in range(n_rec)]
-            if not per_syn:
-                pbar = [tdecay(pbar[j], int(c.dk), kt + n_in + 2 * n_rec + j) + psi[j] for j in range(n_rec)]
+            if not per_syn:                            # kappa-filtered pre traces (factorised eligibility)
+                xk = [tdecay(xk[i], int(c.dk), kt + n_in + 2 * n_rec + i) + xbar[i] for i in range(n_in)]
+                zk = [tdecay(zk[i], int(c.dk), kt + 2 * n_in + 2 * n_rec + i) + zbar[i] for i in range(n_rec)]
             # error and learning signal
             err = [clip(int(math.floor((y[k] / c.scale_out + b_out[k] - tgt[b][t][k]) * R.err_scale + 0.5)), errmax)
                    if mask[b][t] else 0 for k in range(n_out)]
@@ -245,8 +247,10 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
                     for i, pre, prep, EB, H, ACC, p, _ in pres:
                         if (p == 0 and not R.train_in) or (p == 1 and not R.train_rec):
                             continue
-                        m = rshift(rshift(L[j] * pbar[j], pt) * gt[p] + rshift(rr[j] * psi[j], pr_) * gr[p], R.m_shift)
-                        ACC[j][i] += rshift(m * pre, sh[p])
+                        mt = rshift(rshift(L[j] * psi[j], pt) * gt[p], R.m_shift)
+                        mr = rshift(rshift(rr[j] * psi[j], pr_) * gr[p], R.m_shift)
+                        pk = xk[i] if p == 0 else zk[i]
+                        ACC[j][i] += rshift(mt * pk + mr * pre, sh[p])
             if R.train_out and any_err:
                 for k in range(n_out):
                     for j in range(n_rec):
