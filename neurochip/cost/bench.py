@@ -9,8 +9,7 @@ compiled placement by ``backends.counts.counts_from_spikes`` (inference only; th
 Chips: counts of a run compiled for chip X are only valid on chip Y if the network fits Y, so each
 requested chip gets its own compile of the float network carried by the artifact (``*_float`` fields,
 ``float_params``, the rule in ``provenance``). A chip it does not fit is reported with the compiler's
-constraint message; if the compiler is unavailable, the artifact's own chip is costed and the
-report says so.
+constraint message.
 """
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend_contract import EventCounts
+from ..backend_contract import EventCounts, float_network
 from ..errors import ArtifactError, BackendError, ChipConstraintError, ConfigError, NeurochipError
 from .report import chip_report
 
@@ -32,36 +31,10 @@ APPROX_MEANING = {"reset": "reset to zero (not by subtraction)", "adaptation": "
                   "refractory": "refractory period dropped"}
 
 
-def network_from_artifact(compiled):
-    """The float `Network` an artifact was compiled from (its ``*_float`` fields)."""
-    from ..network import Network, NeuronParams
-    if compiled.w_in_float is None or compiled.w_rec_float is None or compiled.w_out_float is None:
-        raise ArtifactError("artifact carries no float network (*_float fields); cannot recompile for another chip")
-    import scipy.sparse as sp
-    w_rec = compiled.w_rec_float.toarray() if sp.issparse(compiled.w_rec_float) else compiled.w_rec_float
-    mask = compiled.rec_mask.toarray() if sp.issparse(compiled.rec_mask) else compiled.rec_mask
-    B = compiled.B_float if compiled.B_float is not None else np.zeros((compiled.n_rec, compiled.n_out))
-    beta = compiled.beta_float if compiled.beta_float is not None else np.zeros(compiled.n_rec)
-    return Network(params=NeuronParams.from_dict(dict(compiled.float_params)), w_in=compiled.w_in_float, w_rec=w_rec,
-                   w_out=compiled.w_out_float, b_out=compiled.b_out, B=B, beta=beta, rec_mask=mask)
-
-
 def rule_from_artifact(compiled):
     from ..rules import LearningRule
     d = (compiled.provenance or {}).get("rule")
     return LearningRule.from_dict(d) if isinstance(d, dict) else None
-
-
-def _compile_fn():
-    try:
-        from ..compiler.pipeline import compile as fn
-        return fn
-    except ImportError:
-        try:
-            from ..compiler import compile as fn  # type: ignore[attr-defined]
-            return fn
-        except ImportError:
-            return None
 
 
 def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple[str, ...] = ()
@@ -78,11 +51,7 @@ def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple
     prof = load_profile(chip)
     if prof.name == compiled.profile_name and (not learn or compiled.rule is not None or rule_from_artifact(compiled) is None):
         return compiled, "", ()
-    fn = _compile_fn()
-    if fn is None:
-        raise ConfigError(f"the compiler is unavailable, so '{chip}' cannot be costed from an artifact compiled for "
-                          f"'{compiled.profile_name}'; rerun with --chip {compiled.profile_name}")
-    from ..compiler.pipeline import CompileOptions
+    from ..compiler.pipeline import CompileOptions, compile as fn
     notes = [f"recompiled for {prof.name} from the artifact's float network"]
     rule = rule_from_artifact(compiled) if learn else None
     rounding = "nearest" if "nearest" in prof.learning.rounding else prof.learning.rounding[0]
@@ -96,7 +65,7 @@ def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple
                 rule = replace(rule, eligibility=prof.learning.eligibility[0])
             if rounding != "nearest":
                 notes.append(f"learning rounding -> {rounding} (what {prof.name} offers)")
-    net = network_from_artifact(compiled)
+    net = float_network(compiled)
     approximate = tuple(approximate)
     if approximate == ("auto",):
         # Accept exactly the neuron-model approximations this chip needs (named in the notes).
@@ -192,7 +161,7 @@ def run_counts(compiled, x: np.ndarray, *, learn: bool, targets=None) -> tuple[E
         return None, None, f"counting backend unavailable ({why})"
     from ..backends.counts import counts_from_spikes
     from ..simulate import simulate
-    net = network_from_artifact(compiled)
+    net = float_network(compiled)
     z = simulate(net, x.astype(np.float64)).z
     return counts_from_spikes(compiled, x, z), z, f"float-reference spikes on the compiled placement (counting backend unavailable: {why})"
 
