@@ -46,6 +46,25 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def trained_rule(net_path):
+    """The `LearningRule` a saved network was trained with, from the metrics its ``train`` (metrics.json) or
+    ``demo`` (train_metrics.json) output wrote beside it (``config['rule']``); None for a bare network file."""
+    import json
+    from ..errors import ArtifactError
+    from ..io import resolve_bundle
+    from ..rules import LearningRule
+    stem = resolve_bundle(net_path, ("network",))
+    for name in ("metrics.json", "train_metrics.json"):
+        f = stem.parent / name
+        if stem.name == "network" and f.is_file():
+            try:
+                d = json.loads(f.read_text())["config"]["rule"]
+                return LearningRule.from_dict(dict(d))
+            except (ValueError, KeyError, TypeError) as e:
+                raise ArtifactError(f"{f}: holds no readable training rule (config.rule: {e})") from None
+    return None
+
+
 def run(args) -> int:
     from ..compiler import CompileOptions, PartitionOptions, compile
     from ..compiler.coremap import coremap_png
@@ -74,9 +93,14 @@ def run(args) -> int:
     net = Network.load(args.net)
     rule = None
     if args.rule:
-        elig = args.eligibility or (prof.learning.eligibility[0] if prof.learning.eligibility else "per_synapse")
+        # the rule the network was trained with (its settings: trained matrices, regulariser, rate, ...)
+        # when the network comes from a train / demo output, with --rule / --eligibility / --lr applied
+        trained = trained_rule(args.net)
+        base = trained or LearningRule(name=args.rule)
+        elig = args.eligibility or (base.eligibility if trained is not None and base.eligibility in prof.learning.eligibility
+                                    else (prof.learning.eligibility[0] if prof.learning.eligibility else "per_synapse"))
         kw = {"lr": args.lr} if args.lr is not None else {}
-        rule = LearningRule(name=args.rule, eligibility=elig, **kw)
+        rule = replace(base, name=args.rule, eligibility=elig, **kw)
     o = replace(o, partition=PartitionOptions(rate_hz=args.rate))
     cn = compile(net, prof, rule, options=o)
     out = Path(args.out)

@@ -62,3 +62,36 @@ def test_chips_lists_profiles(capsys):
     for name in ("loihi1", "loihi2", "reckon", "generic"):
         assert name in out
     assert "8192" in out and "all_in_sop:D" in out
+
+
+def test_compile_keeps_the_trained_rules_settings(tmp_path):
+    """A network from a train output: --rule lowers the trained rule (its trained matrices, regulariser and
+    rate target kept), with --rule / --lr applied; a bare network file gets the rule's defaults."""
+    d = tmp_path / "trained"
+    d.mkdir()
+    init_network(10, 40, 2, seed=5, p_rec=0.5).save(d / "network")
+    trained = {"name": "eprop_symmetric", "lr": 0.002, "train_in": False, "reg_rate": 0.25, "target_rate_hz": 12.0}
+    (d / "metrics.json").write_text(json.dumps({"config": {"rule": trained}, "rule": "eprop_symmetric"}))
+    assert main(["compile", str(d), "--chip", "loihi2", "--rule", "eprop_random", "--lr", "0.001", "-o",
+                 str(tmp_path / "o")]) == 0
+    pr = CompiledNetwork.load(tmp_path / "o" / "compiled").provenance["rule"]
+    assert pr["name"] == "eprop_random" and pr["lr"] == 0.001
+    assert pr["train_in"] is False and pr["reg_rate"] == 0.25 and pr["target_rate_hz"] == 12.0
+    assert main(["compile", str(d / "network"), "--chip", "loihi2", "--rule", "eprop_random", "-o",
+                 str(tmp_path / "o2")]) == 0     # the stem form finds the same metrics
+    pr2 = CompiledNetwork.load(tmp_path / "o2" / "compiled").provenance["rule"]
+    assert pr2["train_in"] is False and pr2["lr"] == 0.002
+    bare = tmp_path / "bare"
+    init_network(10, 40, 2, seed=5, p_rec=0.5).save(bare)
+    assert main(["compile", str(bare), "--chip", "loihi2", "--rule", "eprop_random", "-o", str(tmp_path / "o3")]) == 0
+    assert CompiledNetwork.load(tmp_path / "o3" / "compiled").provenance["rule"]["train_in"] is True
+
+
+def test_compile_refuses_unreadable_training_metrics(tmp_path, capsys):
+    d = tmp_path / "trained"
+    d.mkdir()
+    init_network(10, 40, 2, seed=5, p_rec=0.5).save(d / "network")
+    (d / "metrics.json").write_text(json.dumps({"config": {"rule": {"name": "eprop_random", "bogus": 1}}}))
+    assert main(["compile", str(d), "--chip", "loihi2", "--rule", "eprop_random", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "bogus" in err and len(err.strip().splitlines()) == 1
