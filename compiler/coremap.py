@@ -6,7 +6,6 @@ outlined. Matplotlib Agg (no display needed).
 """
 from __future__ import annotations
 
-import io
 import os
 
 import numpy as np
@@ -22,7 +21,7 @@ def coremap_png(cn, path: str | os.PathLike | None = None, *, traffic: np.ndarra
     import matplotlib.pyplot as plt
     from matplotlib import cm, colors
 
-    from ..io import atomic_write_bytes
+    from ..io import save_figure
     from .place import slot_xy
 
     prof = cn.profile
@@ -68,10 +67,4 @@ def coremap_png(cn, path: str | os.PathLike | None = None, *, traffic: np.ndarra
     ax.set_title(f"{cn.profile_name}: {k} of {m.cores} cores used ({cpt} per tile)\n"
                  f"colour = neurons per core, red lines = spike traffic, black outline = readout core", fontsize=9)
     fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="neurons on core")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    data = buf.getvalue()
-    if path is not None:
-        atomic_write_bytes(path, data)
-    return data
+    return save_figure(fig, path, dpi=110, bbox_inches="tight")

@@ -54,6 +54,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def save_figure(fig, path: str | os.PathLike | None, dpi: float | None = None, **savefig_kw) -> bytes:
+    """Render matplotlib figure ``fig`` as PNG at ``dpi`` (dots per inch; None: matplotlib's default), close it,
+    and write the bytes to ``path`` atomically (`atomic_write_bytes`) when a path is given. Extra keywords go to
+    ``Figure.savefig`` (e.g. ``bbox_inches='tight'``). Returns the PNG bytes."""
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", **({"dpi": dpi} if dpi is not None else {}), **savefig_kw)
+    finally:
+        plt.close(fig)
+    data = buf.getvalue()
+    if path is not None:
+        atomic_write_bytes(path, data)
+    return data
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 

@@ -336,11 +336,10 @@ def train_from_config(cfg: dict[str, Any], progress: bool = True,
 
 def plot_learning_curve(hist: History, path, title: str = "") -> None:
     """Write the learning curve (train loss per iteration, held-out metric) as a PNG, atomically."""
-    import io as _io
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from .io import atomic_write_bytes
+    from .io import save_figure
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     loss = hist.train.get("loss", [])
     ax[0].plot(np.arange(1, len(loss) + 1), loss, lw=0.8, label="train loss")
@@ -356,7 +355,4 @@ def plot_learning_curve(hist: History, path, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path, dpi=110)

@@ -428,13 +428,11 @@ def validate(compiled, *, backend: str = "native", reference: str = "float", lea
 
 def plot_validation(plot: dict[str, Any], path, title: str = "") -> None:
     """Side-by-side figure: rasters (chip | float), readout traces, weight scatter. Written atomically."""
-    import io
-
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_write_bytes
+    from .io import save_figure
 
     dt = float(plot.get("dt_ms", 1.0))                   # time axis in ms (step x dt)
     fig, ax = plt.subplots(2, 2, figsize=(11, 7))
@@ -464,10 +462,7 @@ def plot_validation(plot: dict[str, Any], path, title: str = "") -> None:
     a.plot([-lim, lim], [-lim, lim], c="r", lw=0.6)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path, dpi=110)
 
 
 def raise_if_failed(report: dict[str, Any]) -> None:

@@ -115,11 +115,10 @@ def _learn(compiled, task, args, indices):
 
 def plot(report: dict, path, title: str) -> None:
     """Two panels: power-iteration histories, and curvature / gap bars per side. Written atomically."""
-    import io
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from ..io import atomic_write_bytes
+    from ..io import save_figure
     sides = [s for s in ("float", "chip") if s in report]
     fig, ax = plt.subplots(1, 3, figsize=(12, 3.4))
     for s in sides:
@@ -142,10 +141,7 @@ def plot(report: dict, path, title: str) -> None:
     ax[2].set_title("test - train (+- 1 s.e.)"); ax[2].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path, dpi=100)
 
 
 def _line(name: str, r: dict) -> str:

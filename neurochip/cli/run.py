@@ -83,12 +83,8 @@ def raster_png(spikes, path, title: str) -> None:
     ax.set_ylim(-0.5, spikes.shape[1] - 0.5)
     ax.set_title(title)
     fig.tight_layout()
-    import io as _io
-    from ..io import atomic_write_bytes
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    from ..io import save_figure
+    save_figure(fig, path)
 
 
 def learn_plan(args):

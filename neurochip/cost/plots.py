@@ -1,12 +1,11 @@
 """Figures of the cost report (matplotlib, Agg backend, PNG written atomically)."""
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
 
-from ..io import atomic_write_bytes
+from ..io import save_figure
 
 
 def _plt():
@@ -17,10 +16,7 @@ def _plt():
 
 
 def _save(fig, path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
-    _plt().close(fig)
+    save_figure(fig, path, dpi=110, bbox_inches="tight")
 
 
 def energy_breakdown(chips: dict[str, dict[str, dict[str, float | None]]], path, *, unit: str = "uJ per trial") -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write_bytes, atomic_write_text, write_json
+from ..io import atomic_write_text, save_figure, write_json
 from .spec import Point, SweepSpec
 
 METRICS = ("test_loss", "test_error", "train_loss", "train_error", "loss_gap", "error_gap", "curvature_w_rec",
@@ -91,10 +91,7 @@ def _plot(rows: list[dict], groups: dict, gkey: str, drift: dict, path: Path) ->
     if drift:
         ax[3].legend(fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path, dpi=100)
 
 
 def write_summary(spec: SweepSpec, out: Path, points: list[Point]) -> dict:
