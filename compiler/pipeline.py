@@ -40,7 +40,7 @@ class CompileOptions:
     partition: PartitionOptions = field(default_factory=PartitionOptions)
     place: PlaceOptions = field(default_factory=PlaceOptions)
     learn: LowerRuleOptions = field(default_factory=LowerRuleOptions)
-    overflow: str = "warn"     # a register that can wrap or saturate: 'error' | 'warn' | 'allow' (check.register_bounds)
+    overflow: str = "warn"     # a register that can wrap or saturate: 'error' | 'warn' | 'allow' (bounds.register_bounds)
 
     def __post_init__(self) -> None:
         if self.overflow not in ("error", "warn", "allow"):
@@ -138,7 +138,7 @@ def _pass_emit(s: _State):
     """Assemble the artifact (report, options, provenance), then bound every register against its width
     (``report['overflow']``) and apply ``options.overflow``."""
     from dataclasses import replace
-    from .check import overflow_policy, register_bounds
+    from .bounds import overflow_policy, register_bounds
     r, o, prof, rule = s.results, s.options, s.profile, s.rule
     g, q, part, pl, rt = r["graph"], r["quantize"], r["partition"], r["place"], r["route"]
     compiled_rule = r.get("lower_rule")

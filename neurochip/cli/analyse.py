@@ -100,11 +100,10 @@ def _learn(compiled, task, args, indices):
     if compiled.rule is None:
         raise ConfigError("--learn-epochs needs an artifact compiled with a learning rule (neurochip compile --rule ...)")
     if args.learn_lr is not None:
-        from ..compiler.lower_rule import LowerRuleOptions, relower
-        from ..rules import LearningRule
-        r = compiled.rule
-        compiled = relower(compiled, LearningRule(name=r.name, eligibility=r.eligibility, lr=args.learn_lr),
-                           LowerRuleOptions(lr=args.learn_lr, rounding=r.rounding, seed=r.seed))
+        # the compiled rule at another rate: every other setting (trained matrices, regulariser, batch,
+        # eligibility, rounding, seed) kept, as `neurochip run --lr` does
+        from ..onchip import prepare_rule
+        compiled = prepare_rule(compiled, lr=args.learn_lr)
     bs = [task.batch(args.trials, "train", i) for i in indices]
     b = Batch(x=np.concatenate([q.x for q in bs]), target=np.concatenate([q.target for q in bs]), loss=bs[0].loss,
               mask=np.concatenate([q.mask for q in bs]))
