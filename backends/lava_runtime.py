@@ -86,7 +86,7 @@ def _kill_session(proc: subprocess.Popen) -> None:
 def _run_child(jobdir: str, timeout_s: float) -> None:
     env = dict(os.environ)
     env.setdefault("PYTHONWARNINGS", "ignore")
-    cmd = [sys.executable, "-m", "neurochip.backends.lava", jobdir]
+    cmd = [sys.executable, "-m", "neurochip.backends.lava_child", jobdir]
     with open(Path(jobdir) / "stderr.txt", "wb") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, env=env)
         try:
