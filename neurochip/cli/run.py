@@ -57,16 +57,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _load(path: str):
-    from ..compiler.artifact import CompiledNetwork
-    p = Path(path)
-    if p.is_dir():
-        p = p / "compiled"
-    elif p.suffix in (".npz", ".json"):
-        p = p.with_suffix("")
-    return CompiledNetwork.load(p)
-
-
 def raster_png(spikes, path, title: str) -> None:
     """Spike raster of one trial (spikes [T, n_rec] 0/1): time (ms steps) vs neuron index."""
     import matplotlib
@@ -116,7 +106,8 @@ def run(args) -> int:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     out = Path(args.out)
     check_output_dir(out, force=args.force)          # refuse an occupied OUTDIR before any work
-    c = _load(args.artifact)
+    from ..compiler.artifact import CompiledNetwork
+    c = CompiledNetwork.load(args.artifact)          # stem, .npz, .json or a compile output directory
     task = get_task(args.task, seed=args.seed)
     if task.n_in != c.n_in or task.n_out != c.n_out:
         raise ConfigError(f"task {args.task!r} has n_in={task.n_in}, n_out={task.n_out}; the artifact has "

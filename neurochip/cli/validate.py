@@ -56,15 +56,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _load(artifact: str):
-    from ..compiler.artifact import CompiledNetwork
-
-    a = Path(artifact)
-    if a.is_dir():
-        a = a / "compiled"
-    return CompiledNetwork.load(a)
-
-
 def run(args) -> int:
     from ..io import staged_output_dir, write_json
     from ..backends import require
@@ -82,7 +73,8 @@ def run(args) -> int:
         raise ConfigError("--learn needs targets: pass --task")
     if args.epochs < 1 or (args.batch_size is not None and args.batch_size < 1):
         raise ConfigError(f"--epochs and --batch-size must be >= 1, got {args.epochs} and {args.batch_size}")
-    cn = _load(args.artifact)
+    from ..compiler.artifact import CompiledNetwork
+    cn = CompiledNetwork.load(args.artifact)         # stem, .npz, .json or a compile output directory
     inputs = make_inputs(cn, task=args.task, trials=args.trials, steps=args.steps, rate_hz=args.rate, seed=args.seed)
     report, plot = validate(cn, backend=args.backend, reference=args.reference, learn=args.learn, inputs=inputs,
                             window=args.window, tolerances=tol, seed=args.seed, learn_epochs=args.epochs,
