@@ -1,0 +1,139 @@
+"""Float e-prop with per-neuron (factorised) eligibility forms: which one learns, and why the old one did not.
+
+The exact e-prop eligibility of synapse i -> j is ebar_ji(t) = sum_s kappa^(t-s) psi_j(s) pre_i(s), with pre the
+alpha-filtered presynaptic trace: one state per synapse. A chip with per-neuron traces only (ReckOn, a
+factorised Loihi rule) needs a product of a post factor and a pre factor. Forms compared here, all in float
+with the float e-prop learning signal L_j(t) = sum_k B_jk dE/do_k(t) and plain SGD (the chip's optimiser):
+
+    exact       c_kappa sum_t L_j(t) ebar_ji(t)                              (per synapse; == neurochip's e-prop)
+    psi_filt    c_kappa sum_t L_j(t) pbar_j(t) pre_i(t),  pbar = kappa-filtered psi    (neurochip <= d5ba0bc)
+    pre_filt    c_kappa sum_t L_j(t) psi_j(t) prek_i(t),  prek = kappa-filtered pre     (neurochip since d5ba0bc)
+    unfiltered  c_kappa / (1 - kappa) sum_t L_j(t) psi_j(t) pre_i(t)                    (ReckOn: no kappa filter)
+
+psi_filt pairs the post factor of step s with presynaptic activity *after* s (pre_i(t), t > s): in a
+recurrent network a neuron near threshold drives its targets, so these post-before-pre pairs bias w_rec
+(measured below as the cosine / norm of each form against the exact update along an exact-e-prop run).
+pre_filt keeps only pre activity before the post factor (causal) and costs one more trace per neuron.
+
+Task: the one-cue evidence task of docs/onchip_learning.md (LIF 24, T = 80 steps, no rate regulariser),
+40 SGD updates of 8 trials at lr 0.5, held-out = 128 'test' trials, seeds 0-2 (network and data).
+
+    python tools/factorised_forms.py [--seeds 0,1,2] [--lr 0.5] [--out docs/onchip_study/factorised_forms]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+FORMS = ("exact", "psi_filt", "pre_filt", "unfiltered")
+TASK = {"n_cues": 1, "cue_ms": 30, "gap_ms": 10, "delay_ms": 20, "recall_ms": 20, "group_size": 5}
+
+
+def setup(seed: int):
+    from neurochip.train import build
+    cfg = {"task": {"name": "evidence", **TASK}, "train": {"seed": seed},
+           "network": {"kind": "lif", "n_ref": 2, "n_rec": 24}, "rule": {"reg_rate": 0.0}}
+    task, net, rule, _, _ = build(cfg)
+    return task, net, rule
+
+
+def _filt(a: np.ndarray, f: float) -> np.ndarray:
+    """Leaky sum along axis 1: out[:, t] = f out[:, t-1] + a[:, t]."""
+    out = np.empty_like(a)
+    acc = np.zeros(a.shape[:1] + a.shape[2:])
+    for t in range(a.shape[1]):
+        acc = f * acc + a[:, t]
+        out[:, t] = acc
+    return out
+
+
+def form_grads(net, rule, batch, form: str):
+    """(gradient of ``form``, exact e-prop gradient) for one batch; w_out / b_out are the exact ones."""
+    from neurochip.learning.gradients import feedback_matrix, grads
+    from neurochip.learning.losses import task_loss
+    from neurochip.simulate import simulate
+    g, _, _ = grads(net, rule, batch)
+    if form == "exact":
+        return g, g
+    p = net.params
+    tr = simulate(net, batch.x)
+    _, err = task_loss(tr.out, batch.target, batch.mask, batch.loss)
+    L = np.einsum("btk,jk->btj", err, feedback_matrix(net, rule))
+    B, T, N = tr.psi.shape
+    zp = np.concatenate([np.zeros((B, 1, N)), tr.z[:, :-1].astype(float)], 1)   # pre of w_rec: z^{t-1}
+    res = {}
+    for name, x in (("w_in", batch.x.astype(float)), ("w_rec", zp)):
+        pre = p.c_in * _filt(x, p.alpha)
+        if form == "psi_filt":
+            res[name] = p.c_kappa * np.einsum("btj,bti->ji", L * _filt(tr.psi, p.kappa), pre)
+        elif form == "pre_filt":
+            res[name] = p.c_kappa * np.einsum("btj,bti->ji", L * tr.psi, _filt(pre, p.kappa))
+        elif form == "unfiltered":
+            res[name] = p.c_kappa / (1 - p.kappa) * np.einsum("btj,bti->ji", L * tr.psi, pre)
+        else:
+            raise ValueError(form)
+    return g.__class__(w_in=res["w_in"], w_rec=res["w_rec"] * net.rec_mask, w_out=g.w_out, b_out=g.b_out), g
+
+
+def _cos(a, b) -> float:
+    a, b = np.ravel(a), np.ravel(b)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-300))
+
+
+def run(seed: int, form: str, lr: float, iterations: int = 40, batch: int = 8) -> dict:
+    from neurochip.learning.losses import accuracy
+    from neurochip.simulate import simulate
+    task, net, rule = setup(seed)
+    test = task.batch(128, "test", 0)
+
+    def acc(n):
+        return float(accuracy(simulate(n, test.x).out, test.target, test.mask))
+    before = acc(net)
+    cos = {"w_in": [], "w_rec": []}
+    ratio = {"w_in": [], "w_rec": []}
+    for it in range(iterations):
+        g, ge = form_grads(net, rule, task.batch(batch, "train", it), form)
+        for n in cos:
+            cos[n].append(_cos(getattr(g, n), getattr(ge, n)))
+            ratio[n].append(float(np.linalg.norm(getattr(g, n)) / (np.linalg.norm(getattr(ge, n)) + 1e-300)))
+        net = net.with_weights(w_in=net.w_in - lr * g.w_in, w_rec=(net.w_rec - lr * g.w_rec) * net.rec_mask,
+                               w_out=net.w_out - lr * g.w_out, b_out=net.b_out - lr * g.b_out)
+    return {"seed": seed, "form": form, "before": before, "after": acc(net),
+            "cos_w_in": float(np.mean(cos["w_in"])), "cos_w_rec": float(np.mean(cos["w_rec"])),
+            "norm_ratio_w_rec": float(np.median(ratio["w_rec"]))}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--lr", type=float, default=0.5)
+    ap.add_argument("--out", type=Path, default=Path("docs/onchip_study/factorised_forms"))
+    a = ap.parse_args(argv)
+    from neurochip.io import atomic_write_text, write_json
+    seeds = [int(s) for s in a.seeds.split(",")]
+    rows = []
+    for form in FORMS:
+        for s in seeds:
+            rows.append(run(s, form, a.lr))
+            print(json.dumps(rows[-1]), flush=True)
+    lines = ["| form | held-out accuracy after 40 updates (per seed) | mean | mean cos w_in / w_rec vs exact | "
+             "median norm w_rec / exact |", "|---|---|---|---|---|"]
+    for form in FORMS:
+        rs = [r for r in rows if r["form"] == form]
+        per_seed = ", ".join("%.3f" % r["after"] for r in rs)
+        lines.append(f"| {form} | {per_seed} | {np.mean([r['after'] for r in rs]):.3f} | "
+                     f"{np.mean([r['cos_w_in'] for r in rs]):.2f} / {np.mean([r['cos_w_rec'] for r in rs]):.2f} | "
+                     f"{np.mean([r['norm_ratio_w_rec'] for r in rs]):.2f} |")
+    md = "\n".join(lines) + "\n"
+    print(md)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(a.out.with_suffix(".json"), {"lr": a.lr, "task": TASK, "rows": rows})
+    atomic_write_text(a.out.with_suffix(".md"), md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
