@@ -10,10 +10,13 @@ backend into `EventCounts`.
 """
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit
 
-from .fixed_ops import floor_shift, reg_current, reg_membrane, trunc_decay
+from .fixed_ops import (OVF_LAVA, OVF_SATURATE, OVF_WRAP, floor_shift, reg_current, reg_current_sel, reg_membrane,
+                        reg_membrane_sel, trunc_decay)
 from .spike_list import spike_pass
 
 # columns of the per-trial count array. C_SATURATIONS is the total of the overflow events; the events per
@@ -50,21 +53,29 @@ def readout_step(y, acc_out, dk, D, e_out, S, vmax, y_row, mode=0, half_c=1 << 2
 
 @njit(cache=True, inline="always")
 def neuron_core(cur, u0, v0, a0, r0, zpj, bias_j, beta_j, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref,
-                subtract, half_c, vmax, has_u, adaptive, mode):
+                subtract, half_c, vmax, has_u, adaptive, mode, sel=False):
     """`neuron_step` on scalars: the summed synaptic input ``cur`` (exponents applied, exact int64),
     neuron j's state (u0, v0, a0, r0), z_j^{t-1}, its bias and beta; ``mode`` the profile's overflow
     semantics (`fixed_ops.OVF_*`). Returns (z, ev_u, ev_v, dist, u, v, a, r): ev_u / ev_v = 1 when
     the current / membrane register wrapped or saturated this step. Scalars only, so a loop calling it
     carries no array reference counting; the sign-dependent roundings are selects and each register's
-    rare limit case sits behind one unsigned range test (`fixed_ops.reg_current` / `reg_membrane`)."""
+    rare limit case sits behind one unsigned range test (`fixed_ops.reg_current` / `reg_membrane`).
+    ``sel`` (a literal): ``mode`` is a literal too, use the branch-free register forms
+    (`fixed_ops.reg_current_sel` / `reg_membrane_sel`, same results) so a loop over neurons vectorises."""
     uj = cur << S                                                         # input MSB-aligned by S bits
     if has_u:                                                             # du = 2^D - 1: no current memory
         uj += trunc_decay(u0, du + 1, D)
-    uj, ev_u = reg_current(uj, mode, half_c)
+    if sel:
+        uj, ev_u = reg_current_sel(uj, mode, half_c)
+    else:
+        uj, ev_u = reg_current(uj, mode, half_c)
     vj = trunc_decay(v0, dv, D) + uj + bias_j
     if subtract:
         vj -= vth_eff if zpj != 0 else 0                                  # reset by subtraction of z^{t-1}
-    vj, ev_v = reg_membrane(vj, mode, vmax)
+    if sel:
+        vj, ev_v = reg_membrane_sel(vj, mode, vmax)
+    else:
+        vj, ev_v = reg_membrane(vj, mode, vmax)
     thr = vth_eff
     aj = 0
     if adaptive:                                                          # LIF: a stays 0, A = vth_eff
@@ -107,13 +118,34 @@ def neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant
     return z, ev_u + ev_v, dist
 
 
-@njit(cache=True)
-def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias, beta_mant, beta_shift,
-             a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive, mode, record_v, z_out,
-             v_out):
-    """Every recurrent neuron, one step: reads and clears its accumulators (and its activity mark when no
-    input spiked), updates the state, writes z^t into zp, z_out and the spike list ``spk``.
-    Returns (spikes, current-register events, membrane-register events, active neurons among those
+# --------------------------------------------------------------------------------------------------
+# The neuron loops, one compiled copy per combination of literals. A flag that is a run-time value keeps
+# its branch in the loop; the overflow mode's branch holds the register-limit code, which stops LLVM from
+# vectorising the loop (1.7x slower LIF steps). So each loop below is a template: plain Python reading
+# the literals _SUBTRACT / _HAS_BIAS / _MODE as globals, and `_specialise` compiles one copy per value
+# (Numba freezes globals as constants; each copy has its own name, so Numba caches it in its own file).
+# One loop per compiled function: inlining all copies into one function (inline="always") made Numba's
+# IR inliner take ~7x the compile time, and a closure over the literals cannot call inlined functions.
+# --------------------------------------------------------------------------------------------------
+_SUBTRACT, _HAS_BIAS, _MODE = True, True, OVF_LAVA   # the templates' literals (each copy has its own)
+
+
+def _specialise(template, name: str, nogil: bool = False, **literals):
+    """An @njit copy of ``template`` named ``name`` whose globals ``literals`` are compile-time constants."""
+    g = dict(template.__globals__)
+    g.update(literals)
+    f = types.FunctionType(template.__code__, g, name, template.__defaults__)
+    f.__qualname__ = name
+    f.__doc__ = f"`{template.__name__}` with {literals} (see `_specialise`)."
+    return njit(cache=True, nogil=nogil)(f)
+
+
+def _general_loop(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias, beta_mant,
+                  beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract, half_c, vmax, has_u, adaptive,
+                  record_v, z_out, v_out):
+    """Template (literal: _MODE). Every recurrent neuron, one step: reads and clears its accumulators (and its
+    activity mark when no input spiked), updates the state, writes z^t into zp, z_out and the spike list
+    ``spk``. Returns (spikes, current-register events, membrane-register events, active neurons among those
     without input)."""
     n_rec = u.shape[0]
     ev_u = 0
@@ -127,7 +159,7 @@ def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp,
         acc_a[j] = 0
         zj, su, sv, _d, uj, vj, aj, rj = neuron_core(cur, u[j], v[j], a[j], r[j], zp[j], bias[j], beta_mant[j],
                                                      beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract,
-                                                     half_c, vmax, has_u, adaptive, mode)
+                                                     half_c, vmax, has_u, adaptive, _MODE, True)
         u[j] = uj
         v[j] = vj
         a[j] = aj
@@ -141,22 +173,20 @@ def _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp,
     return n, ev_u, ev_v, act
 
 
-@njit(cache=True, inline="always")
-def _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c,
-              vmax, has_bias, mode):
-    """`_neurons` for the standard case: LIF (no current memory, no adaptation), merged accumulator (input
-    ``acc[j] << e``); z^t into the row ``z_row``, v into ``v_row`` (a scratch row when v is not
-    recorded: one store instead of a flag). ``subtract`` and ``has_bias`` are literals at each call
-    site, so the loop carries no flag."""
+def _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, half_c, vmax):
+    """Template (literals: _SUBTRACT, _HAS_BIAS, _MODE). `_general_loop` for the standard case: LIF (no
+    current memory, no adaptation), merged accumulator (input ``acc[j] << e``); z^t into the row ``z_row``,
+    v into ``v_row`` (a scratch row when v is not recorded: one store instead of a flag). The loop carries
+    no flag and no branch at the register limits."""
     n_rec = v.shape[0]
     ev_u = 0
     ev_v = 0
     for j in range(n_rec):                            # pass 1: no stores that depend on z (vectorisable)
         cur = np.int64(acc[j]) << e
         acc[j] = 0
-        zj, su, sv, _d, _u, vj, _a, rj = neuron_core(cur, 0, v[j], 0, r[j], zp[j], bias[j] if has_bias else 0, 0, 0, 0,
-                                                     0, dv, 0, D, S, vth_eff, n_ref, subtract, half_c, vmax, False,
-                                                     False, mode)
+        zj, su, sv, _d, _u, vj, _a, rj = neuron_core(cur, 0, v[j], 0, r[j], zp[j], bias[j] if _HAS_BIAS else 0, 0, 0,
+                                                     0, 0, dv, 0, D, S, vth_eff, n_ref, _SUBTRACT, half_c, vmax, False,
+                                                     False, _MODE, True)
         v[j] = vj
         r[j] = rj
         zp[j] = zj
@@ -167,30 +197,23 @@ def _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vt
     return n, ev_u, ev_v, act
 
 
-@njit(cache=True)
 def _neurons_lif(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c,
-                 vmax, has_bias, mode):
-    """`_lif_loop` with ``subtract`` and ``has_bias`` folded (four copies of the loop)."""
+                 vmax, has_bias):
+    """Template (literals: the copies _LIF_SB, _LIF_S, _LIF_B, _LIF_Z of `_lif_loop` for this mode).
+    `_lif_loop`, the copy for this ``subtract`` and ``has_bias``."""
+    a = (z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, half_c, vmax)
     if subtract:
-        if has_bias:
-            return _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
-                             vmax, True, mode)
-        return _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, True, half_c,
-                         vmax, False, mode)
-    if has_bias:
-        return _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
-                         vmax, True, mode)
-    return _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, False, half_c,
-                     vmax, False, mode)
+        return _LIF_SB(*a) if has_bias else _LIF_S(*a)  # noqa: F821 (literals, see _specialise)
+    return _LIF_B(*a) if has_bias else _LIF_Z(*a)  # noqa: F821
 
 
-@njit(cache=True)
 def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
            e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
-           n_ref, subtract, cur_bits, mem_bits, mode,
+           n_ref, subtract, cur_bits, mem_bits,
            core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
            record_v, z_out, y_out, v_out, cnt, core_syn, c2c):
-    """Trial ``b`` of `forward_fixed` (arguments as there)."""
+    """Template (literals: _MODE and this mode's copies _NEURONS_LIF, _GENERAL). Trial ``b`` of
+    `forward_fixed` (arguments as there)."""
     T, n_in = x.shape[1], x.shape[2]
     n_rec = rec_ptr.shape[0] - 1
     n_out = w_out_t.shape[1]
@@ -255,13 +278,13 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
                 for q in range(ii.shape[0]):
                     acc_r[ii[q]] += ww[q]
         if lif:                                       # the standard LIF case, constants folded
-            n_sp, su, sv, ac = _neurons_lif(z_out[b, t], v_out[b, t] if record_v else v_scr, k_in, acc_a, e_in, got,
+            n_sp, su, sv, ac = _NEURONS_LIF(z_out[b, t], v_out[b, t] if record_v else v_scr, k_in, acc_a, e_in, got,
                                             v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax,
-                                            has_bias, mode)
+                                            has_bias)
         else:
-            n_sp, su, sv, ac = _neurons(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias,
+            n_sp, su, sv, ac = _GENERAL(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r, zp, spk, bias,
                                         beta_mant, beta_shift, a_inc, du, dv, da, D, S, vth_eff, n_ref, subtract,
-                                        half_c, vmax, has_u, adaptive, mode, record_v, z_out, v_out)
+                                        half_c, vmax, has_u, adaptive, record_v, z_out, v_out)
         ev_u += su
         ev_v += sv
         act += n_rec if k_in > 0 else ac
@@ -275,7 +298,7 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
         n_spk += n_sp
         if n_sp > 0:
             act += n_out
-        readout_step(y, acc_out, dk, D, e_out, S, vmax, y_out[b, t], mode, half_c, crow)   # -> crow[C_OVF_READOUT]
+        readout_step(y, acc_out, dk, D, e_out, S, vmax, y_out[b, t], _MODE, half_c, crow)   # -> crow[C_OVF_READOUT]
     # Per-spike counts are linear in each neuron's spike count: fan-out + readout synapses per spike, one
     # packet per spike per destination core (multicast by core), summed once per trial.
     for c in range(n_cores):
@@ -302,13 +325,13 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
     cnt[b, C_ACTIVE] = act
 
 
-@njit(cache=True, nogil=True)
-def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
-                  e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
-                  n_ref, subtract, cur_bits, mem_bits, mode,
-                  core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
-                  record_v, z_out, y_out, v_out, cnt, core_syn, c2c):
-    """Simulate a batch in fixed point, trial after trial. The GIL is released: `backends.native.run_fixed`
+def _forward(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
+             e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
+             n_ref, subtract, cur_bits, mem_bits,
+             core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
+             record_v, z_out, y_out, v_out, cnt, core_syn, c2c):
+    """Template (literals: this mode's _TRIAL; `forward_fixed` picks the copy for ``mode``). Simulate a
+    batch in fixed point, trial after trial. The GIL is released: `backends.native.run_fixed`
     runs slices of the batch on several threads (one compiled kernel; a numba ``prange`` version cost
     as much compile time again for the same speed).
 
@@ -331,7 +354,34 @@ def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, mer
     c2c [B, n_cores, n_cores] packets.
     """
     for b in range(x.shape[0]):
-        _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
+        _TRIAL(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,  # noqa: F821
                e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
-               n_ref, subtract, cur_bits, mem_bits, mode, core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn,
+               n_ref, subtract, cur_bits, mem_bits, core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn,
                n_cores, record_v, z_out, y_out, v_out, cnt, core_syn, c2c)
+
+
+def _mode_kernel(mode: int):
+    """The kernel copy for overflow ``mode``: its own copies of every neuron loop, the trial and the batch
+    loop, compiled on first use (a run of a lava profile never compiles the saturate / wrap copies)."""
+    lif = {f"_LIF_{k}": _specialise(_lif_loop, f"_lif_loop_{k.lower()}_m{mode}", _SUBTRACT=s, _HAS_BIAS=hb, _MODE=mode)
+           for k, s, hb in (("SB", True, True), ("S", True, False), ("B", False, True), ("Z", False, False))}
+    nl = _specialise(_neurons_lif, f"_neurons_lif_m{mode}", **lif)
+    gen = _specialise(_general_loop, f"_general_loop_m{mode}", _MODE=mode)
+    trial = _specialise(_trial, f"_trial_m{mode}", _MODE=mode, _NEURONS_LIF=nl, _GENERAL=gen)
+    return _specialise(_forward, f"_forward_m{mode}", nogil=True, _TRIAL=trial)
+
+
+_KERNELS = {m: _mode_kernel(m) for m in (OVF_LAVA, OVF_SATURATE, OVF_WRAP)}
+
+
+def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
+                  e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
+                  n_ref, subtract, cur_bits, mem_bits, mode,
+                  core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
+                  record_v, z_out, y_out, v_out, cnt, core_syn, c2c):
+    """Simulate a batch in fixed point: `_forward` (the compiled copy for overflow ``mode``, nogil; its
+    docstring lists the arguments)."""
+    _KERNELS[mode](x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
+                   e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
+                   n_ref, subtract, cur_bits, mem_bits, core_of, dest_ptr, dest_core, dest_syn, dest_hops,
+                   in_core_syn, n_cores, record_v, z_out, y_out, v_out, cnt, core_syn, c2c)
