@@ -73,3 +73,21 @@ def test_on_chip_learning_before_the_chip_analysis(saved, tmp_path):
     rep = json.loads((out / "analysis.json").read_text())
     rec = rep["chip"]["learning_record"]
     assert rep["chip"]["learn_epochs"] == 1 and rec["lr"] == pytest.approx(1e-4) and len(rec["epochs"]) == 1
+
+
+def test_learn_lr_keeps_the_compiled_rules_settings(saved, tmp_path, monkeypatch):
+    """--learn-lr changes only the rate: the trained matrices and the regulariser of the compiled rule stay
+    (issue 12: a fresh LearningRule dropped them)."""
+    from neurochip.backends import native
+    from neurochip.compiler import compile
+    from neurochip.network import Network
+    from neurochip.rules import LearningRule
+    rule = LearningRule("eprop_random", train_in=False, reg_rate=0.0)
+    compile(Network.load(saved / "network"), "loihi2", rule).save(tmp_path / "c")
+    seen = []
+    real = native.run
+    monkeypatch.setattr(native, "run", lambda c, *a, **k: (seen.append(c.rule) if k.get("learn") else None) or real(c, *a, **k))
+    assert main(["analyse", str(tmp_path / "c"), "--trials", "2", "--iters", "1", "--learn-epochs", "1",
+                 "--learn-lr", "1e-4", "--learn-batch", "2", "-o", str(tmp_path / "o")]) == 0
+    assert seen and seen[0].lr == pytest.approx(1e-4)
+    assert seen[0].train_in is False and seen[0].train_rec is True and float(seen[0].reg_rate) == 0.0
