@@ -467,7 +467,7 @@ FLOAT_WEIGHT_BITS = 64   # float modes read float64 weights: bits_read = syn_ops
 
 def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes", "outputs"), mode: str = "fixed",
         seed: int = 0, epochs: int = 1, batch_size: int | None = None, state=None, threads: int | None = None,
-        **_ignored) -> RunResult:
+        **unknown) -> RunResult:
     """Run ``inputs [B, T, n_in]`` (0/1 spikes) through ``compiled``; see the module docstring.
 
     targets (learn=True): a `neurochip.tasks.Batch`-like object or dict with ``target``, ``mask`` [B, T]
@@ -479,8 +479,11 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
         (default: the compiled rule's batch); state: a previous learning result's meta['learn_state'] to
         continue from (weights, residuals, calibrated gains); threads: parallel chunks of a batch
         (default: Numba's thread count; results are identical for any value).
-    Returns `RunResult` (backend 'native' or 'native-float'), outputs on the float time axis.
+    Returns `RunResult` (backend 'native' or 'native-float'), outputs on the float time axis. Any other
+    keyword argument is a `BackendError` naming it (a misspelled option is never swallowed).
     """
+    from ..backend_contract import reject_unknown_options
+    reject_unknown_options(NAME, CAPABILITIES, unknown)
     if mode not in ("fixed", "float"):
         raise ConfigError(f"mode must be 'fixed' or 'float', got {mode!r}")
     record = _check_record(record)
@@ -506,7 +509,7 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
                                    out_int=out_int if "out_int" in record or mode == "fixed" else None,
                                    meta={"wall_s": wall, "mode": mode,
                                          "syn_events_per_s": counts.syn_ops / max(wall, 1e-12),
-                                         "spike_rate_hz": spike_rate_hz(z, compiled)}))
+                                         "spike_rate_hz": spike_rate_hz(z, compiled, counts.spikes)}))
 
 
 def overflow_note(r: RunResult) -> RunResult:
@@ -535,7 +538,12 @@ def overflow_note(r: RunResult) -> RunResult:
     return r
 
 
-def spike_rate_hz(z: np.ndarray, compiled) -> float:
-    """Mean recurrent firing rate in Hz (dt from the source NeuronParams, 1 ms if unknown)."""
+def spike_rate_hz(z: np.ndarray, compiled, n_spikes: int | None = None) -> float:
+    """Mean recurrent firing rate in Hz (dt from the source NeuronParams, 1 ms if unknown). ``n_spikes``: the
+    number of spikes in ``z`` when already counted (the same value as ``z.mean()``: a float64 sum of 0/1 is
+    the exact count, divided by the size; saves a pass over the raster per run)."""
     dt = float((compiled.float_params or {}).get("dt", 1.0))
-    return float(z.mean()) * 1000.0 / dt if z.size else 0.0
+    if not z.size:
+        return 0.0
+    mean = float(n_spikes) / z.size if n_spikes is not None else float(z.mean())
+    return mean * 1000.0 / dt
