@@ -426,13 +426,11 @@ def float_curve_points(hist, batch_size: int) -> list[dict]:
 def plot_curves(series: list[tuple[str, list[float], list[float]]], path, *, metric: str, title: str = "",
                 xlabel: str = "training trials") -> None:
     """Write a PNG (atomically) with one line per (label, x, y) series."""
-    import io as _io
-
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_write_bytes
+    from .io import save_figure
     fig, ax = plt.subplots(figsize=(7, 3.8))
     for label, x, y in series:
         ends = label.startswith("chip, all") or "held-out (" in label      # whole-set scores: markers only
@@ -446,10 +444,7 @@ def plot_curves(series: list[tuple[str, list[float], list[float]]], path, *, met
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path, dpi=110)
 
 
 def curve_series(curve: dict, label: str | None = None) -> tuple[str, list[float], list[float]]:

@@ -58,10 +58,12 @@ def test_memory_bits_hand_computed(toy):
     assert m["neuron_state_bits"]["recurrent"] == 4 * 75 and m["neuron_state_bits"]["readout"] == 2 * 24
     assert m["learning_state_bits"] is None and m["feedback_bits"] == 0
     ml = memory(comp, learn=True)
-    # factorised: pre traces (3 + 4) * 7 + psi 4*7 + readout trace 4*7 + ALIF eps 4*7
-    assert ml["learning_state_bits"]["total"] == (7 + 4 + 4 + 4) * 7
+    # factorised: pre traces (3 + 4) * 7 + their kappa-filtered copies (3 + 4) * (7 + 5) + psi 4*7
+    # + readout trace 4*7 + ALIF eps 4*7
+    assert ml["learning_state_bits"]["kappa_pre_traces"] == (3 + 4) * 12
+    assert ml["learning_state_bits"]["total"] == (7 + 4 + 4 + 4) * 7 + (3 + 4) * 12
     assert ml["feedback_bits"] == 4 * 2 * 8                    # random e-prop B at weight_bits
-    assert ml["total_bits"] == 320 + 300 + 48 + 133 + 64
+    assert ml["total_bits"] == 320 + 300 + 48 + 217 + 64
 
 
 def test_memory_per_synapse_and_symmetric(toy):
