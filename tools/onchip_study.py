@@ -385,6 +385,7 @@ def report(out: Path, md: Path | None, png: Path | None) -> list[dict]:
     plot(rows, png or out / "study.png")
     if md is not None:
         md.write_text(text)
+        write_json(md.with_suffix(".json"), {"rows": rows})      # the JSON beside the published table
     print(text)
     return rows
 
