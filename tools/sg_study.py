@@ -6,6 +6,9 @@ network:
     full        eprop_symmetric, no truncation (the reference)
     trunc       eprop_sg with a zero module that does not learn: plain truncated e-prop (k steps)
     sg          eprop_sg with the learned linear synthetic-gradient module
+    sg_random   control: eprop_sg with a fixed random module of the same size (Frobenius norm) as the
+                module the 'sg' arm of the same seed learnt (run 'sg' first); does any non-zero credit
+                across the boundary help, or the learnt one?
 and the same pair for truncated BPTT (bptt_sg) with ``--bptt``. Held-out error on test/0..3.
 
     nice -n 10 python tools/sg_study.py --seeds 0 1 2 --out docs/synthetic_gradients.json
@@ -34,7 +37,7 @@ def task_of(a):
                     recall_ms=a.recall_ms, p_major=a.p_major)
 
 
-def run(a, seed, arm, task):
+def run(a, seed, arm, task, learnt=None):
     net = init_network(task.n_in, a.n_rec, task.n_out, NeuronParams(kind="alif", tau_a=a.tau_a),
                        n_adaptive=a.n_rec // 2, seed=seed)
     base = dict(lr=a.lr, reg_rate=a.reg_rate, sg_lr=a.sg_lr, sg_discount=a.sg_discount)
@@ -44,9 +47,17 @@ def run(a, seed, arm, task):
         return {"test_error": h.test[-1]["error"], "train_loss_last50": float(np.mean(h.train["loss"][-50:]))}
     name = "bptt_sg" if arm.startswith("bptt") else "eprop_sg"
     rule = LearningRule(name, truncation=a.k, **base)
-    net, sg, h = train_sg(net, rule, task, a.iterations, a.batch, seed=seed, learn_sg=arm.endswith("sg"))
+    if arm == "sg_random":
+        from neurochip.learning.synthetic import SynthGrad
+        if learnt is None:
+            raise NeurochipError("arm sg_random needs the 'sg' arm of the same seed first (--arms ... sg sg_random)")
+        w = np.random.default_rng(10_000 + seed).standard_normal(learnt.shape)
+        net, sg, h = train_sg(net, rule, task, a.iterations, a.batch, seed=seed, learn_sg=False,
+                              sg=SynthGrad(w * np.linalg.norm(learnt) / np.linalg.norm(w)))
+    else:
+        net, sg, h = train_sg(net, rule, task, a.iterations, a.batch, seed=seed, learn_sg=arm.endswith("sg"))
     e = h["train"]["sg_error"]
-    return {"test_error": h["test"]["error"], "train_loss_last50": float(np.mean(h["train"]["loss"][-50:])),
+    return {"module": sg.w, "test_error": h["test"]["error"], "train_loss_last50": float(np.mean(h["train"]["loss"][-50:])),
             "sg_error_first50": float(np.nanmean(e[:50])), "sg_error_last50": float(np.nanmean(e[-50:]))}
 
 
@@ -54,7 +65,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--arms", nargs="+", default=["full", "trunc", "sg"],
-                    choices=["full", "trunc", "sg", "bptt_trunc", "bptt_sg"])
+                    choices=["full", "trunc", "sg", "sg_random", "bptt_trunc", "bptt_sg"])
     ap.add_argument("--k", type=int, default=100, help="truncation window, steps (ms)")
     ap.add_argument("--n-rec", type=int, default=30)
     ap.add_argument("--iterations", type=int, default=300)
@@ -75,6 +86,8 @@ def main(argv=None) -> int:
     try:
         task = task_of(a)
         LearningRule("eprop_sg", truncation=a.k, lr=a.lr, sg_lr=a.sg_lr, sg_discount=a.sg_discount)
+        if "sg_random" in a.arms and ("sg" not in a.arms or a.arms.index("sg") > a.arms.index("sg_random")):
+            raise NeurochipError("arm sg_random needs the 'sg' arm before it (--arms ... sg sg_random)")
         if a.k >= task.n_steps:
             raise NeurochipError(f"--k {a.k} must be shorter than the trial ({task.n_steps} steps)")
     except NeurochipError as e:
@@ -82,8 +95,13 @@ def main(argv=None) -> int:
         return 2
     runs = []
     for seed in a.seeds:
+        learnt = None
         for arm in a.arms:
-            r = {"seed": seed, "arm": arm, **run(a, seed, arm, task)}
+            r = {"seed": seed, "arm": arm, **run(a, seed, arm, task, learnt)}
+            w = r.pop("module", None)
+            if arm == "sg":
+                learnt = w
+            r["module_norm"] = float(np.linalg.norm(w)) if w is not None else 0.0
             runs.append(r)
             print(json.dumps(r), flush=True)
     if a.out:
