@@ -17,8 +17,9 @@ Sections and keys (units in brackets)::
                per weight application), lr (on-chip SGD rate), eligibility ('per_synapse' | 'factorised';
                None = the rule's), rounding ('nearest' | 'stochastic'; None = the profile's); the draw and rounding seed is [task] seed
     [lava]     trials (held-out trials checked bit for bit on lava), timeout_s [s]
-    [validate] trials, spike_agreement (minimum, 0..1), max_accuracy_drop (fraction): tolerances reported
-               in the summary (the demo still writes its report when they fail)
+    [validate] trials, spike_agreement (minimum, 0..1), max_accuracy_drop (fraction; default: validate's own
+               default, `neurochip.tolerances.DEFAULT_TOLERANCES`): tolerances reported in the summary (the demo
+               still writes its report when they fail)
     [bench]    chips (list), compare_bptt (bool), trials
 
 `validate_config` checks the whole file before any work starts: every value's type and range, that the
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .tolerances import DEFAULT_TOLERANCES
 
 DEFAULT: dict[str, dict[str, Any]] = {
     "task": {"name": "evidence", "seed": 0},
@@ -43,7 +45,8 @@ DEFAULT: dict[str, dict[str, Any]] = {
     "onchip": {"trials": 256, "epochs": 2, "batch_size": 16, "lr": 3e-5, "eligibility": "factorised",
                "rounding": None},
     "lava": {"trials": 2, "timeout_s": 300.0},
-    "validate": {"trials": 256, "spike_agreement": 0.5, "max_accuracy_drop": 0.1},
+    # max_accuracy_drop: validate's own default (neurochip.tolerances, one source of truth; docs/backends.md)
+    "validate": {"trials": 256, "spike_agreement": 0.5, "max_accuracy_drop": DEFAULT_TOLERANCES["accuracy_drop"]},
     "bench": {"chips": ["loihi1", "loihi2", "reckon"], "compare_bptt": True, "trials": 8},
 }
 
@@ -344,6 +347,9 @@ CLI_KEYS: dict[str, dict[str, Any]] = {
             "lr": lambda c: c["onchip"]["lr"], "rounding": lambda c: c["onchip"]["rounding"]},
     "validate": {"task": lambda c: c["task"]["name"], "seed": lambda c: c["task"].get("seed", 0),
                  "trials": lambda c: c["validate"]["trials"],
+                 # --learn compares over the on-chip stage's amount of learning, as the demo's validate stage does
+                 "learn_trials": lambda c: c["onchip"]["trials"], "epochs": lambda c: c["onchip"]["epochs"],
+                 "batch_size": lambda c: c["onchip"]["batch_size"],
                  "tolerance": lambda c: (f"spike_agreement={c['validate']['spike_agreement']},"
                                          f"accuracy_drop={c['validate']['max_accuracy_drop']}")},
     "bench": {"chip": lambda c: ",".join(c["bench"]["chips"]), "trials": lambda c: c["bench"]["trials"],

@@ -68,15 +68,39 @@ def _load_counts(path):
     return B.load_counts(path)
 
 
+def check_memory(compiled, args) -> float:
+    """`ConfigError` (one line) when --trials trials (the input draw and one chip run's recorded spikes and
+    readout) cannot fit in the memory available (`neurochip.trial_memory`); returns the estimate in bytes."""
+    from ..trial_memory import check_trials_memory, trial_bytes
+    if args.task == "poisson":
+        steps, loss, draw = args.steps or 1000, "ce", True
+    else:
+        from ..errors import NeurochipError
+        from ..tasks import get_task
+        try:
+            t = get_task(args.task, seed=args.seed)
+        except (NeurochipError, TypeError, ValueError):
+            return 0.0                               # task_inputs names the problem in its own line
+        steps, loss, draw = t.n_steps, getattr(t, "loss", "ce"), False   # drawn at full length, then cut
+    one = trial_bytes(compiled.n_in, compiled.n_rec, compiled.n_out, steps, loss=loss, poisson_draw=draw)
+    return check_trials_memory([("--trials", args.trials, one)])
+
+
 def run(args) -> int:
     from ..compiler.artifact import CompiledNetwork
     from ..cost import bench as B
     from ..cost.report import markdown_table
     from ..io import staged_output_dir
 
+    from ..errors import ConfigError
+    for name in ("trials", "steps"):                 # one line, before any work
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise ConfigError(f"--{name} must be an integer >= 1, got {v}")
     compiled = CompiledNetwork.load(args.artifact)
     chips = [c.strip() for c in (args.chip or compiled.profile_name).split(",") if c.strip()]
     dt = float((compiled.float_params or {}).get("dt", 1.0))
+    check_memory(compiled, args)                     # impossible trial counts refused before any allocation
     x, targets = B.task_inputs(compiled, args.task, args.trials, args.seed, steps=args.steps, rate_hz=args.rate_hz,
                                dt_ms=dt)
     counts = _load_counts(args.counts) if args.counts else None

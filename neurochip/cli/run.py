@@ -88,6 +88,18 @@ def learn_plan(args):
                       eval_trials=n_test, seed=args.seed, curve_trials=ct)
 
 
+def check_memory(c, args, task) -> float:
+    """`ConfigError` (one line) when the held-out draw (--test-trials, default --trials; chip run) and, with
+    --learn, one training batch (--batch-size) cannot fit in the memory available (`neurochip.trial_memory`).
+    More --trials with --learn only means more weight applications, one batch at a time: time, not memory."""
+    from ..trial_memory import check_trials_memory, trial_bytes
+    one = trial_bytes(c.n_in, c.n_rec, c.n_out, task.n_steps, loss=getattr(task, "loss", "ce"))
+    parts = [("--test-trials" if args.test_trials else "--trials", args.test_trials or args.trials, one)]
+    if args.learn:
+        parts.append(("--batch-size", args.batch_size, one))
+    return check_trials_memory(parts)
+
+
 def run(args) -> int:
     import numpy as np
 
@@ -112,6 +124,7 @@ def run(args) -> int:
     if task.n_in != c.n_in or task.n_out != c.n_out:
         raise ConfigError(f"task {args.task!r} has n_in={task.n_in}, n_out={task.n_out}; the artifact has "
                           f"n_in={c.n_in}, n_out={c.n_out}")
+    check_memory(c, args, task)                      # impossible trial counts refused before any allocation
     be = get_backend(args.backend)
     caps = be.CAPABILITIES                           # ask what the backend declares, not its name
     if args.mode != "fixed" and args.mode not in caps.modes:

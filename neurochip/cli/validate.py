@@ -33,10 +33,15 @@ def add_parser(sub) -> None:
     p.add_argument("--learn", action="store_true",
                    help="also run one on-chip weight application and compare it with float e-prop and BPTT "
                         "(needs an artifact compiled with --rule and a --task)")
+    p.add_argument("--learn-trials", type=int, default=None,
+                   help="with --learn: trials of the task's 'train' split the on-chip rule learns on (as 'neurochip "
+                        "run --learn --trials'; the demo's [onchip] trials); default: learn on the --trials held-out "
+                        "trials themselves")
     p.add_argument("--epochs", type=int, default=1,
-                   help="with --learn: passes of on-chip learning over the held-out trials (default 1)")
+                   help="with --learn: passes of on-chip learning over the learning trials (default 1)")
     p.add_argument("--batch-size", type=int, default=None,
-                   help="with --learn: trials per weight application (default: the compiled rule's batch, at most --trials)")
+                   help="with --learn: trials per weight application (default: the compiled rule's batch, at most "
+                        "the learning trials)")
     p.add_argument("--tolerance", default="",
                    help="comma list name=value (or name=off to drop a default); fails (exit 4) when exceeded. Names: "
                    + ", ".join(f"{k} ({'min' if v == 'min' else 'max'})" for k, v in TOLERANCE_KINDS.items())
@@ -65,20 +70,31 @@ def run(args) -> int:
     tol = parse_tolerances(args.tolerance)
     if args.window < 0:
         raise ConfigError(f"--window must be >= 0 steps, got {args.window}")
+    for name in ("trials", "steps", "learn_trials", "epochs", "batch_size"):   # one line each, before any work
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v}")
     # capabilities checked before anything runs (one line naming the backends that can)
     require(args.backend, arithmetic="fixed", learns=args.learn, purpose="as the chip side of a validation")
     if args.reference != "float":
         require(args.reference, arithmetic="float", accepts_network=True, purpose="as the float reference")
     if args.learn and not args.task:
         raise ConfigError("--learn needs targets: pass --task")
-    if args.epochs < 1 or (args.batch_size is not None and args.batch_size < 1):
-        raise ConfigError(f"--epochs and --batch-size must be >= 1, got {args.epochs} and {args.batch_size}")
     from ..compiler.artifact import CompiledNetwork
     cn = CompiledNetwork.load(args.artifact)         # stem, .npz, .json or a compile output directory
+    task = None
+    if args.task:
+        from ..tasks import get_task
+        task = get_task(args.task, seed=args.seed)
+    check_memory(cn, args, task)                     # impossible trial counts refused before any allocation
     inputs = make_inputs(cn, task=args.task, trials=args.trials, steps=args.steps, rate_hz=args.rate, seed=args.seed)
+    learn_batch = None
+    if args.learn and args.learn_trials is not None:
+        # a training draw as the demo's validate stage takes it (task.batch(onchip trials, 'train', 0))
+        learn_batch = task.batch(int(args.learn_trials), "train", 0)
     report, plot = validate(cn, backend=args.backend, reference=args.reference, learn=args.learn, inputs=inputs,
-                            window=args.window, tolerances=tol, seed=args.seed, learn_epochs=args.epochs,
-                            learn_batch_size=args.batch_size)
+                            window=args.window, tolerances=tol, seed=args.seed, learn_batch=learn_batch,
+                            learn_epochs=args.epochs, learn_batch_size=args.batch_size)
     report["artifact"] = str(args.artifact)
     with staged_output_dir(args.out, force=args.force) as d:
         write_json(d / "validate.json", report)
@@ -102,3 +118,21 @@ def run(args) -> int:
     print("\n".join(lines))
     raise_if_failed(report)
     return 0
+
+
+def check_memory(cn, args, task) -> float:
+    """`ConfigError` (one line) when the held-out trials (chip run + float reference) and, with --learn, the
+    learning trials (chip learning run + the float trace of the e-prop / BPTT comparison) cannot fit in the
+    memory available (`neurochip.trial_memory`); returns the estimate in bytes."""
+    from ..trial_memory import check_trials_memory, trial_bytes
+    steps = task.n_steps if task is not None else args.steps
+    loss = getattr(task, "loss", "ce")
+    held = trial_bytes(cn.n_in, cn.n_rec, cn.n_out, steps, loss=loss, float_reference=True)
+    parts = [("--trials", args.trials, held)]
+    if args.learn:
+        learn = trial_bytes(cn.n_in, cn.n_rec, cn.n_out, steps, loss=loss, history=True)
+        if args.learn_trials is None:     # learning on the held-out trials: their float history on top
+            parts = [("--trials", args.trials, held + learn)]
+        else:
+            parts.append(("--learn-trials", args.learn_trials, learn))
+    return check_trials_memory(parts)
