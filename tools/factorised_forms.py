@@ -19,6 +19,11 @@ Task: the one-cue evidence task of docs/onchip_learning.md (LIF 24, T = 80 steps
 40 SGD updates of 8 trials at lr 0.5, held-out = 128 'test' trials, seeds 0-2 (network and data).
 
     python tools/factorised_forms.py [--seeds 0,1,2] [--lr 0.5] [--out docs/onchip_study/factorised_forms]
+    # ALIF, 3 cues, 300 ms delay (docs/onchip_learning.md "Where the factorised form still fails"):
+    python tools/factorised_forms.py --seeds 0 --lr 0.2 --iterations 100 --batch 16 --test-trials 256 \
+        --task-opts '{"n_cues":3,"delay_ms":300.0}' --net-opts '{}' --rule-opts '{}' \
+        --forms exact,exact_noadapt,pre_filt --out docs/onchip_study/factorised_forms_alif
+("exact_noadapt": the exact form without the ALIF adaptation eligibility, i.e. the rflo rule's scan.)
 """
 from __future__ import annotations
 
@@ -30,12 +35,14 @@ import numpy as np
 
 FORMS = ("exact", "psi_filt", "pre_filt", "unfiltered")
 TASK = {"n_cues": 1, "cue_ms": 30, "gap_ms": 10, "delay_ms": 20, "recall_ms": 20, "group_size": 5}
+NET = {"kind": "lif", "n_ref": 2, "n_rec": 24}
+RULE = {"reg_rate": 0.0}
 
 
-def setup(seed: int):
+def setup(seed: int, task_opts: dict | None = None, net_opts: dict | None = None, rule_opts: dict | None = None):
     from neurochip.train import build
-    cfg = {"task": {"name": "evidence", **TASK}, "train": {"seed": seed},
-           "network": {"kind": "lif", "n_ref": 2, "n_rec": 24}, "rule": {"reg_rate": 0.0}}
+    cfg = {"task": {"name": "evidence", **(TASK if task_opts is None else task_opts)}, "train": {"seed": seed},
+           "network": dict(NET if net_opts is None else net_opts), "rule": dict(RULE if rule_opts is None else rule_opts)}
     task, net, rule, _, _ = build(cfg)
     return task, net, rule
 
@@ -55,6 +62,10 @@ def form_grads(net, rule, batch, form: str):
     from neurochip.learning.gradients import feedback_matrix, grads
     from neurochip.learning.losses import task_loss
     from neurochip.simulate import simulate
+    if form == "exact_noadapt":                     # exact e-prop without eps^a: the rflo rule's scan
+        from dataclasses import replace
+        g, _, _ = grads(net, replace(rule, name="rflo"), batch)
+        return g, grads(net, rule, batch)[0]
     g, _, _ = grads(net, rule, batch)
     if form == "exact":
         return g, g
@@ -83,11 +94,12 @@ def _cos(a, b) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-300))
 
 
-def run(seed: int, form: str, lr: float, iterations: int = 40, batch: int = 8) -> dict:
+def run(seed: int, form: str, lr: float, iterations: int = 40, batch: int = 8, test_trials: int = 128,
+        **opts) -> dict:
     from neurochip.learning.losses import accuracy
     from neurochip.simulate import simulate
-    task, net, rule = setup(seed)
-    test = task.batch(128, "test", 0)
+    task, net, rule = setup(seed, **opts)
+    test = task.batch(test_trials, "test", 0)
 
     def acc(n):
         return float(accuracy(simulate(n, test.x).out, test.target, test.mask))
@@ -111,17 +123,27 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--lr", type=float, default=0.5)
     ap.add_argument("--out", type=Path, default=Path("docs/onchip_study/factorised_forms"))
+    ap.add_argument("--iterations", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--test-trials", type=int, default=128)
+    ap.add_argument("--forms", default=",".join(FORMS))
+    ap.add_argument("--task-opts", default=None, help="JSON task options (default: the one-cue task)")
+    ap.add_argument("--net-opts", default=None, help="JSON network options (default: LIF 24, n_ref 2)")
+    ap.add_argument("--rule-opts", default=None, help="JSON rule options (default: no rate regulariser)")
     a = ap.parse_args(argv)
+    opts = {k: (json.loads(v) if v is not None else None) for k, v in
+            (("task_opts", a.task_opts), ("net_opts", a.net_opts), ("rule_opts", a.rule_opts))}
+    forms = tuple(a.forms.split(","))
     from neurochip.io import atomic_write_text, write_json
     seeds = [int(s) for s in a.seeds.split(",")]
     rows = []
-    for form in FORMS:
+    for form in forms:
         for s in seeds:
-            rows.append(run(s, form, a.lr))
+            rows.append(run(s, form, a.lr, a.iterations, a.batch, a.test_trials, **opts))
             print(json.dumps(rows[-1]), flush=True)
-    lines = ["| form | held-out accuracy after 40 updates (per seed) | mean | mean cos w_in / w_rec vs exact | "
+    lines = [f"| form | held-out accuracy after {a.iterations} updates of {a.batch} (per seed) | mean | mean cos w_in / w_rec vs exact | "
              "median norm w_rec / exact |", "|---|---|---|---|---|"]
-    for form in FORMS:
+    for form in forms:
         rs = [r for r in rows if r["form"] == form]
         per_seed = ", ".join("%.3f" % r["after"] for r in rs)
         lines.append(f"| {form} | {per_seed} | {np.mean([r['after'] for r in rs]):.3f} | "
@@ -130,7 +152,8 @@ def main(argv=None) -> int:
     md = "\n".join(lines) + "\n"
     print(md)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(a.out.with_suffix(".json"), {"lr": a.lr, "task": TASK, "rows": rows})
+    write_json(a.out.with_suffix(".json"), {"lr": a.lr, "iterations": a.iterations, "batch": a.batch, **opts,
+                                           "rows": rows})
     atomic_write_text(a.out.with_suffix(".md"), md)
     return 0
 
