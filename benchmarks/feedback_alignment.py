@@ -122,9 +122,8 @@ def main(argv=None) -> int:
             doc["runs"].append(r)
             print(json.dumps({k: v for k, v in r.items() if k != "val_error"}), flush=True)
             if a.out:
-                tmp = a.out.with_suffix(".tmp")
-                tmp.write_text(json.dumps(doc, indent=1))
-                tmp.replace(a.out)
+                from neurochip.io import write_json
+                write_json(a.out, doc)              # atomic: a resumed run never reads half a file
     print(f"\nevidence accumulation ({a.setup}), {its} updates per run\n")
     print(table(doc))
     return 0

@@ -175,9 +175,8 @@ def main(argv=None) -> int:
             doc["runs"].append(r)
             print(json.dumps(r), flush=True)
             if a.out:
-                tmp = a.out.with_suffix(".tmp")
-                tmp.write_text(json.dumps(doc, indent=1))
-                tmp.replace(a.out)
+                from neurochip.io import write_json
+                write_json(a.out, doc)              # atomic: a resumed run never reads half a file
     print(f"\nevidence (3 cues), two recurrent layers {a.n1} + {a.n2}, {a.iterations} updates x {a.batch} trials\n")
     print(table(doc))
     return 0
