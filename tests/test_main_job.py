@@ -139,11 +139,15 @@ def test_run_command_reproduces_chip_accuracy(demo):
     _cli("run", out / "compiled", "--trials", n, "--seed", 0, "-o", d / "r0")
     r0 = json.loads((d / "r0" / "run.json").read_text())
     assert r0["test"] == st["test_before"]
-    _cli("run", out / "compiled", "--learn", "--trials", st["trials"], "--test-trials", n, "--epochs", st["epochs"],
-         "--batch-size", s["config"]["onchip"]["batch_size"], "--seed", 0, "-o", d / "r1")
-    r1 = json.loads((d / "r1" / "run.json").read_text())
+    _, err, rc = _cli("run", out / "compiled", "--learn", "--trials", st["trials"], "--test-trials", n, "--epochs",
+                      st["epochs"], "--batch-size", s["config"]["onchip"]["batch_size"], "--seed", 0, "-o", d / "r1",
+                      ok=(0, 4))
+    r1 = json.loads((d / "r1" / "run.json").read_text())          # written in both cases
     assert r1["test"] == st["test_after"]
     assert r1["learning"]["curve"] == st["train_curve"]
+    # exit 4 exactly when on-chip learning lowered held-out accuracy by more than validate's tolerance
+    from neurochip.tolerances import learning_outcome_failures
+    assert (rc == 4) == bool(learning_outcome_failures(st["test_before"], st["test_after"])), err
 
 
 LEARNING_KEYS = ("cosine_eprop", "cosine_bptt", "cosine_float_eprop_vs_bptt", "learning_per_projection")

@@ -212,7 +212,9 @@ def test_cli_learn_writes_curve_atomically(artifact, tmp_path):
     out = tmp_path / "run"
     p = _cli("run", artifact / "compiled", "--learn", "--iterations", 2, "--batch-size", 2, "--trials", 4,
              "--eval-every", 1, "--no-progress", "-o", out)
-    assert p.returncode == 0, p.stderr
+    c = json.loads((out / "onchip_curve.json").read_text())
+    worse = c["before"] - c["after"] > 0.05                     # validate's accuracy_drop tolerance
+    assert p.returncode == (4 if worse else 0), p.stderr
     names = sorted(f.name for f in out.iterdir())
     assert names == ["learned.json", "learned.npz", "onchip_curve.json", "onchip_curve.png", "raster.png", "run.json"]
     r = json.loads((out / "run.json").read_text())
@@ -221,6 +223,33 @@ def test_cli_learn_writes_curve_atomically(artifact, tmp_path):
     assert r["test"]["accuracy"] == c["after"]                 # the final point is the reported held-out figure
     assert ("on-chip learning" in p.stdout) or ("LOWERED" in p.stdout)
     assert not list(tmp_path.glob(".run.*"))
+
+
+def test_cli_learn_that_lowers_accuracy_exits_4_with_outputs(artifact, tmp_path, monkeypatch, capsys):
+    """On-chip learning that lowered held-out accuracy by more than validate's tolerance: every output is
+    written, then one line and exit 4 (the learning run's curve is made to report 0.9 -> 0.5)."""
+    from dataclasses import replace as _replace
+
+    import neurochip.onchip as onchip
+    from neurochip.cli.main import main
+    real = onchip.train_onchip
+
+    def worse(*a, **k):
+        r = real(*a, **k)
+        return _replace(r, curve={**r.curve, "before": 0.9, "after": 0.5, "lowered": True})
+    monkeypatch.setattr(onchip, "train_onchip", worse)
+    out = tmp_path / "run"
+    rc = main([str(v) for v in ("run", artifact / "compiled", "--learn", "--iterations", 1, "--batch-size", 2,
+                                "--trials", 4, "--no-progress", "-o", out)])
+    err = capsys.readouterr().err
+    assert rc == 4 and "lowered held-out accuracy 0.900 -> 0.500" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert (out / "run.json").is_file() and (out / "learned.npz").is_file()
+    monkeypatch.setattr(onchip, "train_onchip",                 # within the tolerance: exit 0
+                        lambda *a, **k: _replace(real(*a, **k), curve={**real(*a, **k).curve, "before": 0.9,
+                                                                       "after": 0.86, "lowered": True}))
+    assert main([str(v) for v in ("run", artifact / "compiled", "--learn", "--iterations", 1, "--batch-size", 2,
+                                  "--trials", 4, "--no-progress", "-o", tmp_path / "run2")]) == 0
 
 
 @pytest.mark.parametrize("bad", [{"lr": -1}, {"lr": "fast"}, {"lr": float("nan")}, {"trials": 0}, {"epochs": 1.5},

@@ -180,4 +180,13 @@ def run(args) -> int:
         print(verdict(learned.curve))
     print(f"wrote {out / 'run.json'}, {out / 'raster.png'}" +
           (f", {out / 'learned.npz'}, {out / 'onchip_curve.png'}" if learned is not None else ""))
+    if learned is not None and learned.curve.get("metric") == "accuracy":
+        # on-chip learning that made the network worse than validate's tolerance is a failure (exit 4), as in
+        # the demo, never a silent success: every output is written above, so nothing is lost
+        from ..errors import ValidationFailed
+        from ..tolerances import learning_outcome_failures
+        fails = learning_outcome_failures({"accuracy": learned.curve["before"]}, {"accuracy": learned.curve["after"]})
+        if fails:
+            raise ValidationFailed("run --learn: " + "; ".join(fails) + " (outputs written; lower --lr or see "
+                                   "docs/onchip_learning.md)")
     return 0
