@@ -82,7 +82,7 @@ def slow(n: int, seed: int) -> None:
     import pytest
     os.environ["NEUROCHIP_LIMIT_EXAMPLES"] = str(n)
     sys.path.insert(0, str(HERE))
-    rc = pytest.main(["-q", "-p", "no:cacheprovider", str(HERE / "test_limits_mirror.py"), "-m", "slow",
+    rc = pytest.main(["-q", "-p", "no:cacheprovider", str(HERE / "test_limits_mirror.py"), "-m", "exhaustive",
                       "-k", "slow", f"--hypothesis-seed={seed}"])
     import test_limits_mirror as t
     print("exit", rc, t.COUNT)
