@@ -11,6 +11,8 @@ CI: >= 200 networks through real lava (asserted); the slow variant adds more.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
@@ -91,7 +93,7 @@ def test_lava_limit_counts():
 
 
 @pytest.mark.exhaustive
-@settings(max_examples=60, **{**SET, "derandomize": False})
+@settings(max_examples=int(os.environ.get("NEUROCHIP_LAVA_LIMIT_EXAMPLES", "60")), **{**SET, "derandomize": False})
 @given(lava_case())
 def test_lava_own_lif_at_the_limits_slow(case):
     _compare(case)
