@@ -69,8 +69,8 @@ class LowerRuleOptions:
     update each matrix gets the power-of-two gain that makes its rms step equal to lr, Adam's first step,
     then plain SGD; ReckOn-style per-matrix shifts); None: 'sgd'. 'adam_equivalent' is opt-in: as a default
     it destroyed a float-trained network on chip (0.848 -> 0.504 held-out) and did not learn from scratch
-    (0.500 after 9,600 trials; docs/onchip_learning.md); plain SGD at the rule's rate harms less (the same
-    network 0.848 -> 0.785 at 5e-3) but is not safe either."""
+    (0.500 after 9,600 trials; docs/onchip_learning.md), while plain SGD at the float rule's rate never
+    harms more than float SGD at that rate."""
 
     err_range: float = 1.0
     lr: float | None = None
