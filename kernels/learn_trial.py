@@ -350,9 +350,9 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
             for j in range(n_rec):
                 L[j] = 0
         do_acc = any_err or reg
-        if do_acc:
+        if do_acc and per_synapse:
             # per-neuron signals scaled by this batch's gains (the "loss scaling" of section 6: wide per-neuron
-            # registers, one rounding per product below)
+            # registers, one rounding per product below); the factorised branch forms its own factors
             for j in range(n_rec):
                 Lg_in[j] = L[j] * gt[0]
                 Lg_rec[j] = L[j] * gt[1]
