@@ -52,3 +52,36 @@ def test_ctrl_c_leaves_nothing(tmp_path):
     left = subprocess.run(["pgrep", "-s", str(p.pid)], capture_output=True, text=True).stdout.split()
     assert not left, left
     assert not left_children, "a child (the kernel warm-up?) outlived the interrupted demo"
+
+
+def test_ctrl_c_swallowed_by_a_library_callback_is_still_an_interruption(monkeypatch, capsys):
+    """A Ctrl-C that lands in a C callback (Numba's LLVM object-cache hook) is swallowed there and the
+    library then fails with an unrelated error (seen in CI: RuntimeError "no compiled object yet"). The
+    user pressed Ctrl-C: exit 130 with the one interruption line, not exit 70 "internal error"."""
+    from neurochip.cli import main as cli
+
+    def swallowed_then_failed(*a, **k):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the handler runs here
+        except KeyboardInterrupt:  # what the callback wrapper does: report it as unraisable, carry on
+            pass
+        raise RuntimeError("no compiled object yet for <Library 'x'>")
+
+    monkeypatch.setattr(cli, "_prepare", swallowed_then_failed)
+    before = signal.getsignal(signal.SIGINT)
+    assert cli.main(["chips"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "internal error" not in err
+    assert signal.getsignal(signal.SIGINT) is before  # main() restores the handler it replaced
+
+
+def test_an_error_without_ctrl_c_is_still_an_internal_error(monkeypatch, capsys):
+    from neurochip.cli import main as cli
+
+    def failed(*a, **k):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "_prepare", failed)
+    assert cli.main(["chips"]) == cli.INTERNAL_ERROR
+    assert "internal error" in capsys.readouterr().err

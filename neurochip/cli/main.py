@@ -103,9 +103,46 @@ def _one_line(msg: str) -> str:
     return " ".join(str(msg).split())
 
 
-def main(argv: list[str] | None = None) -> int:
-    from ..errors import NeurochipError
+_interrupted = False
 
+
+def _on_sigint(signum, frame):
+    """Ctrl-C: remember it, then interrupt as Python would.
+
+    Remembered because a KeyboardInterrupt can land inside a C callback (Numba's LLVM object-cache hook
+    during a compile): Python then swallows it as "Exception ignored ..." and the library fails later
+    with an unrelated-looking error. The user still pressed Ctrl-C, so that failure is an interruption
+    (exit 130), not an internal error."""
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def _quiet_unraisable(u) -> None:
+    """Drop the "Exception ignored" report of an interrupt swallowed in a callback; report anything else."""
+    if _interrupted or (u.exc_type is not None and issubclass(u.exc_type, KeyboardInterrupt)):
+        return
+    sys.__unraisablehook__(u)
+
+
+def _install_interrupt_handling():
+    """Install the handlers; returns a function restoring the previous ones (main() may run in-process)."""
+    import signal
+    import threading
+    global _interrupted
+    _interrupted = False
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    old_sigint, old_hook = signal.signal(signal.SIGINT, _on_sigint), sys.unraisablehook
+    sys.unraisablehook = _quiet_unraisable
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, old_sigint)
+        sys.unraisablehook = old_hook
+    return restore
+
+
+def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
@@ -116,6 +153,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     debug = bool(os.environ.get("NEUROCHIP_DEBUG"))
+    restore = _install_interrupt_handling()
+    try:
+        return _run(parser, args, argv, debug)
+    finally:
+        restore()
+
+
+def _run(parser, args, argv, debug: bool) -> int:
+    from ..errors import NeurochipError
     try:
         _prepare(parser, args, argv)
         rc = args.func(args)
@@ -139,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         print("neurochip: error: out of memory; choose a smaller network, batch or trial count", file=sys.stderr)
         return 2
     except Exception as e:  # a bug: still one line for the user, the traceback one variable away
+        if _interrupted:  # the consequence of a Ctrl-C swallowed by a library callback (see _on_sigint)
+            print("neurochip: interrupted; no partial output was kept", file=sys.stderr)
+            return 130
         if debug:
             raise
         print(f"neurochip: error: internal error ({type(e).__name__}: {_one_line(e)}); please report it, "
