@@ -20,10 +20,22 @@ Task: the one-cue evidence task of docs/onchip_learning.md (LIF 24, T = 80 steps
 
     python tools/factorised_forms.py [--seeds 0,1,2] [--lr 0.5] [--out docs/onchip_study/factorised_forms]
     # ALIF, 3 cues, 300 ms delay (docs/onchip_learning.md "Where the factorised form still fails"):
-    python tools/factorised_forms.py --seeds 0 --lr 0.2 --iterations 100 --batch 16 --test-trials 256 \
+    python tools/factorised_forms.py --seeds 0,1,2 --lr 0.2 --iterations 100 --batch 16 --test-trials 256 \
         --task-opts '{"n_cues":3,"delay_ms":300.0}' --net-opts '{}' --rule-opts '{}' \
-        --forms exact,exact_noadapt,pre_filt --out docs/onchip_study/factorised_forms_alif
-("exact_noadapt": the exact form without the ALIF adaptation eligibility, i.e. the rflo rule's scan.)
+        --forms pre_filt_a_meanfield,pre_filt,exact,exact_noadapt --out docs/onchip_study/factorised_forms_alif
+("exact_noadapt": the exact form without the ALIF adaptation eligibility, i.e. the rflo rule's scan.
+"exact_fwd": exact e-prop written forward in time per synapse, eps^a(t+1) = (rho - c_a beta psi) eps^a +
+c_a psi pre: a check of the derivation the per-neuron ALIF forms start from (cosine 1.00 with "exact").)
+
+Per-neuron forms of the ALIF eligibility e_ji = psi_j (pre_i - beta_j eps^a_ji), eps^a_ji(t) = c_a sum_{s<t}
+rho^(t-1-s) psi_j(s) pre_i(s) (dropping the small c_a beta psi term of its decay):
+
+    pre_filt_a_meanfield  eps^a_ji ~ c_a (1 - rho) rpsi_j(t) rpre_i(t), rpsi / rpre the rho-filtered psi / pre:
+                          the mean of a product over the adaptation window taken as the product of the means
+                          (one more trace per neuron, two more per presynaptic neuron on a chip)
+    pre_filt_a_psi2       eps^a_ji ~ c_a psi_j(t) rpre_i(t) (psi_j(s) ~ psi_j(t); worse: cosine 0.2 on w_rec)
+
+Every per-neuron form pairs the rule's rate-regulariser signal with its unfiltered eligibility, as the chip does.
 """
 from __future__ import annotations
 
@@ -34,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 FORMS = ("exact", "psi_filt", "pre_filt", "unfiltered")
+ALIF_FORMS = ("exact_fwd", "pre_filt", "pre_filt_a_meanfield", "pre_filt_a_psi2")
 TASK = {"n_cues": 1, "cue_ms": 30, "gap_ms": 10, "delay_ms": 20, "recall_ms": 20, "group_size": 5}
 NET = {"kind": "lif", "n_ref": 2, "n_rec": 24}
 RULE = {"reg_rate": 0.0}
@@ -75,13 +88,49 @@ def form_grads(net, rule, batch, form: str):
     L = np.einsum("btk,jk->btj", err, feedback_matrix(net, rule))
     B, T, N = tr.psi.shape
     zp = np.concatenate([np.zeros((B, 1, N)), tr.z[:, :-1].astype(float)], 1)   # pre of w_rec: z^{t-1}
+    # the rate regulariser's per-neuron signal pairs with the unfiltered eligibility (as in float e-prop and
+    # on chip); zero when the rule has no regulariser (the one-cue runs)
+    from neurochip.learning.losses import rate_regulariser
+    reg = rate_regulariser(tr.z, p.dt, rule.reg_rate, rule.target_rate_hz)[1] if rule.reg_rate else np.zeros(N)
+    bc = net.beta * p.c_a                                                            # [N]
     res = {}
     for name, x in (("w_in", batch.x.astype(float)), ("w_rec", zp)):
         pre = p.c_in * _filt(x, p.alpha)
+        if form == "exact_fwd":                     # per-synapse forward recursion: checks the derivation
+            g_ = np.zeros((N, pre.shape[2]))
+            for b in range(B):
+                ea = np.zeros((N, pre.shape[2]))
+                ebar = np.zeros_like(ea)
+                for t in range(T):
+                    q = tr.psi[b, t][:, None] * (pre[b, t][None, :] - net.beta[:, None] * ea)   # e_ji(t)
+                    ebar = p.kappa * ebar + q
+                    g_ += p.c_kappa * L[b, t][:, None] * ebar + reg[:, None] * q
+                    ea = p.rho * ea + p.c_a * q     # eps^a(t+1) = (rho - c_a beta psi) eps^a + c_a psi pre
+            res[name] = g_
+            continue
+        # per-neuron forms: e_ji(t) ~ psi_j(t) (pre_i(t) - adapt_j(t) rpre_i(t)), a task part with the
+        # kappa-filtered pre factors and the regulariser part with the unfiltered ones
+        rpre = np.concatenate([np.zeros_like(pre[:, :1]), _filt(pre, p.rho)[:, :-1]], 1)  # sum_{s<t} rho^(t-1-s) pre(s)
+        if form == "pre_filt_a_meanfield":
+            # eps^a_ji(t) = c_a sum_{s<t} rho^(t-1-s) psi_j(s) pre_i(s) ~ c_a (1 - rho) rpsi_j(t) rpre_i(t):
+            # the mean of a product over the adaptation window as the product of the means
+            rpsi = np.concatenate([np.zeros_like(tr.psi[:, :1]), _filt(tr.psi, p.rho)[:, :-1]], 1)
+            ad = bc * (1 - p.rho) * rpsi
+        elif form == "pre_filt_a_psi2":
+            ad = bc * tr.psi                        # psi_j(s) ~ psi_j(t) over the adaptation window
+        else:
+            ad = None
+        if ad is not None:
+            Lp = L * tr.psi
+            res[name] = (p.c_kappa * (np.einsum("btj,bti->ji", Lp, _filt(pre, p.kappa), optimize=True)
+                                      - np.einsum("btj,bti->ji", Lp * ad, _filt(rpre, p.kappa), optimize=True))
+                         + np.einsum("j,btj,bti->ji", reg, tr.psi, pre, optimize=True) - np.einsum("j,btj,bti->ji", reg, tr.psi * ad, rpre, optimize=True))
+            continue
         if form == "psi_filt":
             res[name] = p.c_kappa * np.einsum("btj,bti->ji", L * _filt(tr.psi, p.kappa), pre)
         elif form == "pre_filt":
-            res[name] = p.c_kappa * np.einsum("btj,bti->ji", L * tr.psi, _filt(pre, p.kappa))
+            res[name] = (p.c_kappa * np.einsum("btj,bti->ji", L * tr.psi, _filt(pre, p.kappa))
+                         + np.einsum("j,btj,bti->ji", reg, tr.psi, pre))
         elif form == "unfiltered":
             res[name] = p.c_kappa / (1 - p.kappa) * np.einsum("btj,bti->ji", L * tr.psi, pre)
         else:
