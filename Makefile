@@ -15,8 +15,10 @@ env-test:
 demo: env
 	$(VENV)/bin/neurochip demo -o out/demo $(ARGS)
 
-# exhaustive tests (thousands of generated edge cases) each have a fast variant that CI runs
-PYTEST_ARGS ?= -m "not exhaustive"
+# exhaustive tests (thousands of generated edge cases) each have a fast variant that CI runs.
+# -n 2 --dist loadfile: two pytest-xdist workers (the CI machine has 2 cores; most tests are single-threaded
+# Numba compiles and runs), each test file whole on one worker so module fixtures and per-file counters hold.
+PYTEST_ARGS ?= -m "not exhaustive" -n 2 --dist loadfile
 
 test: env-test
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
