@@ -84,8 +84,8 @@ def check_learnable(compiled) -> None:
 
 def default_lr(compiled) -> float:
     """The on-chip rate a learning run uses when none is given: the compiled rule's chip setting (with
-    its mode, `compiled_lr_mode`: for a rule trained with Adam the compiler scales each matrix's first step
-    to Adam's, 'adam_equivalent'). The compiler's ``report['rule']['lr']['chip_default']`` wins when it
+    its mode, `compiled_lr_mode`: plain SGD at the rule's rate unless the artifact was compiled with
+    ``lr_mode='adam_equivalent'``, which is opt-in, docs/onchip_learning.md). The compiler's ``report['rule']['lr']['chip_default']`` wins when it
     provides one; otherwise the rate the rule was lowered with (``compiled.rule.lr``)."""
     check_learnable(compiled)
     rep = (getattr(compiled, "report", None) or {}).get("rule") or {}

@@ -121,9 +121,11 @@ def test_learning_options_are_a_compile_option_and_provenance_tells_the_truth(co
     assert c.provenance["rule"]["lr"] == 0.25                            # not the rule's 1e-3
     assert c.report["rule"]["lr"]["source"] == "LowerRuleOptions.lr" and c.report["rule"]["lr"]["mode"] == "sgd"
     assert c.provenance["options"]["learn"]["lr"] == 0.25
-    # default: an Adam rule runs at its Adam-equivalent rate, reported as such
-    assert c0.rule.lr == 1e-3 and c0.report["rule"]["lr"]["mode"] == "adam_equivalent"
-    assert (c0.rule.calib_target > 0).all() and c0.provenance["rule"]["lr"] == 1e-3
+    # default: plain SGD at the rule's rate, even for an Adam rule (adam_equivalent is opt-in), reported as such
+    assert c0.rule.lr == 1e-3 and c0.report["rule"]["lr"]["mode"] == "sgd"
+    assert (c0.rule.calib_target == 0).all() and c0.provenance["rule"]["lr"] == 1e-3
+    ca = _c(net, rule=rule, lr_mode="adam_equivalent")
+    assert ca.report["rule"]["lr"]["mode"] == "adam_equivalent" and (ca.rule.calib_target > 0).all()
 
 
 def test_regulariser_constants(compiled):

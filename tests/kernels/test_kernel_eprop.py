@@ -37,6 +37,9 @@ def _cos(a, b):
 
 
 def _comp(net, profile, rule, **learn):
+    # these tests exercise the calibrated 'adam_equivalent' gains for Adam rules (the compiler's default was
+    # that until it was made opt-in; its default is now plain SGD at the rule's rate)
+    learn.setdefault("lr_mode", "adam_equivalent" if rule.optimizer == "adam" and learn.get("lr") is None else "sgd")
     return compile(net, profile, rule, options=CompileOptions.make(v_headroom=16, learn=LowerRuleOptions(**learn)))
 
 
@@ -118,7 +121,7 @@ def test_loihi2_widths_every_matrix_learns(elig, rounding):
 
 @pytest.mark.parametrize("elig,rounding,lr", [("factorised", "nearest", 3e-3), ("per_synapse", "stochastic", 3e-3)])
 def test_loihi2_learning_improves_task(elig, rounding, lr):
-    """Default on-chip rate for an Adam rule (per-matrix Adam-equivalent gains) learns a two-class task."""
+    """The 'adam_equivalent' on-chip rate for an Adam rule (per-matrix Adam-equivalent gains) learns a two-class task."""
     net = init_network(20, 30, 2, NeuronParams(kind="lif", n_ref=2), seed=3)
     net = net.with_weights(w_in=net.w_in * 0.3, w_rec=net.w_rec * 0.5, w_out=net.w_out * 0.1)
     rule = LearningRule("eprop_random", lr=lr, eligibility=elig)
