@@ -252,6 +252,12 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
               "accumulator_saturations": int(cnt[L_ACC_SAT]), "weight_clips": int(cnt[L_CLIP]),
               "learn_state": W, "gain_exp": W.gain_exp.tolist(), "residual": {"w_in": W.acc_in.copy(), "w_rec": W.acc_rec.copy(),
                                              "w_out": W.acc_out.T.copy()},
+              # the learned change still held below the weight LSB, dense [post, pre] in weight LSBs: the
+              # accumulators hold the pending decrease x 2^frac_bits (applied change + this = the whole
+              # accumulated update, which validate compares with the float rule)
+              "pending_lsb": {"w_in": -_dense_from_csr(tbl.in_ptr, tbl.in_idx, W.acc_in, n_rec, n_in) / 2.0 ** rule.frac_bits,
+                              "w_rec": -_dense_from_csr(tbl.rec_ptr, tbl.rec_idx, W.acc_rec, n_rec, n_rec) / 2.0 ** rule.frac_bits,
+                              "w_out": -W.acc_out.T.astype(np.float64) / 2.0 ** rule.frac_bits},
               "spike_rate_hz": spike_rate_hz(z_rec, compiled) if want_z else None,
               "per_trial_s": wall / max(1, B * int(epochs))},
     )

@@ -14,7 +14,7 @@ Sections and keys (units in brackets)::
     [train]    iterations, batch_size, seed, test_trials
     [chip]     name (shipped profile or .toml path), rounding ('nearest' | 'stochastic')
     [onchip]   trials (training trials learned on chip), epochs (passes over them), batch_size (trials
-               per weight application), lr (on-chip SGD rate), eligibility ('per_synapse' | 'factorised';
+               per weight application), lr (on-chip SGD rate; None = the compiled rule's), eligibility ('per_synapse' | 'factorised';
                None = the rule's), rounding ('nearest' | 'stochastic'; None = the profile's); the draw and rounding seed is [task] seed
     [lava]     trials (held-out trials checked bit for bit on lava), timeout_s [s]
     [validate] trials, spike_agreement (minimum, 0..1), max_accuracy_drop (fraction; default: validate's own
@@ -42,7 +42,9 @@ DEFAULT: dict[str, dict[str, Any]] = {
     "rule": {},
     "train": {"iterations": 150, "batch_size": 32, "seed": 2},
     "chip": {"name": "loihi2", "rounding": "nearest"},
-    "onchip": {"trials": 256, "epochs": 2, "batch_size": 16, "lr": 3e-5, "eligibility": "factorised",
+    # lr None: the compiled rule's chip setting, plain SGD at the float rule's rate (5e-3 for the default
+    # rule): the float hyper-parameters carry to the chip unchanged (docs/onchip_learning.md)
+    "onchip": {"trials": 256, "epochs": 2, "batch_size": 16, "lr": None, "eligibility": "factorised",
                "rounding": None},
     "lava": {"trials": 2, "timeout_s": 300.0},
     # max_accuracy_drop: validate's own default (neurochip.tolerances, one source of truth; docs/backends.md)

@@ -12,9 +12,11 @@ brian2) on the same held-out inputs, and reports:
 - task metrics (accuracy / loss for 'ce', nmse / loss for 'mse') of both, and their deltas;
 - weight quantisation drift: ||dequantised mantissas - float weights|| / ||float weights|| per projection;
 - for learning runs (--learn): the on-chip weight update accumulated over the held-out batch (mini-batches
-  of the rule's batch size, dequantised learned - initial mantissas) per trained matrix, against float
-  SGD of the same rule with the rates and regulariser the chip was lowered with, along the same
-  mini-batches: cosine, norm ratio, fraction of synapses moved; plus the cosine with the BPTT direction.
+  of the rule's batch size; the applied change, dequantised learned - initial mantissas, plus the part the
+  chip still holds below the weight LSB when the backend reports it) per trained matrix, against float
+  SGD of the same rule with the rates and regulariser the chip was lowered with, from the same (dequantised)
+  weights along the same mini-batches: cosine, norm ratio, fraction of synapses moved; plus the cosine with
+  the BPTT direction, and the cosine / norm ratio of the applied change alone (reported, not gated).
 
 `passed` means every tolerance held: the defaults (`DEFAULT_TOLERANCES`, `DEFAULT_LEARNING_TOLERANCES`,
 justified in docs/backends.md) and any given ones; the gate itself is `neurochip.tolerances`. An undefined value (NaN: a matrix without update)
@@ -179,7 +181,15 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
     exists = {n: (_dense(compiled.rec_mask).astype(bool) if n == "w_rec" else np.ones(w0[n].shape, bool)) for n in names}
     moved = {n: float(np.mean((_dense(r.weights[n]) != _dense(getattr(compiled, n)))[exists[n]])) if exists[n].any()
              else 0.0 for n in names}           # fraction of existing synapses whose mantissa changed
-    # float SGD along the same mini-batches, weights updated after each (the chip's schedule)
+    # the whole accumulated update: the applied change plus what the chip still holds below the weight LSB
+    # (a backend that reports it, meta['pending_lsb']); the applied change alone is reported beside it
+    pend = r.meta.get("pending_lsb") or {}
+    d_acc = {n: d_chip[n] + (np.asarray(_dense(pend[n]), np.float64) * compiled.weight_lsb(n) if n in pend else 0.0)
+             for n in names}
+    # float SGD along the same mini-batches from the SAME weights, the chip's (dequantised), weights updated
+    # after each (the chip's schedule): it isolates the learning from the quantisation of the starting point
+    start = {n: dequantize(compiled, n, getattr(compiled, n)) for n in ("w_in", "w_rec", "w_out")}
+    net = net.with_weights(**start)
     d_ref = {n: np.zeros_like(w0[n]) for n in names}
     cur = net
     for _ in range(int(epochs)):
@@ -196,15 +206,18 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
     label = f"{rule.name} SGD"
     per = {}
     for n in names:
-        nc, nf = float(np.linalg.norm(d_chip[n])), float(np.linalg.norm(d_ref[n]))
-        per[n] = {"cosine": _cos(d_chip[n].ravel(), d_ref[n].ravel()),
-                  "cosine_bptt": _cos(d_chip[n].ravel(), d_bp[n].ravel()),
+        nc, nf = float(np.linalg.norm(d_acc[n])), float(np.linalg.norm(d_ref[n]))
+        na = float(np.linalg.norm(d_chip[n]))
+        per[n] = {"cosine": _cos(d_acc[n].ravel(), d_ref[n].ravel()),
+                  "cosine_bptt": _cos(d_acc[n].ravel(), d_bp[n].ravel()),
                   "cosine_float_vs_bptt": _cos(d_ref[n].ravel(), d_bp[n].ravel()),
                   "norm_ratio": nc / nf if nf > 0 else float("nan"), "chip_norm": nc, "float_norm": nf,
+                  "cosine_applied": _cos(d_chip[n].ravel(), d_ref[n].ravel()),
+                  "norm_ratio_applied": na / nf if nf > 0 else float("nan"),
                   "moved_fraction": moved[n], "float_rule": label, "lr": rule.lr * mult[n]}
     flat = lambda d: np.concatenate([d[n].ravel() for n in names]) if names else np.zeros(0)  # noqa: E731
-    dc, de, dbp = flat(d_chip), flat(d_ref), flat(d_bp)
-    w_float_learned = flat({n: _dense(getattr(compiled, n + "_float")) + d_ref[n] for n in names})
+    dc, de, dbp = flat(d_acc), flat(d_ref), flat(d_bp)
+    w_float_learned = flat({n: start[n] + d_ref[n] for n in names})
     w_chip_learned = flat({n: dequantize(compiled, n, r.weights[n]) for n in names})
     cos_min = min((p["cosine"] for p in per.values()), default=float("nan"),
                   key=lambda c: -math.inf if math.isnan(c) else c)

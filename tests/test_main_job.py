@@ -86,9 +86,9 @@ def test_chip_passes_validation_against_the_float_reference(demo):
     assert abs(v["rate_chip_hz"] - v["rate_ref_hz"]) <= 0.1 * v["rate_ref_hz"], v   # measured 15.4 vs 15.5 Hz
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the demo's on-chip step does not yet pass the learning gate "
-                   "(w_in / w_out receive no update at the demo's on-chip rate; w_rec cosine ~0.04 vs float SGD). "
-                   "Strict: this test fails CI the day on-chip learning passes, so the marker must then go.")
+@pytest.mark.xfail(strict=True, reason="issue 13: the (reduced) demo's on-chip step lowers held-out accuracy "
+                   "(0.667 -> 0.500 on 12 trials after 2 updates at the rule's rate; the per-matrix update gate "
+                   "passes). Strict: this test fails CI the day on-chip learning passes, so the marker must then go.")
 def test_onchip_learning_passes_the_learning_gate(demo):
     _, _, s = demo
     v = s["stages"]["validate"]
@@ -153,13 +153,21 @@ def test_run_command_reproduces_chip_accuracy(demo):
 LEARNING_KEYS = ("cosine_eprop", "cosine_bptt", "cosine_float_eprop_vs_bptt", "learning_per_projection")
 
 
-def _validate_cli(demo, name, *extra, options=True):
+def _validate_cli(demo, name, *extra, options=True, same_verdict=True):
+    """``same_verdict``: the run learns what the demo's validate stage learned, so its verdict must be the
+    demo's; without the learning amount (--learn-trials ...) it learns on the held-out draw instead, a
+    different comparison whose verdict may differ (only the fidelity numbers are compared then)."""
     d, out, s = demo
     n = s["config"]["validate"]["trials"]
     opts = ["--task", "evidence", "--trials", n, "--seed", 0] if options else []
     _, _, rc = _cli("validate", out / "compiled", *opts, "--learn", *extra, "-o", d / name, ok=(0, 4))
-    assert rc == s["_rc"]                        # the same verdict as the demo's validate stage
-    return json.loads((d / name / "validate.json").read_text())["metrics"]
+    rep = json.loads((d / name / "validate.json").read_text())
+    if same_verdict:
+        # the same verdict as the demo's validate stage, whose failures also include the on-chip stage's own
+        # outcome (held-out accuracy before / after learning), which validate does not measure
+        want = [f for f in s["stages"]["validate"]["tolerance_failures"] if "lowered held-out accuracy" not in f]
+        assert rep["failures"] == want and (rc == 4) == bool(want), (rep["failures"], want)
+    return rep["metrics"]
 
 
 def _same(v, s, keys):
@@ -173,7 +181,7 @@ def _same(v, s, keys):
 
 def test_validate_command_reproduces_fidelity(demo):
     _, _, s = demo
-    v = _validate_cli(demo, "v")
+    v = _validate_cli(demo, "v", same_verdict=False)
     _same(v, s, [k for k in s["stages"]["validate"] if not k.startswith("tolerance") and k not in LEARNING_KEYS])
 
 

@@ -190,9 +190,11 @@ def learn_artifact():
     return compile(net, "loihi2", LearningRule("eprop_symmetric", lr=0.5, reg_rate=0.0))
 
 
-def _stand_in_chip(monkeypatch, gain: dict[str, float]):
+def _stand_in_chip(monkeypatch, gain: dict[str, float], hold: bool = False):
     """Register backend 'standin': fixed point (the native backend for inference) whose learning run
-    moves each matrix by gain[n] x the float SGD update of the same schedule, rounded to mantissas."""
+    moves each matrix by gain[n] x the float SGD update of the same schedule, rounded to mantissas.
+    ``hold``: it applies nothing and reports the whole update as held below the weight LSB
+    (meta['pending_lsb'], as the native backend reports its residual accumulators)."""
     import sys
     import types
 
@@ -218,6 +220,11 @@ def _stand_in_chip(monkeypatch, gain: dict[str, float]):
         w = {n: np.asarray(getattr(compiled, n)) + np.rint(gain[n] * d[n] / V.dequantize(compiled, n, np.ones(1))[0]
                                                            ).astype(np.int64) for n in d}
         r = native.run(compiled, x)
+        if hold:
+            lsb = {n: V.dequantize(compiled, n, np.ones(1))[0] for n in d}
+            return RunResult(spikes=r.spikes, outputs=r.outputs, counts=r.counts, backend="standin",
+                             weights={n: np.asarray(getattr(compiled, n)) for n in d},
+                             meta={"pending_lsb": {n: gain[n] * d[n] / lsb[n] for n in d}})
         return RunResult(spikes=r.spikes, outputs=r.outputs, counts=r.counts, backend="standin", weights=w)
 
     mod = types.ModuleType("standin_backend")
@@ -247,6 +254,24 @@ def test_learning_gate_catches_wrong_updates(learn_artifact, monkeypatch, gain, 
     assert rep["passed"] == (not fails)
     if not fails:
         assert all(p["cosine"] > 0.9 and 0.85 < p["norm_ratio"] < 1.15 for p in per.values()), per  # rounding only
+
+
+def test_learning_gate_counts_the_update_held_below_the_weight_lsb(learn_artifact, monkeypatch):
+    """The gated update is the whole accumulated one: applied change + what the chip still holds below the
+    weight LSB. A chip that has applied nothing yet but holds the float update passes (cosine ~1), and the
+    applied change alone is reported beside it (NaN: nothing moved). Mutation: validate ignoring
+    meta['pending_lsb'] -> every matrix 'received no on-chip update', this fails."""
+    from neurochip.validate import Inputs, validate
+
+    _stand_in_chip(monkeypatch, {"w_in": 1.0, "w_rec": 1.0, "w_out": 1.0}, hold=True)
+    b = _short_batch(learn_artifact.n_in, learn_artifact.n_out)
+    rep, _ = validate(learn_artifact, backend="standin", learn=True, inputs=Inputs(b.x, b, "short"),
+                      learn_batch_size=8, tolerances={"accuracy_drop": 1.0})
+    per = rep["metrics"]["learning_per_projection"]
+    assert rep["passed"], rep["failures"]
+    for n, p in per.items():
+        assert p["cosine"] > 0.9 and 0.85 < p["norm_ratio"] < 1.15, (n, p)
+        assert np.isnan(p["cosine_applied"]) and p["norm_ratio_applied"] == 0.0, (n, p)
 
 
 def test_validate_asks_capabilities(artifact):
