@@ -98,3 +98,26 @@ def test_ray_executor_gives_the_local_results(tmp_path):
     run_sweep(spec, tmp_path / "local", workers=2, progress=False)
     run_sweep(spec, tmp_path / "ray", executor="ray", address="local", workers=2, progress=False)
     assert _results(tmp_path / "ray") == _results(tmp_path / "local")
+
+
+def test_cli_rerun_resumes_the_same_folder(tmp_path, capsys):
+    """The documented resume: the same `neurochip sweep SPEC -o OUT` again skips finished points (it was
+    refused by the generic 'output directory exists' check before); another spec in OUT is still refused."""
+    from neurochip.cli.main import main
+    spec = tmp_path / "s.toml"
+    spec.write_text('[sweep]\nname = "t"\n[base]\ntask.name = "evidence"\nnetwork.n_rec = 12\n'
+                    'train.iterations = 2\ntrain.batch_size = 2\ntrain.train_set_size = 4\ntrain.eval_batches = 1\n'
+                    'train.eval_every = 2\nanalysis.curvature_trials = 2\nanalysis.curvature_iters = 2\n'
+                    'analysis.curvature_all = false\n[grid]\n"train.seed" = [0]\n')
+    out = tmp_path / "o"
+    args = ["sweep", str(spec), "-o", str(out), "--workers", "1", "--no-progress"]
+    assert main(args) == 0
+    done = sorted((out / "points").glob("*.json"))
+    mtime = done[0].stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(args) == 0, capsys.readouterr().err
+    assert done[0].stat().st_mtime_ns == mtime              # not recomputed
+    other = tmp_path / "other.toml"
+    other.write_text(spec.read_text().replace('[0]', '[1]'))
+    assert main(["sweep", str(other), "-o", str(out), "--workers", "1", "--no-progress"]) == 2
+    assert "another sweep" in capsys.readouterr().err
