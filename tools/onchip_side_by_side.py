@@ -7,6 +7,11 @@ the chip's cumulative change against the float one per matrix.
 
     python tools/onchip_side_by_side.py [--task-opts '{"n_cues":3,"delay_ms":300.0}'] [--lr 0.2]
         [--eligibility factorised] [--batches 100] [--every 10] [--out docs/onchip_study/side_by_side_3cue]
+        [--float-form exact|pre_filt] [--weight-bits W --trace-bits B]
+
+``--float-form pre_filt``: the float side runs the chip's own per-neuron form (tools/factorised_forms.py)
+instead of exact e-prop, so a divergence is the chip's arithmetic, not the form; ``--weight-bits`` /
+``--trace-bits``: a variant of ``--chip`` with those widths (tools/onchip_study.variant_profile).
 """
 from __future__ import annotations
 
@@ -34,7 +39,14 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--float-form", default="exact", choices=["exact", "pre_filt"])
+    ap.add_argument("--weight-bits", type=int, default=None)
+    ap.add_argument("--trace-bits", type=int, default=None)
     a = ap.parse_args(argv)
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from factorised_forms import form_grads
+    from onchip_study import variant_profile
     from neurochip.backends import get_backend
     from neurochip.backends.native import tables_for
     from neurochip.backends.native_learn import _dense_from_csr
@@ -47,7 +59,8 @@ def main(argv=None) -> int:
            "network": json.loads(a.net_opts)}
     task, net, rule, _, _ = build(cfg)
     rule = replace(rule, optimizer="sgd", lr=a.lr)
-    c = compile_net(net, a.chip, rule)
+    prof = variant_profile(a.chip, a.weight_bits, a.trace_bits, Path("out/onchip_side_by_side/profiles"))
+    c = compile_net(net, prof, rule)
     c = prepare_rule(c, lr=a.lr, eligibility=a.eligibility, rounding="nearest", batch_size=a.batch)
     nat = get_backend("native")
     tb = tables_for(c)
@@ -57,9 +70,11 @@ def main(argv=None) -> int:
     state, fnet, rows = None, net, []
     for it in range(a.batches):
         b = task.batch(a.batch, "train", it)
-        r = nat.run(c, b.x, learn=True, targets=b, batch_size=a.batch, record=("outputs",), seed=it, state=state)
+        r = nat.run(c, b.x, learn=True, targets=b, batch_size=a.batch, record=("outputs", "spikes"), seed=it, state=state)
         state = r.meta["learn_state"]
         g, floss, fm = grads(fnet, rule, b)
+        if a.float_form != "exact":
+            g = form_grads(fnet, rule, b, a.float_form)[0]
         fnet = fnet.with_weights(w_in=fnet.w_in - a.lr * g.w_in, w_rec=(fnet.w_rec - a.lr * g.w_rec) * fnet.rec_mask,
                                  w_out=fnet.w_out - a.lr * g.w_out)
         if (it + 1) % a.every and it + 1 != a.batches:
@@ -68,7 +83,9 @@ def main(argv=None) -> int:
                 "w_rec": _dense_from_csr(tb.rec_ptr, tb.rec_idx, state.rec_w, c.n_rec, c.n_rec).astype(float),
                 "w_out": state.w_out_t.T.astype(float)}
         row = {"batch": it + 1, "float_loss": float(floss), "float_rate_hz": float(fm["rate_hz"]),
-               "chip_loss": float(np.mean(r.meta["trial_loss"]))}   # per trial: mean CE over its masked steps
+               "chip_loss": float(np.mean(r.meta["trial_loss"])),    # per trial: mean CE over its masked steps
+               "chip_rate_hz": r.meta.get("spike_rate_hz"), "chip_saturations": int(r.meta.get("learning_saturations", 0)),
+               "weight_clips": int(r.meta.get("weight_clips", 0))}
         for n in chip:
             dc = chip[n] - w0[n]
             df = (getattr(fnet, n) - getattr(net, n)) / lsb[n]
