@@ -118,3 +118,17 @@ def test_onchip_rstdp_run_small():
     assert r.events["reward_broadcasts"] == 12 and r.events["weight_writes"] > 0
     silent = b.x.sum((0, 1)) == 0
     assert (r.w_in[:, silent] == (np.asarray(c.w_in)[:, silent] >> 1 << 1)).all()
+
+
+@pytest.mark.parametrize("name", ["stdp", "rstdp"])
+def test_compile_refuses_to_lower_the_stdp_family_as_eprop(name):
+    """compile(rule=stdp) used to go through the e-prop lowering (a CompiledRule with zero feedback named
+    'stdp': `run --learn` then trained e-prop's regulariser and readout, not STDP). It is refused in one line
+    naming the path that runs the rule on chip. Mutation: drop the check in lower_rule -> compiles, fails."""
+    from neurochip.compiler import compile as compile_net
+    from neurochip.errors import ConfigError
+    from neurochip.network import NeuronParams, init_network
+    from neurochip.rules import LearningRule
+    net = init_network(6, 10, 2, NeuronParams(kind="lif"), seed=0)
+    with pytest.raises(ConfigError, match=f"rule '{name}' runs on chip through its own lowering"):
+        compile_net(net, "loihi2", LearningRule(name))

@@ -18,8 +18,9 @@ float side (read by ``neurochip.learning.gradients`` and ``neurochip.learning.op
                                          are not read). Grads are descent directions: SGD with lr = 1
                                          applies exactly the rule's weight change. None = gradient rule
     lower(net, rule, compiled, **kw)   optional: the rule's own on-chip lowering for a compiled network
-                                         (STDP family: ``compiler.lower_stdp.lower_stdp``; not yet called
-                                         by ``compiler.lower_rule``)
+                                         (STDP family: ``compiler.lower_stdp.lower_stdp``; not called by
+                                         ``compiler.lower_rule``, which refuses such a rule rather than
+                                         lowering it as e-prop)
     native_learn(compiled, lowering, x, ...)   optional: the rule's own on-chip learning run
                                          (STDP family: ``backends.native_stdp.run_onchip``)
     carried        optional: extra trainable state the trainer carries across updates (the synthetic-
