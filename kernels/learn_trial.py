@@ -126,21 +126,40 @@ def elig_row(eb, hh, pa, ptr, idx, i, pre, prep, psi, Lg, Rg, qj, adapt, stoch, 
 
 
 @njit(cache=True)
-def outer_row(pa, ptr, idx, Mt, Mr, i, pre_t, pre_r, sh):
+def outer_row(pa, ptr, idx, Mt, Mr, i, pre_t, pre_r, sh, act, n_act):
     """Factorised products of presynaptic row i: pa_q += rnd((Mt_j pre_t + Mr_j pre_r) >> sh) (int64, no clip):
-    the task factor Mt times the kappa-filtered pre trace, the regulariser factor Mr times the pre trace."""
+    the task factor Mt times the kappa-filtered pre trace, the regulariser factor Mr times the pre trace.
+
+    act[:n_act]: the post neurons with a nonzero factor this step (ascending). Only they are visited: a zero
+    factor pair adds rnd(0) = 0, so the skip is exact; psi_j = 0 for most neurons most of the time (70-87 % of
+    neuron-steps on the evidence network) and L_j = 0 outside the readout's mask."""
     a = ptr[i]
     n = ptr[i + 1] - a
     pr = pa[a:a + n]
     ir = idx[a:a + n]
     if n == Mt.shape[0]:
-        # full row (ascending unique targets, ir[k] == k), e.g. a dense input projection: no gather, vectorises
-        for k in range(n):
-            pr[k] += rnd(Mt[k] * pre_t + Mr[k] * pre_r, sh)
+        # full row (ascending unique targets, ir[k] == k), e.g. a dense input projection: index by j directly
+        for q in range(n_act):
+            j = act[q]
+            pr[j] += rnd(Mt[j] * pre_t + Mr[j] * pre_r, sh)
         return
     for k in range(n):
         j = np.uint32(ir[k])
-        pr[k] += rnd(Mt[j] * pre_t + Mr[j] * pre_r, sh)
+        m = Mt[j]
+        r = Mr[j]
+        if m != 0 or r != 0:
+            pr[k] += rnd(m * pre_t + r * pre_r, sh)
+
+
+@njit(cache=True, inline="always")
+def active_posts(Mt, Mr, act) -> int:
+    """Fill act with the post indices j where Mt_j or Mr_j is nonzero (ascending); returns their count."""
+    n_act = 0
+    for j in range(Mt.shape[0]):
+        if Mt[j] != 0 or Mr[j] != 0:
+            act[n_act] = j
+            n_act += 1
+    return n_act
 
 
 @njit(cache=True)
@@ -195,6 +214,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     fr = np.full(n_rec, np.int64(C.f0_code))           # rate trace starts at the target: no signal at t = 0
     rr = np.zeros(n_rec, np.int64)
     Lg_in = np.zeros(n_rec, np.int64)
+    act = np.zeros(n_rec, np.int64)                    # factorised: post neurons with a nonzero factor this step
     Rg_in = np.zeros(n_rec, np.int64)
     Lg_rec = np.zeros(n_rec, np.int64)
     Rg_rec = np.zeros(n_rec, np.int64)
@@ -402,16 +422,20 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 for j in range(n_rec):
                     Lg_in[j] = rsh(rsh(L[j] * psi[j], C.pre_t) * gt[0], msh)
                     Rg_in[j] = rsh(rsh(rr[j] * psi[j], C.pre_r) * gr[0], msh)
-                for i in range(n_in):
-                    if pk_in[i] != 0:         # pk = 0 implies xbar = 0 (pk >= xbar >= 0): the row adds 0
-                        outer_row(pa_in, in_ptr, in_idx, Lg_in, Rg_in, i, pk_in[i], xbar[i], sh_in)
+                na = active_posts(Lg_in, Rg_in, act)
+                if na > 0:
+                    for i in range(n_in):
+                        if pk_in[i] != 0:     # pk = 0 implies xbar = 0 (pk >= xbar >= 0): the row adds 0
+                            outer_row(pa_in, in_ptr, in_idx, Lg_in, Rg_in, i, pk_in[i], xbar[i], sh_in, act, na)
             if train_rec:
                 for j in range(n_rec):
                     Lg_rec[j] = rsh(rsh(L[j] * psi[j], C.pre_t) * gt[1], msh)
                     Rg_rec[j] = rsh(rsh(rr[j] * psi[j], C.pre_r) * gr[1], msh)
-                for i in range(n_rec):
-                    if pk_rec[i] != 0:
-                        outer_row(pa_rec, rec_ptr, rec_idx, Lg_rec, Rg_rec, i, pk_rec[i], zbar[i], sh_rec)
+                na = active_posts(Lg_rec, Rg_rec, act)
+                if na > 0:
+                    for i in range(n_rec):
+                        if pk_rec[i] != 0:
+                            outer_row(pa_rec, rec_ptr, rec_idx, Lg_rec, Rg_rec, i, pk_rec[i], zbar[i], sh_rec, act, na)
             n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
             cnt[L_BITS_R] += n_el * C.acc_bits
             cnt[L_BITS_W] += n_el * C.acc_bits
