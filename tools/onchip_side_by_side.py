@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--task-opts", default='{"n_cues":3,"delay_ms":300.0}')
     ap.add_argument("--net-opts", default="{}")
+    ap.add_argument("--rule-opts", default="{}", help="JSON rule options (e.g. '{\"reg_rate\": 0.0}')")
     ap.add_argument("--chip", default="loihi2")
     ap.add_argument("--lr", type=float, default=0.2)
     ap.add_argument("--eligibility", default="factorised")
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
     from neurochip.train import build
 
     cfg = {"task": {"name": "evidence", **json.loads(a.task_opts)}, "train": {"seed": a.seed},
-           "network": json.loads(a.net_opts)}
+           "network": json.loads(a.net_opts), "rule": json.loads(a.rule_opts)}
     task, net, rule, _, _ = build(cfg)
     rule = replace(rule, optimizer="sgd", lr=a.lr)
     prof = variant_profile(a.chip, a.weight_bits, a.trace_bits, Path("out/onchip_side_by_side/profiles"))
