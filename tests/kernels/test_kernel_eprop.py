@@ -209,6 +209,11 @@ def _assert_equal_to_oracle(c, r, w, out):
     np.testing.assert_array_equal(A_in, np.array(out["A_in"]))
     np.testing.assert_array_equal(st_.acc_out.T, np.array(out["A_out"]))
     assert st_.gain_exp.tolist() == out["gain"]
+    # the pending update validate adds to the applied change: minus the oracle's accumulators / 2^frac, in
+    # weight LSBs, dense [post, pre] (a sign or layout slip here would misalign validate's comparison)
+    k = 2.0 ** c.rule.frac_bits
+    np.testing.assert_array_equal(r.meta["pending_lsb"]["w_in"], -np.array(out["A_in"], np.float64) / k)
+    np.testing.assert_array_equal(r.meta["pending_lsb"]["w_out"], -np.array(out["A_out"], np.float64) / k)
 
 
 @pytest.mark.parametrize("elig,kind,profile,rounding", [
