@@ -1,7 +1,11 @@
 """Float e-prop continued on the demo's on-chip trials, from the float weights and from the chip's own
 (dequantised) weights: the two "float continued" references for the issue-13 fine-tuning target.
 
-    python tools/finetune_float_reference.py OUT/demo [LR]
+    python tools/finetune_float_reference.py OUT/demo [LR] [FORM]
+
+FORM (default exact): a per-neuron eligibility form of tools/factorised_forms.py (pre_filt = the chip's
+factorised form, pre_filt_a_meanfield, exact_noadapt) in place of exact e-prop, to tell the form's effect
+from the chip's arithmetic.
 
 Reads OUT/demo/compiled (the artifact `neurochip demo` wrote), draws the demo's on-chip learning trials as its
 on-chip stage does (`neurochip.onchip.train_onchip`: task.batch([onchip] batch_size, 'train', i) for
@@ -37,6 +41,10 @@ def main(argv=None) -> int:
     oc, vc = cfg["onchip"], cfg["validate"]
     rule = _float_rule(c)
     lr = float(argv[1]) if len(argv) > 1 else float(rule.lr)
+    form = argv[2] if len(argv) > 2 else "exact"
+    if form != "exact":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from factorised_forms import form_grads
     task = get_task(cfg["task"]["name"], seed=int(cfg["task"]["seed"]))
     test = task.batch(int(vc["trials"]), "test", 0)
     f0 = float_network(c)
@@ -49,12 +57,15 @@ def main(argv=None) -> int:
         a0 = acc(net)
         for _ in range(int(oc["epochs"])):
             for i in range(-(-int(oc["trials"]) // bs)):
-                g = weight_change(net, rule, task.batch(bs, "train", i), lr=lr)
+                if form == "exact":
+                    g = weight_change(net, rule, task.batch(bs, "train", i), lr=lr)
+                else:
+                    g = form_grads(net, rule, task.batch(bs, "train", i), form)[0].scale(-lr)
                 net = net.with_weights(w_in=net.w_in + g.w_in, w_rec=net.w_rec + g.w_rec, w_out=net.w_out + g.w_out,
                                        b_out=net.b_out + g.b_out)
         rows[name] = {"before": a0, "after": acc(net)}
-        print(f"float SGD lr {lr:g} from {name}: held-out {a0:.4f} -> {rows[name]['after']:.4f}", flush=True)
-    write_json(out / "finetune_float_reference.json", {"lr": lr, "rule": rule.name, "trials": int(oc["trials"]),
+        print(f"float SGD lr {lr:g} form {form} from {name}: held-out {a0:.4f} -> {rows[name]['after']:.4f}", flush=True)
+    write_json(out / f"finetune_float_reference_{form}_{lr:g}.json", {"lr": lr, "form": form, "rule": rule.name, "trials": int(oc["trials"]),
                                                       "epochs": int(oc["epochs"]), "batch_size": bs, "rows": rows})
     return 0
 
