@@ -137,7 +137,12 @@ def _verdict(s: dict) -> list[str]:
     else:
         head = (f"<p class='bad'>Validation FAILED ({len(fails)} check(s)); the demo exits non-zero.</p>"
                 "<ul class='fail'>" + "".join(f"<li>{html.escape(f)}</li>" for f in fails) + "</ul>")
-    return [head]
+    out = [head]
+    lo = s["stages"].get("learn on-chip", {})
+    verdict = str(lo.get("verdict") or "")
+    if verdict.startswith("WARNING"):   # within tolerance, but a learning step that lowered accuracy is said up front
+        out.append(f"<p class='bad'>{html.escape(verdict)}</p>")
+    return out
 
 
 def _quant_rows(d: Path) -> list[dict[str, Any]]:

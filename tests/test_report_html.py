@@ -55,6 +55,13 @@ def test_report_shows_verdict_chips_quantisation_and_provenance(tmp_path):
     assert "(figure chip_comparison.png not produced by this run)" in text  # missing pieces are said to be
     write_main_report(tmp_path, _summary([]))
     assert "Validation PASSED" in (tmp_path / "report.html").read_text()
+    # a passing run whose on-chip step lowered accuracy (within tolerance) says so under the verdict
+    s = _summary([])
+    s["stages"]["learn on-chip"]["verdict"] = "WARNING: on-chip learning LOWERED held-out accuracy from 0.85 to 0.84"
+    write_main_report(tmp_path, s)
+    doc = (tmp_path / "report.html").read_text()
+    summary = doc[doc.index("Validation PASSED"):doc.index("Accuracy and energy per chip")]
+    assert "LOWERED held-out accuracy from 0.85 to 0.84" in summary
 
 
 def test_tables_scroll_inside_their_box():
