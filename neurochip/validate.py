@@ -176,7 +176,10 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
     # power-of-two gain per matrix at run time, the 'adam_equivalent' lr mode, reports it in meta; 0 = plain SGD)
     ge = list(r.meta.get("gain_exp") or (0, 0, 0))
     mult = {n: 2.0 ** int(ge[i]) for i, n in enumerate(("w_in", "w_rec", "w_out"))}
-    w0 = {n: dequantize(compiled, n, getattr(compiled, n)) for n in names}
+    # the chip's starting weights, dequantised: the learned change is measured from them, and the float
+    # reference below starts from them too
+    start = {n: dequantize(compiled, n, getattr(compiled, n)) for n in ("w_in", "w_rec", "w_out")}
+    w0 = {n: start[n] for n in names}
     d_chip = {n: dequantize(compiled, n, r.weights[n]) - w0[n] for n in names}
     exists = {n: (_dense(compiled.rec_mask).astype(bool) if n == "w_rec" else np.ones(w0[n].shape, bool)) for n in names}
     moved = {n: float(np.mean((_dense(r.weights[n]) != _dense(getattr(compiled, n)))[exists[n]])) if exists[n].any()
@@ -188,7 +191,6 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
              for n in names}
     # float SGD along the same mini-batches from the SAME weights, the chip's (dequantised), weights updated
     # after each (the chip's schedule): it isolates the learning from the quantisation of the starting point
-    start = {n: dequantize(compiled, n, getattr(compiled, n)) for n in ("w_in", "w_rec", "w_out")}
     net = net.with_weights(**start)
     d_ref = {n: np.zeros_like(w0[n]) for n in names}
     cur = net
