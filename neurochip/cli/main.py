@@ -143,6 +143,10 @@ def _install_interrupt_handling():
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The CLI. ``argv`` None: run as the program (the ``neurochip`` script, ``python -m``), which after a
+    Ctrl-C ends the process at once (exit 130); with an explicit ``argv`` (a library call, the tests) it
+    returns the exit code instead."""
+    as_program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
@@ -155,9 +159,17 @@ def main(argv: list[str] | None = None) -> int:
     debug = bool(os.environ.get("NEUROCHIP_DEBUG"))
     restore = _install_interrupt_handling()
     try:
-        return _run(parser, args, argv, debug)
+        rc = _run(parser, args, argv, debug)
     finally:
         restore()
+    if rc == 130 and _interrupted and as_program:
+        # Everything is cleaned up by now (staged outputs removed, children stopped). A Ctrl-C that landed in
+        # the middle of a Numba/LLVM compile can leave LLVM in a state whose finalisers crash the interpreter
+        # at exit (seen in CI: SIGSEGV after the "interrupted" line), so the program ends here, without them.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    return rc
 
 
 def _run(parser, args, argv, debug: bool) -> int:
