@@ -29,8 +29,6 @@ RULES = ("eprop_symmetric", "eprop_random", "eprop_adaptive", "eprop_sign", "rfl
 
 def _row(rule: str, chip: str, rep: dict, b: dict) -> dict:
     mem = rep.get("memory") or {}
-    n_syn = None
-    lr = rep.get("learning") or {}
     return {"rule": rule, "chip": chip, "mode": b.get("mode"), "approximations": b.get("approximations") or [],
             "infer_uj": b.get("dynamic_infer_uj") if b.get("dynamic_infer_uj") is not None else b.get("all_in_infer_uj"),
             "learn_uj": b.get("dynamic_learn_uj") if b.get("dynamic_learn_uj") is not None else b.get("all_in_learn_uj"),
@@ -38,7 +36,7 @@ def _row(rule: str, chip: str, rep: dict, b: dict) -> dict:
             "unpriced": b.get("unpriced") or [], "static_uj": b.get("static_uj"),
             "bptt_uj": (rep.get("bptt") or {}).get("per_trial_uj"),
             "memory_kib": mem.get("total_kib"), "memory": {k: v for k, v in mem.items() if not isinstance(v, (dict, list))},
-            "learning_pj": lr.get("learning_pj"), "n_syn": n_syn}
+            "learning_pj": (rep.get("learning") or {}).get("learning_pj")}
 
 
 def main(argv=None) -> int:

@@ -212,7 +212,7 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     if not rule.is_local:
         raise ConfigError(f"rule {rule.name!r} has no local online form a chip can run; on-chip rules: "
                           f"{', '.join(rulebook.local_names())}")
-    if getattr(rulebook.get(rule.name), "lower", None) is not None:
+    if rulebook.get(rule.name).lower is not None:
         # the STDP family has its own lowering and learning run (Loihi's sum-of-products engine); lowered here
         # it would become e-prop with zero feedback, i.e. not the rule: refuse rather than mislabel
         raise ConfigError(f"rule {rule.name!r} runs on chip through its own lowering, not compile(rule=...): compile "

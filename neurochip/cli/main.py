@@ -78,8 +78,8 @@ def _check_outdir(args) -> None:
     from pathlib import Path
     from ..errors import ConfigError
     out = getattr(args, "out", None) or getattr(args, "outdir", None)
-    if out is None or getattr(args, "command", None) == "sweep":
-        return  # a sweep resumes its own folder; it refuses one made by another spec itself (prepare_outdir)
+    if out is None or getattr(args, "resumes_outdir", False):
+        return  # a command that resumes its own folder checks it itself (sweep: prepare_outdir)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output path {out} exists and is not a directory")

@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
                    help="run on Ray at this address ('local' starts a local Ray instance); default: a local process pool")
     p.add_argument("--force", action="store_true", help="replace an OUTDIR that holds a different sweep")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, resumes_outdir=True)   # resumes its own folder (prepare_outdir refuses another spec's)
 
 
 def run(args) -> int:
