@@ -119,8 +119,17 @@ def _on_sigint(signum, frame):
 
 
 def _quiet_unraisable(u) -> None:
-    """Drop the "Exception ignored" report of an interrupt swallowed in a callback; report anything else."""
-    if _interrupted or (u.exc_type is not None and issubclass(u.exc_type, KeyboardInterrupt)):
+    """An interrupt swallowed in a callback is delivered again, once, to the main thread (a library that then
+    carries on would otherwise ignore the Ctrl-C: seen as a demo that kept training); its "Exception
+    ignored" report is dropped. Anything else is reported as Python would."""
+    if u.exc_type is not None and issubclass(u.exc_type, KeyboardInterrupt):
+        import _thread
+        import threading
+        # one re-delivery per swallowed interrupt, from another thread so that it lands after the callback
+        # has returned; a re-delivery swallowed again comes back here
+        threading.Timer(0.05, _thread.interrupt_main).start()
+        return
+    if _interrupted:
         return
     sys.__unraisablehook__(u)
 
