@@ -104,7 +104,16 @@ def elig_row(eb, hh, pa, ptr, idx, i, pre, prep, psi, Lg, Rg, qj, adapt, stoch, 
         hq = np.int64(0)
         if adapt:
             hold = np.int64(hr[k])
-            hq = tdec(hold, (np.int64(1) << D) - da, D) + rsh(qj[j] * (prep - hold), q_frac)
+            if stoch:
+                # one unbiased rounding of decay + increment at 2^-max(q_frac, D) (<= 32 bits): both are far below one
+                # trace LSB per step (tau_a = 2000 steps: decay 1e-3 h; c_a beta psi (pre - h) ~ 0.3 for an input
+                # trace), so truncation would drain h by 1 LSB per step and nearest would drop every increment.
+                # Bits 31..32-hs of the row hash (rot32): disjoint from the top bits that e and ebar use
+                hs = max(q_frac, D)
+                hq = srnd(((hold * ((np.int64(1) << D) - da)) << (hs - D)) + ((qj[j] * (prep - hold)) << (hs - q_frac)),
+                          hs, (rbuf[k] << uint64(32)) | (rbuf[k] >> uint64(32)))
+            else:
+                hq = tdec(hold, (np.int64(1) << D) - da, D) + rsh(qj[j] * (prep - hold), q_frac)
             hr[k] = hq
             live |= hq
         if stoch:

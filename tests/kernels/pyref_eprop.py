@@ -233,7 +233,14 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
                             continue
                         hq = 0
                         if R.adapt:
-                            hq = trunc0(H[j][i] * (one - int(c.da)), D) + rshift(q[j] * (prep - H[j][i]), R.q_frac)
+                            if tstoch:          # one stochastic rounding, hash bits 31..(32 - q_frac) of kq
+                                rh = splitmix64(kq)
+                                rh = ((rh << 32) | (rh >> 32)) & M64
+                                hs = max(R.q_frac, D)
+                                hq = ((H[j][i] * (one - int(c.da)) << (hs - D)) + (q[j] * (prep - H[j][i]) << (hs - R.q_frac))
+                                      + (rh >> (64 - hs))) >> hs
+                            else:
+                                hq = trunc0(H[j][i] * (one - int(c.da)), D) + rshift(q[j] * (prep - H[j][i]), R.q_frac)
                             H[j][i] = hq
                         if tstoch:
                             e = srshift(psi[j] * (pre - hq), R.e_shift, kq)
