@@ -32,6 +32,10 @@ def report_text(report: dict, max_cores: int = 24) -> str:
                f"scale_out {q['scale_out']:.6g}, decays du/dv/da/dk = {q['decays']['du']}/{q['decays']['dv']}/"
                f"{q['decays']['da']}/{q['decays']['dk']}, rounding {q['rounding']}")
     out.append("")
+    rl = report.get("rule") or {}
+    if rl.get("status") == "lowered":
+        out.append(rule_text(rl, n["kind"]))
+        out.append("")
     pc = p["per_core"]
     lim = p["limits"]
     k = len(pc["neurons"])
@@ -54,3 +58,22 @@ def report_text(report: dict, max_cores: int = 24) -> str:
         ["learning state (bits)", report["learning_state_bits"]],
     ]))
     return "\n".join(out)
+
+
+def rule_text(rl: dict, kind: str) -> str:
+    """One paragraph on the lowered on-chip rule: form, rounding, rate, widths, and what the form drops."""
+    w = rl.get("widths", {})
+    lr = rl.get("lr", {})
+    lr_s = f"lr {lr.get('float')} ({lr.get('mode')})" if isinstance(lr, dict) else f"lr {lr}"
+    line = (f"on-chip rule {rl.get('rule')}: {rl.get('eligibility')} eligibility, weight rounding {rl.get('rounding')}, "
+            f"trace rounding {rl.get('trace_rounding')}, {lr_s}, batch {rl.get('batch')}; widths trace {w.get('trace')}, "
+            f"eligibility {w.get('elig')}, accumulator {w.get('accumulator')} ({w.get('frac')} below the weight LSB)")
+    if "alif" in str(kind).lower() and not rl.get("adaptation_eligibility", True):
+        why = ("the factorised (per-neuron) form has no per-synapse eps^a" if rl.get("eligibility") == "factorised"
+               else "the rule does not keep it")
+        line += (f"\nnote: the adaptation eligibility (eps^a) is dropped ({why}); on ALIF tasks whose memory lives in "
+                 f"the adaptation this learns worse than e-prop (docs/onchip_learning.md); per_synapse keeps it")
+    elif "alif" in str(kind).lower() and rl.get("eligibility") == "per_synapse" and rl.get("trace_rounding") == "trunc":
+        line += ("\nnote: with truncating trace rounding the adaptation eligibility's per-step change (below one trace "
+                 "LSB) is lost at narrow traces; stochastic trace rounding keeps it (docs/fixed_point.md)")
+    return line

@@ -197,3 +197,18 @@ def test_kernel_rnd_is_symmetric_nearest(x, k):
     want = int(math.copysign(math.floor(abs(x) / 2 ** k + 0.5), x)) if x else 0
     assert rnd(np.int64(x), np.int64(k)) == want
     assert rnd(np.int64(-x), np.int64(k)) == -want
+
+
+def test_report_text_names_the_rule_and_what_its_form_drops(compiled):
+    """The compile report prints the lowered rule, and warns when an ALIF network's rule loses eps^a."""
+    from neurochip.compiler.table import report_text
+    net, c = compiled                                  # ALIF, per_synapse, stochastic traces: eps^a kept
+    txt = report_text(c.report)
+    assert "on-chip rule eprop_random: per_synapse eligibility" in txt and "trace 7" in txt
+    assert "eps^a" not in txt
+    cf = _c(net, eligibility="factorised")
+    assert "adaptation eligibility (eps^a) is dropped" in report_text(cf.report)
+    ct = _c(net, trace_rounding="trunc")
+    assert "truncating trace rounding" in report_text(ct.report)
+    lif = init_network(6, 12, 2, NeuronParams(kind="lif"), seed=0)
+    assert "eps^a" not in report_text(_c(lif, eligibility="factorised").report)   # LIF: nothing to drop
