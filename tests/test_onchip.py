@@ -216,13 +216,23 @@ def test_cli_learn_writes_curve_atomically(artifact, tmp_path):
     worse = c["before"] - c["after"] > 0.05                     # validate's accuracy_drop tolerance
     assert p.returncode == (4 if worse else 0), p.stderr
     names = sorted(f.name for f in out.iterdir())
-    assert names == ["learned.json", "learned.npz", "onchip_curve.json", "onchip_curve.png", "raster.png", "run.json"]
+    assert names == ["compiled_learned.json", "compiled_learned.npz", "learned.json", "learned.npz", "onchip_curve.json",
+                     "onchip_curve.png", "raster.png", "run.json"]
     r = json.loads((out / "run.json").read_text())
     c = json.loads((out / "onchip_curve.json").read_text())
     assert r["learning"]["iterations"] == 2 and len(c["points"]) == 3
     assert r["test"]["accuracy"] == c["after"]                 # the final point is the reported held-out figure
     assert ("on-chip learning" in p.stdout) or ("LOWERED" in p.stdout)
     assert not list(tmp_path.glob(".run.*"))
+    # the learned network is a compiled artifact: running it on the same held-out draw gives the final point,
+    # and its weights are the learned ones (not the starting artifact's)
+    from neurochip.compiler.artifact import CompiledNetwork
+    lw = np.load(out / "learned.npz")
+    cl = CompiledNetwork.load(out / "compiled_learned")
+    assert np.array_equal(np.asarray(cl.w_in.toarray() if hasattr(cl.w_in, "toarray") else cl.w_in), lw["w_in"])
+    p2 = _cli("run", out / "compiled_learned", "--trials", 4, "-o", tmp_path / "again")
+    assert p2.returncode == 0, p2.stderr
+    assert json.loads((tmp_path / "again" / "run.json").read_text())["test"]["accuracy"] == c["after"]
 
 
 def test_cli_learn_that_lowers_accuracy_exits_4_with_outputs(artifact, tmp_path, monkeypatch, capsys):

@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
                     "--eval-every iterations on the held-out 'test' draw (--test-trials trials, never trained on). "
                     "Prints accuracy (or nmse), mean spike rate (Hz) and event counts; writes OUTDIR/run.json, "
                     "OUTDIR/raster.png and, with --learn, OUTDIR/learned.npz + learned.json (integer weight mantissas and the float "
-                    "readout bias b_out) and "
+                    "readout bias b_out), OUTDIR/compiled_learned.npz + .json (the learned network as a compiled "
+                    "artifact, for run / validate / bench) and "
                     "the learning curve OUTDIR/onchip_curve.json + onchip_curve.png.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("artifact", help="compiled artifact: <stem> of <stem>.npz + <stem>.json (or its directory)")
@@ -171,6 +172,8 @@ def run(args) -> int:
                              else np.asarray(getattr(c, k))) for k in ("w_in", "w_rec", "w_out", "b_out")},
                         {"rule": c.rule.to_dict() if c.rule is not None else None, "curve": learned.curve})
             write_curve(d, learned.curve)
+            # the learned network as a compiled artifact: run / validate / bench / nir take it like compile's output
+            c.save(d / "compiled_learned")
     for k, v in metrics.items():
         print(f"test {k}: {v:.4f}")
     print(f"spike rate: {rate:.2f} Hz")
@@ -179,7 +182,8 @@ def run(args) -> int:
     if learned is not None:
         print(verdict(learned.curve))
     print(f"wrote {out / 'run.json'}, {out / 'raster.png'}" +
-          (f", {out / 'learned.npz'}, {out / 'onchip_curve.png'}" if learned is not None else ""))
+          (f", {out / 'learned.npz'}, {out / 'compiled_learned.npz'}, {out / 'onchip_curve.png'}"
+           if learned is not None else ""))
     if learned is not None and learned.curve.get("metric") == "accuracy":
         # on-chip learning that made the network worse than validate's tolerance is a failure (exit 4), as in
         # the demo, never a silent success: every output is written above, so nothing is lost
