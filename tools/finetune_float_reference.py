@@ -1,7 +1,9 @@
 """Float e-prop continued on the demo's on-chip trials, from the float weights and from the chip's own
 (dequantised) weights: the two "float continued" references for the issue-13 fine-tuning target.
 
-    python tools/finetune_float_reference.py OUT/demo [LR] [FORM]
+    python tools/finetune_float_reference.py OUT/demo [LR] [FORM] [N_TEST]
+
+N_TEST: held-out trials (default the demo's [validate] trials; more trials, smaller standard error).
 
 FORM (default exact): a per-neuron eligibility form of tools/factorised_forms.py (pre_filt = the chip's
 factorised form, pre_filt_a_meanfield, exact_noadapt) in place of exact e-prop, to tell the form's effect
@@ -46,7 +48,8 @@ def main(argv=None) -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from factorised_forms import form_grads
     task = get_task(cfg["task"]["name"], seed=int(cfg["task"]["seed"]))
-    test = task.batch(int(vc["trials"]), "test", 0)
+    n_test = int(argv[3]) if len(argv) > 3 else int(vc["trials"])
+    test = task.batch(n_test, "test", 0)
     f0 = float_network(c)
     starts = {"float weights": f0,
               "chip weights (dequantised)": f0.with_weights(**{n: dequantize(c, n, getattr(c, n)) for n in ("w_in", "w_rec", "w_out")})}
@@ -65,7 +68,7 @@ def main(argv=None) -> int:
                                        b_out=net.b_out + g.b_out)
         rows[name] = {"before": a0, "after": acc(net)}
         print(f"float SGD lr {lr:g} form {form} from {name}: held-out {a0:.4f} -> {rows[name]['after']:.4f}", flush=True)
-    write_json(out / f"finetune_float_reference_{form}_{lr:g}.json", {"lr": lr, "form": form, "rule": rule.name, "trials": int(oc["trials"]),
+    write_json(out / f"finetune_float_reference_{form}_{lr:g}_{n_test}.json", {"lr": lr, "form": form, "rule": rule.name, "n_test": n_test, "trials": int(oc["trials"]),
                                                       "epochs": int(oc["epochs"]), "batch_size": bs, "rows": rows})
     return 0
 
