@@ -321,11 +321,17 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
     sub = test if n_mid == n_all else test.__class__(x=test.x[:n_mid], target=test.target[:n_mid], loss=test.loss,
                                                          mask=test.mask[:n_mid], meta=test.meta)
 
-    def evaluate(c, b=test) -> dict:
+    right = {}                                   # whole-set per-decision correctness, before / after ('ce')
+
+    def evaluate(c, b=test, tag=None) -> dict:
         r = be.run(c, b.x)
+        if tag is not None and b.loss == "ce":
+            from .learning.losses import decisions
+            p_, t_ = decisions(np.asarray(r.outputs), np.asarray(b.target), np.asarray(b.mask, bool))
+            right[tag] = (p_ == t_).astype(np.float64)
         return chip_metrics(r.outputs, b)
 
-    m0 = evaluate(compiled)
+    m0 = evaluate(compiled, tag="before")
     s0 = m0 if n_mid == n_all else evaluate(compiled, sub)
     m_last = m0
     # every point scores the same n_mid held-out trials (a consistent curve); the first and the last point
@@ -366,13 +372,13 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
                                                              mask=tg["mask"]))
                 hist = (r.meta.get("epochs") or [{}])[-1]
                 last = ep == int(plan.epochs) - 1 and start + n_it == int(plan.iterations)
-                m = evaluate(c, sub)
+                m = evaluate(c, sub, tag="after" if (last and n_mid == n_all) else None)
                 pt = {"iteration": done, "trials": done * B, f"heldout_{key}": m[key], "heldout_trials": n_mid,
                       f"train_{key}": tr[key], "wall_s": round(time.perf_counter() - t_start, 3)}
                 if "loss" in hist:
                     pt["train_loss"] = float(hist["loss"])
                 if last:
-                    m_last = m if n_mid == n_all else evaluate(c)
+                    m_last = m if n_mid == n_all else evaluate(c, tag="after")
                     pt[f"heldout_all_{key}"] = m_last[key]
                 points.append(pt)
                 if callback:
@@ -392,6 +398,11 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
              "first_index": int(plan.first_index), "points": points, "before": before, "after": after,
              "before_metrics": m0, "after_metrics": m_last,
              "delta": after - before, "lowered": bool(worse), "events": events, "wall_s": round(time.perf_counter() - t_start, 3)}
+    if "before" in right and "after" in right:
+        # paired standard error of the accuracy change: the same held-out decisions scored before and after
+        d = right["after"] - right["before"]
+        curve["delta_se"] = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
+        curve["decisions"] = int(d.size)
     return OnchipResult(c, curve)
 
 
@@ -404,10 +415,18 @@ def verdict(curve: dict) -> str:
     """One line: what on-chip learning did to the held-out metric."""
     k = curve["metric"]
     b, a = curve["before"], curve["after"]
+    se = curve.get("delta_se")
+    noise = ""
+    if se is not None and np.isfinite(se):
+        # how large the change is against the held-out set's resolution (paired over the same decisions)
+        z = abs(a - b) / se if se > 0 else float("inf")
+        noise = (f"; change {100 * (a - b):+.1f} +- {100 * se:.1f} points (paired standard error over "
+                 f"{curve.get('decisions')} held-out decisions, {z:.1f} SE)")
     if curve.get("lowered"):
         return (f"WARNING: on-chip learning LOWERED held-out {k} from {b:.4f} to {a:.4f} "
-                f"(lr {curve['lr']:.3g}, {curve['iterations'] * curve['epochs']} updates of {curve['batch_size']} trials)")
-    return f"on-chip learning: held-out {k} {b:.4f} -> {a:.4f}"
+                f"(lr {curve['lr']:.3g}, {curve['iterations'] * curve['epochs']} updates of {curve['batch_size']} trials"
+                f"{noise})")
+    return f"on-chip learning: held-out {k} {b:.4f} -> {a:.4f}" + (f" ({noise[2:]})" if noise else "")
 
 
 def float_curve_points(hist, batch_size: int) -> list[dict]:

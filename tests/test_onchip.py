@@ -116,6 +116,27 @@ def test_is_worse():
     assert is_worse("nmse", 0.1, 0.2) and not is_worse("nmse", 0.2, 0.1)
 
 
+@pytest.mark.parametrize("curve_trials", [None, 3])
+def test_paired_standard_error_of_the_change(small, curve_trials):
+    """delta_se is the paired standard error over the same held-out decisions, recomputed here from the
+    artifacts before and after (independent of the curve's own scoring), and the verdict quotes it."""
+    from neurochip.backends import get_backend
+    from neurochip.learning.losses import decisions
+    task, cn = small
+    cn = prepare_rule(cn, lr=0.5)
+    plan = OnchipPlan(iterations=4, batch_size=8, eval_every=2, eval_trials=32, curve_trials=curve_trials)
+    res = train_onchip(cn, task, plan, progress=False)
+    test = heldout(task, 32)
+    be = get_backend("native")
+    ok = [(lambda p, t: p == t)(*decisions(np.asarray(be.run(c, test.x).outputs), test.target, test.mask))
+          for c in (cn, res.compiled)]
+    d = ok[1].astype(float) - ok[0].astype(float)
+    assert res.curve["decisions"] == 32 and d.any()            # the run changed some decisions
+    assert res.curve["delta_se"] == pytest.approx(d.std(ddof=1) / np.sqrt(32), rel=1e-12)
+    v = verdict(res.curve)
+    assert "paired standard error over 32 held-out decisions" in v and "\n" not in v
+
+
 def test_verdict_says_when_learning_lowers_accuracy():
     c = {"metric": "accuracy", "before": 0.8, "after": 0.7, "lowered": True, "lr": 1e-3, "iterations": 4,
          "epochs": 1, "batch_size": 8}
