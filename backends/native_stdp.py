@@ -53,6 +53,9 @@ class StdpRun(NamedTuple):
     rewards: np.ndarray       # [n_trials] 1 right / 0 wrong (R-STDP), empty for STDP
     accuracy: float           # mean reward over the run (R-STDP)
     events: dict              # trace updates, reward broadcasts, weight writes
+    counts: object = None     # EventCounts of the whole run: the trials' inference events (with the weights
+                              # of each trial) + the engine's trace updates, weight writes and reward messages
+                              # (one per recurrent neuron per reward broadcast), priced by neurochip.cost
 
 
 def run_onchip(compiled, low, x: np.ndarray, labels: np.ndarray | None = None, mask: np.ndarray | None = None, *,
@@ -80,8 +83,10 @@ def run_onchip(compiled, low, x: np.ndarray, labels: np.ndarray | None = None, m
     rewards = []
     ev = {"trace_updates": 0, "reward_broadcasts": 0, "weight_writes": 0, "learning_epochs": 0}
     cur = compiled
+    total = None
     for k in range(N):
-        z, y, _, _ = run_fixed(cur, x[k:k + 1], ("spikes", "outputs"))
+        z, y, _, ck = run_fixed(cur, x[k:k + 1], ("spikes", "outputs"))
+        total = ck if total is None else total + ck
         z = np.asarray(z[0], np.int64)
         pre = np.asarray(x[k], np.int64)
         yin = None
@@ -108,7 +113,13 @@ def run_onchip(compiled, low, x: np.ndarray, labels: np.ndarray | None = None, m
         ev["weight_writes"] += int((state.W != w_before).sum())
         cur = dataclasses.replace(cur, w_in=state.W.astype(np.asarray(compiled.w_in).dtype))
     r = np.asarray(rewards)
-    return StdpRun(w_in=state.W, rewards=r, accuracy=float(r.mean()) if r.size else float("nan"), events=ev)
+    if total is not None:
+        total = dataclasses.replace(total, trace_updates=int(total.trace_updates) + ev["trace_updates"],
+                                    weight_updates=int(total.weight_updates) + ev["weight_writes"],
+                                    learning_signal_msgs=int(total.learning_signal_msgs)
+                                    + ev["reward_broadcasts"] * int(compiled.n_rec))
+    return StdpRun(w_in=state.W, rewards=r, accuracy=float(r.mean()) if r.size else float("nan"), events=ev,
+                   counts=total)
 
 
 def evaluate_onchip(compiled, w_in: np.ndarray, batch) -> float:

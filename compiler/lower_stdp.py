@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ChipConstraintError, ConfigError, Violation
 from ..kernels import stdp_fixed as sf
 
 FACTOR_NAMES = {sf.X1: "x1", sf.X2: "x2", sf.Y1: "y1", sf.Y2: "y2", sf.Y3: "y3", sf.FW: "w", sf.FD: "d",
@@ -192,6 +192,13 @@ def lower_stdp(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_
     (k = round(log2(tau_e / dt)), k <= 7); the weight product m_r 2^e_r t y / 2^5 (9 + 7 + 4 bits - 15)
     with y = 127 |R - b| realises lr (R - b) e_float.
     Raises ConfigError when an amplitude is not representable (m in 1..7, e in [-7, 8])."""
+    prof = compiled.profile
+    if prof is not None and not prof.learning.plasticity_engine:
+        # STDP runs on a trace-based sum-of-products engine (Loihi's); a chip without one (ReckOn: an e-prop
+        # datapath only) cannot run it, whatever its other learning primitives
+        raise ChipConstraintError(Violation("plasticity_engine", f"chip {prof.name}", f"{rule.name} (a sum-of-products "
+                                            "plasticity engine)", "none ([learning] plasticity_engine = false)"),
+                                  prof.name)
     dt = net.params.dt
     w_lsb = float(2.0 ** compiled.e_in) * _lsb_unit(compiled)
     if sign_mode is None:      # all-excitatory inputs stay excitatory (Dale): lava's EXCITATORY mode, 0..255

@@ -118,6 +118,22 @@ def test_onchip_rstdp_run_small():
     assert r.events["reward_broadcasts"] == 12 and r.events["weight_writes"] > 0
     silent = b.x.sum((0, 1)) == 0
     assert (r.w_in[:, silent] == (np.asarray(c.w_in)[:, silent] >> 1 << 1)).all()
+    # the run's event counts (priced by neurochip.cost, benchmarks/rules_energy.py): the trials' inference
+    # events plus the engine's trace updates, weight writes and one reward message per neuron per trial
+    T = b.x.shape[1]
+    k = r.counts
+    assert (k.trials, k.steps) == (12, 12 * T)
+    assert k.weight_updates == r.events["weight_writes"] and k.trace_updates == r.events["trace_updates"]
+    assert k.learning_signal_msgs == 12 * n
+    assert k.input_spikes == int(b.x.sum()) and k.spikes == r.events["trace_updates"] - int(b.x.sum())
+    # a chip without a sum-of-products plasticity engine (ReckOn) cannot run the rule: one named violation
+    from neurochip.errors import ChipConstraintError
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from neurochip.compiler.pipeline import CompileOptions
+        cr = compile_net(net, "reckon", options=CompileOptions.make(approximate=("reset", "refractory")))
+    with pytest.raises(ChipConstraintError, match="plasticity_engine"):
+        lower_stdp(net, rule, cr, calib_x=b.x[:4])
 
 
 @pytest.mark.parametrize("name", ["stdp", "rstdp"])

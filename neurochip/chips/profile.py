@@ -25,7 +25,8 @@ TOML layout (all sections required unless marked optional)::
               max_saturation_fraction
     [learning] supported (bool), eligibility (list of 'per_synapse' | 'factorised'), third_factor
               (bool), lr_format ('shift' | 'mantissa_exp'), accumulator_bits,
-              rounding (list of 'nearest' | 'stochastic'), readout_learning (bool)
+              rounding (list of 'nearest' | 'stochastic'), readout_learning (bool), plasticity_engine (bool:
+              a trace-based sum-of-products learning engine, Loihi's, that runs STDP / R-STDP; default false)
     [noc]     packet_bits (the whole message, header included), routing ('xy')
 
 Unknown keys in [format], [learning] and [noc] are an error; so are the removed keys (REMOVED_KEYS),
@@ -122,6 +123,7 @@ class LearningCaps:
     accumulator_bits: int = 16
     rounding: tuple[str, ...] = ("nearest",)
     readout_learning: bool = False
+    plasticity_engine: bool = False     # Loihi's sum-of-products engine (STDP / R-STDP: compiler.lower_stdp)
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ KNOWN_KEYS = {
                "threshold_bits", "threshold_shift", "bias_bits", "trace_bits", "overflow", "resets", "refractory",
                "adaptation", "max_saturation_fraction"),
     "learning": ("supported", "eligibility", "third_factor", "lr_format", "accumulator_bits", "rounding",
-                 "readout_learning"),
+                 "readout_learning", "plasticity_engine"),
     "noc": ("packet_bits", "routing"),
 }
 # keys that profiles once had and nothing honoured: refused with what replaced them
@@ -300,7 +302,9 @@ def profile_from_dict(d: dict[str, Any], path: str = "<dict>") -> ChipProfile:
     learning = LearningCaps(supported=supported, eligibility=elig, third_factor=bool(lr.get("third_factor", False)),
                             lr_format=str(lr.get("lr_format", "shift")),
                             accumulator_bits=int(lr.get("accumulator_bits", 16)), rounding=rounding,
-                            readout_learning=bool(lr.get("readout_learning", False)))
+                            readout_learning=bool(lr.get("readout_learning", False)),
+                            plasticity_engine=_req(lr, "plasticity_engine", "learning", bool, path)
+                            if "plasticity_engine" in lr else False)
     n = _section(d, "noc", path)
     _check_keys(n, "noc", path)
     noc = Noc(packet_bits=_pos(_req(n, "packet_bits", "noc", int, path), "packet_bits", "noc", path),

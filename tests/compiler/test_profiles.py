@@ -118,3 +118,14 @@ def test_overflow_value_checked():
         variant("generic", format={"overflow": "clip"})
     with pytest.raises(ConfigError, match="int32"):
         variant("generic", format={"overflow": "lava"})          # generic has 32-bit u / v
+
+
+def test_plasticity_engine_capability():
+    """[learning] plasticity_engine: true on the Loihi profiles (their sum-of-products engine runs STDP), false
+    by default (ReckOn, generic); a non-boolean is refused naming the key."""
+    assert load_profile("loihi1").learning.plasticity_engine and load_profile("loihi2").learning.plasticity_engine
+    assert not load_profile("reckon").learning.plasticity_engine
+    assert not load_profile("generic").learning.plasticity_engine
+    assert variant("generic", learning={"plasticity_engine": True}).learning.plasticity_engine
+    with pytest.raises(ConfigError, match="plasticity_engine"):
+        variant("generic", learning={"plasticity_engine": "yes"})
