@@ -419,9 +419,12 @@ def verdict(curve: dict) -> str:
     noise = ""
     if se is not None and np.isfinite(se):
         # how large the change is against the held-out set's resolution (paired over the same decisions)
-        z = abs(a - b) / se if se > 0 else float("inf")
-        noise = (f"; change {100 * (a - b):+.1f} +- {100 * se:.1f} points, the paired standard error over "
-                 f"{curve.get('decisions')} held-out decisions: {z:.1f} SE")
+        if se > 0:
+            noise = (f"; change {100 * (a - b):+.1f} +- {100 * se:.1f} points, the paired standard error over "
+                     f"{curve.get('decisions')} held-out decisions: {abs(a - b) / se:.1f} SE")
+        else:
+            noise = f"; none of the {curve.get('decisions')} held-out decisions changed"
+
     if curve.get("lowered"):
         return (f"WARNING: on-chip learning LOWERED held-out {k} from {b:.4f} to {a:.4f} "
                 f"(lr {curve['lr']:.3g}, {curve['iterations'] * curve['epochs']} updates of {curve['batch_size']} trials"

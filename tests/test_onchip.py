@@ -135,6 +135,8 @@ def test_paired_standard_error_of_the_change(small, curve_trials):
     assert res.curve["delta_se"] == pytest.approx(d.std(ddof=1) / np.sqrt(32), rel=1e-12)
     v = verdict(res.curve)
     assert "paired standard error over 32 held-out decisions: " in v and "\n" not in v
+    assert "none of the 32 held-out decisions changed" in verdict({**res.curve, "after": res.curve["before"],
+                                                                    "lowered": False, "delta_se": 0.0})
 
 
 def test_verdict_says_when_learning_lowers_accuracy():
