@@ -424,7 +424,6 @@ def verdict(curve: dict) -> str:
                      f"{curve.get('decisions')} held-out decisions: {abs(a - b) / se:.1f} SE")
         else:
             noise = f"; none of the {curve.get('decisions')} held-out decisions changed"
-
     if curve.get("lowered"):
         return (f"WARNING: on-chip learning LOWERED held-out {k} from {b:.4f} to {a:.4f} "
                 f"(lr {curve['lr']:.3g}, {curve['iterations'] * curve['epochs']} updates of {curve['batch_size']} trials"
