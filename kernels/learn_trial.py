@@ -94,6 +94,8 @@ def elig_row(eb, hh, pa, ptr, idx, i, pre, prep, psi, Lg, Rg, qj, adapt, stoch, 
     pr = pa[a:a + n]
     hr = hh[a:a + n] if adapt else hh
     dec = (np.int64(1) << D) - dk
+    deca = (np.int64(1) << D) - da                     # adaptation decay numerator (of 2^D)
+    hs = max(q_frac, D)                                # h's stochastic rounding point: 2^-hs (<= 32 bits)
     sat = 0
     live = 0
     if stoch:
@@ -105,15 +107,14 @@ def elig_row(eb, hh, pa, ptr, idx, i, pre, prep, psi, Lg, Rg, qj, adapt, stoch, 
         if adapt:
             hold = np.int64(hr[k])
             if stoch:
-                # one unbiased rounding of decay + increment at 2^-max(q_frac, D) (<= 32 bits): both are far below one
-                # trace LSB per step (tau_a = 2000 steps: decay 1e-3 h; c_a beta psi (pre - h) ~ 0.3 for an input
-                # trace), so truncation would drain h by 1 LSB per step and nearest would drop every increment.
+                # one unbiased rounding of decay + increment at 2^-hs: both are far below one trace LSB per step
+                # (tau_a = 2000 steps: decay 1e-3 h; c_a beta psi (pre - h) ~ 0.3 for an input trace), so
+                # truncation would drain h by 1 LSB per step and nearest would drop every increment.
                 # Bits 31..32-hs of the row hash (rot32): disjoint from the top bits that e and ebar use
-                hs = max(q_frac, D)
-                hq = srnd(((hold * ((np.int64(1) << D) - da)) << (hs - D)) + ((qj[j] * (prep - hold)) << (hs - q_frac)),
+                hq = srnd(((hold * deca) << (hs - D)) + ((qj[j] * (prep - hold)) << (hs - q_frac)),
                           hs, (rbuf[k] << uint64(32)) | (rbuf[k] >> uint64(32)))
             else:
-                hq = tdec(hold, (np.int64(1) << D) - da, D) + rsh(qj[j] * (prep - hold), q_frac)
+                hq = tdec(hold, deca, D) + rsh(qj[j] * (prep - hold), q_frac)
             hr[k] = hq
             live |= hq
         if stoch:

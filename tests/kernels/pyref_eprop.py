@@ -233,7 +233,7 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
                             continue
                         hq = 0
                         if R.adapt:
-                            if tstoch:          # one stochastic rounding, hash bits 31..(32 - q_frac) of kq
+                            if tstoch:          # one stochastic rounding, hash bits 31..(32 - hs) of kq
                                 rh = splitmix64(kq)
                                 rh = ((rh << 32) | (rh >> 32)) & M64
                                 hs = max(R.q_frac, D)
