@@ -52,6 +52,21 @@ def srnd(x, k, r):
 
 
 @njit(cache=True, inline="always")
+def srnd0(x, k, r):
+    """srnd(x, k, r) for 0 <= k <= 63 without a branch (so that row loops vectorise): the top k bits of r are
+    (r >> 1) >> (63 - k), which is 0 for k = 0 (r >> 1 < 2^63)."""
+    return (x + np.int64((r >> uint64(1)) >> uint64(63 - k))) >> k
+
+
+@njit(cache=True, inline="always")
+def rsh0(x, k):
+    """rsh(x, k) for k >= 0 without a branch: half = 2^k >> 1 (0 for k = 0, where the [x < 0] term is masked
+    off too, leaving x)."""
+    half = (np.int64(1) << k) >> 1
+    return (x + half + ((x >> 63) & -np.int64(half != 0))) >> k
+
+
+@njit(cache=True, inline="always")
 def tdec(x, dec, D):
     """trunc0(x dec / 2^D) without branches: (p + [p < 0] (2^D - 1)) >> D, p = x dec (lava's decays)."""
     p = x * dec
@@ -77,22 +92,40 @@ def clip(x, m):
     return x, 0
 
 
+@njit(cache=True, inline="always")
+def row_view(src, ir, n, full, buf):
+    """src[ir[:n]] as a contiguous array: src itself when the row is full (ascending unique targets, ir[k] ==
+    k), else gathered into buf. Contiguous per-synapse operands let LLVM vectorise the row loops below
+    (AVX2: ~2x on the evidence network); indexing src[ir[k]] inside them blocks that."""
+    if full:
+        return src[:n]
+    for k in range(n):
+        buf[k] = src[np.uint32(ir[k])]
+    return buf[:n]
+
+
 @njit(cache=True)
 def elig_row(eb, hh, pa, ptr, idx, i, pre, prep, psi, Lg, Rg, qj, adapt, stoch, key0, e_shift, dk, da, D, q_frac,
-             emax, sh, do_acc, rbuf, L, rr, gtp, grp, at, ar):
+             emax, sh, do_acc, rbuf, L, rr, gtp, grp, at, ar, work):
     """Per-synapse eligibility of presynaptic row i and, if do_acc, its products into pa (int64).
 
     e_q = rnd|srnd(psi_j (pre - h_q) >> e_shift), ebar_q = clip(decay(ebar_q) + e_q),
     pa_q += rnd((Lg_j ebar_q + Rg_j e_q) >> sh) with Lg = L gtp, Rg = r grp, or, when the raw products need a
-    pre-shift (at, ar > 0: wide traces), rnd((rnd(L_j ebar_q >> at) gtp + rnd(r_j e_q >> ar) grp) >> sh). Stochastic rounding draws splitmix64(key0 + q) for e_q
-    and splitmix64(key0 + q + 1) for the decay of ebar_q; along a row each hash is computed once (rbuf:
-    scratch of at least the row length + 1). Returns (clips, nonzero state left in the row)."""
+    pre-shift (at, ar > 0: wide traces), rnd((rnd(L_j ebar_q >> at) gtp + rnd(r_j e_q >> ar) grp) >> sh).
+    Stochastic rounding draws splitmix64(key0 + q) for e_q and splitmix64(key0 + q + 1) for the decay of
+    ebar_q; along a row each hash is computed once (rbuf: scratch of at least the row length + 1).
+    work: int64 scratch [7, >= row length] (per-synapse operands of the row, and e). Three branch-free passes
+    (hashes, state, products) so that each one vectorises; every shift here is >= 0 (e_shift, pre_shift and
+    q_frac by lowering, D and hs >= 12), hence srnd0 / rsh0. Returns (clips, nonzero state left in the row)."""
     a = ptr[i]
     n = ptr[i + 1] - a
     ir = idx[a:a + n]
     ebr = eb[a:a + n]
     pr = pa[a:a + n]
     hr = hh[a:a + n] if adapt else hh
+    full = n == psi.shape[0]
+    ps = row_view(psi, ir, n, full, work[0])
+    ev = work[6, :n]
     dec = (np.int64(1) << D) - dk
     deca = (np.int64(1) << D) - da                     # adaptation decay numerator (of 2^D)
     hs = max(q_frac, D)                                # h's stochastic rounding point: 2^-hs (<= 32 bits)
@@ -101,37 +134,67 @@ def elig_row(eb, hh, pa, ptr, idx, i, pre, prep, psi, Lg, Rg, qj, adapt, stoch, 
     if stoch:
         for k in range(n + 1):
             rbuf[k] = splitmix64(key0 + uint64(a + k))
-    for k in range(n):
-        j = np.uint32(ir[k])
-        hq = np.int64(0)
-        if adapt:
-            hold = np.int64(hr[k])
-            if stoch:
+    if adapt:
+        qs = row_view(qj, ir, n, full, work[1])
+        if stoch:
+            for k in range(n):
+                hold = np.int64(hr[k])
+                rk = rbuf[k]
                 # one unbiased rounding of decay + increment at 2^-hs: both are far below one trace LSB per step
                 # (tau_a = 2000 steps: decay 1e-3 h; c_a beta psi (pre - h) ~ 0.3 for an input trace), so
                 # truncation would drain h by 1 LSB per step and nearest would drop every increment.
                 # Bits 31..32-hs of the row hash (rot32): disjoint from the top bits that e and ebar use
-                hq = srnd(((hold * deca) << (hs - D)) + ((qj[j] * (prep - hold)) << (hs - q_frac)),
-                          hs, (rbuf[k] << uint64(32)) | (rbuf[k] >> uint64(32)))
-            else:
-                hq = tdec(hold, deca, D) + rsh(qj[j] * (prep - hold), q_frac)
-            hr[k] = hq
-            live |= hq
-        if stoch:
-            e = srnd(psi[j] * (pre - hq), e_shift, rbuf[k])
-            ebv = srnd(np.int64(ebr[k]) * dec, D, rbuf[k + 1]) + e
+                hq = srnd0(((hold * deca) << (hs - D)) + ((qs[k] * (prep - hold)) << (hs - q_frac)),
+                          hs, (rk << uint64(32)) | (rk >> uint64(32)))
+                hr[k] = hq
+                e = srnd0(ps[k] * (pre - hq), e_shift, rk)
+                ebv = srnd0(np.int64(ebr[k]) * dec, D, rbuf[k + 1]) + e
+                ec = min(max(ebv, -emax), emax)
+                sat += ec != ebv
+                ebr[k] = ec
+                ev[k] = e
+                live |= ec | hq
         else:
-            e = rsh(psi[j] * (pre - hq), e_shift)
+            for k in range(n):
+                hold = np.int64(hr[k])
+                hq = tdec(hold, deca, D) + rsh0(qs[k] * (prep - hold), q_frac)
+                hr[k] = hq
+                e = rsh0(ps[k] * (pre - hq), e_shift)
+                ebv = tdec(np.int64(ebr[k]), dec, D) + e
+                ec = min(max(ebv, -emax), emax)
+                sat += ec != ebv
+                ebr[k] = ec
+                ev[k] = e
+                live |= ec | hq
+    elif stoch:
+        for k in range(n):
+            e = srnd0(ps[k] * pre, e_shift, rbuf[k])
+            ebv = srnd0(np.int64(ebr[k]) * dec, D, rbuf[k + 1]) + e
+            ec = min(max(ebv, -emax), emax)
+            sat += ec != ebv
+            ebr[k] = ec
+            ev[k] = e
+            live |= ec
+    else:
+        for k in range(n):
+            e = rsh0(ps[k] * pre, e_shift)
             ebv = tdec(np.int64(ebr[k]), dec, D) + e
-        ec = min(max(ebv, -emax), emax)
-        sat += ec != ebv
-        ebr[k] = ec
-        live |= ec
-        if do_acc:
-            if at == 0 and ar == 0:
-                pr[k] += rnd(Lg[j] * ec + Rg[j] * e, sh)
-            else:
-                pr[k] += rnd(rsh(L[j] * ec, at) * gtp + rsh(rr[j] * e, ar) * grp, sh)
+            ec = min(max(ebv, -emax), emax)
+            sat += ec != ebv
+            ebr[k] = ec
+            ev[k] = e
+            live |= ec
+    if do_acc:
+        if at == 0 and ar == 0:
+            lg = row_view(Lg, ir, n, full, work[2])
+            rg = row_view(Rg, ir, n, full, work[3])
+            for k in range(n):
+                pr[k] += rnd(lg[k] * ebr[k] + rg[k] * ev[k], sh)
+        else:
+            ls = row_view(L, ir, n, full, work[4])
+            rs = row_view(rr, ir, n, full, work[5])
+            for k in range(n):
+                pr[k] += rnd(rsh0(ls[k] * ebr[k], at) * gtp + rsh0(rs[k] * ev[k], ar) * grp, sh)
     return sat, live != 0
 
 
@@ -237,12 +300,13 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     live_in = np.zeros(n_in, np.uint8)                 # row i has nonzero eligibility state
     live_rec = np.zeros(n_rec, np.uint8)
     max_row = 0
-    if per_synapse and stoch:
+    if per_synapse:
         for i in range(n_in):
             max_row = max(max_row, in_ptr[i + 1] - in_ptr[i])
         for i in range(n_rec):
             max_row = max(max_row, rec_ptr[i + 1] - rec_ptr[i])
     rbuf = np.zeros(max_row + 1, np.uint64)
+    work = np.zeros((7, max_row), np.int64)            # elig_row's per-synapse operands of one row
     vth_eff = C.vth_eff
     loss = 0.0
     n_masked = 0
@@ -399,7 +463,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                         continue                  # all-zero row stays zero (exact skip)
                     s1, lv = elig_row(eb_in, h_in, pa_in, in_ptr, in_idx, i, xbar[i], xbar_p[i], psi, Lg_in, Rg_in,
                                       qj, adapt, stoch, k_in0, C.e_shift, C.dk, C.da, D, C.q_frac, C.emax, sh_in,
-                                      do_acc, rbuf, L, rr, gt[0], gr[0], C.pre_t, C.pre_r)
+                                      do_acc, rbuf, L, rr, gt[0], gr[0], C.pre_t, C.pre_r, work)
                     sat_e += s1
                     live_in[i] = lv
                     n_rows += in_ptr[i + 1] - in_ptr[i]
@@ -410,7 +474,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                         continue
                     s1, lv = elig_row(eb_rec, h_rec, pa_rec, rec_ptr, rec_idx, i, zbar[i], zbar_p[i], psi, Lg_rec,
                                       Rg_rec, qj, adapt, stoch, k_rec0, C.e_shift, C.dk, C.da, D, C.q_frac, C.emax,
-                                      sh_rec, do_acc, rbuf, L, rr, gt[1], gr[1], C.pre_t, C.pre_r)
+                                      sh_rec, do_acc, rbuf, L, rr, gt[1], gr[1], C.pre_t, C.pre_r, work)
                     sat_e += s1
                     live_rec[i] = lv
                     n_rows += rec_ptr[i + 1] - rec_ptr[i]
