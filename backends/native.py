@@ -493,6 +493,11 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
         if mode != "fixed":
             raise ConfigError("learn=True runs the on-chip (fixed-point) rule; use mode='fixed' "
                               "(float learning is neurochip.learning's job)")
+        if getattr(compiled, "plasticity", None) is not None:
+            # an STDP-family rule: Loihi's plasticity engine on W_in, trial by trial (backends.native_stdp)
+            from .native_stdp import run_learning as run_plastic
+            return overflow_note(run_plastic(compiled, x, targets, record=record, seed=seed, epochs=epochs,
+                                             state=state))
         from .native_learn import run_learning
         return overflow_note(run_learning(compiled, x, targets, record=record, seed=seed, epochs=epochs,
                                           batch_size=batch_size, state=state, threads=threads))

@@ -119,6 +119,10 @@ class CompiledNetwork:
     # The quantiser's decisions that map integers back to float (saved, never recomputed; see `weight_lsb`):
     w_lsb: np.ndarray | None = None          # [3] float64: float weight of one mantissa unit of w_in, w_rec, w_out
     scale_a: float | None = None             # adaptation units per float unit (a_int = a * scale_a; 1.0 for LIF)
+    # An STDP-family rule (Loihi's plasticity engine, on W_in): the inputs of its lowering
+    # (`compiler.lower_stdp.stdp_settings`, plain JSON) and, under 'lava', the rule strings they lower to.
+    # Lowered again from the settings on load and compared (`_plasticity_problems`); None without such a rule.
+    plasticity: dict | None = None
 
     def weight_lsb(self, name: str) -> float:
         """Float weight of one mantissa unit of projection ``name`` ('w_in' | 'w_rec' | 'w_out'), as the
@@ -319,6 +323,8 @@ def artifact_problems(cn: "CompiledNetwork") -> list[str]:
         out.append(f"scale_v = {cn.scale_v!r}, scale_out = {cn.scale_out!r} must be > 0")
     if not out:                   # the decisions are checked against exponents and scales already in range
         out += _decision_problems(cn)
+    if cn.plasticity is not None:
+        out += _plasticity_problems(cn)
     if cn.rule is not None:
         out += _generic_problems(cn.rule, "rule.")
         r = cn.rule
@@ -335,6 +341,31 @@ def artifact_problems(cn: "CompiledNetwork") -> list[str]:
             v = getattr(r, fl.name)
             if fl.name.endswith("_bits") and isinstance(v, (int, np.integer)) and not (0 <= int(v) <= 64):
                 out.append(f"rule.{fl.name} = {v!r}, expected a register width in [0, 64] bits")
+    return out
+
+
+def _plasticity_problems(cn: "CompiledNetwork") -> list[str]:
+    """The saved plasticity settings are complete, lower on this code to the saved lava strings, use the
+    artifact's own W_in LSB, and the chip has the engine that runs them (and no e-prop rule beside them)."""
+    from ..errors import NeurochipError
+    from .lower_stdp import lowering_from_settings, settings_problems
+    st = cn.plasticity
+    out = settings_problems(st)
+    if out:
+        return out
+    if not cn.profile.learning.plasticity_engine:
+        out.append(f"plasticity rule {st['rule']!r} on chip {cn.profile.name}, which has no plasticity engine")
+    if cn.rule is not None:
+        out.append("the artifact holds both an e-prop rule and a plasticity rule; a network learns with one")
+    if cn.w_lsb is not None and float(st["w_lsb"]) != cn.weight_lsb("w_in"):
+        out.append(f"plasticity.w_lsb = {st['w_lsb']!r} differs from the artifact's W_in LSB {cn.weight_lsb('w_in')!r}")
+    try:
+        low = lowering_from_settings(st)
+    except NeurochipError as e:
+        return out + [f"plasticity settings do not lower ({e})"]
+    if st.get("lava") != low.strings:
+        out.append(f"plasticity.lava = {st.get('lava')!r:.80} differs from what its settings lower to "
+                   f"({low.strings!r:.80})")
     return out
 
 

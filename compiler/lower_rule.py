@@ -215,9 +215,8 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     if rulebook.get(rule.name).lower is not None:
         # the STDP family has its own lowering and learning run (Loihi's sum-of-products engine); lowered here
         # it would become e-prop with zero feedback, i.e. not the rule: refuse rather than mislabel
-        raise ConfigError(f"rule {rule.name!r} runs on chip through its own lowering, not compile(rule=...): compile "
-                          f"without a rule, then compiler.lower_stdp.lower_stdp and backends.native_stdp.run_onchip "
-                          f"(docs/rules.md); compiled rules: "
+        raise ConfigError(f"rule {rule.name!r} runs on chip through its own lowering (compile() lowers it into the "
+                          f"artifact's plasticity, docs/rules.md), not lower_rule; e-prop-family rules: "
                           f"{', '.join(n for n in rulebook.local_names() if rulebook.get(n).lower is None)}")
     elig = o.eligibility or rule.eligibility
     if elig not in ("per_synapse", "factorised"):

@@ -180,18 +180,21 @@ class StdpLowering:
     report: dict
 
 
-def lower_stdp(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_seed: int = 0,
-               sign_mode: int | None = None) -> StdpLowering:
-    """Lower ``rule`` (stdp or rstdp) for W_in of ``compiled`` (weights in mantissa units, 2^e_in).
+# Keys of the settings a lowering is made from (`stdp_settings`): the float rule's constants, the network's
+# dt, W_in's weight LSB (the quantiser's saved decision), the engine choices and, for R-STDP, the calibrated
+# largest float eligibility. Saved as the artifact's ``plasticity`` (plain JSON) and lowered again from it.
+SETTING_KEYS = {"rule": str, "lr": float, "a_plus": float, "a_minus": float, "tau_plus_ms": float,
+                "tau_minus_ms": float, "form": str, "w_min": float, "w_max": float, "reward_tau_e_ms": float,
+                "dt_ms": float, "w_lsb": float, "impulse": float, "rng_seed": int, "sign_mode": int,
+                "calib_emax": float}
 
-    Traces: x1 / y1 with ``impulse`` per spike and tau = tau+/dt, tau-/dt steps (Loihi's 7-bit traces:
-    the float trace X is x1 / impulse). STDP: A+- in weight units become m 2^e per (trace unit x LSB):
-    a pair's change A+ X is A+ x1 / impulse, i.e. (A+ / (impulse w_lsb)) x1 weight units.
-    R-STDP: the tag holds A_t x1-sums, A_t = 2^e_t chosen from ``calib_x`` (float eligibility of a
-    calibration batch) so the largest stays below 200 of the tag's 255; the tag decays by 2^-k per step
-    (k = round(log2(tau_e / dt)), k <= 7); the weight product m_r 2^e_r t y / 2^5 (9 + 7 + 4 bits - 15)
-    with y = 127 |R - b| realises lr (R - b) e_float.
-    Raises ConfigError when an amplitude is not representable (m in 1..7, e in [-7, 8])."""
+
+def stdp_settings(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_seed: int = 0,
+                  sign_mode: int | None = None) -> dict:
+    """The inputs of ``rule``'s lowering for W_in of ``compiled`` as a plain dict (`SETTING_KEYS`): everything
+    the float side decides, so that `lowering_from_settings` needs no float network. ``calib_x`` (R-STDP):
+    inputs of a calibration batch; the float network's largest pair eligibility on it sets the tag's scale
+    (1.0 without). Raises `ChipConstraintError` on a chip without a plasticity engine."""
     prof = compiled.profile
     if prof is not None and not prof.learning.plasticity_engine:
         # STDP runs on a trace-based sum-of-products engine (Loihi's); a chip without one (ReckOn: an e-prop
@@ -199,52 +202,114 @@ def lower_stdp(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_
         raise ChipConstraintError(Violation("plasticity_engine", f"chip {prof.name}", f"{rule.name} (a sum-of-products "
                                             "plasticity engine)", "none ([learning] plasticity_engine = false)"),
                                   prof.name)
-    dt = net.params.dt
-    w_lsb = float(2.0 ** compiled.e_in) * _lsb_unit(compiled)
+    if rule.name not in ("stdp", "rstdp"):
+        raise ConfigError(f"lower_stdp lowers the rules 'stdp' and 'rstdp', got {rule.name!r}")
+    dt = float(net.params.dt)
     if sign_mode is None:      # all-excitatory inputs stay excitatory (Dale): lava's EXCITATORY mode, 0..255
         sign_mode = sf.SIGN_EXC if (np.asarray(compiled.w_in) >= 0).all() else sf.SIGN_MIXED
-    tp, tm = max(1, int(round(rule.stdp_tau_plus / dt))), max(1, int(round(rule.stdp_tau_minus / dt)))
+    emax = 1.0
+    if rule.name == "rstdp" and calib_x is not None:
+        from ..plasticity import pair_terms
+        from ..simulate import simulate
+        z = simulate(net, calib_x).z
+        for b in range(z.shape[0]):
+            P, D = pair_terms(calib_x[b:b + 1], z[b:b + 1], rule.stdp_tau_plus, rule.stdp_tau_minus, dt)
+            emax = max(emax, float(np.abs(P).max()), float(np.abs(D).max()))
+    return {"rule": rule.name, "lr": float(rule.lr), "a_plus": float(rule.stdp_a_plus),
+            "a_minus": float(rule.stdp_a_minus), "tau_plus_ms": float(rule.stdp_tau_plus),
+            "tau_minus_ms": float(rule.stdp_tau_minus), "form": str(rule.stdp_form), "w_min": float(rule.stdp_w_min),
+            "w_max": float(rule.stdp_w_max), "reward_tau_e_ms": float(rule.reward_tau_e), "dt_ms": dt,
+            # the quantiser's own LSB of W_in (saved in the artifact), never re-derived from the float weights
+            "w_lsb": compiled.weight_lsb("w_in"), "impulse": float(impulse), "rng_seed": int(rng_seed),
+            "sign_mode": int(sign_mode), "calib_emax": emax}
+
+
+def settings_problems(st) -> list[str]:
+    """What is wrong with a settings dict (missing keys, wrong types, values out of range); [] if nothing."""
+    if not isinstance(st, dict):
+        return [f"plasticity settings are a {type(st).__name__}, expected a dict"]
+    out = []
+    for k, t in SETTING_KEYS.items():
+        v = st.get(k)
+        ok = isinstance(v, str) if t is str else (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                  and math.isfinite(v) and (t is float or float(v).is_integer()))
+        if not ok:
+            out.append(f"plasticity.{k} = {v!r:.40} is missing or not a finite {t.__name__}")
+    if out:
+        return out
+    if st["rule"] not in ("stdp", "rstdp"):
+        out.append(f"plasticity.rule = {st['rule']!r}, expected 'stdp' or 'rstdp'")
+    if st["form"] not in ("additive", "multiplicative"):
+        out.append(f"plasticity.form = {st['form']!r}, expected 'additive' or 'multiplicative'")
+    for k in ("lr", "a_plus", "a_minus", "tau_plus_ms", "tau_minus_ms", "reward_tau_e_ms", "dt_ms", "w_lsb",
+              "impulse", "calib_emax"):
+        if not st[k] > 0:
+            out.append(f"plasticity.{k} = {st[k]!r} must be > 0")
+    if st["sign_mode"] not in (sf.SIGN_MIXED, sf.SIGN_EXC, sf.SIGN_INH):
+        out.append(f"plasticity.sign_mode = {st['sign_mode']!r}, expected {sf.SIGN_MIXED} (mixed), {sf.SIGN_EXC} "
+                   f"(excitatory) or {sf.SIGN_INH} (inhibitory)")
+    return out
+
+
+def _amplitude(what: str, a: float, lr: float) -> tuple[int, int]:
+    """`quantise_amplitude` of ``a`` (proportional to lr), with the lr range the engine can represent named."""
+    try:
+        return quantise_amplitude(a)
+    except ConfigError:
+        k = a / lr
+        raise ConfigError(f"{what} = {a:.3g} weight units at lr {lr:g} is not representable on the engine (m * 2^e, "
+                          f"m in 1..7, e in [-7, 8]: 2^-7 to 1792); representable: {2.0 ** -7 / k:.3g} <= lr <= "
+                          f"{7 * 2.0 ** 8 / k:.3g}") from None
+
+
+def lowering_from_settings(st: dict) -> StdpLowering:
+    """Lower the settings of `stdp_settings` (pure: the same settings give the same lowering).
+
+    Traces: x1 / y1 with ``impulse`` per spike and tau = tau+/dt, tau-/dt steps (Loihi's 7-bit traces:
+    the float trace X is x1 / impulse). STDP: A+- in weight units become m 2^e per (trace unit x LSB):
+    a pair's change A+ X is A+ x1 / impulse, i.e. (A+ / (impulse w_lsb)) x1 weight units.
+    R-STDP: the tag holds A_t x1-sums, A_t = 2^e_t chosen from the calibrated largest eligibility so that it
+    stays below 200 of the tag's 255; the tag decays by 2^-k per step (k = round(log2(tau_e / dt)),
+    k <= 7); the weight product m_r 2^e_r t y / 2^5 (9 + 7 + 4 bits - 15) with y = 127 |R - b| realises
+    lr (R - b) e_float. Raises ConfigError for bad settings or an amplitude that is not representable
+    (m in 1..7, e in [-7, 8])."""
+    probs = settings_problems(st)
+    if probs:
+        raise ConfigError("; ".join(probs[:2]))
+    dt, w_lsb, impulse = st["dt_ms"], st["w_lsb"], st["impulse"]
+    rng_seed, sign_mode = int(st["rng_seed"]), int(st["sign_mode"])
+    tp, tm = max(1, int(round(st["tau_plus_ms"] / dt))), max(1, int(round(st["tau_minus_ms"] / dt)))
     rep = {"w_lsb": w_lsb, "impulse": impulse, "tau_plus_steps": tp, "tau_minus_steps": tm,
-           "sign_mode": ["mixed", "excitatory"][int(sign_mode)]}
-    if rule.name == "stdp":
-        ap = quantise_amplitude(rule.lr * rule.stdp_a_plus / (impulse * w_lsb))
-        am = quantise_amplitude(rule.lr * rule.stdp_a_minus / (impulse * w_lsb))
-        prods = stdp_products(ap, am, multiplicative=rule.stdp_form == "multiplicative",
-                              w_max=int(np.clip(round(rule.stdp_w_max / w_lsb), -256, 255)),
-                              w_min=int(np.clip(round(rule.stdp_w_min / w_lsb), -256, 255)))
+           "sign_mode": ["mixed", "excitatory"][sign_mode]}
+    if st["rule"] == "stdp":
+        ap = _amplitude("STDP A+ per trace unit", st["lr"] * st["a_plus"] / (impulse * w_lsb), st["lr"])
+        am = _amplitude("STDP A- per trace unit", st["lr"] * st["a_minus"] / (impulse * w_lsb), st["lr"])
+        prods = stdp_products(ap, am, multiplicative=st["form"] == "multiplicative",
+                              w_max=int(np.clip(round(st["w_max"] / w_lsb), -256, 255)),
+                              w_min=int(np.clip(round(st["w_min"] / w_lsb), -256, 255)))
         eng = engine_rule(prods, x_imp=(impulse, 0.0), x_tau=(tp, 0), y_imp=(impulse, 0.0, 0.0), y_tau=(tm, 0, 0),
                           rng_seed=rng_seed, sign_mode=sign_mode)
         rep.update(a_plus=ap, a_minus=am)
-    elif rule.name == "rstdp":
-        emax = 1.0
-        if calib_x is not None:
-            from ..plasticity import pair_terms
-            from ..simulate import simulate
-            z = simulate(net, calib_x).z
-            for b in range(z.shape[0]):
-                P, D = pair_terms(calib_x[b:b + 1], z[b:b + 1], rule.stdp_tau_plus, rule.stdp_tau_minus, dt)
-                emax = max(emax, float(np.abs(P).max()), float(np.abs(D).max()))
+    else:
+        emax = st["calib_emax"]
         e_t = int(np.clip(math.floor(math.log2(200.0 / (impulse * emax))), -7, 8))
         a_t = 2.0 ** e_t
-        ratio = quantise_amplitude(rule.stdp_a_minus / rule.stdp_a_plus * a_t)
-        k = int(np.clip(round(math.log2(rule.reward_tau_e / dt)), 0, 7))
+        ratio = quantise_amplitude(st["a_minus"] / st["a_plus"] * a_t)
+        k = int(np.clip(round(math.log2(st["reward_tau_e_ms"] / dt)), 0, 7))
         # weight units per (tag x y): m_r 2^e_r / 32 = lr A+ / (w_lsb a_t impulse 127)
-        r = quantise_amplitude(rule.lr * rule.stdp_a_plus * 32.0 / (w_lsb * a_t * impulse * 127.0))
+        r = _amplitude("R-STDP reward product per (tag x reward code)",
+                       st["lr"] * st["a_plus"] * 32.0 / (w_lsb * a_t * impulse * 127.0), st["lr"])
         prods = rstdp_products((1, e_t), ratio, k, r)
         eng = engine_rule(prods, three_factor=True, x_imp=(impulse, 0.0), x_tau=(tp, 0), rng_seed=rng_seed,
                           sign_mode=sign_mode)
         rep.update(tag_exp=e_t, a_minus_tag=ratio, tag_decay_k=k, tau_e_steps=2 ** k, reward=r, calib_emax=emax)
-    else:
-        raise ConfigError(f"lower_stdp lowers the rules 'stdp' and 'rstdp', got {rule.name!r}")
     return StdpLowering(products=tuple(prods), engine=eng, strings=lava_strings(prods), impulse=impulse,
                         tau_plus=tp, tau_minus=tm, reward_scale=127, w_lsb=w_lsb, report=rep)
 
 
-def _lsb_unit(compiled) -> float:
-    """Float weight of one W_in mantissa unit at exponent 0 (from the compiled float source)."""
-    wf = np.asarray(compiled.w_in_float, np.float64)
-    wi = np.asarray(compiled.w_in, np.float64)
-    nz = wi != 0
-    if not nz.any():
-        raise ConfigError("W_in is all zero after quantisation: nothing to calibrate the STDP weight scale on")
-    return float(np.median(wf[nz] / wi[nz])) / float(2.0 ** compiled.e_in)
+def lower_stdp(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_seed: int = 0,
+               sign_mode: int | None = None) -> StdpLowering:
+    """Lower ``rule`` (stdp or rstdp) for W_in of ``compiled`` (weights in mantissa units, 2^e_in):
+    `lowering_from_settings` of `stdp_settings` (see both)."""
+    return lowering_from_settings(stdp_settings(net, rule, compiled, calib_x=calib_x, impulse=impulse,
+                                                rng_seed=rng_seed, sign_mode=sign_mode))

@@ -77,6 +77,8 @@ class _State:
     results: dict[str, Any] = field(default_factory=dict)
     rule_report: dict | None = None
     timing: dict[str, float] = field(default_factory=dict)
+    plastic: LearningRule | None = None      # an STDP-family rule (its own lowering, after emit)
+    calib_x: Any = None                      # its calibration inputs [B, T, n_in] (R-STDP's tag scale)
 
 
 def _pass_graph(s: _State):
@@ -163,6 +165,24 @@ def _pass_emit(s: _State):
     return cn
 
 
+def _pass_lower_plasticity(s: _State):
+    """An STDP-family rule on W_in, lowered for the emitted artifact's weights and chip (Loihi's plasticity
+    engine, `compiler.lower_stdp`): the artifact with ``plasticity`` = the lowering's settings and lava
+    strings, ``report['plasticity']`` = the chosen constants, and the rule in its provenance."""
+    from dataclasses import replace
+    from .artifact import check_artifact
+    from .lower_stdp import lowering_from_settings, stdp_settings
+    from .serial import jsonable
+    cn, rule = s.results["emit"], s.plastic
+    st = stdp_settings(s.net, rule, cn, calib_x=s.calib_x, rng_seed=int(s.options.quantize.seed))
+    low = lowering_from_settings(st)
+    st = jsonable({**st, "lava": low.strings})
+    report = {**cn.report, "plasticity": jsonable({"rule": rule.name, "constants": low.report, "lava": low.strings})}
+    out = replace(cn, plasticity=st, report=report, provenance={**cn.provenance, "rule": jsonable(rule.to_dict())})
+    check_artifact(out, where="compiled network")
+    return out
+
+
 @dataclass(frozen=True)
 class Pass:
     """A named compiler pass: ``run(state) -> result``; skipped when ``when(state)`` is false."""
@@ -181,13 +201,18 @@ PASSES: tuple[Pass, ...] = (
     Pass("place", _pass_place),
     Pass("route", _pass_route),
     Pass("emit", _pass_emit),
+    Pass("lower_plasticity", _pass_lower_plasticity, when=lambda s: s.plastic is not None),
 )
 
 
 def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: LearningRule | None = None, *,
-            options: CompileOptions | None = None, callback: Callable[[str, Any], None] | None = None) -> CompiledNetwork:
+            options: CompileOptions | None = None, callback: Callable[[str, Any], None] | None = None,
+            calib_x=None) -> CompiledNetwork:
     """Compile a float network (and optionally its on-chip learning rule) for ``profile`` (object, name or path):
     run `PASSES` in order, timing each (``report['timing_s']``) and calling ``callback(name, result)`` after it.
+    An e-prop-family rule is lowered by ``lower_rule``; an STDP-family rule (one with its own lowering in
+    the rule registry: stdp, rstdp) by ``lower_plasticity`` after emit, on W_in, into the artifact's
+    ``plasticity``; ``calib_x`` [B, T, n_in]: inputs on which R-STDP's tag scale is calibrated (optional).
 
     Raises `ChipConstraintError` (every violated constraint named, with place, needed and available),
     `InvalidNetworkError` or `ConfigError`.
@@ -198,7 +223,9 @@ def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: Lear
     prof = profile if isinstance(profile, ChipProfile) else load_profile(profile)
     if rule is not None and not isinstance(rule, LearningRule):
         raise ConfigError(f"rule must be a LearningRule or None, got {type(rule).__name__}")
-    s = _State(net, rule, prof, o)
+    from ..rulebook import get as rule_spec
+    plastic = rule is not None and rule_spec(rule.name).lower is not None
+    s = _State(net, None if plastic else rule, prof, o, plastic=rule if plastic else None, calib_x=calib_x)
     for p in PASSES:
         if not p.when(s):
             continue
@@ -209,7 +236,7 @@ def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: Lear
             s.results["emit"].report["timing_s"]["emit"] = s.timing["emit"]
         if callback is not None:
             callback(p.name, s.results[p.name])
-    return s.results["emit"]
+    return s.results.get("lower_plasticity") or s.results["emit"]
 
 
 def compile_sparse(net: SparseNetwork, profile: ChipProfile | str, rule: LearningRule | None = None, **kw) -> CompiledNetwork:

@@ -103,6 +103,8 @@ def save_compiled(cn: CompiledNetwork, stem) -> None:
 
 # Fields added after schema 1 was written, derived once on load from what older artifacts saved.
 DERIVED_ONCE = ("w_lsb", "scale_a")
+# Fields added later whose absence in an older artifact means "none" (it was compiled before they existed).
+ABSENT_IS_NONE = ("plasticity",)
 
 
 def _decisions_from_report(stem, fm: dict) -> dict:
@@ -133,6 +135,9 @@ def load_compiled(stem) -> CompiledNetwork:
     for f in dataclasses.fields(CompiledNetwork):
         if f.name in derived:
             kw[f.name] = derived[f.name]
+            continue
+        if f.name not in fm and f.name in ABSENT_IS_NONE:
+            kw[f.name] = None
             continue
         if f.name not in fm:
             raise ArtifactError(f"{stem}: artifact misses field '{f.name}'")

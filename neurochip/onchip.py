@@ -77,9 +77,9 @@ def check_learnable(compiled) -> None:
     if prof is not None and not prof.learning.supported:
         raise ChipConstraintError(Violation("learning_supported", f"chip {prof.name}", "on-chip learning", "none"),
                                   prof.name)
-    if compiled.rule is None:
+    if compiled.rule is None and getattr(compiled, "plasticity", None) is None:
         raise ConfigError("on-chip learning needs an artifact compiled with a learning rule "
-                          "(neurochip compile --rule eprop_random ...)")
+                          "(neurochip compile --rule eprop_random | rstdp | stdp ...)")
 
 
 def default_lr(compiled) -> float:
@@ -88,6 +88,8 @@ def default_lr(compiled) -> float:
     ``lr_mode='adam_equivalent'``, which is opt-in, docs/onchip_learning.md). The compiler's ``report['rule']['lr']['chip_default']`` wins when it
     provides one; otherwise the rate the rule was lowered with (``compiled.rule.lr``)."""
     check_learnable(compiled)
+    if getattr(compiled, "plasticity", None) is not None:
+        return float(compiled.plasticity["lr"])
     rep = (getattr(compiled, "report", None) or {}).get("rule") or {}
     lr = rep.get("lr") if isinstance(rep, dict) else None
     if isinstance(lr, dict) and lr.get("chip_default"):
@@ -108,6 +110,9 @@ def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = No
     from dataclasses import fields as _fields
 
     check_learnable(compiled)
+    if getattr(compiled, "plasticity", None) is not None:
+        return prepare_plasticity(compiled, lr=lr, rounding=rounding, eligibility=eligibility, train=train,
+                                  lr_mode=lr_mode)
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating))
                            or not math.isfinite(float(lr)) or float(lr) <= 0):
         raise ConfigError(f"on-chip lr must be a finite number > 0, got {lr!r}")
@@ -161,6 +166,45 @@ def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = No
         compiled = relower(compiled, rule, LowerRuleOptions(**kw))
     _check_lr_codes(compiled)
     return compiled
+
+
+def prepare_plasticity(compiled, *, lr=None, rounding=None, eligibility=None, train=None, lr_mode=None):
+    """`prepare_rule` for an STDP-family artifact: only the rate can change (the amplitudes lr A+-, lowered
+    again from the saved settings and checked representable on the engine); the e-prop choices do not
+    apply and are refused by name. The engine writes weights back trial by trial, so a batch size only
+    groups the training draws."""
+    from .compiler.lower_stdp import lowering_from_settings
+    name = compiled.plasticity["rule"]
+    given = [k for k, v in (("rounding", rounding), ("eligibility", eligibility), ("train", train),
+                            ("lr_mode", lr_mode)) if v is not None]
+    if given:
+        raise ConfigError(f"on-chip {', '.join(given)} do(es) not apply to the plasticity rule {name!r} (Loihi's "
+                          f"engine on W_in, amplitudes lr A+-); only the lr can change")
+    if lr is None or float(lr) == float(compiled.plasticity["lr"]):
+        return compiled
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not math.isfinite(float(lr)) \
+            or float(lr) <= 0:
+        raise ConfigError(f"on-chip lr must be a finite number > 0, got {lr!r}")
+    from .compiler.serial import jsonable
+    st = {**compiled.plasticity, "lr": float(lr)}
+    low = lowering_from_settings(st)           # ConfigError when lr A+- is not representable on the engine
+    st = jsonable({**st, "lava": low.strings})
+    rep = {**(compiled.report or {}), "plasticity": {**(compiled.report or {}).get("plasticity", {}),
+                                                      "constants": jsonable(low.report), "lava": low.strings}}
+    prov = dict(compiled.provenance or {})
+    if isinstance(prov.get("rule"), dict):
+        prov["rule"] = {**prov["rule"], "lr": float(lr)}
+    return replace(compiled, plasticity=st, report=rep, provenance=prov)
+
+
+def rule_info(compiled) -> dict:
+    """The learning curve's description of the artifact's rule: name, lr, lr_mode, rounding, eligibility."""
+    if getattr(compiled, "plasticity", None) is not None:
+        return {"rule": compiled.plasticity["rule"], "lr": float(compiled.plasticity["lr"]), "lr_mode": "engine",
+                "rounding": "engine", "eligibility": "engine"}
+    r = compiled.rule
+    return {"rule": r.name, "lr": float(r.lr), "lr_mode": compiled_lr_mode(compiled), "rounding": r.rounding,
+            "eligibility": r.eligibility}
 
 
 def compiled_lr_mode(compiled) -> str:
@@ -392,8 +436,7 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
     before, after = points[0][f"heldout_all_{key}"], points[-1][f"heldout_all_{key}"]
     worse = is_worse(key, before, after)
     curve = {"schema": CURVE_SCHEMA, "task": task.name, "profile": compiled.profile_name, "metric": key,
-             "lr": float(c.rule.lr), "lr_mode": compiled_lr_mode(c), "rounding": c.rule.rounding, "eligibility": c.rule.eligibility,
-             "rule": c.rule.name, "batch_size": B, "iterations": int(plan.iterations), "epochs": int(plan.epochs),
+             **rule_info(c), "batch_size": B, "iterations": int(plan.iterations), "epochs": int(plan.epochs),
              "eval_every": K, "eval_trials": int(test.x.shape[0]), "seed": int(plan.seed),
              "first_index": int(plan.first_index), "points": points, "before": before, "after": after,
              "before_metrics": m0, "after_metrics": m_last,

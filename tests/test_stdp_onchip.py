@@ -137,14 +137,24 @@ def test_onchip_rstdp_run_small():
 
 
 @pytest.mark.parametrize("name", ["stdp", "rstdp"])
-def test_compile_refuses_to_lower_the_stdp_family_as_eprop(name):
-    """compile(rule=stdp) used to go through the e-prop lowering (a CompiledRule with zero feedback named
-    'stdp': `run --learn` then trained e-prop's regulariser and readout, not STDP). It is refused in one line
-    naming the path that runs the rule on chip. Mutation: drop the check in lower_rule -> compiles, fails."""
+def test_compile_lowers_the_stdp_family_to_the_engine_not_as_eprop(name):
+    """compile(rule=stdp) once went through the e-prop lowering (a CompiledRule with zero feedback named
+    'stdp': `run --learn` then trained e-prop's regulariser and readout, not STDP). Now the rule is lowered to
+    the plasticity engine (``plasticity``) and no e-prop rule is compiled; lower_rule itself still refuses it.
+    Mutation: drop the check in lower_rule -> the direct call compiles, fails."""
+    from neurochip.chips import load_profile
     from neurochip.compiler import compile as compile_net
+    from neurochip.compiler.graph import as_graph
+    from neurochip.compiler.lower_rule import lower_rule
+    from neurochip.compiler.quantize import quantize
     from neurochip.errors import ConfigError
     from neurochip.network import NeuronParams, init_network
     from neurochip.rules import LearningRule
     net = init_network(6, 10, 2, NeuronParams(kind="lif"), seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = compile_net(net, "loihi2", LearningRule(name, lr=10.0))
+    assert c.rule is None and c.plasticity["rule"] == name and c.provenance["rule"]["name"] == name
+    prof = load_profile("loihi2")
     with pytest.raises(ConfigError, match=f"rule '{name}' runs on chip through its own lowering"):
-        compile_net(net, "loihi2", LearningRule(name))
+        lower_rule(net, LearningRule(name), prof, quantize(as_graph(net), prof))

@@ -17,8 +17,11 @@ def add_parser(sub) -> None:
                                "output directory")
     p.add_argument("--chip", default="loihi2", help="chip profile: a shipped name (see 'neurochip chips') or a .toml path")
     p.add_argument("--rule", default=None,
-                   help="on-chip learning rule to lower (eprop_random, eprop_symmetric, eprop_adaptive, rflo); "
-                        "default: inference only")
+                   help="on-chip learning rule to lower (eprop_random, eprop_symmetric, eprop_adaptive, rflo; "
+                        "stdp / rstdp on W_in for chips with a plasticity engine); default: inference only")
+    p.add_argument("--task", default=None,
+                   help="--rule rstdp: task whose 16 validation trials calibrate the tag scale (default: the task the "
+                        "network was trained on; none for a bare network file)")
     p.add_argument("--eligibility", default=None, choices=["per_synapse", "factorised"],
                    help="on-chip eligibility form for --rule (default: the profile's first supported form)")
     p.add_argument("--rounding", default="nearest", choices=["nearest", "stochastic"],
@@ -65,6 +68,23 @@ def trained_rule(net_path):
     return None
 
 
+def trained_task(net_path):
+    """The task a saved network was trained on (``config['task']`` of its train / demo metrics), or None."""
+    import json
+    from ..io import resolve_bundle
+    from ..tasks import get_task
+    stem = resolve_bundle(net_path, ("network",))
+    for name in ("metrics.json", "train_metrics.json"):
+        f = stem.parent / name
+        if stem.name == "network" and f.is_file():
+            try:
+                t = dict(json.loads(f.read_text())["config"]["task"])
+            except (ValueError, KeyError, TypeError):
+                return None
+            return get_task(t.pop("name"), **t)
+    return None
+
+
 def run(args) -> int:
     from ..compiler import CompileOptions, PartitionOptions, compile
     from ..compiler.coremap import coremap_png
@@ -102,7 +122,14 @@ def run(args) -> int:
         kw = {"lr": args.lr} if args.lr is not None else {}
         rule = replace(base, name=args.rule, eligibility=elig, **kw)
     o = replace(o, partition=PartitionOptions(rate_hz=args.rate))
-    cn = compile(net, prof, rule, options=o)
+    calib = None
+    if rule is not None and rule.name == "rstdp":
+        # R-STDP's tag scale is calibrated on the float network's eligibility over 16 validation trials of
+        # the task it was trained on (none for a bare network file: the report's calib_emax is then 1)
+        from ..tasks import get_task
+        task = get_task(args.task) if args.task else trained_task(args.net)
+        calib = task.batch(16, "val", 999).x if task is not None else None
+    cn = compile(net, prof, rule, options=o, calib_x=calib)
     out = Path(args.out)
     with staged_output_dir(out, force=args.force) as d:
         cn.save(d / "compiled")

@@ -170,7 +170,7 @@ def run(args) -> int:
             save_bundle(d / "learned", "learned-weights", 1,
                         {k: (np.asarray(getattr(c, k).toarray()) if hasattr(getattr(c, k), "toarray")
                              else np.asarray(getattr(c, k))) for k in ("w_in", "w_rec", "w_out", "b_out")},
-                        {"rule": c.rule.to_dict() if c.rule is not None else None, "curve": learned.curve})
+                        {"rule": c.rule.to_dict() if c.rule is not None else c.plasticity, "curve": learned.curve})
             write_curve(d, learned.curve)
             # the learned network as a compiled artifact: run / validate / bench / nir take it like compile's output
             c.save(d / "compiled_learned")

@@ -1,0 +1,159 @@
+"""STDP / R-STDP through the pipeline: ``compile(rule=rstdp)`` saves the engine lowering in the artifact
+(``plasticity``), ``backends.native.run(..., learn=True)`` and ``neurochip run --learn`` dispatch to the
+engine, and the result is the direct path's bit for bit (`native_stdp.run_onchip` with `lower_stdp`)."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from neurochip.backends import native
+from neurochip.backends.native_stdp import run_onchip
+from neurochip.compiler import CompiledNetwork, compile as compile_net
+from neurochip.compiler.lower_stdp import lower_stdp
+from neurochip.errors import ArtifactError, ChipConstraintError, ConfigError
+from neurochip.io import manifest_digest
+from neurochip.network import Network, NeuronParams
+from neurochip.rules import LearningRule
+from neurochip.tasks import get_task
+
+RULE = LearningRule("rstdp", optimizer="sgd", lr=1.0, stdp_a_plus=0.1, stdp_a_minus=0.1, reward_tau_e=128.0)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """(task, float net, calibration inputs, compiled with R-STDP, compiled without a rule)."""
+    task = get_task("reward_pattern", n_in=12, duration_ms=40.0, window_ms=10.0)
+    rng = np.random.default_rng(0)
+    n = 6
+    net = Network(params=NeuronParams(kind="lif", n_ref=2), w_in=rng.random((n, 12)) * 0.4, w_rec=np.zeros((n, n)),
+                  w_out=np.repeat(np.eye(2), 3, axis=1) / 3, b_out=np.zeros(2), B=np.ones((n, 2)), beta=np.zeros(n),
+                  rec_mask=~np.eye(n, dtype=bool))
+    cal = task.batch(4, "val", 999).x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return task, net, cal, compile_net(net, "loihi2", RULE, calib_x=cal), compile_net(net, "loihi2")
+
+
+def _targets(b):
+    return {"target": b.target, "mask": b.mask, "loss": "ce"}
+
+
+def test_api_run_is_the_direct_engine_run_bit_for_bit_and_chunks_continue(small, tmp_path):
+    """The artifact (saved and loaded) learns exactly as lower_stdp + run_onchip on the rule-less artifact;
+    a run in two chunks (the carry passed on) equals the run in one. Mutations: drop the generator state
+    from the carry, or restart the engine state per call -> the chunked run differs."""
+    task, net, cal, c, c0 = small
+    c.save(tmp_path / "c")
+    c = CompiledNetwork.load(tmp_path / "c")
+    assert c.plasticity["rule"] == "rstdp" and c.plasticity["lava"] == c.report["plasticity"]["lava"]
+    b = task.batch(24, "train", 0)
+    ref = run_onchip(c0, lower_stdp(net, RULE, c0, calib_x=cal), b.x, b.target[:, 0], b.mask, seed=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = native.run(c, b.x, learn=True, targets=_targets(b), seed=7)
+        r1 = native.run(c, b.x[:10], learn=True, targets={k: v[:10] if k != "loss" else v for k, v in _targets(b).items()},
+                        seed=7)
+        r2 = native.run(c, b.x[10:], learn=True, targets={k: v[10:] if k != "loss" else v for k, v in _targets(b).items()},
+                        seed=123, state=r1.meta["learn_state"])
+    assert np.array_equal(r.weights["w_in"], ref.w_in) and np.array_equal(r.meta["rewards"], ref.rewards)
+    assert (r.weights["w_in"] != np.asarray(c.w_in)).sum() > 0
+    assert r.counts.weight_updates == ref.counts.weight_updates and r.counts.trials == 24
+    assert np.array_equal(r2.weights["w_in"], r.weights["w_in"])
+    assert np.array_equal(np.concatenate([r1.meta["rewards"], r2.meta["rewards"]]), r.meta["rewards"])
+    assert r.outputs.shape == (24, b.x.shape[1], 2) and r.spikes.shape == (24, b.x.shape[1], 6)
+
+
+def test_rstdp_needs_targets_with_labels(small):
+    task, _, _, c, _ = small
+    b = task.batch(2, "train", 0)
+    with pytest.raises(ConfigError, match="R-STDP on chip needs targets"):
+        native.run(c, b.x, learn=True)
+    with pytest.raises(ConfigError, match="integer class labels"):
+        native.run(c, b.x, learn=True, targets={"target": b.target.astype(float), "mask": b.mask, "loss": "ce"})
+
+
+def _edit(stem, fn):
+    """Edit the saved manifest's fields with ``fn`` and recompute the digest (a determined editor)."""
+    j = stem.with_suffix(".json")
+    m = json.loads(j.read_text())
+    fn(m["meta"]["fields"])
+    m["digest"] = manifest_digest(m)
+    j.write_text(json.dumps(m))
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda f: f["plasticity"]["value"]["lava"].update(dw="7*2^8 * u0 * t * y2"), "differs from what its settings lower"),
+    (lambda f: f["plasticity"]["value"].update(lr=1e-9), "not representable"),
+    (lambda f: f["plasticity"]["value"].pop("tau_plus_ms"), "tau_plus_ms"),
+    (lambda f: f["plasticity"]["value"].update(w_lsb=1.0), "differs from the artifact's W_in LSB"),
+    (lambda f: f["plasticity"]["value"].update(rule="eprop_random"), "expected 'stdp' or 'rstdp'"),
+])
+def test_edited_plasticity_is_refused_on_load(small, tmp_path, edit, match):
+    """Settings and the lava strings are checked against each other and the artifact on every load, even
+    with the digest recomputed. Mutation: skip `_plasticity_problems` -> these load."""
+    c = small[3]
+    c.save(tmp_path / "c")
+    _edit(tmp_path / "c", edit)
+    with pytest.raises(ArtifactError, match=match):
+        CompiledNetwork.load(tmp_path / "c")
+
+
+def test_artifact_from_before_the_field_loads_without_plasticity(small, tmp_path):
+    c = small[4]
+    c.save(tmp_path / "c")
+    _edit(tmp_path / "c", lambda f: f.pop("plasticity"))
+    assert CompiledNetwork.load(tmp_path / "c").plasticity is None
+
+
+def test_lr_change_relowers_and_other_choices_are_refused(small):
+    """prepare_rule at a new lr gives the artifact compile() makes at that lr; e-prop choices are refused."""
+    from dataclasses import replace
+    from neurochip.onchip import prepare_rule, rule_info
+    task, net, cal, c, _ = small
+    c2 = prepare_rule(c, lr=4.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = compile_net(net, "loihi2", replace(RULE, lr=4.0), calib_x=cal)
+    assert c2.plasticity == want.plasticity and c2.plasticity["lava"] != c.plasticity["lava"]
+    assert rule_info(c2)["lr"] == 4.0 and rule_info(c2)["rule"] == "rstdp"
+    with pytest.raises(ConfigError, match="rounding do"):
+        prepare_rule(c, rounding="stochastic")
+    with pytest.raises(ConfigError, match="representable: .* <= lr <="):
+        prepare_rule(c, lr=1e-6)
+
+
+def test_chip_without_engine_is_refused_by_compile(small):
+    from neurochip.compiler.pipeline import CompileOptions
+    _, net, cal, _, _ = small
+    with pytest.raises(ChipConstraintError, match="plasticity_engine"):
+        compile_net(net, "reckon", RULE, calib_x=cal, options=CompileOptions.make(approximate=("reset", "refractory")))
+
+
+def test_cli_compile_and_run_learn_rstdp(tmp_path, capsys):
+    """neurochip compile --rule rstdp (calibrated on the task) and run --learn train W_in on chip; without a
+    calibration task the reward amplitude at this lr is not representable: one line naming the lr range."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from rstdp_reward import reward_network
+    from neurochip.cli.main import main
+    reward_network(get_task("reward_pattern"), 0).save(tmp_path / "net")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = main(["compile", str(tmp_path / "net"), "--rule", "rstdp", "--lr", "0.03", "-o", str(tmp_path / "bad")])
+        err = capsys.readouterr().err
+        assert rc == 2 and "representable:" in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "bad").exists()
+        assert main(["compile", str(tmp_path / "net"), "--rule", "rstdp", "--lr", "0.3", "--task", "reward_pattern",
+                     "-o", str(tmp_path / "c")]) == 0
+        rc = main(["run", str(tmp_path / "c"), "--learn", "--task", "reward_pattern", "--trials", "48", "--batch-size",
+                   "16", "--test-trials", "16", "--no-progress", "-o", str(tmp_path / "r")])
+    assert rc in (0, 4)          # 4: the held-out accuracy fell (48 trials is a smoke budget)
+    curve = json.loads((tmp_path / "r" / "onchip_curve.json").read_text())
+    assert curve["rule"] == "rstdp" and curve["lr"] == 0.3 and curve["events"]["weight_updates"] > 0
+    learned = CompiledNetwork.load(tmp_path / "r" / "compiled_learned")
+    c = CompiledNetwork.load(tmp_path / "c")
+    assert learned.plasticity == c.plasticity and (learned.w_in != c.w_in).any()
