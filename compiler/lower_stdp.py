@@ -189,12 +189,13 @@ SETTING_KEYS = {"rule": str, "lr": float, "a_plus": float, "a_minus": float, "ta
                 "calib_emax": float}
 
 
-def stdp_settings(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_seed: int = 0,
-                  sign_mode: int | None = None) -> dict:
+def stdp_settings(net, rule, compiled, *, calib_x=None, calib_emax: float | None = None, impulse: float = 16.0,
+                  rng_seed: int = 0, sign_mode: int | None = None) -> dict:
     """The inputs of ``rule``'s lowering for W_in of ``compiled`` as a plain dict (`SETTING_KEYS`): everything
     the float side decides, so that `lowering_from_settings` needs no float network. ``calib_x`` (R-STDP):
     inputs of a calibration batch; the float network's largest pair eligibility on it sets the tag's scale
-    (1.0 without). Raises `ChipConstraintError` on a chip without a plasticity engine."""
+    (1.0 without), or ``calib_emax``: that number from an earlier calibration. Raises `ChipConstraintError` on
+    a chip without a plasticity engine."""
     prof = compiled.profile
     if prof is not None and not prof.learning.plasticity_engine:
         # STDP runs on a trace-based sum-of-products engine (Loihi's); a chip without one (ReckOn: an e-prop
@@ -207,7 +208,7 @@ def stdp_settings(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, r
     dt = float(net.params.dt)
     if sign_mode is None:      # all-excitatory inputs stay excitatory (Dale): lava's EXCITATORY mode, 0..255
         sign_mode = sf.SIGN_EXC if (np.asarray(compiled.w_in) >= 0).all() else sf.SIGN_MIXED
-    emax = 1.0
+    emax = 1.0 if calib_emax is None else float(calib_emax)
     if rule.name == "rstdp" and calib_x is not None:
         from ..plasticity import pair_terms
         from ..simulate import simulate

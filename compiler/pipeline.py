@@ -79,6 +79,7 @@ class _State:
     timing: dict[str, float] = field(default_factory=dict)
     plastic: LearningRule | None = None      # an STDP-family rule (its own lowering, after emit)
     calib_x: Any = None                      # its calibration inputs [B, T, n_in] (R-STDP's tag scale)
+    calib_emax: float | None = None          # or the calibration's result
 
 
 def _pass_graph(s: _State):
@@ -174,7 +175,8 @@ def _pass_lower_plasticity(s: _State):
     from .lower_stdp import lowering_from_settings, stdp_settings
     from .serial import jsonable
     cn, rule = s.results["emit"], s.plastic
-    st = stdp_settings(s.net, rule, cn, calib_x=s.calib_x, rng_seed=int(s.options.quantize.seed))
+    st = stdp_settings(s.net, rule, cn, calib_x=s.calib_x, calib_emax=s.calib_emax,
+                       rng_seed=int(s.options.quantize.seed))
     low = lowering_from_settings(st)
     st = jsonable({**st, "lava": low.strings})
     report = {**cn.report, "plasticity": jsonable({"rule": rule.name, "constants": low.report, "lava": low.strings})}
@@ -207,12 +209,13 @@ PASSES: tuple[Pass, ...] = (
 
 def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: LearningRule | None = None, *,
             options: CompileOptions | None = None, callback: Callable[[str, Any], None] | None = None,
-            calib_x=None) -> CompiledNetwork:
+            calib_x=None, calib_emax: float | None = None) -> CompiledNetwork:
     """Compile a float network (and optionally its on-chip learning rule) for ``profile`` (object, name or path):
     run `PASSES` in order, timing each (``report['timing_s']``) and calling ``callback(name, result)`` after it.
     An e-prop-family rule is lowered by ``lower_rule``; an STDP-family rule (one with its own lowering in
     the rule registry: stdp, rstdp) by ``lower_plasticity`` after emit, on W_in, into the artifact's
-    ``plasticity``; ``calib_x`` [B, T, n_in]: inputs on which R-STDP's tag scale is calibrated (optional).
+    ``plasticity``; ``calib_x`` [B, T, n_in]: inputs on which R-STDP's tag scale is calibrated (optional), or
+    ``calib_emax``: that calibration's result (a saved artifact's ``plasticity['calib_emax']``).
 
     Raises `ChipConstraintError` (every violated constraint named, with place, needed and available),
     `InvalidNetworkError` or `ConfigError`.
@@ -225,7 +228,8 @@ def compile(net: Network | SparseNetwork, profile: ChipProfile | str, rule: Lear
         raise ConfigError(f"rule must be a LearningRule or None, got {type(rule).__name__}")
     from ..rulebook import get as rule_spec
     plastic = rule is not None and rule_spec(rule.name).lower is not None
-    s = _State(net, None if plastic else rule, prof, o, plastic=rule if plastic else None, calib_x=calib_x)
+    s = _State(net, None if plastic else rule, prof, o, plastic=rule if plastic else None, calib_x=calib_x,
+               calib_emax=calib_emax)
     for p in PASSES:
         if not p.when(s):
             continue

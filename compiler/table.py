@@ -15,6 +15,21 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join([line(headers), line(["-" * x for x in w])] + [line(r) for r in cells])
 
 
+def plasticity_text(pl: dict) -> str:
+    """The STDP-family lowering of the report (``report['plasticity']``): the engine's rule strings and the
+    constants chosen (amplitudes m * 2^e in weight units, trace taus in steps, tag scale)."""
+    c = pl.get("constants") or {}
+    amp = ", ".join(f"{k} {v[0]}*2^{v[1]}" for k, v in c.items() if isinstance(v, list) and len(v) == 2)
+    lines = [f"on-chip rule {pl.get('rule')} on W_in, lowered to the plasticity engine (sum of products, lava syntax):"]
+    lines += [f"  {k} = {v}" for k, v in (pl.get("lava") or {}).items() if v]
+    lines.append(f"  W_in LSB {c.get('w_lsb', float('nan')):.4g}, trace impulse {c.get('impulse')}, tau+ / tau- "
+                 f"{c.get('tau_plus_steps')} / {c.get('tau_minus_steps')} steps, sign mode {c.get('sign_mode')}"
+                 + (f"; {amp}" if amp else "")
+                 + (f"; tag decay 2^-{c['tag_decay_k']} per step, calibrated |e|max {c['calib_emax']:.4g}"
+                    if "tag_decay_k" in c else ""))
+    return "\n".join(lines)
+
+
 def report_text(report: dict, max_cores: int = 24) -> str:
     """Summary, quantisation per projection, per-core resources (first ``max_cores``), traffic."""
     n = report["network"]
@@ -35,6 +50,10 @@ def report_text(report: dict, max_cores: int = 24) -> str:
     rl = report.get("rule") or {}
     if rl.get("status") == "lowered":
         out.append(rule_text(rl, n["kind"]))
+        out.append("")
+    pl = report.get("plasticity")
+    if pl:
+        out.append(plasticity_text(pl))
         out.append("")
     pc = p["per_core"]
     lim = p["limits"]

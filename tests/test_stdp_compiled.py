@@ -157,3 +157,19 @@ def test_cli_compile_and_run_learn_rstdp(tmp_path, capsys):
     learned = CompiledNetwork.load(tmp_path / "r" / "compiled_learned")
     c = CompiledNetwork.load(tmp_path / "c")
     assert learned.plasticity == c.plasticity and (learned.w_in != c.w_in).any()
+
+
+def test_bench_prices_the_engine_run_of_the_artifact(small):
+    """The cost model's learning counts of a plasticity artifact are the engine run's (weight writes, one
+    reward message per neuron per trial), on the artifact itself (not a recompile without calibration).
+    Mutation: keep run_counts' 'no on-chip rule' refusal for plasticity artifacts -> counts None."""
+    from neurochip.cost.bench import compiled_for, run_counts
+    task, _, _, c, _ = small
+    assert compiled_for(c, "loihi2", learn=True)[0] is c
+    b = task.batch(8, "train", 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        k, z, src = run_counts(c, b.x, learn=True, targets=b)
+        r = native.run(c, b.x, learn=True, targets=_targets(b))
+    assert src == "native backend" and k.weight_updates == r.counts.weight_updates > 0
+    assert k.learning_signal_msgs == 8 * c.n_rec and np.array_equal(z, r.spikes)

@@ -49,13 +49,19 @@ def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple
     from dataclasses import replace
     from ..chips.profile import load_profile
     prof = load_profile(chip)
-    if prof.name == compiled.profile_name and (not learn or compiled.rule is not None or rule_from_artifact(compiled) is None):
+    plastic = getattr(compiled, "plasticity", None)
+    if prof.name == compiled.profile_name and (not learn or compiled.rule is not None or plastic is not None
+                                               or rule_from_artifact(compiled) is None):
         return compiled, "", ()
     from ..compiler.pipeline import CompileOptions, compile as fn
     notes = [f"recompiled for {prof.name} from the artifact's float network"]
     rule = rule_from_artifact(compiled) if learn else None
     rounding = "nearest" if "nearest" in prof.learning.rounding else prof.learning.rounding[0]
-    if rule is not None:
+    if rule is not None and plastic is not None:
+        if not prof.learning.plasticity_engine:
+            notes.append(f"{prof.name} has no plasticity engine for {rule.name}: costed for inference only")
+            rule = None
+    elif rule is not None:
         if not prof.learning.supported:
             notes.append(f"{prof.name} has no on-chip learning: costed for inference only")
             rule = None
@@ -66,11 +72,13 @@ def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple
             if rounding != "nearest":
                 notes.append(f"learning rounding -> {rounding} (what {prof.name} offers)")
     net = float_network(compiled)
+    # a plasticity rule keeps the tag scale it was calibrated with (the calibration inputs are not saved)
+    calib = {"calib_emax": float(plastic["calib_emax"])} if (rule is not None and plastic is not None) else {}
     approximate = tuple(approximate)
     if approximate == ("auto",):
         # Accept exactly the neuron-model approximations this chip needs (named in the notes).
         try:
-            c = fn(net, prof, rule, options=CompileOptions.make(rounding=rounding))
+            c = fn(net, prof, rule, options=CompileOptions.make(rounding=rounding), **calib)
             return c, "; ".join(notes), ()
         except ChipConstraintError as e:
             need = {AUTO_APPROX[v.rule] for v in e.violations if v.rule in AUTO_APPROX}
@@ -80,7 +88,7 @@ def compiled_for(compiled, chip: str, *, learn: bool = False, approximate: tuple
     if approximate:
         notes.append(f"approximations accepted: {', '.join(approximate)}")
     opts = CompileOptions.make(rounding=rounding, approximate=approximate)
-    c = fn(net, prof, rule, options=opts)
+    c = fn(net, prof, rule, options=opts, **calib)
     return c, "; ".join(notes), approximate
 
 
@@ -142,7 +150,7 @@ def run_counts(compiled, x: np.ndarray, *, learn: bool, targets=None) -> tuple[E
     for learning runs."""
     if learn and targets is None:
         return None, None, "no targets for a learning run (use a task, not poisson inputs)"
-    if learn and compiled.rule is None:
+    if learn and compiled.rule is None and getattr(compiled, "plasticity", None) is None:
         return None, None, "the compiled network carries no on-chip rule"
     try:
         be = counting_backend(learn=learn)
