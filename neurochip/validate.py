@@ -259,7 +259,8 @@ def validate(compiled, *, backend: str = "native", reference: str = "float", lea
 
     mod = require(backend, arithmetic="fixed", learns=learn, purpose="as the chip side of a validation"
                   + (" with --learn" if learn else ""))
-    if learn and compiled.rule is None:
+    plastic = getattr(compiled, "plasticity", None) is not None
+    if learn and compiled.rule is None and not plastic:
         raise ConfigError("--learn needs an artifact compiled with a learning rule (neurochip compile --rule ...)")
     if learn and learn_batch is None and (inputs is None or inputs.batch is None):
         raise ConfigError("--learn needs targets: pass --task")
@@ -308,7 +309,15 @@ def validate(compiled, *, backend: str = "native", reference: str = "float", lea
             "dt_ms": float(net.params.dt),
             "w_deq": np.concatenate([dequantize(compiled, n, getattr(compiled, n)).ravel() for n in ("w_in", "w_rec", "w_out")]),
             "w_float": np.concatenate([_dense(getattr(compiled, n + "_float")).ravel() for n in ("w_in", "w_rec", "w_out")])}
-    if learn:
+    if learn and plastic:
+        # an STDP-family rule (Loihi's plasticity engine): the chip's W_in change vs the float rule's on the
+        # chip's own spikes and rewards (neurochip.validate_plasticity)
+        from .validate_plasticity import plasticity_learning_metrics
+        lm, lp = plasticity_learning_metrics(compiled, learn_batch if learn_batch is not None else inputs.batch, mod,
+                                             seed, epochs=learn_epochs)
+        m.update(lm)
+        plot.update(lp)
+    elif learn:
         lm, lp = _learning_metrics(compiled, net, inputs, mod, seed, learn_batch=learn_batch, epochs=learn_epochs,
                                    batch_size=learn_batch_size)
         m.update(lm)

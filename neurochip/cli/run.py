@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--mode", default="fixed", choices=["fixed", "float"],
                    help="native only: fixed-point chip arithmetic or the unquantised float network")
     p.add_argument("--learn", action="store_true", help="train on chip with the compiled learning rule (native)")
-    p.add_argument("--task", default="evidence", help="generated task: evidence, pattern or store_recall")
+    p.add_argument("--task", default="evidence", help="generated task: evidence, pattern, store_recall or reward_pattern")
     p.add_argument("--trials", type=int, default=64,
                    help="held-out test trials; with --learn and no --iterations also the training trials per pass "
                         "(iterations = ceil(trials / batch-size))")

@@ -18,6 +18,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ..tasks import TASKS
+
 from ..errors import ConfigError
 from ..rules import RULES
 
@@ -25,7 +27,7 @@ from ..rules import RULES
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a float spiking RNN on a task (e-prop, BPTT, ...)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--task", choices=["evidence", "pattern", "store_recall"], default=None,
+    p.add_argument("--task", choices=list(TASKS), default=None,
                    help="task to learn (default: evidence accumulation, or the config's task.name)")
     p.add_argument("--n-rec", type=int, default=None, help="number of recurrent neurons (default per task: 100)")
     p.add_argument("--neuron", choices=["lif", "alif"], default=None,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..tasks import TASKS
+
 
 def add_parser(sub) -> None:
     from ..validate import DEFAULT_LEARNING_TOLERANCES, DEFAULT_TOLERANCES, TOLERANCE_KINDS
@@ -49,7 +51,7 @@ def add_parser(sub) -> None:
                    + " (with a classification --task); with --learn, per trained matrix: "
                    + ", ".join(f"{k}={v:g}" for k, v in DEFAULT_LEARNING_TOLERANCES.items())
                    + ". Example: spike_agreement=0.95,readout_nrmse=0.2")
-    p.add_argument("--task", choices=["evidence", "pattern", "store_recall"], default=None,
+    p.add_argument("--task", choices=list(TASKS), default=None,
                    help="held-out inputs and targets from this task's test split (default: Poisson inputs)")
     p.add_argument("--trials", type=int, default=8, help="number of held-out trials (default 8)")
     p.add_argument("--steps", type=int, default=500, help="steps per trial for Poisson inputs (time steps of dt ms)")
@@ -111,8 +113,11 @@ def run(args) -> int:
     if "loss_delta" in m:
         lines.append(f"  loss delta {m['loss_delta']:+.4g}")
     for n, d in (m.get("learning_per_projection") or {}).items():
-        lines.append(f"  on-chip update {n}: cosine vs float {d['float_rule']} {d['cosine']:.3f}, vs BPTT "
-                     f"{d['cosine_bptt']:.3f}, norm ratio {d['norm_ratio']:.3g}, synapses moved {100 * d['moved_fraction']:.2g} %")
+        vs_bptt = f", vs BPTT {d['cosine_bptt']:.3f}" if "cosine_bptt" in d else ""   # plasticity rules: no BPTT
+        if "cosine_rule_amplitudes" in d:     # plasticity rules: also against the rule's own (unquantised) amplitudes
+            vs_bptt += f" (at the rule's own amplitudes {d['cosine_rule_amplitudes']:.3f})"
+        lines.append(f"  on-chip update {n}: cosine vs float {d['float_rule']} {d['cosine']:.3f}{vs_bptt}, "
+                     f"norm ratio {d['norm_ratio']:.3g}, synapses moved {100 * d['moved_fraction']:.2g} %")
     lines.append(f"  {'PASSED' if report['passed'] else 'FAILED: ' + '; '.join(report['failures'])}"
                  f"  -> {Path(args.out) / 'validate.json'}, {Path(args.out) / 'validate.png'}")
     print("\n".join(lines))
