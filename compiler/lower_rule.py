@@ -199,7 +199,7 @@ def _gain(g1: float, bound1: float, name: str, profile: str) -> int:
 
 def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: LowerRuleOptions | None = None):
     """Lower ``rule`` for ``net`` (the float `Network` / `SparseNetwork`) on ``profile`` with the
-    quantiser's result ``quant`` (`compiler.quantize.Quantized`). Returns (CompiledRule, report dict).
+    quantiser's result ``quant`` (`compiler.quantize.Quantized`, or its `QuantDecisions`). Returns (CompiledRule, report dict).
 
     Raises `ChipConstraintError` when the profile has no on-chip learning, lacks the eligibility form or
     rounding, or cannot represent the update (accumulator too narrow, learning rate out of range), and
@@ -231,7 +231,9 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     if lc.supported and rounding not in lc.rounding:
         raise ChipConstraintError(Violation("learning_rounding", f"chip {profile.name}", rounding,
                                             ", ".join(lc.rounding)), profile.name)
-    seed = int(o.seed if o.seed is not None else getattr(quant, "seed", 0))
+    from .quantize import QuantDecisions
+    quant = quant if isinstance(quant, QuantDecisions) else QuantDecisions.of(quant)
+    seed = int(o.seed if o.seed is not None else quant.seed)
 
     p = net.params
     S, D = f.threshold_shift, f.decay_bits
@@ -305,7 +307,7 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     u_ebar_in, u_ebar_rec = p.c_kappa * u_e_in, p.c_kappa * u_e_rec
     u_zkap = 1.0 / kap_inc                      # zkap_f = kappa-filtered z (unnormalised, incl. current)
     # weight LSBs (float weight per mantissa unit): the quantiser's decision, saved with the rule
-    lsb_in, lsb_rec, lsb_out = float(quant.w_in.lsb), float(quant.w_rec.lsb), float(quant.w_out.lsb)
+    lsb_in, lsb_rec, lsb_out = quant.lsb_in, quant.lsb_rec, quant.lsb_out
     lr = float(o.lr if o.lr is not None else rule.lr)
     dt = float(p.dt)
     reg = bool(rule.reg_rate > 0 and (rule.train_in or rule.train_rec))
@@ -432,21 +434,13 @@ def relower(compiled, rule: LearningRule, options: LowerRuleOptions | None = Non
     rounding) from the artifact alone; ``provenance['rule']`` and ``report['rule']`` describe the new rule
     (with the on-chip lr), so they never disagree with ``compiled.rule``."""
     from dataclasses import replace
-    from types import SimpleNamespace
 
     from ..backend_contract import float_network
+    from .quantize import QuantDecisions
 
     if compiled.profile is None or not compiled.float_params:
         raise ConfigError("relower needs a compiled network with its profile and float_params")
-    if compiled.w_lsb is None or compiled.scale_a is None:
-        raise ConfigError("relower needs the artifact's saved quantiser decisions (w_lsb, scale_a); recompile it")
-    quant = SimpleNamespace(
-        vth=int(compiled.vth), dv=int(compiled.dv), dk=int(compiled.dk), da=int(compiled.da), n_ref=int(compiled.n_ref),
-        neuron_kind=compiled.neuron_kind, beta_mant=np.asarray(compiled.beta_mant), beta_shift=int(compiled.beta_shift),
-        scale_v=float(compiled.scale_v), scale_out=float(compiled.scale_out), scale_a=float(compiled.scale_a),
-        w_in=SimpleNamespace(exp=int(compiled.e_in), lsb=compiled.weight_lsb("w_in")),
-        w_rec=SimpleNamespace(exp=int(compiled.e_rec), lsb=compiled.weight_lsb("w_rec")),
-        w_out=SimpleNamespace(exp=int(compiled.e_out), lsb=compiled.weight_lsb("w_out")), rounding="nearest", seed=0)
+    quant = QuantDecisions.from_artifact(compiled)
     if compiled.w_out_float is None or compiled.B_float is None:
         raise ConfigError("relower needs the artifact's w_out_float and B_float (the source float network)")
     net = float_network(compiled)

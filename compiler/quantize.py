@@ -121,6 +121,50 @@ class Quantized:
     report: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class QuantDecisions:
+    """The quantiser's decisions the rule lowering reads (`compiler.lower_rule`): taken from a `Quantized`
+    (`of`, during compile) or from an artifact's saved fields (`from_artifact`: the same values, saved,
+    never re-derived), so a rule lowered again for a compiled network sees exactly what the compiler decided.
+    Decays and threshold in the profile's integer formats; scales in integer units per float unit; lsb_*:
+    float weight of one mantissa unit of w_in / w_rec / w_out."""
+
+    vth: int
+    dv: int
+    dk: int
+    da: int
+    n_ref: int
+    neuron_kind: str
+    beta_mant: np.ndarray
+    beta_shift: int
+    scale_v: float
+    scale_out: float
+    scale_a: float
+    lsb_in: float
+    lsb_rec: float
+    lsb_out: float
+    seed: int
+
+    @classmethod
+    def of(cls, q: "Quantized") -> "QuantDecisions":
+        return cls(vth=int(q.vth), dv=int(q.dv), dk=int(q.dk), da=int(q.da), n_ref=int(q.n_ref),
+                   neuron_kind=q.neuron_kind, beta_mant=np.asarray(q.beta_mant), beta_shift=int(q.beta_shift),
+                   scale_v=float(q.scale_v), scale_out=float(q.scale_out), scale_a=float(q.scale_a),
+                   lsb_in=float(q.w_in.lsb), lsb_rec=float(q.w_rec.lsb), lsb_out=float(q.w_out.lsb), seed=int(q.seed))
+
+    @classmethod
+    def from_artifact(cls, compiled) -> "QuantDecisions":
+        """From a `CompiledNetwork`'s saved fields; ConfigError when it predates the saved decisions."""
+        if compiled.w_lsb is None or compiled.scale_a is None:
+            raise ConfigError("the artifact carries no saved quantiser decisions (w_lsb, scale_a); recompile it")
+        return cls(vth=int(compiled.vth), dv=int(compiled.dv), dk=int(compiled.dk), da=int(compiled.da),
+                   n_ref=int(compiled.n_ref), neuron_kind=compiled.neuron_kind, beta_mant=np.asarray(compiled.beta_mant),
+                   beta_shift=int(compiled.beta_shift), scale_v=float(compiled.scale_v),
+                   scale_out=float(compiled.scale_out), scale_a=float(compiled.scale_a),
+                   lsb_in=compiled.weight_lsb("w_in"), lsb_rec=compiled.weight_lsb("w_rec"),
+                   lsb_out=compiled.weight_lsb("w_out"), seed=int(getattr(compiled.rule, "seed", 0) or 0))
+
+
 def _quant_proj(name: str, w: np.ndarray, unit: float, profile: ChipProfile, opts: QuantizeOptions) -> tuple[ProjQuant, Violation | None]:
     """Choose the shared exponent minimising RMS error (sampled), then round every weight."""
     f = profile.format

@@ -11,16 +11,21 @@ from neurochip.rules import LearningRule
 
 def test_passes_in_order_with_and_without_rule(small_net):
     names = [p.name for p in PASSES]
-    assert names == ["graph", "check", "quantize", "lower_rule", "partition", "place", "route", "emit"]
+    assert names == ["graph", "check", "quantize", "lower_rule", "partition", "place", "route", "emit", "lower_plasticity"]
+    eprop = [n for n in names if n != "lower_plasticity"]          # an e-prop rule: no plasticity lowering
     seen = []
     cn = compile(small_net, "loihi2", LearningRule("eprop_random"), callback=lambda n, x: seen.append((n, x)))
-    assert [n for n, _ in seen] == names
-    assert set(cn.report["timing_s"]) == set(names) and all(t >= 0 for t in cn.report["timing_s"].values())
+    assert [n for n, _ in seen] == eprop
+    assert set(cn.report["timing_s"]) == set(eprop) and all(t >= 0 for t in cn.report["timing_s"].values())
     assert seen[3][1] is cn.rule and seen[-1][1] is cn          # each callback gets that pass's own result
     seen.clear()
     cn = compile(small_net, "loihi2", callback=lambda n, x: seen.append((n, x)))
-    assert [n for n, _ in seen] == [n for n in names if n != "lower_rule"]     # skipped: no result, no time
+    assert [n for n, _ in seen] == [n for n in eprop if n != "lower_rule"]     # skipped: no result, no time
     assert "lower_rule" not in cn.report["timing_s"] and cn.rule is None and isinstance(seen[-1][1], CompiledNetwork)
+    seen.clear()              # an STDP-family rule: lowered after emit, into the artifact's plasticity
+    cn = compile(small_net, "loihi2", LearningRule("stdp", lr=10.0), callback=lambda n, x: seen.append((n, x)))
+    assert [n for n, _ in seen] == [n for n in names if n != "lower_rule"] and seen[-1][1] is cn
+    assert cn.rule is None and cn.plasticity["rule"] == "stdp"
 
 
 def test_overflow_warning_points_at_the_caller(small_net):
