@@ -53,8 +53,9 @@ def _dense_from_csr(ptr, idx, data, n_post, n_pre) -> np.ndarray:
 
 def _bust_stale_kernel_cache() -> None:
     """Numba's cache key is the hash of the file defining a function, not of the modules it calls: the cached
-    ``eprop_fixed.learn_run`` would keep an old ``learn_trial`` / ``fixed_forward`` compiled in. Hash the
-    learning kernel's dependencies and drop learn_run's cache files when they changed (once per process)."""
+    ``eprop_fixed.learn_run`` / ``learn_trial.learn_trial`` would keep an old ``learn_rows`` / ``fixed_forward``
+    compiled in. Hash the learning kernel's dependencies and drop both callers' cache files when they changed
+    (once per process)."""
     import hashlib
     import os
     from pathlib import Path
@@ -62,7 +63,8 @@ def _bust_stale_kernel_cache() -> None:
     import neurochip.kernels as k
     kdir = Path(k.__file__).parent
     h = hashlib.sha256()
-    for name in ("learn_trial.py", "learn_types.py", "fixed_forward.py", "fixed_ops.py", "spike_list.py"):
+    for name in ("learn_trial.py", "learn_rows.py", "learn_types.py", "fixed_forward.py", "fixed_ops.py",
+                 "spike_list.py"):
         f = kdir / name
         h.update(f.read_bytes() if f.exists() else b"")
     cache = Path(os.environ.get("NUMBA_CACHE_DIR") or (kdir / "__pycache__"))
@@ -70,8 +72,9 @@ def _bust_stale_kernel_cache() -> None:
     try:
         if stamp.exists() and stamp.read_text() == h.hexdigest():
             return
-        for f in cache.glob("eprop_fixed.learn_run-*.nb*"):
-            f.unlink(missing_ok=True)
+        for pat in ("eprop_fixed.learn_run-*.nb*", "learn_trial.learn_trial-*.nb*"):
+            for f in cache.glob(pat):
+                f.unlink(missing_ok=True)
         cache.mkdir(parents=True, exist_ok=True)
         stamp.write_text(h.hexdigest())
     except OSError:                      # a read-only cache: numba recompiles or reuses, nothing to do here

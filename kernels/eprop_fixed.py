@@ -15,7 +15,8 @@ import numpy as np
 from numba import njit, prange
 
 from .fixed_ops import round_shift, stoch_shift
-from .learn_trial import key, learn_trial, rnd
+from .learn_rows import key, rnd
+from .learn_trial import learn_trial
 from .learn_types import (L_ACC_SAT, L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT, L_TRACE,  # noqa: F401
                           L_WUPD, N_LCOUNTS, STREAM_W_IN, STREAM_W_OUT, STREAM_W_REC, LearnConsts, LearnState,
                           LearnTables)

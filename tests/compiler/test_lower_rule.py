@@ -16,7 +16,7 @@ from neurochip.compiler.lower_rule import LowerRuleOptions, lower_rule
 from neurochip.compiler.pipeline import CompileOptions, compile
 from neurochip.errors import ChipConstraintError, ConfigError
 from neurochip.kernels.fixed_ops import round_shift, stoch_shift
-from neurochip.kernels.learn_trial import rnd
+from neurochip.kernels.learn_rows import rnd
 from neurochip.network import NeuronParams, init_network
 from neurochip.rules import LearningRule
 

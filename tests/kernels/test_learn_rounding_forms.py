@@ -1,4 +1,4 @@
-"""The branch-free rounding forms of the learning kernel's row loops (`learn_trial.srnd0`, `rsh0`, used so
+"""The branch-free rounding forms of the learning kernel's row loops (`learn_rows.srnd0`, `rsh0`, used so
 that the per-synapse loops vectorise) equal the branching reference forms (`srnd`, `rsh`) for every shift
 k >= 0 they are used with, including k = 0 (where the reference takes its other branch)."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 from numba import njit, uint64
 
-from neurochip.kernels.learn_trial import rsh, rsh0, srnd, srnd0
+from neurochip.kernels.learn_rows import rsh, rsh0, srnd, srnd0
 
 
 @njit(cache=False)

@@ -1,0 +1,226 @@
+"""Row-level integer operations of the on-chip e-prop kernel (`kernels.learn_trial`): the rounding forms,
+the counter-based hash keys, and one presynaptic row's per-synapse eligibility (`elig_row`) or factorised
+products (`outer_row`) per step (docs/fixed_point.md "Learning (on-chip e-prop)").
+
+Numba caches a function by the hash of its own file: `learn_trial` compiles these in, so a change here must
+drop its cache too (``backends.native_learn._bust_stale_kernel_cache`` hashes this file with the others).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, uint64
+
+from .fixed_ops import splitmix64, stoch_shift
+
+
+@njit(cache=True, inline="always")
+def key(seed, stream, a, b):
+    """Counter for the hash generator from (seed, stream, a, b) (docs/fixed_point.md), mixed again by
+    splitmix64 where it is used; ``key(.., b) == key(.., 0) + b`` (one hash per row of indices)."""
+    k = splitmix64(uint64(seed) * uint64(0x100000) + uint64(stream))
+    return splitmix64(k + uint64(a) * uint64(0x9E3779B97F4A7C15)) + uint64(b)
+
+
+@njit(cache=True, inline="always")
+def rnd(x, k):
+    """Round half away from zero of x / 2^k, k > 0, branch-free in x: (x + 2^(k-1) - [x < 0]) >> k.
+    Symmetric (no floor bias of a signed >>): rnd(-x) = -rnd(x)."""
+    return (x + (np.int64(1) << (k - 1)) + (x >> 63)) >> k
+
+
+@njit(cache=True, inline="always")
+def rsh(x, k):
+    """rnd(x, k) for k > 0, x << -k otherwise."""
+    return rnd(x, k) if k > 0 else x << (-k)
+
+
+@njit(cache=True, inline="always")
+def srnd(x, k, r):
+    """Stochastic rounding of x / 2^k given r = splitmix64(key): floor((x + top k bits of r) / 2^k)."""
+    if k <= 0:
+        return x << (-k)
+    return (x + np.int64(r >> uint64(64 - k))) >> k
+
+
+@njit(cache=True, inline="always")
+def srnd0(x, k, r):
+    """srnd(x, k, r) for 0 <= k <= 63 without a branch (so that row loops vectorise): the top k bits of r are
+    (r >> 1) >> (63 - k), which is 0 for k = 0 (r >> 1 < 2^63)."""
+    return (x + np.int64((r >> uint64(1)) >> uint64(63 - k))) >> k
+
+
+@njit(cache=True, inline="always")
+def rsh0(x, k):
+    """rsh(x, k) for k >= 0 without a branch: half = 2^k >> 1 (0 for k = 0, where the [x < 0] term is masked
+    off too, leaving x)."""
+    half = (np.int64(1) << k) >> 1
+    return (x + half + ((x >> 63) & -np.int64(half != 0))) >> k
+
+
+@njit(cache=True, inline="always")
+def tdec(x, dec, D):
+    """trunc0(x dec / 2^D) without branches: (p + [p < 0] (2^D - 1)) >> D, p = x dec (lava's decays)."""
+    p = x * dec
+    return (p + ((p >> 63) & ((np.int64(1) << D) - 1))) >> D
+
+
+@njit(cache=True, inline="always")
+def decay_trace(x, d, D, stochastic, k):
+    """Leak a non-negative per-neuron trace by a D-bit decay: truncation, or stochastic rounding."""
+    p = x * ((1 << D) - d)
+    if stochastic:
+        return stoch_shift(p, D, k)
+    return p >> D
+
+
+@njit(cache=True, inline="always")
+def clip(x, m):
+    """(clip(x, -m, m), 1 if clipped)."""
+    if x > m:
+        return m, 1
+    if x < -m:
+        return -m, 1
+    return x, 0
+
+
+@njit(cache=True, inline="always")
+def row_view(src, ir, n, full, buf):
+    """src[ir[:n]] as a contiguous array: src itself when the row is full (ascending unique targets, ir[k] ==
+    k), else gathered into buf. Contiguous per-synapse operands let LLVM vectorise the row loops below
+    (AVX2: ~2x on the evidence network); indexing src[ir[k]] inside them blocks that."""
+    if full:
+        return src[:n]
+    for k in range(n):
+        buf[k] = src[np.uint32(ir[k])]
+    return buf[:n]
+
+
+@njit(cache=True)
+def elig_row(eb, hh, pa, ptr, idx, i, pre, prep, psi, Lg, Rg, qj, adapt, stoch, key0, e_shift, dk, da, D, q_frac,
+             emax, sh, do_acc, rbuf, L, rr, gtp, grp, at, ar, work):
+    """Per-synapse eligibility of presynaptic row i and, if do_acc, its products into pa (int64).
+
+    e_q = rnd|srnd(psi_j (pre - h_q) >> e_shift), ebar_q = clip(decay(ebar_q) + e_q),
+    pa_q += rnd((Lg_j ebar_q + Rg_j e_q) >> sh) with Lg = L gtp, Rg = r grp, or, when the raw products need a
+    pre-shift (at, ar > 0: wide traces), rnd((rnd(L_j ebar_q >> at) gtp + rnd(r_j e_q >> ar) grp) >> sh).
+    Stochastic rounding draws splitmix64(key0 + q) for e_q and splitmix64(key0 + q + 1) for the decay of
+    ebar_q; along a row each hash is computed once (rbuf: scratch of at least the row length + 1).
+    work: int64 scratch [7, >= row length] (per-synapse operands of the row, and e). Three branch-free passes
+    (hashes, state, products) so that each one vectorises; every shift here is >= 0 (e_shift, pre_shift and
+    q_frac by lowering, D and hs >= 12), hence srnd0 / rsh0. Returns (clips, nonzero state left in the row)."""
+    a = ptr[i]
+    n = ptr[i + 1] - a
+    ir = idx[a:a + n]
+    ebr = eb[a:a + n]
+    pr = pa[a:a + n]
+    hr = hh[a:a + n] if adapt else hh
+    full = n == psi.shape[0]
+    ps = row_view(psi, ir, n, full, work[0])
+    ev = work[6, :n]
+    dec = (np.int64(1) << D) - dk
+    deca = (np.int64(1) << D) - da                     # adaptation decay numerator (of 2^D)
+    hs = max(q_frac, D)                                # h's stochastic rounding point: 2^-hs (<= 32 bits)
+    sat = 0
+    live = 0
+    if stoch:
+        for k in range(n + 1):
+            rbuf[k] = splitmix64(key0 + uint64(a + k))
+    if adapt:
+        qs = row_view(qj, ir, n, full, work[1])
+        if stoch:
+            for k in range(n):
+                hold = np.int64(hr[k])
+                rk = rbuf[k]
+                # one unbiased rounding of decay + increment at 2^-hs: both are far below one trace LSB per step
+                # (tau_a = 2000 steps: decay 1e-3 h; c_a beta psi (pre - h) ~ 0.3 for an input trace), so
+                # truncation would drain h by 1 LSB per step and nearest would drop every increment.
+                # Bits 31..32-hs of the row hash (rot32): disjoint from the top bits that e and ebar use
+                hq = srnd0(((hold * deca) << (hs - D)) + ((qs[k] * (prep - hold)) << (hs - q_frac)),
+                          hs, (rk << uint64(32)) | (rk >> uint64(32)))
+                hr[k] = hq
+                e = srnd0(ps[k] * (pre - hq), e_shift, rk)
+                ebv = srnd0(np.int64(ebr[k]) * dec, D, rbuf[k + 1]) + e
+                ec = min(max(ebv, -emax), emax)
+                sat += ec != ebv
+                ebr[k] = ec
+                ev[k] = e
+                live |= ec | hq
+        else:
+            for k in range(n):
+                hold = np.int64(hr[k])
+                hq = tdec(hold, deca, D) + rsh0(qs[k] * (prep - hold), q_frac)
+                hr[k] = hq
+                e = rsh0(ps[k] * (pre - hq), e_shift)
+                ebv = tdec(np.int64(ebr[k]), dec, D) + e
+                ec = min(max(ebv, -emax), emax)
+                sat += ec != ebv
+                ebr[k] = ec
+                ev[k] = e
+                live |= ec | hq
+    elif stoch:
+        for k in range(n):
+            e = srnd0(ps[k] * pre, e_shift, rbuf[k])
+            ebv = srnd0(np.int64(ebr[k]) * dec, D, rbuf[k + 1]) + e
+            ec = min(max(ebv, -emax), emax)
+            sat += ec != ebv
+            ebr[k] = ec
+            ev[k] = e
+            live |= ec
+    else:
+        for k in range(n):
+            e = rsh0(ps[k] * pre, e_shift)
+            ebv = tdec(np.int64(ebr[k]), dec, D) + e
+            ec = min(max(ebv, -emax), emax)
+            sat += ec != ebv
+            ebr[k] = ec
+            ev[k] = e
+            live |= ec
+    if do_acc:
+        if at == 0 and ar == 0:
+            lg = row_view(Lg, ir, n, full, work[2])
+            rg = row_view(Rg, ir, n, full, work[3])
+            for k in range(n):
+                pr[k] += rnd(lg[k] * ebr[k] + rg[k] * ev[k], sh)
+        else:
+            ls = row_view(L, ir, n, full, work[4])
+            rs = row_view(rr, ir, n, full, work[5])
+            for k in range(n):
+                pr[k] += rnd(rsh0(ls[k] * ebr[k], at) * gtp + rsh0(rs[k] * ev[k], ar) * grp, sh)
+    return sat, live != 0
+
+
+@njit(cache=True)
+def outer_row(pa, ptr, idx, Mt, Mr, i, pre_t, pre_r, sh, act, n_act):
+    """Factorised products of presynaptic row i: pa_q += rnd((Mt_j pre_t + Mr_j pre_r) >> sh) (int64, no clip):
+    the task factor Mt times the kappa-filtered pre trace, the regulariser factor Mr times the pre trace.
+
+    act[:n_act]: the post neurons with a nonzero factor this step (ascending). Only they are visited: a zero
+    factor pair adds rnd(0) = 0, so the skip is exact; psi_j = 0 for most neurons most of the time (70-87 % of
+    neuron-steps on the evidence network) and L_j = 0 outside the readout's mask."""
+    a = ptr[i]
+    n = ptr[i + 1] - a
+    pr = pa[a:a + n]
+    ir = idx[a:a + n]
+    if n == Mt.shape[0]:
+        # full row (ascending unique targets, ir[k] == k), e.g. a dense input projection: index by j directly
+        for q in range(n_act):
+            j = act[q]
+            pr[j] += rnd(Mt[j] * pre_t + Mr[j] * pre_r, sh)
+        return
+    for k in range(n):
+        j = np.uint32(ir[k])
+        m = Mt[j]
+        r = Mr[j]
+        if m != 0 or r != 0:
+            pr[k] += rnd(m * pre_t + r * pre_r, sh)
+
+
+@njit(cache=True, inline="always")
+def active_posts(Mt, Mr, act) -> int:
+    """Fill act with the post indices j where Mt_j or Mr_j is nonzero (ascending); returns their count."""
+    n_act = 0
+    for j in range(Mt.shape[0]):
+        if Mt[j] != 0 or Mr[j] != 0:
+            act[n_act] = j
+            n_act += 1
+    return n_act
