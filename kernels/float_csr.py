@@ -10,7 +10,7 @@ Event driven like ``kernels.fixed_forward``: the recurrent and readout sums loop
 step's spike list (ascending, so the order of the dense reference is kept), the accumulators are
 cleared as the neuron loop reads them, the neuron loop is two passes (the state update, which LLVM
 vectorises without reassociating anything, then the spike list), and the kernel is serial and
-releases the GIL (``backends.native.run_float`` runs slices of the batch on threads). It also counts
+releases the GIL (``backends.native_float.run_float`` runs slices of the batch on threads). It also counts
 per trial what `backends.counts.counts_from_spikes` derives from the spikes (spikes per neuron, input
 spikes, active neuron updates), so the backend needs no pass over the recorded spikes.
 """
