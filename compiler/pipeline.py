@@ -171,7 +171,7 @@ def _pass_lower_plasticity(s: _State):
     engine, `compiler.lower_stdp`): the artifact with ``plasticity`` = the lowering's settings and lava
     strings, ``report['plasticity']`` = the chosen constants, and the rule in its provenance."""
     from dataclasses import replace
-    from .artifact import check_artifact
+    from .artifact_checks import check_artifact
     from .lower_stdp import lowering_from_settings, stdp_settings
     from .serial import jsonable
     cn, rule = s.results["emit"], s.plastic

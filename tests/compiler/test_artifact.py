@@ -179,7 +179,7 @@ def test_provenance(small_net):
 
 # --- issue 14: artifacts cannot change silently ------------------------------------------------------------
 # Two layers: the manifest digest refuses any edit; a deliberate edit that also recomputes every checksum
-# and the digest ("redigest") is refused by the range checks of compiler.artifact.check_artifact.
+# and the digest ("redigest") is refused by the range checks of compiler.artifact_checks.check_artifact.
 
 def _edit(stem, meta_fn=None, arrays_fn=None, redigest=True):
     """Edit a saved artifact: meta_fn(fields_meta, manifest) edits the JSON, arrays_fn(arrays) the npz (its
@@ -321,7 +321,7 @@ def test_any_manifest_edit_is_one_artifact_error(saved_loihi2, data):
     except ArtifactError as e:
         assert "\n" not in str(e)
         return
-    from neurochip.compiler.artifact import artifact_problems
+    from neurochip.compiler.artifact_checks import artifact_problems
     assert artifact_problems(cn) == []
 
 
