@@ -424,29 +424,3 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
         "w_lsb": [lsb_in, lsb_rec, lsb_out],
     }
     return cr_, report
-
-
-def relower(compiled, rule: LearningRule, options: LowerRuleOptions | None = None):
-    """Deprecated: compile with ``CompileOptions(learn=LowerRuleOptions(...))`` instead (the rule is then
-    lowered once, from the quantiser's own result). Kept only for callers that have not switched.
-
-    A copy of ``compiled`` with ``rule`` lowered again (e.g. another learning rate, eligibility form or
-    rounding) from the artifact alone; ``provenance['rule']`` and ``report['rule']`` describe the new rule
-    (with the on-chip lr), so they never disagree with ``compiled.rule``."""
-    from dataclasses import replace
-
-    from ..backend_contract import float_network
-    from .quantize import QuantDecisions
-
-    if compiled.profile is None or not compiled.float_params:
-        raise ConfigError("relower needs a compiled network with its profile and float_params")
-    quant = QuantDecisions.from_artifact(compiled)
-    if compiled.w_out_float is None or compiled.B_float is None:
-        raise ConfigError("relower needs the artifact's w_out_float and B_float (the source float network)")
-    net = float_network(compiled)
-    cr, rep = lower_rule(net, rule, compiled.profile, quant, options)
-    report = dict(compiled.report)
-    report["rule"] = rep
-    prov = dict(compiled.provenance or {})
-    prov["rule"] = replace(rule, lr=cr.lr).to_dict()
-    return replace(compiled, rule=cr, report=report, provenance=prov)

@@ -70,7 +70,7 @@ def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = No
         train = tuple(train)
         if not train or any(t not in names for t in train):
             raise ConfigError(f"on-chip train must name one or more of {', '.join(names)}, got {train!r}")
-    from .compiler.lower_rule import LowerRuleOptions, relower
+    from .compiler.lower_rule import LowerRuleOptions
     cr = compiled.rule
     cur = tuple(n for n, f in zip(names, ("train_in", "train_rec", "train_out")) if getattr(cr, f, True))
     opt_names = {f.name for f in _fields(LowerRuleOptions)}
@@ -104,7 +104,7 @@ def prepare_rule(compiled, *, lr: float | None = None, rounding: str | None = No
             kw["lr_mode"] = want_mode
         if has_batch:
             kw["batch"] = int(batch_size if batch_size is not None else getattr(cr, "batch", 32))
-        compiled = relower(compiled, rule, LowerRuleOptions(**kw))
+        compiled = lower_again(compiled, rule, LowerRuleOptions(**kw))
     _check_lr_codes(compiled)
     return compiled
 
@@ -146,6 +146,27 @@ def rule_info(compiled) -> dict:
     r = compiled.rule
     return {"rule": r.name, "lr": float(r.lr), "lr_mode": compiled_lr_mode(compiled), "rounding": r.rounding,
             "eligibility": r.eligibility}
+
+
+def lower_again(compiled, rule, options):
+    """A copy of ``compiled`` with ``rule`` lowered again (another rate, eligibility form, rounding, batch or
+    trained matrices) from the artifact alone: the quantiser's decisions as it saved them
+    (`compiler.quantize.QuantDecisions.from_artifact`, never re-derived) and its source float network;
+    ``provenance['rule']`` and ``report['rule']`` describe the new rule with its on-chip rate, so they never
+    disagree with ``compiled.rule``."""
+    from .backend_contract import float_network
+    from .compiler.lower_rule import lower_rule
+    from .compiler.quantize import QuantDecisions
+    if compiled.profile is None or not compiled.float_params:
+        raise ConfigError("lowering the rule again needs a compiled network with its profile and float_params")
+    quant = QuantDecisions.from_artifact(compiled)
+    if compiled.w_out_float is None or compiled.B_float is None:
+        raise ConfigError("lowering the rule again needs the artifact's w_out_float and B_float (the source float "
+                          "network)")
+    cr, rep = lower_rule(float_network(compiled), rule, compiled.profile, quant, options)
+    prov = dict(compiled.provenance or {})
+    prov["rule"] = replace(rule, lr=cr.lr).to_dict()
+    return replace(compiled, rule=cr, report={**compiled.report, "rule": rep}, provenance=prov)
 
 
 def compiled_lr_mode(compiled) -> str:
