@@ -16,6 +16,8 @@ Sections and keys (units in brackets)::
     [onchip]   trials (training trials learned on chip), epochs (passes over them), batch_size (trials
                per weight application), lr (on-chip SGD rate; None = the compiled rule's), eligibility ('per_synapse' | 'factorised';
                None = the rule's), rounding ('nearest' | 'stochastic'; None = the profile's); the draw and rounding seed is [task] seed
+    [scratch]  enabled, iterations, batch_size, lr, eligibility: the main job's "learn from scratch" stage
+               (`neurochip.scratch`: a one-cue evidence network learns on the chip from random weights)
     [lava]     trials (held-out trials checked bit for bit on lava), timeout_s [s]
     [validate] trials, spike_agreement (minimum, 0..1), max_accuracy_drop (fraction; default: validate's own
                default, `neurochip.tolerances.DEFAULT_TOLERANCES`): tolerances reported in the summary (the demo
@@ -46,6 +48,8 @@ DEFAULT: dict[str, dict[str, Any]] = {
     # rule): the float hyper-parameters carry to the chip unchanged (docs/onchip_learning.md)
     "onchip": {"trials": 256, "epochs": 2, "batch_size": 16, "lr": None, "eligibility": "factorised",
                "rounding": None},
+    # the main job's "learn from scratch" stage (neurochip.scratch): an untrained one-cue network learns on the chip
+    "scratch": {"enabled": True, "iterations": 40, "batch_size": 8, "lr": 0.5, "eligibility": "per_synapse"},
     "lava": {"trials": 2, "timeout_s": 300.0},
     # max_accuracy_drop: validate's own default (neurochip.tolerances, one source of truth; docs/backends.md)
     "validate": {"trials": 256, "spike_agreement": 0.5, "max_accuracy_drop": DEFAULT_TOLERANCES["accuracy_drop"]},
@@ -177,6 +181,11 @@ _FIXED_CHECKS = {
     ("onchip", "lr"): lambda w, k, v: v is None or _num(w, k, v, 0, lo_open=True),
     ("onchip", "eligibility"): lambda w, k, v: _choice(w, k, v, ("per_synapse", "factorised"), none_ok=True),
     ("onchip", "rounding"): lambda w, k, v: _choice(w, k, v, ("nearest", "stochastic"), none_ok=True),
+    ("scratch", "enabled"): lambda w, k, v: _need(isinstance(v, bool), w, k, v, "true or false"),
+    ("scratch", "iterations"): lambda w, k, v: _int(w, k, v, 1),
+    ("scratch", "batch_size"): lambda w, k, v: _int(w, k, v, 1),
+    ("scratch", "lr"): lambda w, k, v: _num(w, k, v, 0, lo_open=True),
+    ("scratch", "eligibility"): lambda w, k, v: _choice(w, k, v, ("per_synapse", "factorised")),
     ("lava", "trials"): lambda w, k, v: _int(w, k, v, 0),
     ("lava", "timeout_s"): lambda w, k, v: _num(w, k, v, 0, lo_open=True),
     ("validate", "trials"): lambda w, k, v: _int(w, k, v, 1),

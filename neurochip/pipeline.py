@@ -1,5 +1,7 @@
-"""The main job end to end: train (float e-prop) -> compile -> learn on-chip -> lava bit-exact check ->
-validate against the float reference -> cost report (energy, communication, memory vs BPTT).
+"""The main job end to end: train (float e-prop) -> compile -> learn on-chip (fine-tuning the float network)
+-> learn from scratch (an untrained one-cue network learns on the chip, `neurochip.scratch`) -> lava
+bit-exact check -> validate against the float reference -> cost report (energy, communication, memory vs
+BPTT).
 
 ``run_main_job(cfg, outdir)`` writes into a staged directory (nothing half-written survives an error or
 Ctrl-C) and returns the summary dict also written to ``summary.json``. Every number in the summary is a
@@ -19,7 +21,7 @@ from .config import DEFAULT, merge
 from .errors import ChipConstraintError, NeurochipError
 from .io import staged_output_dir, write_json
 
-STAGES = ("train", "compile", "learn on-chip", "lava check", "validate", "cost")
+STAGES = ("train", "compile", "learn on-chip", "learn from scratch", "lava check", "validate", "cost")
 
 
 def _bar(total: int, desc: str, enabled: bool):
@@ -145,6 +147,12 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
             "curve_png": "onchip_curve.png", "curve_json": "learning_curves.json"}
         stage_done("learn on-chip", t0)
 
+        # 3b. on-chip learning from random weights (a small one-cue network; neurochip.scratch) -----
+        t0 = time.perf_counter()
+        stage_bar.set_description("learn from scratch on-chip")
+        summary["stages"]["learn from scratch"] = _scratch_stage(cfg, profile, d, log)
+        stage_done("learn from scratch", t0)
+
         # 4. lava bit-exact check ----------------------------------------------------------------
         t0 = time.perf_counter()
         stage_bar.set_description("lava bit-exact check")
@@ -216,6 +224,37 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
     return summary
 
 
+def _scratch_stage(cfg: dict, profile, d: Path, log) -> dict[str, Any]:
+    """Run `neurochip.scratch.learn_from_scratch` on the main job's chip (``[scratch]``, seed = the task seed);
+    writes scratch_curve.png / scratch.json. A chip that cannot hold the small network or its rule is
+    recorded (``error``), not fatal; the register-overflow warnings of its runs are counted, not printed."""
+    import warnings
+    sc = cfg["scratch"]
+    if not sc["enabled"]:
+        return {"enabled": False}
+    from .onchip_curve import plot_curves
+    from .scratch import ScratchPlan, learn_from_scratch, scratch_line, scratch_series
+    plan = ScratchPlan(iterations=int(sc["iterations"]), batch_size=int(sc["batch_size"]), lr=float(sc["lr"]),
+                       eligibility=str(sc["eligibility"]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            r = learn_from_scratch(profile, plan, seed=int(cfg["task"]["seed"]))
+        except NeurochipError as e:
+            log(f"learn from scratch: skipped on {profile.name} ({e})")
+            return {"enabled": True, "error": str(e)}
+    r["overflow_warnings"] = len(caught)
+    line = scratch_line(r)
+    log(line)
+    plot_curves(scratch_series(r), d / "scratch_curve.png", metric=r["metric"],
+                title=f"from random weights: chip ({r['chip']}) vs float e-prop, same trials")
+    write_json(d / "scratch.json", r)
+    # wall times stay out of the summary's stages (timing_s holds them): two runs give identical stages
+    out = {k: v for k, v in r.items() if k not in ("curve", "float_points", "wall_s")}
+    out.update({"enabled": True, "verdict": line, "curve_png": "scratch_curve.png", "curve_json": "scratch.json"})
+    return out
+
+
 def float_points(hist, batch_size: int) -> list[dict]:
     from .onchip import float_curve_points
     return float_curve_points(hist, batch_size)
@@ -258,6 +297,11 @@ def format_summary_rows(s: dict) -> dict[str, Any]:
         "validation tolerances": "passed" if st["validate"].get("tolerances_passed", True)
                                  else "FAILED: " + "; ".join(st["validate"].get("tolerance_failures", [])),
     }
+    sc = st.get("learn from scratch") or {}
+    if "after" in sc:
+        rows[f"chip {sc['metric']}, on-chip learning from random weights"] = (
+            f"{sc['before']:.3f} -> {sc['after']:.3f} (float e-prop, same trials: {sc['float_sgd_after']:.3f}; "
+            f"{sc['setup']}, {sc['trials']} trials)")
     for c in st["cost"]:
         if c.get("fits") and "row" in c:
             w = c["row"]

@@ -180,6 +180,22 @@ def _learning_rows(v: dict) -> list[dict[str, Any]]:
     return rows
 
 
+def _scratch_section(d: Path, sc: dict) -> list[str]:
+    """The main job's "learn from scratch" stage (`neurochip.scratch`): its curve, verdict and numbers."""
+    if not sc:
+        return [para("(not run)")]
+    if not sc.get("enabled", False):
+        return [para("(stage switched off: [scratch] enabled = false)")]
+    if sc.get("error"):
+        return [para(f"Not run on this chip: {sc['error']}", cls="bad")]
+    return [para("An untrained network (" + html.escape(str(sc.get("setup"))) + ") compiled for the chip learns with "
+                 "the chip's rule alone, beside float e-prop with the same rule, rate and training trials; both are "
+                 "scored on the same held-out trials."),
+            image_html(d / sc["curve_png"], "from random weights: chip vs float") if sc.get("curve_png") else "",
+            para(str(sc.get("verdict", ""))),
+            table_html({k: v for k, v in sc.items() if not isinstance(v, (dict, list)) and k not in ("verdict", "setup")})]
+
+
 def write_main_report(d: str | Path, s: dict) -> None:
     """report.html of the main job in ``d`` from its summary ``s`` and the files the stages wrote there
     (bench.json, compile_report.json, learning_curves.json, figures). Missing pieces are said to be missing."""
@@ -208,6 +224,8 @@ def write_main_report(d: str | Path, s: dict) -> None:
                    table_html([{"when": "before on-chip learning", **lo.get("test_before", {})},
                                {"when": "after on-chip learning", **lo.get("test_after", {})}]),
                    table_html({k: val for k, val in lo.items() if not isinstance(val, (dict, list))})]),
+        ("Learning from random weights on chip",
+         _scratch_section(d, st.get("learn from scratch") or {})),
         ("Validation against the float reference",
          [image_html(d / "validate.png", "validation"),
           "<h3>On-chip update per trained matrix (accumulated over the run) vs float SGD with the same rates</h3>",
