@@ -121,3 +121,66 @@ def test_cli_rerun_resumes_the_same_folder(tmp_path, capsys):
     other.write_text(spec.read_text().replace('[0]', '[1]'))
     assert main(["sweep", str(other), "-o", str(out), "--workers", "1", "--no-progress"]) == 2
     assert "another sweep" in capsys.readouterr().err
+
+
+ONCHIP = {"task": {"name": "evidence", "n_cues": 1, "cue_ms": 30.0, "gap_ms": 10.0, "delay_ms": 20.0,
+                   "recall_ms": 20.0, "group_size": 5},
+          "network": {"kind": "lif", "n_ref": 2, "n_rec": 24}, "rule": {"reg_rate": 0.0, "optimizer": "sgd", "lr": 0.5},
+          "train": {"iterations": 40, "batch_size": 8, "train_set_size": 64, "eval_batches": 8, "seed": 1},
+          "chip": {"name": "loihi2"}, "onchip": {"eligibility": "per_synapse"},
+          "analysis": {"curvature_trials": 4, "curvature_iters": 4, "curvature_all": False}}
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda c: c["onchip"].update(rate=1.0), "unknown \\[onchip\\] key"),
+    (lambda c: c["onchip"].update(eligibility="dense"), "eligibility"),
+    (lambda c: c["onchip"].update(lr=-1.0), "lr must be"),
+    (lambda c: c.pop("chip"), "chip.name"),
+    (lambda c: c.update(bench={}), "sections"),
+])
+def test_onchip_kind_refuses_bad_points_before_work(edit, match):
+    from neurochip.sweep.point import check_point
+    cfg = json.loads(json.dumps(ONCHIP))
+    edit(cfg)
+    with pytest.raises(ConfigError, match=match):
+        check_point("onchip", cfg)
+
+
+def test_onchip_kind_trains_on_chip_and_measures_gap_and_curvature_at_the_chips_weights():
+    """One 'onchip' point (one-cue task, 24 LIF, loihi2, per-synapse, 64-trial finite set, 5 epochs): the
+    chip learns (measured seed 1: held-out 0.52 -> 0.91), its held-out figure from the training loop equals
+    the point's own test error (two code paths, same trials), the gap is test - train_set, and the curvature
+    is taken at the learned weights (it differs from the untrained network's). Mutation: curvature of
+    `float_network(c)` (the source float weights) -> equal to the untrained one, fails."""
+    import numpy as np
+    from neurochip.analysis.curvature import dominant_eigenvalue
+    from neurochip.sweep.point import _curvature_batch, run_point
+    from neurochip.train import build
+    r = run_point("onchip", json.loads(json.dumps(ONCHIP)))
+    assert r["kind"] == "onchip" and r["chip"] == "loihi2" and r["eligibility"] == "per_synapse"
+    assert r["heldout_after"] - r["heldout_before"] > 0.2, r
+    assert r["heldout_after"] == pytest.approx(1.0 - r["test"]["error"])
+    assert r["gap"]["error"] == pytest.approx(r["test"]["error"] - r["train_set"]["error"])
+    assert r["gap"]["loss"] == pytest.approx(r["test"]["loss"] - r["train_set"]["loss"])
+    task, net, _, tr, _ = build({k: ONCHIP[k] for k in ("task", "network", "rule", "train")})
+    e0 = dominant_eigenvalue(net, _curvature_batch(task, tr, 4), ("w_rec",), max_iter=4, tol=1e-3)["value"]
+    assert np.isfinite(r["curvature_w_rec"]["value"]) and abs(r["curvature_w_rec"]["value"] - e0) > 1e-3 * abs(e0)
+
+
+def test_onchip_sweep_runs_from_the_cli_and_resumes(tmp_path):
+    from neurochip.cli.main import main
+    spec = tmp_path / "s.toml"
+    base = json.loads(json.dumps(ONCHIP))
+    base["train"]["iterations"] = 4
+    lines = ["[sweep]", 'name = "oc"', 'kind = "onchip"', "[base]"]
+    for sec, kv in base.items():
+        for k, v in kv.items():
+            lines.append(f"{sec}.{k} = {json.dumps(v)}")
+    lines += ["[grid]", '"train.seed" = [0, 1]']
+    spec.write_text("\n".join(lines) + "\n")
+    assert main(["sweep", str(spec), "-o", str(tmp_path / "o"), "--no-progress"]) == 0
+    rows = json.loads((tmp_path / "o" / "summary.json").read_text())["rows"]
+    assert len(rows) == 2 and all(math.isfinite(r["test_error"]) and math.isfinite(r["curvature_w_rec"]) for r in rows)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "o" / "points").iterdir()}
+    assert main(["sweep", str(spec), "-o", str(tmp_path / "o"), "--no-progress"]) == 0      # resume: nothing rerun
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "o" / "points").iterdir()} == mtimes

@@ -1,4 +1,5 @@
-"""What one sweep point runs: a pure function of its config, returning a JSON-able result.
+"""What one sweep point runs: a pure function of its config, returning a JSON-able result (kind 'onchip', the
+same protocol trained on chip: `neurochip.sweep.onchip_point`).
 
 kind 'train' (float): train the task/network/rule/train sections with `neurochip.train.train_from_config`
 (a finite training set when train.train_set_size is given, so the gap is real), then measure
@@ -47,8 +48,12 @@ def analysis_options(cfg: dict) -> dict:
 
 def check_point(kind: str, cfg: dict) -> None:
     """Validate a point's config without running it (called for every point before any work starts)."""
+    if kind == "onchip":
+        from .onchip_point import check_onchip_point
+        check_onchip_point(cfg)
+        return
     if kind != "train":
-        raise ConfigError(f"sweep kind {kind!r} is not supported; known: train")
+        raise ConfigError(f"sweep kind {kind!r} is not supported; known: train, onchip")
     from ..train import build
     extra = set(cfg) - set(TRAIN_SECTIONS) - {"analysis"}
     if extra:
@@ -75,7 +80,11 @@ def _eig(net, batch, names, iters) -> dict:
 
 
 def run_point(kind: str, cfg: dict, progress: bool = False) -> dict[str, Any]:
-    """Run one point (see the module docstring); returns its JSON-able result."""
+    """Run one point (see the module docstring; kind 'onchip': `neurochip.sweep.onchip_point`); returns its
+    JSON-able result."""
+    if kind == "onchip":
+        from .onchip_point import run_onchip_point
+        return run_onchip_point(cfg, progress=progress)
     check_point(kind, cfg)
     from ..train import build, train_from_config
     a = analysis_options(cfg)

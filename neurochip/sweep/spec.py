@@ -4,7 +4,8 @@ A spec has three tables::
 
     [sweep]                       # how to run
     name = "liu2022"
-    kind = "train"                # what a point runs: 'train' (float training + gap + curvature)
+    kind = "train"                # what a point runs: 'train' (float training + gap + curvature) or
+                                  #   'onchip' (the same with the training on chip: [chip], [onchip])
     [base]                        # a pipeline config (sections task / network / rule / train /
     task.name = "evidence"        #   chip / onchip / analysis), shared by every point
     train.iterations = 400
@@ -28,7 +29,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-KINDS = ("train",)
+KINDS = ("train", "onchip")
 SECTIONS = ("task", "network", "rule", "train", "chip", "onchip", "analysis")
 MAX_POINTS = 100_000
 
