@@ -176,7 +176,9 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
                  test=None, callback: Callable[[dict], None] | None = None) -> OnchipResult:
     """Train ``compiled`` on ``task`` with its compiled on-chip rule (see the module docstring).
 
-    ``test``: the held-out `Batch` (default `heldout(task, plan.eval_trials)`). The curve dict:
+    ``test``: the held-out `Batch` (default `heldout(task, plan.eval_trials)`). ``callback(point)`` is called
+    with every curve point; a True return before the last chunk ends training there (e.g. at a matched
+    training loss: the curve then says ``stopped_early``). The curve dict:
     ``{schema, task, profile, metric, lr, rounding, eligibility, batch_size, iterations, epochs,
     points: [{iteration, trials, heldout_<metric>, heldout_loss?, train_loss?, train_<metric>?, wall_s}],
     before, after, delta, lowered, wall_s}`` where ``trials`` counts training trials seen so far."""
@@ -222,8 +224,11 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
     done = 0
     state = None
     events = {"weight_updates": 0, "weight_clips": 0, "learning_saturations": 0}
+    stopped = False
     try:
         for ep in range(int(plan.epochs)):
+            if stopped:
+                break
             for start in range(0, int(plan.iterations), K):
                 n_it = min(K, int(plan.iterations) - start)
                 bs = [task.batch(B, "train", train_index(plan, start + i)) for i in range(n_it)]
@@ -254,14 +259,18 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
                     m_last = m if n_mid == n_all else evaluate(c, tag="after")
                     pt[f"heldout_all_{key}"] = m_last[key]
                 points.append(pt)
-                if callback:
-                    callback(pt)
                 if bar is not None:
                     bar.set_postfix({f"held-out {key}": f"{m[key]:.3f}"}, refresh=False)
                     bar.update(n_it)
+                if callback and callback(pt) and not last:
+                    stopped = True
+                    break
     finally:
         if bar is not None:
             bar.close()
+    if stopped:                 # the whole held-out set, scored after the early end (the run's "after")
+        m_last = evaluate(c, tag="after")
+        points[-1][f"heldout_all_{key}"] = m_last[key]
     before, after = points[0][f"heldout_all_{key}"], points[-1][f"heldout_all_{key}"]
     worse = is_worse(key, before, after)
     curve = {"schema": CURVE_SCHEMA, "task": task.name, "profile": compiled.profile_name, "metric": key,
@@ -269,7 +278,7 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
              "eval_every": K, "eval_trials": int(test.x.shape[0]), "seed": int(plan.seed),
              "first_index": int(plan.first_index), "points": points, "before": before, "after": after,
              "before_metrics": m0, "after_metrics": m_last,
-             "delta": after - before, "lowered": bool(worse), "events": events, "wall_s": round(time.perf_counter() - t_start, 3)}
+             "delta": after - before, "lowered": bool(worse), "events": events, "stopped_early": stopped, "wall_s": round(time.perf_counter() - t_start, 3)}
     if "before" in right and "after" in right:
         # paired standard error of the accuracy change: the same held-out decisions scored before and after
         d = right["after"] - right["before"]

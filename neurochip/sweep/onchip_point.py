@@ -5,7 +5,9 @@ for ``[chip] name`` with the rule and trained on chip (`neurochip.onchip.train_o
 fixed point) for ``train.iterations`` weight applications of ``train.batch_size`` trials, on the same draws
 the float trainer uses: the finite set of ``train.train_set_size`` trials in its shuffled epochs
 (`neurochip.tasks.finite`) when given, else fresh draws. ``[onchip]`` sets the chip's rule: ``lr`` (SGD
-rate, default the rule's own), ``eligibility`` and ``rounding`` (default the compiled rule's).
+rate, default the rule's own), ``eligibility`` and ``rounding`` (default the compiled rule's). With
+``train.stop_loss`` and a finite set the chip stops, like the float trainer, once its mean task loss over
+the last epoch's trials is below it (Liu's matched training loss).
 
 Measured like kind 'train', so float and chip points share one summary table:
 
@@ -126,20 +128,27 @@ def run_onchip_point(cfg: dict, progress: bool = False) -> dict[str, Any]:
         tests = [task.batch(B, "test", k) for k in range(n_eval)]
         test = Batch(x=np.concatenate([b.x for b in tests]), target=np.concatenate([b.target for b in tests]),
                      loss=tests[0].loss, mask=np.concatenate([b.mask for b in tests]), meta=tests[0].meta)
-        res = train_onchip(cn, ttask, OnchipPlan(iterations=its, batch_size=B, eval_every=its,
-                                                  eval_trials=test.x.shape[0], seed=seed, first_index=first),
-                           test=test, progress=progress)
+        # Liu's matched training loss (train.stop_loss): stop once the chip's mean task loss over the last epoch
+        # of the finite set (the trials of one chunk of ceil(M / B) updates) is below it, as the float trainer
+        stop = tr.get("stop_loss")
+        K = max(1, -(-fset.size // B)) if (stop is not None and fset is not None) else its
+        res = train_onchip(cn, ttask, OnchipPlan(iterations=its, batch_size=B, eval_every=K,
+                                                  eval_trials=test.x.shape[0], seed=seed, first_index=first,
+                                                  curve_trials=min(16, test.x.shape[0])),
+                           test=test, progress=progress,
+                           callback=(lambda pt: pt.get("train_loss", float("inf")) < float(stop)) if K < its else None)
         c = res.compiled
         train_seconds = time.perf_counter() - t0
         te = _chip_metrics(c, tests, native)
         ts = _chip_metrics(c, fset.chunks(B), native) if fset is not None else None
     out: dict[str, Any] = {
-        "kind": "onchip", "task": task.name, "rule": rule.name, "chip": c.profile_name, "iterations": its,
-        "stopped_early": False, "lr": res.curve["lr"], "eligibility": res.curve["eligibility"],
+        "kind": "onchip", "task": task.name, "rule": rule.name, "chip": c.profile_name,
+        "iterations": int(res.curve["points"][-1]["iteration"]), "stopped_early": bool(res.curve["stopped_early"]), "lr": res.curve["lr"], "eligibility": res.curve["eligibility"],
         "rounding": res.curve["rounding"], "test": te, "train_set": ts,
         "gap": {k: te[k] - ts[k] for k in ("loss", "error", "nmse") if ts and k in ts and k in te} or None,
         "train_seconds": train_seconds, "weight_updates": res.curve["events"]["weight_updates"],
-        "train_last": {}, "heldout_before": res.curve["before"], "heldout_after": res.curve["after"],
+        "train_last": {k: v for k, v in (("loss", res.curve["points"][-1].get("train_loss")),) if v is not None},
+        "heldout_before": res.curve["before"], "heldout_after": res.curve["after"],
     }
     if a["curvature"]:
         dn = dequantized_network(c)
