@@ -54,20 +54,30 @@ class Tables:
     routes: object
 
 
-_NSYN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# What the backend derives from an artifact (CSR tables, routes, recoded weights, counts) is built once per
+# CompiledNetwork object and kept beside it in this one map, artifact -> {name: value}. The artifact is frozen
+# (its arrays never change) and the entry goes with it (weak keys), so a run of a new or edited artifact
+# rebuilds. `clear_derived()` drops everything (memory, tests).
+DERIVED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _memo(cache, compiled, build):
-    """``build(compiled)`` memoised in ``cache`` (a WeakKeyDictionary) per CompiledNetwork object (frozen:
-    its arrays never change); unhashable stand-ins are built every time."""
+def derived(compiled, name: str, build):
+    """``build(compiled)`` memoised under ``name`` for this CompiledNetwork object (see `DERIVED`); unhashable
+    stand-ins are built every time."""
     try:
-        hit = cache.get(compiled)
+        per = DERIVED.get(compiled)
     except TypeError:
         return build(compiled)
-    if hit is None:
-        hit = build(compiled)
-        cache[compiled] = hit
-    return hit
+    if per is None:
+        per = DERIVED.setdefault(compiled, {})
+    if name not in per:
+        per[name] = build(compiled)
+    return per[name]
+
+
+def clear_derived() -> None:
+    """Forget every memoised table of every artifact."""
+    DERIVED.clear()
 
 
 def _count_rec(compiled) -> int:
@@ -78,7 +88,7 @@ def _count_rec(compiled) -> int:
 def n_rec_synapses(compiled) -> int:
     """Existing recurrent synapses (rec_mask dense bool or scipy CSR), memoised per CompiledNetwork (a
     dense N = 4096 mask costs ~5 ms to count, as much as a 100-step run)."""
-    return _memo(_NSYN, compiled, _count_rec)
+    return derived(compiled, "n_rec_synapses", _count_rec)
 
 
 def chip_format(compiled) -> dict:
@@ -114,13 +124,10 @@ def build_tables(compiled, w_in=None, w_rec=None, w_out=None) -> Tables:
     return Tables(ip, ii, iw, rp, ri, rw, np.ascontiguousarray(w_out.T.astype(np.int64)), build_routes(compiled))
 
 
-_TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def tables_for(compiled) -> Tables:
     """`build_tables` memoised per CompiledNetwork object, so repeated runs of one artifact skip the
     O(synapses) CSR build."""
-    return _memo(_TABLES, compiled, build_tables)
+    return derived(compiled, "tables", build_tables)
 
 
 @dataclass(frozen=True)
@@ -181,14 +188,11 @@ def fixed_tables(compiled, tb: Tables) -> FixedTables:
                        merged, e_in, e_rec, np.zeros(0, acc_dt))
 
 
-_FIXED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def fixed_tables_for(compiled, tb: Tables | None = None) -> FixedTables:
     """`fixed_tables` memoised per CompiledNetwork (only when built from its own `tables_for`)."""
     if tb is not None:
         return fixed_tables(compiled, tb)
-    return _memo(_FIXED, compiled, lambda c: fixed_tables(c, tables_for(c)))
+    return derived(compiled, "fixed_tables", lambda c: fixed_tables(c, tables_for(c)))
 
 
 def check_inputs(compiled, inputs, binary: bool = True, backend: str = "native fixed-point") -> np.ndarray:

@@ -1,10 +1,9 @@
 """The native backend's float mode: the CompiledNetwork's ``*_float`` weights through ``kernels.float_csr``
 (the float reference's arithmetic and summation order over existing synapses only): spikes and outputs
 identical to `neurochip.simulate`; event counts from the kernel's per-neuron tallies. Tables are built
-once per artifact object (memoised like the fixed-point ones, `backends.native._memo`)."""
+once per artifact object (memoised like the fixed-point ones, `backends.native.derived`)."""
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +11,7 @@ import scipy.sparse as sp
 
 from ..backend_contract import FLOAT_WEIGHT_BITS   # float modes read float64 weights: bits_read = syn_ops x 64
 from ..errors import BackendError
-from .native import _memo, _pool, n_rec_synapses
+from .native import _pool, derived, n_rec_synapses
 from .result import EventCounts
 
 
@@ -85,12 +84,9 @@ def float_tables(compiled) -> FloatTables:
                        np.asarray(rt.dest_syn, np.int64), np.asarray(rt.in_core_syn, np.int64))
 
 
-_FLOAT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def float_tables_for(compiled) -> FloatTables:
     """`float_tables` memoised per CompiledNetwork."""
-    return _memo(_FLOAT, compiled, float_tables)
+    return derived(compiled, "float_tables", float_tables)
 
 
 def counts_from_float(compiled, ft: FloatTables, B: int, T: int, nspk, n_inspk, n_act) -> EventCounts:
