@@ -196,3 +196,39 @@ def test_onchip_kind_stops_at_the_matched_training_loss():
     r = run_point("onchip", cfg)
     assert r["stopped_early"] and r["iterations"] < 200 and r["iterations"] % 8 == 0, r     # whole epochs of 64 / 8
     assert r["train_last"]["loss"] < 0.3
+
+
+def test_several_grids_with_their_own_kinds_expand_to_the_union():
+    """[[grid]] tables: points of each grid in order, each with its kind; a one-table spec keeps the ids it had
+    (index + digest of its kind and config); a bad kind in a table is refused."""
+    import hashlib
+    from neurochip.sweep.spec import _canonical
+    spec = parse_spec({"sweep": {"name": "m"}, "base": {"train": {"iterations": 2}},
+                       "grid": [{"rule.name": ["bptt", "eprop_random"], "train.seed": [0, 1]},
+                                {"kind": "onchip", "rule.name": ["eprop_random"], "train.seed": [0, 1],
+                                 "chip.name": ["loihi2"]}]})
+    pts = expand(spec)
+    assert [p.kind for p in pts] == ["train"] * 4 + ["onchip"] * 2 and [p.index for p in pts] == list(range(6))
+    assert len({p.id for p in pts}) == 6 and pts[4].config["chip"]["name"] == "loihi2" and "chip" not in pts[0].config
+    assert spec.grid["rule.name"] == ["bptt", "eprop_random"] and spec.to_dict()["grids"][1]["kind"] == "onchip"
+    one = _spec({"train.seed": [0, 1]})
+    p = expand(one)[1]
+    want = hashlib.sha256(_canonical({"kind": "train", "config": p.config}).encode()).hexdigest()[:10]
+    assert p.id == f"00001-{want}" and "grids" not in one.to_dict()
+    with pytest.raises(ConfigError, match="kind"):
+        parse_spec({"sweep": {"name": "m"}, "grid": [{"kind": "magic", "train.seed": [0]}]})
+
+
+def test_float_and_chip_points_in_one_sweep(tmp_path):
+    """One spec, one command: float and on-chip points of the same rule are grouped apart in the summary."""
+    base = json.loads(json.dumps(ONCHIP))
+    base["train"]["iterations"] = 4
+    base.pop("chip"), base.pop("onchip")
+    spec = parse_spec({"sweep": {"name": "mixed"}, "base": base,
+                       "grid": [{"rule.name": ["eprop_random"], "train.seed": [0, 1]},
+                                {"kind": "onchip", "rule.name": ["eprop_random"], "train.seed": [0, 1],
+                                 "chip.name": ["loihi2"]}]})
+    s = run_sweep(spec, tmp_path / "o", workers=1, progress=False, log=lambda m: None)
+    assert s["finished"] == 4 and not s["failed"], s["failed"]
+    assert set(s["groups"]) == {"eprop_random [train]", "eprop_random [onchip]"}
+    assert {r["kind"] for r in s["rows"]} == {"train", "onchip"}

@@ -13,7 +13,8 @@ from pathlib import Path
 def add_parser(sub) -> None:
     p = sub.add_parser("sweep", help="run a grid of configs (rules x seeds x ...) locally or on Ray, resumable",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("spec", type=Path, help="sweep spec (TOML with [sweep], [base], [grid])")
+    p.add_argument("spec", type=Path, help="sweep spec (TOML with [sweep], [base], [grid] or several [[grid]] tables, each "
+                                           "with its own kind: train (float) or onchip)")
     p.add_argument("-o", "--outdir", type=Path, required=True, help="output folder (resumed if it holds the same sweep)")
     p.add_argument("--workers", type=int, default=None, help="parallel points (default: the number of cores)")
     p.add_argument("--address", default=None,

@@ -87,10 +87,10 @@ def _record(out: Path, p: Point, ok: bool, res: Any) -> None:
         atomic_write_text(err, str(res) + "\n")
 
 
-def _local(kind, todo, workers, on_done):
+def _local(todo, workers, on_done):
     ctx = mp.get_context("spawn")              # fresh interpreters: no forked numba/tqdm/lava threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
-        futs = {ex.submit(_work, kind, p.config): p for p in todo}
+        futs = {ex.submit(_work, p.kind, p.config): p for p in todo}
         try:
             while futs:
                 done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
@@ -101,7 +101,7 @@ def _local(kind, todo, workers, on_done):
             raise
 
 
-def _ray(kind, todo, workers, address, on_done):
+def _ray(todo, workers, address, on_done):
     try:
         import ray
     except ImportError:
@@ -115,7 +115,7 @@ def _ray(kind, todo, workers, address, on_done):
         started = True
     try:
         remote = ray.remote(_work)
-        refs = {remote.remote(kind, p.config): p for p in todo}
+        refs = {remote.remote(p.kind, p.config): p for p in todo}
         try:
             while refs:
                 done, _ = ray.wait(list(refs), num_returns=1)
@@ -144,7 +144,7 @@ def run_sweep(spec: SweepSpec, outdir: str | os.PathLike, *, executor: str = "lo
     points = expand(spec)
     for p in points:                            # every point checked before any work starts
         try:
-            check_point(spec.kind, p.config)
+            check_point(p.kind, p.config)
         except NeurochipError as e:
             raise ConfigError(f"point {p.id} ({p.values}): {' '.join(str(e).split())}") from None
     out = Path(outdir)
@@ -166,9 +166,9 @@ def run_sweep(spec: SweepSpec, outdir: str | os.PathLike, *, executor: str = "lo
     try:
         if todo:
             if executor == "local":
-                _local(spec.kind, todo, workers, on_done)
+                _local(todo, workers, on_done)
             else:
-                _ray(spec.kind, todo, workers, address or "local", on_done)
+                _ray(todo, workers, address or "local", on_done)
     finally:
         bar.close()
     summary = write_summary(spec, out, points)

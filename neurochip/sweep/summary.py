@@ -33,7 +33,7 @@ def _err(m: dict | None) -> float:
 def row_of(p: Point, res: dict) -> dict:
     ts, te = res.get("train_set") or {}, res.get("test") or {}
     r = {k: v for k, v in p.values.items()}
-    r.update(id=p.id, test_loss=float(te.get("loss", math.nan)), test_error=_err(te),
+    r.update(id=p.id, kind=p.kind, test_loss=float(te.get("loss", math.nan)), test_error=_err(te),
              train_loss=float(ts.get("loss", math.nan)), train_error=_err(ts),
              curvature_w_rec=float((res.get("curvature_w_rec") or {}).get("value", math.nan)),
              curvature_all=float((res.get("curvature_all") or {}).get("value", math.nan)),
@@ -64,7 +64,7 @@ def correlation(x: list[float], y: list[float]) -> dict:
             "spearman_r": float(sr[0]), "spearman_p": float(sr[1])}
 
 
-def _plot(rows: list[dict], groups: dict, gkey: str, drift: dict, path: Path) -> None:
+def _plot(rows: list[dict], groups: dict, gkey: str, drift: dict, path: Path, name: str | None = None) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -76,7 +76,7 @@ def _plot(rows: list[dict], groups: dict, gkey: str, drift: dict, path: Path) ->
         ax[i].bar(range(len(names)), m, yerr=se, capsize=4, color="C0" if i == 0 else "C1")
         ax[i].set_xticks(range(len(names)), names, rotation=30, ha="right")
         ax[i].set_ylabel(lab)
-        ax[i].set_title(f"{lab} per {gkey} (mean ± s.e.)")
+        ax[i].set_title(f"{lab} per {name or gkey} (mean ± s.e.)")
     for j, n in enumerate(names):
         xs = [r["curvature_w_rec"] for r in rows if str(r.get(gkey)) == n]
         ys = [r["loss_gap"] for r in rows if str(r.get(gkey)) == n]
@@ -98,6 +98,10 @@ def write_summary(spec: SweepSpec, out: Path, points: list[Point]) -> dict:
     """Collect the finished points under ``out`` and write summary.csv / summary.json / summary.png."""
     rows, drift = [], {}
     gkey = "rule.name" if "rule.name" in spec.grid else next(iter(spec.grid))
+    kinds = {p.kind for p in points}
+
+    def group(r) -> str:                        # several kinds in one sweep: float and chip points apart
+        return str(r.get(gkey)) + (f" [{r['kind']}]" if len(kinds) > 1 else "")
     for p in points:
         f = out / "points" / f"{p.id}.json"
         if not f.is_file():
@@ -106,15 +110,15 @@ def write_summary(spec: SweepSpec, out: Path, points: list[Point]) -> dict:
         r = row_of(p, res)
         rows.append(r)
         if res.get("curvature_drift"):
-            drift.setdefault(str(r.get(gkey)), []).append(res["curvature_drift"])
+            drift.setdefault(group(r), []).append(res["curvature_drift"])
     groups: dict[str, dict] = {}
     for r in rows:
-        groups.setdefault(str(r.get(gkey)), []).append(r)
+        groups.setdefault(group(r), []).append(r)
     gstats = {g: {c: _stats([r[c] for r in rs]) for c in METRICS} for g, rs in groups.items()}
     corr = correlation([r["curvature_w_rec"] for r in rows], [r["loss_gap"] for r in rows])
     summary = {"spec": spec.to_dict(), "points": len(points), "finished": len(rows), "group_by": gkey,
                "groups": gstats, "gap_vs_curvature": corr, "rows": rows}
-    cols = list(spec.grid) + ["id"] + list(METRICS)
+    cols = list(spec.grid) + (["kind"] if len(kinds) > 1 else []) + ["id"] + list(METRICS)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
     w.writeheader()
@@ -123,5 +127,6 @@ def write_summary(spec: SweepSpec, out: Path, points: list[Point]) -> dict:
     atomic_write_text(out / "summary.csv", buf.getvalue())
     write_json(out / "summary.json", summary)
     if rows:
-        _plot(rows, gstats, gkey, drift, out / "summary.png")
+        _plot([{**r, "_group": group(r)} for r in rows], gstats, "_group", drift, out / "summary.png",
+              name=gkey + (" [kind]" if len(kinds) > 1 else ""))
     return summary
