@@ -92,9 +92,14 @@ def test_resume_skips_finished_points_and_refuses_another_spec(tmp_path):
 
 
 def test_ray_executor_gives_the_local_results(tmp_path):
-    """The same spec on a local Ray instance started here and on the process pool: identical results."""
+    """The same spec (float points and on-chip points, two [[grid]] tables) on a local Ray instance started here
+    and on the process pool: identical results."""
     pytest.importorskip("ray") if not os.environ.get("CI") else None
-    spec = _spec({"rule.name": ["eprop_random", "bptt"]})
+    base = {k: v for k, v in json.loads(json.dumps(ONCHIP)).items() if k not in ("chip", "onchip")}
+    base["train"]["iterations"] = 4
+    spec = parse_spec({"sweep": {"name": "r"}, "base": base,
+                       "grid": [{"rule.name": ["eprop_random", "bptt"]},
+                                {"kind": "onchip", "rule.name": ["eprop_random"], "chip.name": ["loihi2"]}]})
     run_sweep(spec, tmp_path / "local", workers=2, progress=False)
     run_sweep(spec, tmp_path / "ray", executor="ray", address="local", workers=2, progress=False)
     assert _results(tmp_path / "ray") == _results(tmp_path / "local")
