@@ -263,6 +263,22 @@ def _amplitude(what: str, a: float, lr: float) -> tuple[int, int]:
                           f"{7 * 2.0 ** 8 / k:.3g}") from None
 
 
+def multiplicative_shift() -> int:
+    """Right shift lava's normalisation applies to a multiplicative STDP product m 2^e * x1 * (w - w_max):
+    4-bit mantissa + 7-bit trace + 9-bit weight factor = 20 bits, above the 15-bit product: 5."""
+    return max(0, sf.W_S_MANT + int(sf.FACTOR_WIDTH[sf.X1]) + int(sf.FACTOR_WIDTH[sf.FW]) - sf.W_ACC_U)
+
+
+def stdp_unit(st: dict) -> float:
+    """Engine amplitude per unit of the float rule's lr A (pair STDP): additive, a pair's change A X is
+    A x1 / impulse float weight, i.e. A / (impulse w_lsb) weight units per trace unit; multiplicative, the
+    factor (w_max - w) is itself in weight units (the LSB cancels) and the product is shifted right by
+    `multiplicative_shift`, so A 2^shift / impulse."""
+    if st["form"] == "multiplicative":
+        return 2.0 ** multiplicative_shift() / st["impulse"]
+    return 1.0 / (st["impulse"] * st["w_lsb"])
+
+
 def lowering_from_settings(st: dict) -> StdpLowering:
     """Lower the settings of `stdp_settings` (pure: the same settings give the same lowering).
 
@@ -283,8 +299,8 @@ def lowering_from_settings(st: dict) -> StdpLowering:
     rep = {"w_lsb": w_lsb, "impulse": impulse, "tau_plus_steps": tp, "tau_minus_steps": tm,
            "sign_mode": ["mixed", "excitatory"][sign_mode]}
     if st["rule"] == "stdp":
-        ap = _amplitude("STDP A+ per trace unit", st["lr"] * st["a_plus"] / (impulse * w_lsb), st["lr"])
-        am = _amplitude("STDP A- per trace unit", st["lr"] * st["a_minus"] / (impulse * w_lsb), st["lr"])
+        ap = _amplitude("STDP A+ per trace unit", st["lr"] * st["a_plus"] * stdp_unit(st), st["lr"])
+        am = _amplitude("STDP A- per trace unit", st["lr"] * st["a_minus"] * stdp_unit(st), st["lr"])
         prods = stdp_products(ap, am, multiplicative=st["form"] == "multiplicative",
                               w_max=int(np.clip(round(st["w_max"] / w_lsb), -256, 255)),
                               w_min=int(np.clip(round(st["w_min"] / w_lsb), -256, 255)))

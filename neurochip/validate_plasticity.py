@@ -33,10 +33,10 @@ def realised_amplitudes(st: dict) -> tuple[float, float]:
     """(lr A+, lr A-) as the lowering of settings ``st`` realises them on the engine (float weight units):
     each amplitude is a 3-bit mantissa times a power of two, so A+ - A- of a balanced rule can differ much
     more from the float rule's than either amplitude does (docs/rules.md)."""
-    from .compiler.lower_stdp import lowering_from_settings
+    from .compiler.lower_stdp import lowering_from_settings, stdp_unit
     low = lowering_from_settings(st)
     c = low.report
-    unit = low.impulse * low.w_lsb                   # weight of one (trace unit x amplitude unit)
+    unit = 1.0 / stdp_unit(st)                       # float amplitude of one engine amplitude unit
     if st["rule"] == "stdp":
         (mp, ep), (mm, em) = c["a_plus"], c["a_minus"]
         return mp * 2.0 ** ep * unit, mm * 2.0 ** em * unit
