@@ -194,7 +194,7 @@ def stdp_settings(net, rule, compiled, *, calib_x=None, calib_emax: float | None
     """The inputs of ``rule``'s lowering for W_in of ``compiled`` as a plain dict (`SETTING_KEYS`): everything
     the float side decides, so that `lowering_from_settings` needs no float network. ``calib_x`` (R-STDP):
     inputs of a calibration batch; the float network's largest pair eligibility on it sets the tag's scale
-    (1.0 without), or ``calib_emax``: that number from an earlier calibration. Raises `ChipConstraintError` on
+    (1.0 without). Nearest pairing takes impulse 127 (the trace saturates: reset to its maximum at a spike), or ``calib_emax``: that number from an earlier calibration. Raises `ChipConstraintError` on
     a chip without a plasticity engine."""
     prof = compiled.profile
     if prof is not None and not prof.learning.plasticity_engine:
@@ -206,6 +206,13 @@ def stdp_settings(net, rule, compiled, *, calib_x=None, calib_emax: float | None
     if rule.name not in ("stdp", "rstdp"):
         raise ConfigError(f"lower_stdp lowers the rules 'stdp' and 'rstdp', got {rule.name!r}")
     dt = float(net.params.dt)
+    pairing = str(getattr(rule, "stdp_pairing", "all"))
+    if pairing == "nearest":
+        # nearest-neighbour pairing: a trace jumps back to 1 at each spike. The engine's 7-bit trace saturates at
+        # 127, so an impulse of 127 sets it to its maximum at every spike: the same reset, X = x1 / 127
+        impulse = float(sf.W_TRACE_MAX)
+    elif pairing != "all":
+        raise ConfigError(f"stdp_pairing must be 'all' or 'nearest', got {pairing!r}")
     if sign_mode is None:      # all-excitatory inputs stay excitatory (Dale): lava's EXCITATORY mode, 0..255
         sign_mode = sf.SIGN_EXC if (np.asarray(compiled.w_in) >= 0).all() else sf.SIGN_MIXED
     emax = 1.0 if calib_emax is None else float(calib_emax)
@@ -222,7 +229,7 @@ def stdp_settings(net, rule, compiled, *, calib_x=None, calib_emax: float | None
             "w_max": float(rule.stdp_w_max), "reward_tau_e_ms": float(rule.reward_tau_e), "dt_ms": dt,
             # the quantiser's own LSB of W_in (saved in the artifact), never re-derived from the float weights
             "w_lsb": compiled.weight_lsb("w_in"), "impulse": float(impulse), "rng_seed": int(rng_seed),
-            "sign_mode": int(sign_mode), "calib_emax": emax}
+            "sign_mode": int(sign_mode), "calib_emax": emax, "pairing": pairing}
 
 
 def settings_problems(st) -> list[str]:

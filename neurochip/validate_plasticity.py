@@ -77,7 +77,7 @@ def float_change(compiled, x: np.ndarray, z: np.ndarray, rewards: np.ndarray | N
             wt = ((R - b) * np.exp(-(T - np.arange(T)) * dt / float(st["reward_tau_e_ms"])))[None, :]
             b += (R - b) / 8.0
         P, D = pair_terms(x[k:k + 1].astype(np.float64), z[k:k + 1].astype(np.float64), st["tau_plus_ms"],
-                          st["tau_minus_ms"], dt, weight=wt)
+                          st["tau_minus_ms"], dt, weight=wt, pairing=st.get("pairing", "all"))
         w = w + stdp_dw(w, P, D, ap, am, form=st["form"], w_min=st["w_min"], w_max=st["w_max"])
         if clip is not None:
             w = np.clip(w, clip[0], clip[1])

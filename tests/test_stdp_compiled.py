@@ -233,3 +233,23 @@ def test_multiplicative_stdp_is_lowered_at_the_float_rules_scale(reward_artifact
     assert 0.7 < m * 2.0 ** e / want < 1.4, (m, e, want)
     p = rep["metrics"]["learning_per_projection"]["w_in"]
     assert p["cosine"] > 0.9 and 0.85 < p["norm_ratio"] < 1.2, p
+
+
+def test_nearest_pairing_runs_on_the_engine_through_trace_saturation():
+    """Nearest-neighbour pairing (a trace resets to 1 at each spike) on Loihi's accumulating traces: an
+    impulse of 127 saturates the 7-bit trace at every spike, which is that reset. Measured (reward network,
+    lr 1, 16 trials): cosine 0.998 with the float nearest rule, norm ratio 1.01. Mutation: keep impulse 16
+    (the traces then add up, all-to-all) -> cosine -0.69 with the float nearest rule."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from rstdp_reward import reward_network
+    from neurochip.validate import make_inputs, validate
+    task = get_task("reward_pattern")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = compile_net(reward_network(task, 0), "loihi2", LearningRule("stdp", lr=1.0, stdp_pairing="nearest"))
+        rep, _ = validate(c, learn=True, inputs=make_inputs(c, task="reward_pattern", trials=16))
+    assert c.plasticity["impulse"] == 127.0 and c.plasticity["pairing"] == "nearest"
+    p = rep["metrics"]["learning_per_projection"]["w_in"]
+    assert p["cosine"] > 0.97 and 0.8 < p["norm_ratio"] < 1.25, p
