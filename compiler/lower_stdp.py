@@ -183,6 +183,8 @@ class StdpLowering:
 # Keys of the settings a lowering is made from (`stdp_settings`): the float rule's constants, the network's
 # dt, W_in's weight LSB (the quantiser's saved decision), the engine choices and, for R-STDP, the calibrated
 # largest float eligibility. Saved as the artifact's ``plasticity`` (plain JSON) and lowered again from it.
+ENGINE_RULES = ("stdp", "rstdp", "stdp_triplet")
+TRIPLET_KEYS = ("a3_plus", "a3_minus", "tau_x_ms", "tau_y_ms")    # stdp_triplet only
 SETTING_KEYS = {"rule": str, "lr": float, "a_plus": float, "a_minus": float, "tau_plus_ms": float,
                 "tau_minus_ms": float, "form": str, "w_min": float, "w_max": float, "reward_tau_e_ms": float,
                 "dt_ms": float, "w_lsb": float, "impulse": float, "rng_seed": int, "sign_mode": int,
@@ -194,8 +196,10 @@ def stdp_settings(net, rule, compiled, *, calib_x=None, calib_emax: float | None
     """The inputs of ``rule``'s lowering for W_in of ``compiled`` as a plain dict (`SETTING_KEYS`): everything
     the float side decides, so that `lowering_from_settings` needs no float network. ``calib_x`` (R-STDP):
     inputs of a calibration batch; the float network's largest pair eligibility on it sets the tag's scale
-    (1.0 without). Nearest pairing takes impulse 127 (the trace saturates: reset to its maximum at a spike), or ``calib_emax``: that number from an earlier calibration. Raises `ChipConstraintError` on
-    a chip without a plasticity engine."""
+    (1.0 without), or ``calib_emax``: that number from an earlier calibration. Nearest pairing (stdp, rstdp)
+    takes impulse 127: the trace saturates, i.e. resets to its maximum at a spike. stdp_triplet adds its
+    triplet amplitudes and slow trace taus (``a3_plus``, ``a3_minus``, ``tau_x_ms``, ``tau_y_ms``).
+    Raises `ChipConstraintError` on a chip without a plasticity engine."""
     prof = compiled.profile
     if prof is not None and not prof.learning.plasticity_engine:
         # STDP runs on a trace-based sum-of-products engine (Loihi's); a chip without one (ReckOn: an e-prop
@@ -203,10 +207,13 @@ def stdp_settings(net, rule, compiled, *, calib_x=None, calib_emax: float | None
         raise ChipConstraintError(Violation("plasticity_engine", f"chip {prof.name}", f"{rule.name} (a sum-of-products "
                                             "plasticity engine)", "none ([learning] plasticity_engine = false)"),
                                   prof.name)
-    if rule.name not in ("stdp", "rstdp"):
-        raise ConfigError(f"lower_stdp lowers the rules 'stdp' and 'rstdp', got {rule.name!r}")
+    if rule.name not in ENGINE_RULES:
+        raise ConfigError(f"lower_stdp lowers the rules {', '.join(map(repr, ENGINE_RULES))}, got {rule.name!r}")
     dt = float(net.params.dt)
-    pairing = str(getattr(rule, "stdp_pairing", "all"))
+    # the triplet rule is all-to-all by definition (neurochip.plasticity.triplet_terms): its pairing is not read
+    pairing = "all" if rule.name == "stdp_triplet" else str(getattr(rule, "stdp_pairing", "all"))
+    if rule.name == "stdp_triplet" and str(rule.stdp_form) != "additive":
+        raise ConfigError("stdp_triplet is lowered in its additive form only (the float rule has no other)")
     if pairing == "nearest":
         # nearest-neighbour pairing: a trace jumps back to 1 at each spike. The engine's 7-bit trace saturates at
         # 127, so an impulse of 127 sets it to its maximum at every spike: the same reset, X = x1 / 127
@@ -229,7 +236,9 @@ def stdp_settings(net, rule, compiled, *, calib_x=None, calib_emax: float | None
             "w_max": float(rule.stdp_w_max), "reward_tau_e_ms": float(rule.reward_tau_e), "dt_ms": dt,
             # the quantiser's own LSB of W_in (saved in the artifact), never re-derived from the float weights
             "w_lsb": compiled.weight_lsb("w_in"), "impulse": float(impulse), "rng_seed": int(rng_seed),
-            "sign_mode": int(sign_mode), "calib_emax": emax, "pairing": pairing}
+            "sign_mode": int(sign_mode), "calib_emax": emax, "pairing": pairing,
+            **({"a3_plus": float(rule.stdp_a3_plus), "a3_minus": float(rule.stdp_a3_minus),
+                "tau_x_ms": float(rule.stdp_tau_x), "tau_y_ms": float(rule.stdp_tau_y)} if rule.name == "stdp_triplet" else {})}
 
 
 def settings_problems(st) -> list[str]:
@@ -245,8 +254,15 @@ def settings_problems(st) -> list[str]:
             out.append(f"plasticity.{k} = {v!r:.40} is missing or not a finite {t.__name__}")
     if out:
         return out
-    if st["rule"] not in ("stdp", "rstdp"):
-        out.append(f"plasticity.rule = {st['rule']!r}, expected 'stdp' or 'rstdp'")
+    if st["rule"] not in ENGINE_RULES:
+        out.append(f"plasticity.rule = {st['rule']!r}, expected one of {', '.join(map(repr, ENGINE_RULES))}")
+    if st["rule"] == "stdp_triplet":
+        for k in TRIPLET_KEYS:
+            v = st.get(k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 \
+                    or (k.startswith("tau") and v <= 0):
+                out.append(f"plasticity.{k} = {v!r:.40} is missing or not a finite number "
+                           + ("> 0" if k.startswith("tau") else ">= 0"))
     if st["form"] not in ("additive", "multiplicative"):
         out.append(f"plasticity.form = {st['form']!r}, expected 'additive' or 'multiplicative'")
     for k in ("lr", "a_plus", "a_minus", "tau_plus_ms", "tau_minus_ms", "reward_tau_e_ms", "dt_ms", "w_lsb",
@@ -286,6 +302,31 @@ def stdp_unit(st: dict) -> float:
     return 1.0 / (st["impulse"] * st["w_lsb"])
 
 
+def triplet_shift() -> int:
+    """Right shift of a triplet product m 2^e * x1 * (y2 - impulse): 4 + 7 + 7 = 18 bits over the 15-bit product."""
+    return max(0, sf.W_S_MANT + 2 * int(sf.FACTOR_WIDTH[sf.X1]) - sf.W_ACC_U)
+
+
+def triplet_unit(st: dict) -> float:
+    """Engine amplitude per unit of lr A3: the triplet term A3 X Ys is A3 x1 y2 / impulse^2 float weight, i.e.
+    A3 / (impulse^2 w_lsb) weight units per trace unit^2, and the product is shifted right by `triplet_shift`."""
+    return 2.0 ** triplet_shift() / (st["impulse"] ** 2 * st["w_lsb"])
+
+
+def triplet_products(a_plus, a_minus, a3_plus, a3_minus, imp: int) -> list[Product]:
+    """Minimal triplet STDP (Pfister & Gerstner 2006): pair terms as `stdp_products`, plus A3+ at post spikes
+    times x1 and the slow post trace y2 *before* this spike, A3- at pre spikes times y1 and the slow pre trace
+    x2 before this spike. The engine's trace at a spike step already holds the spike's impulse ``imp`` (decay,
+    then impulse), so the factor is (y2 - imp) / (x2 - imp): the float rule's Ys^{t-} / Xs^{t-}. A3 = None: no
+    such product."""
+    prods = stdp_products(a_plus, a_minus)
+    if a3_plus is not None:
+        prods.append(Product(0, sf.DEP_Y0, a3_plus[0], a3_plus[1], ((sf.X1, 0, False), (sf.Y2, -int(imp), False))))
+    if a3_minus is not None:
+        prods.append(Product(0, sf.DEP_X0, -a3_minus[0], a3_minus[1], ((sf.Y1, 0, False), (sf.X2, -int(imp), False))))
+    return prods
+
+
 def lowering_from_settings(st: dict) -> StdpLowering:
     """Lower the settings of `stdp_settings` (pure: the same settings give the same lowering).
 
@@ -305,7 +346,18 @@ def lowering_from_settings(st: dict) -> StdpLowering:
     tp, tm = max(1, int(round(st["tau_plus_ms"] / dt))), max(1, int(round(st["tau_minus_ms"] / dt)))
     rep = {"w_lsb": w_lsb, "impulse": impulse, "tau_plus_steps": tp, "tau_minus_steps": tm,
            "sign_mode": ["mixed", "excitatory"][sign_mode]}
-    if st["rule"] == "stdp":
+    if st["rule"] == "stdp_triplet":
+        tx, ty = max(1, int(round(st["tau_x_ms"] / dt))), max(1, int(round(st["tau_y_ms"] / dt)))
+        ap = _amplitude("STDP A2+ per trace unit", st["lr"] * st["a_plus"] * stdp_unit(st), st["lr"])
+        am = _amplitude("STDP A2- per trace unit", st["lr"] * st["a_minus"] * stdp_unit(st), st["lr"])
+        a3 = [_amplitude(f"STDP {n} per (trace unit)^2", st["lr"] * st[k] * triplet_unit(st), st["lr"]) if st[k] > 0
+              else None for n, k in (("A3+", "a3_plus"), ("A3-", "a3_minus"))]
+        imp_int = int(sf.split_impulse(impulse)[0])
+        prods = triplet_products(ap, am, a3[0], a3[1], imp_int)
+        eng = engine_rule(prods, x_imp=(impulse, impulse), x_tau=(tp, tx), y_imp=(impulse, impulse, 0.0),
+                          y_tau=(tm, ty, 0), rng_seed=rng_seed, sign_mode=sign_mode)
+        rep.update(a_plus=ap, a_minus=am, a3_plus=a3[0], a3_minus=a3[1], tau_x_steps=tx, tau_y_steps=ty)
+    elif st["rule"] == "stdp":
         ap = _amplitude("STDP A+ per trace unit", st["lr"] * st["a_plus"] * stdp_unit(st), st["lr"])
         am = _amplitude("STDP A- per trace unit", st["lr"] * st["a_minus"] * stdp_unit(st), st["lr"])
         prods = stdp_products(ap, am, multiplicative=st["form"] == "multiplicative",

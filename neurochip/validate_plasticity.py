@@ -37,7 +37,7 @@ def realised_amplitudes(st: dict) -> tuple[float, float]:
     low = lowering_from_settings(st)
     c = low.report
     unit = 1.0 / stdp_unit(st)                       # float amplitude of one engine amplitude unit
-    if st["rule"] == "stdp":
+    if st["rule"] in ("stdp", "stdp_triplet"):
         (mp, ep), (mm, em) = c["a_plus"], c["a_minus"]
         return mp * 2.0 ** ep * unit, mm * 2.0 ** em * unit
     (mr, er), (mt, et) = c["reward"], c["a_minus_tag"]
@@ -56,13 +56,22 @@ def weight_range(compiled) -> tuple[float, float]:
     return lo * u, hi * u
 
 
+def realised_triplet(st: dict) -> tuple[float, float]:
+    """(lr A3+, lr A3-) as the engine realises them for stdp_triplet (0 where the rule has none)."""
+    from .compiler.lower_stdp import lowering_from_settings, triplet_unit
+    c = lowering_from_settings(st).report
+    return tuple(0.0 if c.get(k) is None else c[k][0] * 2.0 ** c[k][1] / triplet_unit(st) for k in ("a3_plus", "a3_minus"))
+
+
 def float_change(compiled, x: np.ndarray, z: np.ndarray, rewards: np.ndarray | None, w0: np.ndarray,
-                 amplitudes: tuple[float, float] | None = None, clip: tuple[float, float] | None = None) -> np.ndarray:
+                 amplitudes: tuple[float, float] | None = None, clip: tuple[float, float] | None = None,
+                 a3: tuple[float, float] | None = None) -> np.ndarray:
     """The float rule's W_in change over trials x / z [N, T, .] (the chip's inputs and spikes), trial by
     trial from float weights w0 [n_rec, n_in]: stdp_dw with amplitudes (lr A+, lr A-) per trial (default:
     the rule's own; `realised_amplitudes`: the engine's), weighted for R-STDP by (R_k - b_k)
     exp(-(T - t) dt / tau_e) (the reward arrives one step after the trial's last, as on chip); ``clip``: a
-    weight range applied after each trial (`weight_range`: the engine's)."""
+    weight range applied after each trial (`weight_range`: the engine's); ``a3``: stdp_triplet's (lr A3+, lr
+    A3-) (default the rule's; `realised_triplet`: the engine's)."""
     from .plasticity import pair_terms, stdp_dw
     st = compiled.plasticity
     ap, am = amplitudes or (float(st["lr"]) * st["a_plus"], float(st["lr"]) * st["a_minus"])
@@ -76,9 +85,17 @@ def float_change(compiled, x: np.ndarray, z: np.ndarray, rewards: np.ndarray | N
             R = float(rewards[k])
             wt = ((R - b) * np.exp(-(T - np.arange(T)) * dt / float(st["reward_tau_e_ms"])))[None, :]
             b += (R - b) / 8.0
-        P, D = pair_terms(x[k:k + 1].astype(np.float64), z[k:k + 1].astype(np.float64), st["tau_plus_ms"],
-                          st["tau_minus_ms"], dt, weight=wt, pairing=st.get("pairing", "all"))
-        w = w + stdp_dw(w, P, D, ap, am, form=st["form"], w_min=st["w_min"], w_max=st["w_max"])
+        xs, zs = x[k:k + 1].astype(np.float64), z[k:k + 1].astype(np.float64)
+        if st["rule"] == "stdp_triplet":
+            from .plasticity import triplet_terms
+            P2, P3, D2, D3 = triplet_terms(xs, zs, st["tau_plus_ms"], st["tau_minus_ms"], st["tau_x_ms"],
+                                           st["tau_y_ms"], dt)
+            a3p, a3m = a3 if a3 is not None else (float(st["lr"]) * st["a3_plus"], float(st["lr"]) * st["a3_minus"])
+            w = w + ap * P2 + a3p * P3 - am * D2 - a3m * D3
+        else:
+            P, D = pair_terms(xs, zs, st["tau_plus_ms"], st["tau_minus_ms"], dt, weight=wt,
+                              pairing=st.get("pairing", "all"))
+            w = w + stdp_dw(w, P, D, ap, am, form=st["form"], w_min=st["w_min"], w_max=st["w_max"])
         if clip is not None:
             w = np.clip(w, clip[0], clip[1])
     return w - np.asarray(w0, np.float64)
@@ -96,7 +113,8 @@ def plasticity_learning_metrics(compiled, batch, backend_mod, seed: int, *, epoc
     rewards = np.asarray(r.meta.get("rewards", []), np.float64)
     x, z = np.asarray(batch.x), np.asarray(r.spikes)
     amp = realised_amplitudes(st)
-    d_ref = float_change(compiled, x, z, rewards, start, amp, weight_range(compiled))
+    a3 = realised_triplet(st) if st["rule"] == "stdp_triplet" else None
+    d_ref = float_change(compiled, x, z, rewards, start, amp, weight_range(compiled), a3)
     d_spec = float_change(compiled, x, z, rewards, start, None, weight_range(compiled))   # the rule's own amplitudes
     nc, nf = float(np.linalg.norm(d_chip)), float(np.linalg.norm(d_ref))
     label = (f"{st['rule']} (float, the engine's amplitudes, the chip's spikes"

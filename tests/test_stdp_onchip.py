@@ -158,3 +158,29 @@ def test_compile_lowers_the_stdp_family_to_the_engine_not_as_eprop(name):
     prof = load_profile("loihi2")
     with pytest.raises(ConfigError, match=f"rule '{name}' runs on chip through its own lowering"):
         lower_rule(net, LearningRule(name), prof, quantize(as_graph(net), prof))
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(st.integers(0, 2 ** 31))
+def test_onchip_triplet_follows_the_float_triplet_rule(seed):
+    """stdp_triplet's engine products at low rates (traces far from the 7-bit ceiling): the accumulated change
+    matches the float triplet rule, A2+ P2 + A3+ P3 - A2- D2 (engine units: impulse 16 per spike, the 3-factor
+    product shifted right by 3 bits), where P3 pairs each post spike with the slow post trace *before* it. The
+    engine's trace at a spike step already holds that spike's impulse, hence the factor (y2 - 16). Cosine >
+    0.9, norm within 25 %. Mutation: (y2 - 0) -> the triplet term counts each post spike itself: fails."""
+    from neurochip.compiler.lower_stdp import triplet_products, triplet_shift
+    from neurochip.plasticity import triplet_terms
+    rng = np.random.default_rng(seed)
+    S, n_post, n_pre = 600, 5, 6
+    pre = (rng.random((S, n_pre)) < 0.05).astype(np.int64)
+    post = (rng.random((S, n_post)) < 0.05).astype(np.int64)
+    rule = engine_rule(triplet_products((1, -3), (1, -3), (1, -7), None, 16), x_imp=(16.0, 16.0), x_tau=(20, 100),
+                       y_imp=(16.0, 16.0, 0.0), y_tau=(20, 100, 0), rng_seed=seed % 1000)
+    st1, _ = sf.run_engine(rule, sf.init_state(np.zeros((n_post, n_pre), np.int64)), pre, post)
+    P2, P3, D2, D3 = triplet_terms(pre[None], post[None], 20.0, 20.0, 100.0, 100.0, 1.0)
+    want = 2 ** -3 * 16 * (P2 - D2) + 2 ** -7 * 2.0 ** -triplet_shift() * 16 * 16 * P3
+    u, v = st1.W.astype(float).ravel(), want.ravel()
+    if np.linalg.norm(v) < 30:
+        return                                        # too few spikes for a statistical comparison
+    assert u @ v / (np.linalg.norm(u) * np.linalg.norm(v)) > 0.9
+    assert abs(np.linalg.norm(u) / np.linalg.norm(v) - 1) < 0.25

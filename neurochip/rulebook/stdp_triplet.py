@@ -1,8 +1,9 @@
 """Triplet STDP (Pfister & Gerstner 2006, minimal all-to-all model): pair terms A2+/A2- (stdp_a_plus,
 stdp_a_minus) plus triplet terms A3+ (post-post-pre, slow post trace tau_y) and A3- (pre-pre-post,
-slow pre trace tau_x). Float only: Loihi's engine has the x2 / y2 traces for it, not lowered yet."""
+slow pre trace tau_x). On chip: Loihi's engine with its slow x2 / y2 traces (`compiler.lower_stdp.triplet_products`),
+run like pair STDP by `backends.native_stdp`."""
 from . import RuleSpec, register
-from .stdp import local_grads, no_feedback
+from .stdp import local_grads, lower, native_learn, no_feedback
 
 
 def float_update(net, rule, batch, trace):
@@ -16,6 +17,6 @@ def float_update(net, rule, batch, trace):
     return local_grads(net, rule, *dws)
 
 
-SPEC = register(RuleSpec(name="stdp_triplet", summary="triplet STDP (Pfister & Gerstner 2006), float only",
-                         feedback=no_feedback, adapt=False, local=False, onchip_adapt=False,
-                         float_update=float_update))
+SPEC = register(RuleSpec(name="stdp_triplet", summary="triplet STDP (Pfister & Gerstner 2006), all-to-all, additive",
+                         feedback=no_feedback, adapt=False, onchip_adapt=False, eligibility=("per_synapse",),
+                         float_update=float_update, lower=lower, native_learn=native_learn))

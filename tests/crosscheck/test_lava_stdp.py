@@ -27,7 +27,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from xc_helpers import require
 
-from neurochip.compiler.lower_stdp import Product, engine_rule, lava_strings, rstdp_products, stdp_products
+from neurochip.compiler.lower_stdp import (Product, engine_rule, lava_strings, rstdp_products, stdp_products,
+                                           triplet_products)
 from neurochip.kernels import stdp_fixed as sf
 
 HERE = Path(__file__).resolve().parent
@@ -65,7 +66,7 @@ def random_products(draw, three_factor):
 
 @st.composite
 def connection(draw, n_post, n_pre):
-    kind = draw(st.sampled_from(["stdp", "stdp_mult", "rstdp", "random2f", "random3f"]))
+    kind = draw(st.sampled_from(["stdp", "stdp_mult", "rstdp", "triplet", "random2f", "random3f"]))
     three = kind in ("rstdp", "random3f")
     if kind == "stdp":
         prods = stdp_products(_amp(draw), _amp(draw))
@@ -74,6 +75,9 @@ def connection(draw, n_post, n_pre):
                               w_min=draw(st.integers(-256, -10)))
     elif kind == "rstdp":
         prods = rstdp_products(_amp(draw), _amp(draw), draw(st.integers(1, 6)), _amp(draw))
+    elif kind == "triplet":         # stdp_triplet's products: slow traces minus the spike's own impulse
+        prods = triplet_products(_amp(draw), _amp(draw), _amp(draw), draw(st.one_of(st.none(), st.just((3, -4)))),
+                                 draw(st.integers(0, 30)))
     else:
         prods = draw(random_products(three))
     imp = st.one_of(st.integers(0, 60).map(float), st.integers(0, 60 * 256).map(lambda v: v / 256.0),
@@ -105,7 +109,10 @@ def lava_run(draw, k=K_PER_RUN):
     # where the mid-step impulse draws and the epoch replay decide the result
     edge = dict(cases[-1], products=stdp_products((3, -2), (5, -3)), t_epoch=4, x_imp=(20.3, 7.2), x_tau=(10, 3),
                 y_imp=(17.3, 9.1, 0.2), y_tau=(6, 0, 4), three_factor=False, sign_mode=sf.SIGN_MIXED)
-    return pre, bap, yin, cases[:-1] + [edge]
+    # and one stdp_triplet connection per run (its lowering's products, impulse 16 as stdp_settings uses)
+    trip = dict(cases[-2], products=triplet_products((3, -3), (5, -4), (2, -3), (3, -4), 16), x_imp=(16.0, 16.0),
+                y_imp=(16.0, 16.0, 0.0), three_factor=False)
+    return pre, bap, yin, cases[:-2] + [trip, edge]
 
 
 def run_lava(pre, bap, yin, cases, timeout=300) -> list[dict]:
