@@ -192,6 +192,19 @@ def learning_supported(g, rule, profile, opts):
 
 def rule_local(g, rule, profile, opts):
     if rule is not None and not rule.is_local:
+        from ..rulebook import get as rule_spec
+        if rule_spec(rule.name).carried is not None:
+            # e-prop 3 / synthetic gradients: online, but its learnt module (neurochip.learning.synthetic: a dense
+            # map of 2N state features to 2N predicted adjoints, plus a bias) is trained by least squares at every
+            # truncation boundary, a dense matrix-vector datapath that no learning engine modelled here has
+            n = int(g.n_rec)
+            w = 2 * n * (2 * n + 1)
+            return [Violation("rule_local", "learning rule",
+                              f"'{rule.name}': a synthetic-gradient module of {2 * n} x {2 * n + 1} = {w} weights "
+                              f"({w * int(profile.format.weight_bits)} bits at {profile.format.weight_bits}-bit "
+                              f"weights) updated by a dense matrix-vector product at every truncation boundary",
+                              "a learning engine that updates synapse-local state only",
+                              "train it offline, or use its truncated form without the module (eprop_symmetric)")]
         return [Violation("rule_local", "learning rule", f"'{rule.name}' (needs the backward pass through time)",
                           "online local rules only (eprop_*, rflo)", "train offline and compile without --rule, or use eprop_random")]
     return []

@@ -200,3 +200,20 @@ def test_train_sg_runs_and_learns_the_module_only_when_asked():
     assert not np.any(sg_fixed.w) and len(h0["train"]["loss"]) == 5 and "error" in h0["test"]
     _, sg_learnt, _ = train_sg(net, r, task, 5, 4, eval_batches=1)
     assert np.any(sg_learnt.w)
+
+
+def test_compiler_says_what_the_synthetic_gradient_module_would_cost_on_chip():
+    """e-prop 3 is online but its module is not synapse-local: compiling it names the module's size and update
+    with the chip's numbers (N = 10: 20 x 21 weights, 9-bit on loihi2), instead of 'needs the backward pass'."""
+    import warnings
+
+    from neurochip.compiler import compile as compile_net
+    from neurochip.errors import ChipConstraintError
+    from neurochip.network import NeuronParams, init_network
+    from neurochip.rules import LearningRule
+    net = init_network(6, 10, 2, NeuronParams(kind="lif"), seed=0)
+    with warnings.catch_warnings(), pytest.raises(ChipConstraintError) as e:
+        warnings.simplefilter("ignore")
+        compile_net(net, "loihi2", LearningRule("eprop_sg", truncation=10))
+    msg = str(e.value)
+    assert "20 x 21 = 420 weights (3780 bits at 9-bit weights)" in msg and "backward pass" not in msg
