@@ -270,10 +270,21 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[1]
 
 
+def in_slices(B: int, part) -> None:
+    """``part(b0, b1)`` over the batch 0..B-1: in one call, or in contiguous, equal slices on the pool's
+    threads (one per Numba thread; the kernels release the GIL)."""
+    import numba
+    n_thr = min(B, numba.get_num_threads())
+    if n_thr <= 1:
+        part(0, B)
+    else:
+        cut = [B * k // n_thr for k in range(n_thr + 1)]
+        list(_pool().map(part, cut[:-1], cut[1:]))
+
+
 def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tables | None = None):
     """Fixed-point inference of ``x`` (validated uint8 [B, T, n_in]). Returns (z, y_int, v|None, counts).
     Trials run in parallel, contiguous slices of the batch on ``numba.get_num_threads()`` threads."""
-    import numba
     from neurochip.kernels.fixed_forward import N_COUNTS, forward_fixed
 
     fm = chip_format(compiled)
@@ -303,12 +314,7 @@ def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tab
         forward_fixed(x[b0:b1], *args, z[b0:b1], y[b0:b1], v[b0:b1] if want_v else v, cnt[b0:b1],
                       core_syn[b0:b1], c2c[b0:b1])
 
-    n_thr = min(B, numba.get_num_threads())
-    if n_thr <= 1:
-        part(0, B)
-    else:                                             # contiguous, equal slices of the batch, one per thread
-        cut = [B * k // n_thr for k in range(n_thr + 1)]
-        list(_pool().map(part, cut[:-1], cut[1:]))
+    in_slices(B, part)
     counts = counts_from_kernel(compiled, B, T, cnt, core_syn, c2c, fm["weight_bits"])
     return z, y, (v if want_v else None), counts
 

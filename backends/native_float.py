@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from ..backend_contract import FLOAT_WEIGHT_BITS   # float modes read float64 weights: bits_read = syn_ops x 64
 from ..errors import BackendError
-from .native import _pool, derived, n_rec_synapses
+from .native import derived, in_slices, n_rec_synapses
 from .result import EventCounts
 
 
@@ -129,7 +129,6 @@ def run_float(compiled, x: np.ndarray, record=("spikes", "outputs")):
     bit-identical to `neurochip.simulate`). Returns (z, out, v|None, counts). Tables are built once per
     artifact (`float_tables_for`); trials run in contiguous slices of the batch on
     ``numba.get_num_threads()`` threads, as in `run_fixed`; counts come from the kernel's tallies."""
-    import numba
     from neurochip.kernels.float_csr import forward_float_csr
 
     for name in ("w_in_float", "w_rec_float", "w_out_float", "beta_float"):
@@ -154,12 +153,7 @@ def run_float(compiled, x: np.ndarray, record=("spikes", "outputs")):
         forward_float_csr(x[b0:b1], *args, z[b0:b1], y[b0:b1], v[b0:b1] if want_v else v, nspk[b0:b1],
                           n_inspk[b0:b1], n_act[b0:b1])
 
-    n_thr = min(B, numba.get_num_threads())
-    if n_thr <= 1:
-        part(0, B)
-    else:
-        cut = [B * k // n_thr for k in range(n_thr + 1)]
-        list(_pool().map(part, cut[:-1], cut[1:]))
+    in_slices(B, part)
     y += ft.b_out[None, None, :]
     counts = counts_from_float(compiled, ft, B, T, nspk, n_inspk, n_act)
     return z, y, (v if want_v else None), counts
