@@ -15,7 +15,6 @@ from neurochip.compiler import CompiledNetwork, compile as compile_net
 from neurochip.compiler.lower_stdp import lower_stdp
 from neurochip.errors import ArtifactError, ChipConstraintError, ConfigError
 from neurochip.io import manifest_digest
-from neurochip.network import Network, NeuronParams
 from neurochip.rules import LearningRule
 from neurochip.tasks import get_task
 
@@ -25,12 +24,8 @@ RULE = LearningRule("rstdp", optimizer="sgd", lr=1.0, stdp_a_plus=0.1, stdp_a_mi
 @pytest.fixture(scope="module")
 def small():
     """(task, float net, calibration inputs, compiled with R-STDP, compiled without a rule)."""
-    task = get_task("reward_pattern", n_in=12, duration_ms=40.0, window_ms=10.0)
-    rng = np.random.default_rng(0)
-    n = 6
-    net = Network(params=NeuronParams(kind="lif", n_ref=2), w_in=rng.random((n, 12)) * 0.4, w_rec=np.zeros((n, n)),
-                  w_out=np.repeat(np.eye(2), 3, axis=1) / 3, b_out=np.zeros(2), B=np.ones((n, 2)), beta=np.zeros(n),
-                  rec_mask=~np.eye(n, dtype=bool))
+    from stdp_nets import small_reward_net
+    task, net = small_reward_net()
     cal = task.batch(4, "val", 999).x
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -97,15 +97,10 @@ def test_onchip_rstdp_run_small():
     from neurochip.backends.native_stdp import run_onchip
     from neurochip.compiler import compile as compile_net
     from neurochip.compiler.lower_stdp import lower_stdp
-    from neurochip.network import Network, NeuronParams
     from neurochip.rules import LearningRule
-    from neurochip.tasks import get_task
-    task = get_task("reward_pattern", n_in=12, duration_ms=40.0, window_ms=10.0)
-    rng = np.random.default_rng(0)
-    n = 6
-    net = Network(params=NeuronParams(kind="lif", n_ref=2), w_in=rng.random((n, 12)) * 0.4, w_rec=np.zeros((n, n)),
-                  w_out=np.repeat(np.eye(2), 3, axis=1) / 3, b_out=np.zeros(2), B=np.ones((n, 2)), beta=np.zeros(n),
-                  rec_mask=~np.eye(n, dtype=bool))
+    from stdp_nets import small_reward_net
+    task, net = small_reward_net()
+    n = net.n_rec
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         c = compile_net(net, "loihi2")
