@@ -383,6 +383,16 @@ def lowering_from_settings(st: dict) -> StdpLowering:
                         tau_plus=tp, tau_minus=tm, reward_scale=127, w_lsb=w_lsb, report=rep)
 
 
+def saved_plasticity(st: dict) -> tuple[dict, dict]:
+    """(the artifact's ``plasticity`` entry, its ``report['plasticity']`` part) for settings ``st``: the settings
+    with the lava strings they lower to (JSON), and the chosen constants with the strings. Raises ConfigError when
+    the settings do not lower (e.g. an amplitude the engine cannot hold)."""
+    from .serial import jsonable
+    low = lowering_from_settings(st)
+    return (jsonable({**st, "lava": low.strings}),
+            jsonable({"rule": st["rule"], "constants": low.report, "lava": low.strings}))
+
+
 def lower_stdp(net, rule, compiled, *, calib_x=None, impulse: float = 16.0, rng_seed: int = 0,
                sign_mode: int | None = None) -> StdpLowering:
     """Lower ``rule`` (stdp or rstdp) for W_in of ``compiled`` (weights in mantissa units, 2^e_in):

@@ -172,15 +172,13 @@ def _pass_lower_plasticity(s: _State):
     strings, ``report['plasticity']`` = the chosen constants, and the rule in its provenance."""
     from dataclasses import replace
     from .artifact_checks import check_artifact
-    from .lower_stdp import lowering_from_settings, stdp_settings
+    from .lower_stdp import saved_plasticity, stdp_settings
     from .serial import jsonable
     cn, rule = s.results["emit"], s.plastic
-    st = stdp_settings(s.net, rule, cn, calib_x=s.calib_x, calib_emax=s.calib_emax,
-                       rng_seed=int(s.options.quantize.seed))
-    low = lowering_from_settings(st)
-    st = jsonable({**st, "lava": low.strings})
-    report = {**cn.report, "plasticity": jsonable({"rule": rule.name, "constants": low.report, "lava": low.strings})}
-    out = replace(cn, plasticity=st, report=report, provenance={**cn.provenance, "rule": jsonable(rule.to_dict())})
+    st, rep = saved_plasticity(stdp_settings(s.net, rule, cn, calib_x=s.calib_x, calib_emax=s.calib_emax,
+                                             rng_seed=int(s.options.quantize.seed)))
+    out = replace(cn, plasticity=st, report={**cn.report, "plasticity": rep},
+                  provenance={**cn.provenance, "rule": jsonable(rule.to_dict())})
     check_artifact(out, where="compiled network")
     return out
 

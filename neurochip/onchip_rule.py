@@ -114,7 +114,6 @@ def prepare_plasticity(compiled, *, lr=None, rounding=None, eligibility=None, tr
     again from the saved settings and checked representable on the engine); the e-prop choices do not
     apply and are refused by name. The engine writes weights back trial by trial, so a batch size only
     groups the training draws."""
-    from .compiler.lower_stdp import lowering_from_settings
     name = compiled.plasticity["rule"]
     given = [k for k, v in (("rounding", rounding), ("eligibility", eligibility), ("train", train),
                             ("lr_mode", lr_mode)) if v is not None]
@@ -126,12 +125,10 @@ def prepare_plasticity(compiled, *, lr=None, rounding=None, eligibility=None, tr
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not math.isfinite(float(lr)) \
             or float(lr) <= 0:
         raise ConfigError(f"on-chip lr must be a finite number > 0, got {lr!r}")
-    from .compiler.serial import jsonable
-    st = {**compiled.plasticity, "lr": float(lr)}
-    low = lowering_from_settings(st)           # ConfigError when lr A+- is not representable on the engine
-    st = jsonable({**st, "lava": low.strings})
-    rep = {**(compiled.report or {}), "plasticity": {**(compiled.report or {}).get("plasticity", {}),
-                                                      "constants": jsonable(low.report), "lava": low.strings}}
+    from .compiler.lower_stdp import saved_plasticity
+    # ConfigError when lr A+- is not representable on the engine
+    st, prep = saved_plasticity({**compiled.plasticity, "lr": float(lr)})
+    rep = {**(compiled.report or {}), "plasticity": {**(compiled.report or {}).get("plasticity", {}), **prep}}
     prov = dict(compiled.provenance or {})
     if isinstance(prov.get("rule"), dict):
         prov["rule"] = {**prov["rule"], "lr": float(lr)}

@@ -22,11 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ConfigError
-
-
-def _cos(u: np.ndarray, v: np.ndarray) -> float:
-    nu, nv = float(np.linalg.norm(u)), float(np.linalg.norm(v))
-    return float(u @ v / (nu * nv)) if nu > 0 and nv > 0 else float("nan")
+from .validate import _cos
 
 
 def realised_amplitudes(st: dict) -> tuple[float, float]:
