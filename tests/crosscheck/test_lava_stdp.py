@@ -10,7 +10,9 @@ rng_seed (traces) and the fixed seed 2 (synaptic variables): the native side rep
 
 A lava run costs seconds (one OS process per lava Process), so each hypothesis example packs K
 connections - each its own rule, weights and tags - into ONE lava run sharing the spike sources;
-every connection is compared (final weights, tag_1, tag_2, x traces). CI: >= 200 connections.
+every connection is compared (final weights, tag_1, tag_2, x traces). CI: >= 200 connections drawn by
+hypothesis (the issue's ">= 200 hypothesis cases"), plus two fixed-form connections per run (an edge case and
+the triplet lowering).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from neurochip.compiler.lower_stdp import (Product, engine_rule, lava_strings, r
 from neurochip.kernels import stdp_fixed as sf
 
 HERE = Path(__file__).resolve().parent
-COUNT = {"connections": 0, "lava_runs": 0, "changed": 0}
+COUNT = {"connections": 0, "drawn": 0, "lava_runs": 0, "changed": 0}
 K_PER_RUN = 20
 
 
@@ -115,6 +117,9 @@ def lava_run(draw, k=K_PER_RUN):
     return pre, bap, yin, cases[:-2] + [trip, edge]
 
 
+N_FIXED = 2     # connections per run whose products are fixed (trip, edge), not drawn by hypothesis
+
+
 def run_lava(pre, bap, yin, cases, timeout=300) -> list[dict]:
     """Run all ``cases`` in one lava child interpreter; returns per case {'w', 't', 'd', 'x'}."""
     with tempfile.TemporaryDirectory() as d:
@@ -159,10 +164,11 @@ def _compare(run):
             bad = np.argwhere(mine != theirs)
             assert bad.size == 0, f"native {name} differ from lava at {bad[:3].tolist()} ({what})"
         COUNT["connections"] += 1
+        COUNT["drawn"] += int(k < len(cases) - N_FIXED)
         COUNT["changed"] += int((n.W != (np.asarray(c["w"]) >> 1 << 1)).any() or (n.T != c["t"]).any())
 
 
-@settings(max_examples=10, deadline=None, derandomize=True,
+@settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(lava_run())
 def test_native_stdp_engine_equals_lava_learning_dense(run):
@@ -170,10 +176,11 @@ def test_native_stdp_engine_equals_lava_learning_dense(run):
 
 
 def test_lava_stdp_count():
-    """Runs after the property test (file order): >= 200 connections compared, most of them learnt."""
+    """Runs after the property test (file order): >= 200 hypothesis-drawn connections compared (12 runs x 18),
+    most of them learnt."""
     if COUNT["lava_runs"] == 0:
         pytest.skip("the property test did not run (selected alone)")
-    assert COUNT["connections"] >= 200, COUNT
+    assert COUNT["drawn"] >= 200, COUNT
     assert COUNT["changed"] >= 0.5 * COUNT["connections"], COUNT
 
 
