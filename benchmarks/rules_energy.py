@@ -23,17 +23,17 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-# the STDP family (stdp, rstdp) runs on chip through its own lowering (compile() refuses it): priced here from
+# the STDP family (stdp, rstdp, stdp_triplet) runs on chip through its own lowering (compile() refuses it): priced here from
 # its own learning run (`_stdp_reports`: compile without a rule, `lower_stdp`, `native_stdp.run_onchip`)
-RULES = ("eprop_symmetric", "eprop_random", "eprop_adaptive", "eprop_sign", "rflo", "stdp", "rstdp")
+RULES = ("eprop_symmetric", "eprop_random", "eprop_adaptive", "eprop_sign", "rflo", "stdp", "rstdp", "stdp_triplet")
 
 
 def _stdp_reports(net, rule, chips, batch):
     """Cost reports of an STDP-family rule, one per chip, shaped as `neurochip.cost.bench`'s: inference counts
     of the batch with the compiled weights; learning counts of the rule's on-chip run on the same trials
     (inference with each trial's weights + the engine's trace updates, weight writes and, for R-STDP, one
-    reward message per recurrent neuron per trial). The memory row is the network's without a learning rule
-    (the engine's traces and R-STDP's 9-bit tag are not in the memory model)."""
+    reward message per recurrent neuron per trial). The memory row is the network's plus the engine's state
+    for this rule (`cost.memory.engine_state_bits`: the traces its products read, its synaptic tags)."""
     import numpy as np
     from neurochip.backends.native_stdp import run_onchip
     from neurochip.compiler import compile as compile_net
@@ -56,7 +56,7 @@ def _stdp_reports(net, rule, chips, batch):
             continue
         ci, _, _ = run_counts(c, x, learn=False)
         rep = chip_report(c, ci, counts_learn=run.counts, step_ms=float(net.params.dt), compare_bptt=True, learn=True)
-        rep["memory"] = {**memory(c, c.profile, learn=False), "rule": rule.name}
+        rep["memory"] = {**memory(c, c.profile, engine_products=low.products), "rule": rule.name}
         rep["approximations"] = [APPROX_MEANING.get(a, a) for a in approx]
         reps.append(rep)
     return reps
@@ -104,6 +104,10 @@ def main(argv=None) -> int:
             # the e-prop reference rate (5e-3) is below the engine's smallest amplitude on this network
             from rstdp_reward import rstdp_rule
             rule = replace(rstdp_rule(), name=rule_name)
+            if rule_name == "stdp_triplet":
+                # triplet terms about in the ratios of tests/test_stdp_compiled.py's triplet rule (A3+ = 2 A+,
+                # A3- ~ A-/2); with A3 = 0 the lowering is pair STDP and would be priced as pair STDP
+                rule = replace(rule, stdp_a3_plus=2 * rule.stdp_a_plus, stdp_a3_minus=0.5 * rule.stdp_a_minus)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -139,9 +143,10 @@ def main(argv=None) -> int:
         lines.append(f"| {r['rule']} | {r['chip']} ({r['mode']}) | {f(r['infer_uj'])} | {f(r['learn_uj'])} "
                      f"({f(r['learn_events_uj'])}{'' if r['learn_complete'] else ', incomplete'}) | {f(r['bptt_uj'])} | "
                      f"{f(r['memory_kib'], 4)} | {', '.join(r['unpriced']) or '-'} | {', '.join(r['approximations']) or '-'} |")
-    lines += ["", "STDP / R-STDP: priced from their own on-chip run (`backends.native_stdp.run_onchip`, the settings of "
-              "benchmarks/rstdp_reward.py); their memory is the network's without a rule (engine traces and tags not "
-              "modelled); chips without a plasticity engine refuse them."]
+    lines += ["", "STDP / R-STDP / triplet STDP: priced from their own on-chip run (`backends.native_stdp.run_onchip`, "
+              "the settings of benchmarks/rstdp_reward.py); their memory is the network's plus the plasticity "
+              "engine's state on W_in (7-bit x/y traces the rule reads, 9-bit synaptic tags it uses; "
+              "`cost.memory.engine_state_bits`); chips without a plasticity engine refuse them."]
     md = "\n".join(lines) + "\n"
     print(md)
     a.out.parent.mkdir(parents=True, exist_ok=True)

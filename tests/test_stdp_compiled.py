@@ -170,6 +170,31 @@ def test_bench_prices_the_engine_run_of_the_artifact(small):
     assert k.learning_signal_msgs == 8 * c.n_rec and np.array_equal(z, r.spikes)
 
 
+def test_memory_of_a_plasticity_artifact_is_the_engines_state(small):
+    """The memory report of a plasticity artifact counts the engine's state, not e-prop's: R-STDP's traces x1,
+    y1, its reward traces y2 / y3 (positive / negative part) and its 9-bit tag_1 per input synapse; pair STDP no tag and no y2; the triplet x2 /
+    y2 as well. Mutation: count e-prop state for plasticity artifacts (the old behaviour) -> eligibility keys,
+    no tag_1; or drop a trace -> the exact totals fail."""
+    from neurochip.compiler.lower_stdp import rstdp_products, stdp_products, triplet_products
+    from neurochip.cost.memory import engine_state_bits, memory
+    _, _, _, c, plain = small
+    n_in, n_rec, s_in = c.n_in, c.n_rec, c.n_in * c.n_rec
+    m = memory(c)
+    lr = m["learning_state_bits"]
+    assert set(lr) - {"total", "eligibility_kind", "widths_from"} == {"trace_x1", "trace_y1", "trace_y2", "trace_y3",
+                                                                      "tag_1"}
+    assert lr["tag_1"] == 9 * s_in and lr["trace_x1"] == 7 * n_in and lr["trace_y3"] == 7 * n_rec
+    assert lr["total"] == 9 * s_in + 7 * n_in + 21 * n_rec and m["feedback_bits"] == 0
+    assert m["total_bits"] == memory(plain)["total_bits"] + lr["total"]
+    assert memory(c, learn=False)["learning_state_bits"] is None
+    pair = engine_state_bits(stdp_products((3, -3), (5, -4)), n_in, n_rec, s_in)
+    assert pair == {"trace_x1": 7 * n_in, "trace_y1": 7 * n_rec, "total": 7 * (n_in + n_rec)}
+    trip = engine_state_bits(triplet_products((3, -3), (5, -4), (2, -3), (3, -4), 16), n_in, n_rec, s_in)
+    assert trip["total"] == 14 * (n_in + n_rec) and "tag_1" not in trip
+    r = engine_state_bits(rstdp_products((3, -3), (3, -3), 7, (5, -2)), n_in, n_rec, s_in)
+    assert r["tag_1"] == 9 * s_in
+
+
 @pytest.fixture(scope="module")
 def reward_artifacts():
     """The R-STDP benchmark's network (20 LIF, 40 inputs) compiled with STDP (lr 1) and R-STDP (lr 0.3)."""

@@ -21,6 +21,13 @@ S_out = K N, b_w = weight_bits + syn_overhead_bits, b_t = trace_bits):
     feedback B   = N K weight_bits: the compiled rule's B_mant (for symmetric e-prop a copy of W_out^T);
                    without a compiled rule, 0 for symmetric e-prop (W_out read transposed, non-local).
 With a compiled rule its widths (trace_bits, elig_bits, acc_bits, adapt) replace the profile's.
+
+    learning (STDP family on a sum-of-products plasticity engine, `engine_state_bits`; the artifact's
+                   ``plasticity`` lowering on W_in): 7-bit traces x1 / x2 per input neuron and y1 / y2 / y3
+                   per recurrent neuron, each only if a product of the rule reads it (R-STDP's reward arrives in
+                   y2 / y3), plus a 9-bit synaptic tag (8 bits + sign: tag_1 't', tag_2 'd') per input synapse for
+                   each tag the rule writes or reads. Widths are lava-nc's LearningDense / Loihi 2's
+                   (`kernels.stdp_fixed.FACTOR_WIDTH`); no e-prop state, no feedback matrix.
 """
 from __future__ import annotations
 
@@ -74,6 +81,26 @@ def learning_state_bits(n_in: int, n_rec: int, n_plastic: int, fmt, *, eligibili
     return d
 
 
+def engine_state_bits(products, n_pre: int, n_post: int, n_syn: int) -> dict[str, int]:
+    """Bits of a plasticity engine's state for one plastic projection of ``n_syn`` synapses between ``n_pre``
+    and ``n_post`` neurons, for the sum-of-products rule ``products`` (`compiler.lower_stdp.Product` list):
+    the traces its products read (x1, x2 per pre neuron; y1, y2, y3 per post neuron; 7 bits each) and the
+    synaptic tags they write or read (tag_1 't', tag_2 'd'; 9 bits each per synapse)."""
+    from ..kernels import stdp_fixed as sf
+    read = {int(f[0]) for p in products for f in p.factors}
+    written = {int(p.target) for p in products}
+    d: dict[str, int] = {}
+    for code, name, n in ((sf.X1, "x1", n_pre), (sf.X2, "x2", n_pre), (sf.Y1, "y1", n_post),
+                          (sf.Y2, "y2", n_post), (sf.Y3, "y3", n_post)):
+        if code in read:
+            d[f"trace_{name}"] = n * int(sf.FACTOR_WIDTH[code])
+    for code, target, name in ((sf.FT, 2, "tag_1"), (sf.FD, 1, "tag_2")):
+        if code in read or target in written:
+            d[name] = n_syn * int(sf.FACTOR_WIDTH[code])
+    d["total"] = sum(d.values())
+    return d
+
+
 def _rule_info(compiled, rule) -> tuple[str | None, str | None]:
     """(rule name, eligibility) from an explicit rule, else the compiled rule, else None."""
     r = rule if rule is not None else getattr(compiled, "rule", None)
@@ -84,11 +111,14 @@ def _rule_info(compiled, rule) -> tuple[str | None, str | None]:
     return (str(name) if name is not None else None), (str(elig) if elig is not None else None)
 
 
-def memory(compiled, profile=None, rule=None, *, learn: bool | None = None) -> dict[str, Any]:
+def memory(compiled, profile=None, rule=None, *, learn: bool | None = None,
+           engine_products=None) -> dict[str, Any]:
     """Memory report for a `CompiledNetwork` (JSON-able). ``profile`` defaults to ``compiled.profile``;
     ``rule`` (LearningRule or CompiledRule) defaults to ``compiled.rule``; learning state is counted when
     a rule is known or ``learn`` is True (then e-prop random feedback with the profile's first
-    eligibility option, or factorised)."""
+    eligibility option, or factorised). A plasticity-engine rule (``engine_products``, or the artifact's
+    ``plasticity`` lowering unless ``learn`` is False or another rule is given) counts the engine's
+    traces and tags instead (`engine_state_bits`)."""
     p = profile if profile is not None else compiled.profile
     fmt, core = p.format, p.core
     n_in, n_rec, n_out = int(compiled.n_in), int(compiled.n_rec), int(compiled.n_out)
@@ -105,7 +135,15 @@ def memory(compiled, profile=None, rule=None, *, learn: bool | None = None) -> d
     name, elig = _rule_info(compiled, rule)
     learning = None
     feedback = 0
-    if name is not None or learn:
+    plastic = getattr(compiled, "plasticity", None)
+    if engine_products is None and plastic is not None and learn is not False and rule is None:
+        from ..compiler.lower_stdp import lowering_from_settings
+        engine_products, name = lowering_from_settings(plastic).products, str(plastic["rule"])
+    if engine_products is not None:
+        learning = engine_state_bits(engine_products, n_in, n_rec, s_in)
+        learning["eligibility_kind"] = "plasticity engine (W_in)"
+        learning["widths_from"] = "kernels.stdp_fixed (lava LearningDense)"
+    elif name is not None or learn:
         if elig is None:
             elig = p.learning.eligibility[0] if p.learning.eligibility else "factorised"
         cr = rule if (rule is not None and hasattr(rule, "B_mant")) else getattr(compiled, "rule", None)
