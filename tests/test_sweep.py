@@ -91,6 +91,40 @@ def test_resume_skips_finished_points_and_refuses_another_spec(tmp_path):
         run_sweep(_spec({"train.seed": [5]}), out, workers=1, progress=False)
 
 
+def test_extend_keeps_finished_points_and_runs_only_the_new_ones(tmp_path):
+    """--extend: the same sweep name with a grown grid reuses the finished points (files untouched) and runs the
+    new one; a point dropped from the spec stays on disk but leaves the summary, and points whose index moved
+    are reused under their new id (not recomputed: identical results, no new run); the old manifest is kept;
+    another name, or --force with --extend, is refused. Mutation: ignore ``extend`` -> 'another sweep';
+    drop `adopt_moved` -> the moved points are recomputed ('running 2')."""
+    out = tmp_path / "o"
+    run_sweep(_spec({"train.seed": [0, 1]}), out, workers=1, progress=False)
+    f0, f1 = sorted((out / "points").glob("*.json"))
+    mtimes = (f0.stat().st_mtime_ns, f1.stat().st_mtime_ns)
+    old_digest = json.loads((out / "sweep.json").read_text())["digest"]
+    msgs = []
+    grown = _spec({"train.seed": [0, 1, 2]})
+    s = run_sweep(grown, out, workers=1, progress=False, extend=True, log=msgs.append)
+    assert (f0.stat().st_mtime_ns, f1.stat().st_mtime_ns) == mtimes and s["finished"] == 3
+    assert any("2 of 3 points already done, running 1" in m for m in msgs)
+    assert json.loads((out / "sweep.json").read_text())["digest"] == grown.digest
+    assert (out / f"sweep.{old_digest[:12]}.json").is_file()
+    msgs.clear()
+    before = {json.loads(f.read_text())["point"]["values"]["train.seed"]: json.loads(f.read_text())["result"]
+              for f in (out / "points").glob("*.json")}
+    assert len(before) == 3
+    s = run_sweep(_spec({"train.seed": [1, 2]}), out, workers=1, progress=False, extend=True, log=msgs.append)
+    assert s["finished"] == 2 and any("2 of 2 points already done" in m for m in msgs), msgs
+    assert any("1 finished point(s) in" in m for m in msgs), msgs         # seed 0: kept, outside the summary
+    after = {json.loads(f.read_text())["point"]["values"]["train.seed"]: json.loads(f.read_text())["result"]
+             for f in (out / "points").glob("*.json")}
+    assert after == before and len(list((out / "points").glob("*.json"))) == 3
+    with pytest.raises(ConfigError, match="extend needs the same"):
+        run_sweep(_spec({"train.seed": [0]}, name="other"), out, workers=1, progress=False, extend=True)
+    with pytest.raises(ConfigError, match="give one"):
+        run_sweep(grown, out, workers=1, progress=False, extend=True, force=True)
+
+
 def test_ray_executor_gives_the_local_results(tmp_path):
     """The same spec (float points and on-chip points, two [[grid]] tables) on a local Ray instance started here
     and on the process pool: identical results."""

@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
     p.add_argument("--address", default=None,
                    help="run on Ray at this address ('local' starts a local Ray instance); default: a local process pool")
     p.add_argument("--force", action="store_true", help="replace an OUTDIR that holds a different sweep")
+    p.add_argument("--extend", action="store_true",
+                   help="OUTDIR holds an earlier version of this sweep (same [sweep] name; e.g. more seeds or a new "
+                        "grid table added): keep its finished points and run only the new ones")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run, resumes_outdir=True)   # resumes its own folder (prepare_outdir refuses another spec's)
 
@@ -31,7 +34,7 @@ def run(args) -> int:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     spec = load_spec(args.spec)
     s = run_sweep(spec, args.outdir, executor="ray" if args.address else "local", workers=args.workers,
-                  address=args.address, force=args.force, progress=not args.no_progress)
+                  address=args.address, force=args.force, extend=args.extend, progress=not args.no_progress)
     c = s["gap_vs_curvature"]
     print(f"sweep {spec.name}: {s['finished']}/{s['points']} points finished -> {args.outdir}/summary.csv")
     if c.get("pearson_r") is not None:

@@ -57,24 +57,68 @@ def is_done(out: Path, p: Point) -> bool:
     return d.get("point", {}).get("id") == p.id and isinstance(d.get("result"), dict)
 
 
-def prepare_outdir(spec: SweepSpec, out: Path, force: bool) -> None:
+def prepare_outdir(spec: SweepSpec, out: Path, force: bool, extend: bool = False) -> int:
     """Create OUT (or resume it): refuse a folder made by a different spec unless ``force`` (which
-    replaces it whole)."""
+    replaces it whole) or ``extend`` (a spec of the same name that grew or changed: its manifest replaces the
+    old one, which is kept as ``sweep.<old digest>.json``; finished points are keyed by a digest of their
+    whole config, so those the new spec still holds are reused and the others stay on disk, outside the
+    summary). Returns the number of point files already in OUT."""
     mf = out / "sweep.json"
     if out.exists() and any(out.iterdir()):
-        same = False
+        old = None
         if mf.is_file():
             try:
-                same = json.loads(mf.read_text("utf-8")).get("digest") == spec.digest
+                old = json.loads(mf.read_text("utf-8"))
             except (OSError, ValueError):
-                same = False
-        if not same:
+                old = None
+        same = isinstance(old, dict) and old.get("digest") == spec.digest
+        if not same and extend and isinstance(old, dict) and old.get("name") == spec.name:
+            write_json(out / f"sweep.{str(old.get('digest'))[:12]}.json", old)
+            write_json(mf, spec.to_dict())
+        elif not same:
+            if extend:
+                was = old.get("name") if isinstance(old, dict) else None
+                raise ConfigError(f"--extend: {out} holds sweep {was!r}, not {spec.name!r} (extend needs the same "
+                                  f"[sweep] name); use a new folder or --force to replace it")
             if not force:
-                raise ConfigError(f"{out} holds another sweep (or other files); use a new folder or --force to replace it")
+                raise ConfigError(f"{out} holds another sweep (or other files); use a new folder, --extend to add "
+                                  f"this spec's points to it (same [sweep] name; finished points are kept), or "
+                                  f"--force to replace it")
             shutil.rmtree(out)
     (out / "points").mkdir(parents=True, exist_ok=True)
     if not mf.is_file():
         write_json(mf, spec.to_dict())
+    return len(list((out / "points").glob("*.json")))
+
+
+def adopt_moved(out: Path, points: list[Point]) -> int:
+    """Finished points of an earlier version of the spec whose config is in ``points`` under another index (the
+    grid grew or its tables were reordered, so the index prefix of the id moved): each is rewritten under its
+    new id (atomically, then the old file is removed). A point id is ``<index>-<digest of kind and config>``,
+    so the match is on the digest. Returns how many were adopted."""
+    ids = {p.id for p in points}
+    by_digest: dict[str, list[Path]] = {}
+    for f in (out / "points").glob("*.json"):
+        if f.stem not in ids:
+            by_digest.setdefault(f.stem.split("-", 1)[-1], []).append(f)
+    n = 0
+    for p in points:
+        if is_done(out, p):
+            continue
+        for f in by_digest.get(p.id.split("-", 1)[-1], []):
+            try:
+                d = json.loads(f.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if not isinstance(d.get("result"), dict) or not isinstance(d.get("point"), dict):
+                continue
+            d["point"].update(index=p.index, id=p.id)
+            write_json(point_path(out, p), d)
+            f.unlink()
+            by_digest[p.id.split("-", 1)[-1]].remove(f)
+            n += 1
+            break
+    return n
 
 
 def _record(out: Path, p: Point, ok: bool, res: Any) -> None:
@@ -131,15 +175,19 @@ def _ray(todo, workers, address, on_done):
 
 
 def run_sweep(spec: SweepSpec, outdir: str | os.PathLike, *, executor: str = "local", workers: int | None = None,
-              address: str | None = None, force: bool = False, progress: bool = True,
+              address: str | None = None, force: bool = False, extend: bool = False, progress: bool = True,
               log: Callable[[str], None] = print) -> dict:
-    """Run every unfinished point of ``spec`` into ``outdir``; returns the summary (see `summary`)."""
+    """Run every unfinished point of ``spec`` into ``outdir``; returns the summary (see `summary`).
+    ``extend``: accept a folder of the same sweep name made by another version of the spec (see
+    `prepare_outdir`)."""
     from .point import check_point
     from .summary import write_summary
     if executor not in EXECUTORS:
         raise ConfigError(f"executor {executor!r}; known: {', '.join(EXECUTORS)}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+    if force and extend:
+        raise ConfigError("--force replaces the output folder and --extend keeps its finished points: give one")
     workers = workers or os.cpu_count() or 1
     points = expand(spec)
     for p in points:                            # every point checked before any work starts
@@ -148,10 +196,17 @@ def run_sweep(spec: SweepSpec, outdir: str | os.PathLike, *, executor: str = "lo
         except NeurochipError as e:
             raise ConfigError(f"point {p.id} ({p.values}): {' '.join(str(e).split())}") from None
     out = Path(outdir)
-    prepare_outdir(spec, out, force)
+    on_disk = prepare_outdir(spec, out, force, extend)
+    if extend:
+        moved = adopt_moved(out, points)
+        if moved:
+            log(f"sweep {spec.name}: {moved} finished point(s) moved to their index in the extended spec")
     todo = [p for p in points if not is_done(out, p)]
     if len(todo) < len(points):
         log(f"sweep {spec.name}: {len(points) - len(todo)} of {len(points)} points already done, running {len(todo)}")
+    if on_disk > len(points) - len(todo):
+        log(f"sweep {spec.name}: {on_disk - (len(points) - len(todo))} finished point(s) in {out} are not in this "
+            f"spec: kept on disk, left out of the summary")
     from tqdm.auto import tqdm
     bar = tqdm(total=len(points), initial=len(points) - len(todo), desc=f"sweep {spec.name}", unit="pt",
                disable=not progress, dynamic_ncols=True)
