@@ -258,6 +258,23 @@ def test_several_grids_with_their_own_kinds_expand_to_the_union():
         parse_spec({"sweep": {"name": "m"}, "grid": [{"kind": "magic", "train.seed": [0]}]})
 
 
+def test_summary_groups_an_intervention_apart_and_correlates_abs_curvature(tmp_path):
+    """A second grid table that sets rule.lr makes its own group ("bptt, rule.lr=0.002"), seeds never do; the
+    correlation is of the gap with abs(lambda) (the signed one kept beside). Mutation: group by rule.name only
+    -> one 'bptt' group of 3; correlate the signed value -> differs when a lambda is negative."""
+    from neurochip.sweep.summary import correlation
+    spec = parse_spec({"sweep": {"name": "iv"}, "base": TINY,
+                       "grid": [{"rule.name": ["bptt"], "train.seed": [0, 1, 2]},
+                                {"rule.name": ["bptt"], "rule.lr": [0.002], "train.seed": [0, 1, 2]}]})
+    s = run_sweep(spec, tmp_path / "o", workers=1, progress=False, log=lambda m: None)
+    assert set(s["groups"]) == {"bptt", "bptt, rule.lr=0.002"} and s["group_by"] == ["rule.name", "rule.lr"]
+    assert all(g["loss_gap"]["n"] == 3 for g in s["groups"].values())
+    rows = s["rows"]
+    assert all(r["abs_curvature_w_rec"] == abs(r["curvature_w_rec"]) for r in rows)
+    assert s["gap_vs_curvature"] == correlation([abs(r["curvature_w_rec"]) for r in rows], [r["loss_gap"] for r in rows])
+    assert s["gap_vs_signed_curvature"] == correlation([r["curvature_w_rec"] for r in rows], [r["loss_gap"] for r in rows])
+
+
 def test_float_and_chip_points_in_one_sweep(tmp_path):
     """One spec, one command: float and on-chip points of the same rule are grouped apart in the summary."""
     base = json.loads(json.dumps(ONCHIP))
@@ -269,5 +286,6 @@ def test_float_and_chip_points_in_one_sweep(tmp_path):
                                  "chip.name": ["loihi2"]}]})
     s = run_sweep(spec, tmp_path / "o", workers=1, progress=False, log=lambda m: None)
     assert s["finished"] == 4 and not s["failed"], s["failed"]
-    assert set(s["groups"]) == {"eprop_random [train]", "eprop_random [onchip]"}
+    # chip.name is set by the chip table only, so it names the chip points' group
+    assert set(s["groups"]) == {"eprop_random [train]", "eprop_random, chip.name=loihi2 [onchip]"}
     assert {r["kind"] for r in s["rows"]} == {"train", "onchip"}

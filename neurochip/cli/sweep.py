@@ -38,7 +38,7 @@ def run(args) -> int:
     c = s["gap_vs_curvature"]
     print(f"sweep {spec.name}: {s['finished']}/{s['points']} points finished -> {args.outdir}/summary.csv")
     if c.get("pearson_r") is not None:
-        print(f"loss gap vs W_rec curvature: Pearson r = {c['pearson_r']:.3f} (p = {c['pearson_p']:.3g}), "
+        print(f"loss gap vs abs(W_rec curvature): Pearson r = {c['pearson_r']:.3f} (p = {c['pearson_p']:.3g}), "
               f"Spearman r = {c['spearman_r']:.3f} (p = {c['spearman_p']:.3g}), n = {c['n']}")
     for line in s["failed"]:
         print(f"failed: {line}")
