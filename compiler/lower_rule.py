@@ -34,7 +34,7 @@ running rate instead of the batch's mean rate (both average to the same (f - f0)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,6 +42,7 @@ from ..chips.profile import ChipProfile
 from ..errors import ChipConstraintError, ConfigError, Violation
 from .. import rulebook
 from ..rules import LearningRule
+from .compiled_rule import CompiledRule
 
 Q_FRAC = 16          # fraction bits of the per-neuron adaptation-eligibility gain q_j
 QA_SHIFT = 16        # q_j = (qa_mant_j * psi_j) >> QA_SHIFT
@@ -101,82 +102,6 @@ class LowerRuleOptions:
             raise ConfigError(f"trace_rounding must be 'stochastic' or 'trunc', got {self.trace_rounding!r}")
         if self.elig_headroom_bits is not None and not (0 <= int(self.elig_headroom_bits) <= 16):
             raise ConfigError(f"elig_headroom_bits must be in 0..16, got {self.elig_headroom_bits!r}")
-
-
-@dataclass(frozen=True, eq=False)
-class CompiledRule:
-    """Fixed-point learning constants (scalars, strings, numpy arrays only; see the module docstring).
-
-    Widths: trace_bits (unsigned pre/post traces), elig_bits (signed per-synapse ebar / h), ls_bits
-    (signed learning signal), err_bits (signed error code), acc_bits (signed batch accumulator =
-    residual), weight_bits; frac_bits = acc_bits - weight_bits (accumulator bits below the weight LSB).
-    ct / cr / prod_shift: int64 [3] for (in, rec, out): task and regulariser gain numerators and the
-    product shift (module docstring); pre_shift int64 [3]: rounding shift of the raw (task, regulariser,
-    readout) products before the gain (0 at Loihi 2 widths); m_shift: factorised post-factor shift. B_mant: int32 [n_rec, n_out] feedback mantissas (exponent b_exp:
-    B_float ~= B_mant / 2^b_exp). calib_target float64 [3]: rms batch update (accumulator units) the
-    per-matrix gain is calibrated to on the first batch (0: no calibration, gain 1). qa_mant: int64 [n_rec] adaptation-eligibility gains. w_lsb float64 [3]:
-    float weight of one mantissa step per projection (in, rec, out). bias_gain: float b_out change per
-    error-code unit at N = 1 (the bias is off-core float). lr, reg_rate, target_rate_hz, batch: the float
-    hyper-parameters as used. ``scales`` float64 [8]: float value of one integer unit of (pre_in,
-    pre_rec, psi, ebar_in, ebar_rec, L, err, zkap), for validation and docs.
-    """
-
-    name: str
-    eligibility: str
-    rounding: str
-    seed: int
-    trace_round: str            # 'trunc' | 'stochastic': rounding of the per-neuron trace decays
-    adapt: bool                 # eps^a (ALIF adaptation eligibility) kept
-    psi_const: int              # 0: pseudo-derivative; > 0: fixed psi code (RFLO)
-    trace_bits: int
-    elig_bits: int
-    ls_bits: int
-    err_bits: int
-    acc_bits: int
-    weight_bits: int
-    frac_bits: int
-    pre_inc_in: int
-    pre_inc_rec: int
-    kap_inc: int
-    psi_shift: int
-    e_shift: int
-    m_shift: int
-    pre_shift: np.ndarray
-    q_frac: int
-    qa_shift: int
-    qa_mant: np.ndarray
-    B_mant: np.ndarray
-    b_exp: int
-    l_shift: int
-    err_scale: float
-    ct: np.ndarray
-    cr: np.ndarray
-    prod_shift: np.ndarray
-    calib_target: np.ndarray
-    reg: bool
-    rate_bits: int
-    rate_shift: int
-    f0_code: int
-    bias_gain: float
-    train_in: bool
-    train_rec: bool
-    train_out: bool
-    train_bias: bool
-    w_min: int
-    w_max: int
-    lr: float
-    reg_rate: float
-    target_rate_hz: float
-    batch: int
-    w_lsb: np.ndarray
-    scales: np.ndarray
-
-    def to_dict(self) -> dict:
-        d = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            d[f.name] = v.tolist() if isinstance(v, np.ndarray) else v
-        return d
 
 
 def _bitlen(x: float) -> int:

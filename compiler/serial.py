@@ -147,7 +147,7 @@ def load_compiled(stem) -> CompiledNetwork:
                 raise ArtifactError(f"{stem}: artifact profile entry is malformed")
             kw["profile"] = profile_from_dict(m["__profile__"])
         elif f.name == "rule" and isinstance(m, dict) and "__rule__" in m:
-            from .lower_rule import CompiledRule
+            from .compiled_rule import CompiledRule
             rkw = {}
             for rf in dataclasses.fields(CompiledRule):
                 if "rule." + rf.name not in m["fields"]:
