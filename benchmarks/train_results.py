@@ -125,11 +125,11 @@ def saved() -> dict:
     """The table assembled from the per-run JSON files already in out/train_results/."""
     import json
     data = {}
-    for task, rule in RUNS:
-        for f in sorted((ROOT / "out" / "train_results").glob(f"{task}_{rule}*.json")):
-            if f.stem.endswith("_network"):
-                continue  # the saved network's manifest
-            data[f.stem] = json.loads(f.read_text())
+    # every saved run, also those of --only pairs outside RUNS (e.g. evidence:rflo)
+    for f in sorted((ROOT / "out" / "train_results").glob("*.json")):
+        if f.stem.endswith("_network"):
+            continue  # the saved network's manifest
+        data[f.stem] = json.loads(f.read_text())
     return {"title": "Float training results per rule and task", "markdown": _table(list(data.values())), "data": data}
 
 
