@@ -11,13 +11,14 @@ import numpy as np
 
 @dataclass(frozen=True, eq=False)
 class CompiledRule:
-    """Fixed-point learning constants (scalars, strings, numpy arrays only; see the module docstring).
+    """Fixed-point learning constants (scalars, strings, numpy arrays only; their integer semantics are in
+    `compiler.lower_rule`'s module docstring).
 
     Widths: trace_bits (unsigned pre/post traces), elig_bits (signed per-synapse ebar / h), ls_bits
     (signed learning signal), err_bits (signed error code), acc_bits (signed batch accumulator =
     residual), weight_bits; frac_bits = acc_bits - weight_bits (accumulator bits below the weight LSB).
     ct / cr / prod_shift: int64 [3] for (in, rec, out): task and regulariser gain numerators and the
-    product shift (module docstring); pre_shift int64 [3]: rounding shift of the raw (task, regulariser,
+    product shift (lower_rule's docstring); pre_shift int64 [3]: rounding shift of the raw (task, regulariser,
     readout) products before the gain (0 at Loihi 2 widths); m_shift: factorised post-factor shift. B_mant: int32 [n_rec, n_out] feedback mantissas (exponent b_exp:
     B_float ~= B_mant / 2^b_exp). calib_target float64 [3]: rms batch update (accumulator units) the
     per-matrix gain is calibrated to on the first batch (0: no calibration, gain 1). qa_mant: int64 [n_rec] adaptation-eligibility gains. w_lsb float64 [3]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_write_text, save_figure, write_json
-from .spec import Point, SweepSpec
+from .spec import Point, SweepSpec, _canonical
 
 METRICS = ("test_loss", "test_error", "train_loss", "train_error", "loss_gap", "error_gap", "curvature_w_rec",
            "abs_curvature_w_rec", "curvature_all", "iterations", "seconds")
@@ -103,10 +103,6 @@ def _plot(rows: list[dict], groups: dict, gkey: str, drift: dict, path: Path, na
     save_figure(fig, path, dpi=100)
 
 
-def _canonical_value(v) -> str:
-    return json.dumps(v, sort_keys=True)
-
-
 def write_summary(spec: SweepSpec, out: Path, points: list[Point]) -> dict:
     """Collect the finished points under ``out`` and write summary.csv / summary.json / summary.png."""
     rows, drift = [], {}
@@ -115,7 +111,7 @@ def write_summary(spec: SweepSpec, out: Path, points: list[Point]) -> dict:
     # every other grid key whose value (or absence, in a table without it) differs between points, except
     # seeds (the replicates within a group)
     extra = [k for k in spec.grid if k != gkey and "seed" not in k.rsplit(".", 1)[-1]
-             and len({_canonical_value(p.values.get(k, "<absent>")) for p in points}) > 1]
+             and len({_canonical(p.values.get(k, "<absent>")) for p in points}) > 1]
 
     def group(r) -> str:                        # several kinds in one sweep: float and chip points apart
         parts = [str(r.get(gkey))] + [f"{k}={r[k]}" for k in extra if k in r]
