@@ -44,6 +44,8 @@ def load(outs) -> list[dict]:
             label += f" (chip {r.get('chip')})"
         if "rule.lr" in v:                      # an intervention axis: one group per rate
             label += f", lr {v['rule.lr']}"
+        if "onchip.lr" in v:                    # the chip's own rate, when a table sets it
+            label += f", chip lr {v['onchip.lr']}"
         rows.append({
             "rule": label, "seed": v.get("train.seed"), "iterations": r["iterations"],
             "stopped": r["stopped_early"], "train_error": err(ts), "test_error": err(te),

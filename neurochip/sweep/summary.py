@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -70,35 +71,41 @@ def correlation(x: list[float], y: list[float]) -> dict:
             "spearman_r": float(sr[0]), "spearman_p": float(sr[1])}
 
 
+def _short(group: str) -> str:
+    """A group's plot label: its values without the dotted keys ("eprop_random, chip.name=loihi2 [onchip]" ->
+    "eprop_random, loihi2 [onchip]"); summary.json keeps the full names."""
+    return re.sub(r"[\w.]+=", "", group)
+
+
 def _plot(rows: list[dict], groups: dict, gkey: str, drift: dict, path: Path, name: str | None = None) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     names = list(groups)
-    fig, ax = plt.subplots(1, 4, figsize=(18, 4))
+    fig, ax = plt.subplots(1, 4, figsize=(18, 5))
     for i, (col, lab) in enumerate((("abs_curvature_w_rec", "abs(curvature) (W_rec)"),
                                     ("loss_gap", "loss gap (test - train)"))):
         m = [groups[n][col]["mean"] or 0.0 for n in names]
         se = [groups[n][col]["se"] or 0.0 for n in names]
         ax[i].bar(range(len(names)), m, yerr=se, capsize=4, color="C0" if i == 0 else "C1")
-        ax[i].set_xticks(range(len(names)), names, rotation=30, ha="right")
+        ax[i].set_xticks(range(len(names)), [_short(n) for n in names], rotation=30, ha="right", fontsize=7)
         ax[i].set_ylabel(lab)
         ax[i].set_title(f"{lab} (mean ± s.e.)")
-        ax[i].set_xlabel(f"group: {name or gkey}", fontsize=8)
     for j, n in enumerate(names):
         xs = [r["abs_curvature_w_rec"] for r in rows if str(r.get(gkey)) == n]
         ys = [r["loss_gap"] for r in rows if str(r.get(gkey)) == n]
-        ax[2].plot(xs, ys, "o", color=f"C{j % 10}", marker="os^D"[j // 10 % 4], label=n)
-    ax[2].set_xlabel("abs(curvature) (W_rec)"); ax[2].set_ylabel("loss gap"); ax[2].legend(fontsize=8)
+        ax[2].plot(xs, ys, linestyle="none", color=f"C{j % 10}", marker="os^D"[j // 10 % 4], label=_short(n))
+    ax[2].set_xlabel("abs(curvature) (W_rec)"); ax[2].set_ylabel("loss gap"); ax[2].legend(fontsize=6)
     ax[2].set_title("gap vs curvature")
     for j, n in enumerate(names):
         for k, d in enumerate(drift.get(n, [])):
             ax[3].plot([e["iteration"] for e in d], [abs(e["value"]) for e in d], "-", color=f"C{j % 10}", alpha=0.7,
-                       label=n if k == 0 else None)
+                       label=_short(n) if k == 0 else None)
     ax[3].set_xlabel("iteration"); ax[3].set_ylabel("abs(curvature) (W_rec)")
     ax[3].set_title("curvature during training")
     if drift:
-        ax[3].legend(fontsize=8)
+        ax[3].legend(fontsize=6)
+    fig.suptitle(f"groups: {name or gkey}", fontsize=8)
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
 
