@@ -94,8 +94,8 @@ def engine_state_bits(products, n_pre: int, n_post: int, n_syn: int) -> dict[str
                           (sf.Y2, "y2", n_post), (sf.Y3, "y3", n_post)):
         if code in read:
             d[f"trace_{name}"] = n * int(sf.FACTOR_WIDTH[code])
-    for code, target, name in ((sf.FT, 2, "tag_1"), (sf.FD, 1, "tag_2")):
-        if code in read or target in written:
+    for code, name in ((sf.FT, "tag_1"), (sf.FD, "tag_2")):
+        if code in read or sf.TARGETS.index(name) in written:     # a product's target indexes sf.TARGETS
             d[name] = n_syn * int(sf.FACTOR_WIDTH[code])
     d["total"] = sum(d.values())
     return d

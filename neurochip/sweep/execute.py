@@ -105,7 +105,8 @@ def adopt_moved(out: Path, points: list[Point]) -> int:
     for p in points:
         if is_done(out, p):
             continue
-        for f in by_digest.get(p.id.split("-", 1)[-1], []):
+        same = by_digest.get(p.id.split("-", 1)[-1], [])
+        for f in same:
             try:
                 d = json.loads(f.read_text("utf-8"))
             except (OSError, ValueError):
@@ -115,7 +116,7 @@ def adopt_moved(out: Path, points: list[Point]) -> int:
             d["point"].update(index=p.index, id=p.id)
             write_json(point_path(out, p), d)
             f.unlink()
-            by_digest[p.id.split("-", 1)[-1]].remove(f)
+            same.remove(f)
             n += 1
             break
     return n
