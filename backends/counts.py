@@ -34,8 +34,10 @@ def _dest_cores(compiled) -> np.ndarray:
     for c in range(n_cores):
         on_c = core_of[:n_rec] == c
         dest[:, c] = mask[on_c, :].any(axis=0)               # any post on core c for pre i
-        if (core_of[n_rec:] == c).any():
-            dest[:, c] = True                                 # readout neurons receive every z
+        on_c_out = core_of[n_rec:] == c
+        if on_c_out.any():                                    # readout neurons receive every z they have a synapse for
+            om = getattr(compiled, "out_mask", None)
+            dest[:, c] |= True if om is None else np.asarray(om, bool)[on_c_out].any(axis=0)
     return dest
 
 
@@ -59,17 +61,22 @@ def counts_from_spikes(compiled, inputs: np.ndarray, spikes: np.ndarray, *, weig
     zc = z.sum(axis=(0, 1)).astype(np.int64)                 # spikes per recurrent neuron
     n_spk = int(zc.sum())
     fan_rec = mask.sum(axis=0).astype(np.int64)              # recurrent targets per pre
-    syn_in = n_in_spk * n_rec
+    # layer map (None: every input / readout synapse exists)
+    im = np.ones((n_rec, n_in), bool) if getattr(compiled, "in_mask", None) is None else np.asarray(compiled.in_mask, bool)
+    om = np.ones((n_out, n_rec), bool) if getattr(compiled, "out_mask", None) is None else np.asarray(compiled.out_mask, bool)
+    xc = x.sum(axis=(0, 1)).astype(np.int64)                 # spikes per input
+    rec_from_in = im.astype(np.int64) @ xc                   # input syn ops received by each rec neuron
+    syn_in = int(rec_from_in.sum())
     syn_rec = int((zc * fan_rec).sum())
-    syn_out = n_spk * n_out
+    syn_out = int((zc * om.sum(axis=0)).sum())
     wbits = int(weight_bits) if weight_bits is not None else \
         int(getattr(getattr(compiled.profile, "format", None), "weight_bits", 9) or 9)
 
     # per-core synaptic ops, attributed to the core of the target neuron
     per_core_syn = np.zeros(n_cores, np.int64)
     rec_in = mask.astype(np.int64) @ zc                       # syn ops received by each rec neuron
-    np.add.at(per_core_syn, core_of[:n_rec], rec_in + n_in_spk)
-    np.add.at(per_core_syn, core_of[n_rec:], n_spk)
+    np.add.at(per_core_syn, core_of[:n_rec], rec_in + rec_from_in)
+    np.add.at(per_core_syn, core_of[n_rec:], om.astype(np.int64) @ zc)
     per_core_nu = np.bincount(core_of, minlength=n_cores).astype(np.int64) * (B * T)
 
     dest = _dest_cores(compiled)                              # [n_rec, n_cores]
@@ -88,7 +95,7 @@ def counts_from_spikes(compiled, inputs: np.ndarray, spikes: np.ndarray, *, weig
     import scipy.sparse as sp
     zs = sp.csr_matrix(zprev.reshape(-1, n_rec), dtype=np.float32)
     got_rec = ((zs @ sp.csr_matrix(mask.T, dtype=np.float32)).toarray() > 0).reshape(B, T, n_rec)
-    active_rec = got_in[:, :, None] | got_rec | z
+    active_rec = got_in[:, :, None] | got_rec | z              # (as the kernels: an input spike wakes every core)
     active_out = z.any(axis=2)                                # readout gets z^t the same step
     active = int(active_rec.sum()) + int(active_out.sum()) * n_out
 
@@ -99,7 +106,7 @@ def counts_from_spikes(compiled, inputs: np.ndarray, spikes: np.ndarray, *, weig
         neuron_updates_active=active,
         spikes=n_spk, input_spikes=n_in_spk,
         syn_ops=syn_ops,
-        syn_ops_dense=(n_rec * n_in + int(mask.sum()) + n_out * n_rec) * B * T,
+        syn_ops_dense=(int(im.sum()) + int(mask.sum()) + int(om.sum())) * B * T,
         spike_packets=packets,
         mesh_hops=int((c2c * hops).sum()),
         bits_read=syn_ops * wbits,

@@ -119,7 +119,7 @@ def build_tables(compiled, w_in=None, w_rec=None, w_out=None) -> Tables:
         w_rec = np.asarray(w_rec)
     w_out = np.asarray(compiled.w_out if w_out is None else w_out)
     dt = max(weight_dtype(w_in), weight_dtype(w_rec.data if sp.issparse(w_rec) else w_rec), key=lambda d: d.itemsize)
-    ip, ii, iw = csr_by_pre(w_in, None, dt)
+    ip, ii, iw = csr_by_pre(w_in, getattr(compiled, "in_mask", None), dt)       # a layer map's absent inputs are not synapses
     rp, ri, rw = csr_by_pre(w_rec, compiled.rec_mask, dt)
     return Tables(ip, ii, iw, rp, ri, rw, np.ascontiguousarray(w_out.T.astype(np.int64)), build_routes(compiled))
 
@@ -232,6 +232,7 @@ def _overflow_columns(tot) -> dict:
 
 def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int) -> EventCounts:
     """Sum the kernel's per-trial count arrays into `EventCounts` (conventions: backends/counts.py)."""
+    from neurochip.backend_contract import io_synapses
     from neurochip.kernels import fixed_forward as ff
 
     n_rec, n_out = compiled.n_rec, compiled.n_out
@@ -246,7 +247,7 @@ def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int)
         neuron_updates_active=int(tot[ff.C_ACTIVE]),
         spikes=int(tot[ff.C_SPIKES]), input_spikes=int(tot[ff.C_INPUT_SPIKES]),
         syn_ops=syn_ops,
-        syn_ops_dense=(n_rec * compiled.n_in + n_rec_synapses(compiled) + n_out * n_rec) * B * T,
+        syn_ops_dense=(sum(io_synapses(compiled)) + n_rec_synapses(compiled)) * B * T,
         spike_packets=int(tot[ff.C_PACKETS]), mesh_hops=int(tot[ff.C_HOPS]),
         bits_read=syn_ops * wbits, saturations=int(tot[ff.C_SATURATIONS]),
         **_overflow_columns(tot),
@@ -285,6 +286,7 @@ def in_slices(B: int, part) -> None:
 def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tables | None = None):
     """Fixed-point inference of ``x`` (validated uint8 [B, T, n_in]). Returns (z, y_int, v|None, counts).
     Trials run in parallel, contiguous slices of the batch on ``numba.get_num_threads()`` threads."""
+    from neurochip.kernels import fixed_forward as ff
     from neurochip.kernels.fixed_forward import N_COUNTS, forward_fixed
 
     fm = chip_format(compiled)
@@ -315,6 +317,11 @@ def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tab
                       core_syn[b0:b1], c2c[b0:b1])
 
     in_slices(B, part)
+    om = getattr(compiled, "out_mask", None)
+    if om is not None:
+        # the kernel counts n_out readout synapses per spike; a layer map's neuron has only its out_mask column
+        missing = n_out - np.asarray(om, bool).sum(axis=0).astype(np.int64)           # [n_rec]
+        cnt[:, ff.C_SYN_OPS] -= z.sum(axis=1, dtype=np.int64) @ missing
     counts = counts_from_kernel(compiled, B, T, cnt, core_syn, c2c, fm["weight_bits"])
     return z, y, (v if want_v else None), counts
 

@@ -106,6 +106,9 @@ def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None):
     bias = bias << be if be >= 0 else bias >> -be        # bias mantissa at its exponent (exact for be >= 0)
     D, S = int(fm["D"]), int(fm["S"])
     a_inc, da = int(compiled.a_inc), int(compiled.da)
+    om = getattr(compiled, "out_mask", None)
+    out_live = (np.ones(n_rec * int(compiled.n_out), np.uint8) if om is None     # [n_rec * n_out], j n_out + k
+                else np.ascontiguousarray(np.asarray(om, bool).T.reshape(-1).astype(np.uint8)))
     C = LearnConsts(
         e_in=int(compiled.e_in), e_rec=int(compiled.e_rec), e_out=int(compiled.e_out), du=int(compiled.du),
         dv=int(compiled.dv), da=da, dk=int(compiled.dk), D=D, S=S, vth_eff=np.int64(int(compiled.vth) << S),
@@ -126,7 +129,8 @@ def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None):
         train_bias=bool(rule.train_bias), w_min=int(rule.w_min), w_max=int(rule.w_max), reg=bool(rule.reg),
         rate_bits=int(rule.rate_bits), rate_shift=int(rule.rate_shift), f0_code=int(rule.f0_code),
         bias_gain=float(rule.bias_gain), elig_bits=int(rule.elig_bits), acc_bits=int(rule.acc_bits),
-        loss_kind=int(loss_kind), scale_out=float(compiled.scale_out), ls_hops_total=ls_total, n_cores=nc)
+        loss_kind=int(loss_kind), scale_out=float(compiled.scale_out), ls_hops_total=ls_total, n_cores=nc,
+        n_out_syn=int(out_live.sum()), out_masked=om is not None)
     Tb = LearnTables(
         in_ptr=tb.in_ptr, in_idx=tb.in_idx, rec_ptr=tb.rec_ptr, rec_idx=tb.rec_idx, bias=bias,
         beta_mant=np.asarray(compiled.beta_mant, np.int64), qa_mant=np.asarray(rule.qa_mant, np.int64),
@@ -134,7 +138,8 @@ def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None):
         cr=np.asarray(rule.cr, np.int64), prod_shift=np.asarray(rule.prod_shift, np.int64),
         calib_target=np.asarray(rule.calib_target, np.float64), core_of=core_of,
         dest_ptr=rt.dest_ptr, dest_core=rt.dest_core, dest_syn=rt.dest_syn, dest_hops=rt.dest_hops,
-        in_core_syn=rt.in_core_syn)
+        in_core_syn=rt.in_core_syn, out_live=out_live,
+        ro_fan=np.ascontiguousarray(out_live.reshape(n_rec, -1).sum(axis=1, dtype=np.int64)))
     if state is not None:
         if not isinstance(state, LearnState) or state.in_w.shape != tb.in_w.shape or \
                 state.rec_w.shape != tb.rec_w.shape or state.w_out_t.shape != tb.w_out_t.shape:

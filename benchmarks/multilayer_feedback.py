@@ -1,11 +1,11 @@
 """Direct random feedback into a hidden recurrent layer (issue 16 item 3), float, evidence accumulation.
 
-Architecture: two recurrent populations in one `Network` (block structure, no new network type):
-layer 1 (n1 neurons) receives the input and has its own recurrence; layer 2 (n2 neurons) receives only
-layer 1's spikes (feed-forward L1 -> L2 synapses) and its own recurrence, and alone drives the readout.
-The structure is kept by masks: ``rec_mask`` (no L2 -> L1 synapses; the optimiser keeps absent synapses at
-exactly 0), and the gradients of W_in's layer-2 rows and W_out's layer-1 columns are zeroed before every
-update (Adam with zero gradients leaves those entries at exactly 0; checked at the end of each run).
+Architecture: two recurrent populations in one `Network` with a layer map: layer 1 (n1 neurons) receives
+the input and has its own recurrence; layer 2 (n2 neurons) receives only layer 1's spikes (feed-forward
+L1 -> L2 synapses) and its own recurrence, and alone drives the readout. The structure is the network's
+masks: ``rec_mask`` (no L2 -> L1 synapses), ``in_mask`` (no input to layer 2) and ``out_mask`` (no readout
+from layer 1); absent synapses get no gradient and stay exactly 0 (checked at the end of each run), and the
+same network compiles to a chip with the same structure (tests/test_layer_map.py).
 Each layer: half of its neurons ALIF (the reference beta), the rest LIF.
 
 Arms (the same initial network, trials and held-out set per seed):
@@ -13,7 +13,8 @@ Arms (the same initial network, trials and held-out set per seed):
   eprop_symmetric  F = W_out^T: layer 1 has no readout weights, so it gets no learning signal (only the rate
                  regulariser moves it): only layer 2 and the readout learn
   eprop_direct   F = W_out^T for layer 2, F = B (fixed random) for layer 1: direct random feedback from the
-                 output error into the hidden layer (Noekland 2016 direct feedback alignment, per layer)
+                 output error into the hidden layer (Noekland 2016 direct feedback alignment, per layer);
+                 the registered rule `eprop_direct` (neurochip/rulebook/eprop_direct.py)
   eprop_random   F = B for both layers (Lillicrap-style random feedback everywhere)
 
     nice -n 10 python benchmarks/multilayer_feedback.py --out docs/multilayer_feedback.json
@@ -33,10 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from neurochip.learning import Grads, OptState, adjoint_grads, apply_update, loss_terms, scan_config
+from neurochip.learning import OptState, apply_update, grads
 from neurochip.network import Network, NeuronParams, init_network
 from neurochip.rules import LearningRule
-from neurochip.simulate import simulate
 from neurochip.tasks import get_task
 
 ARMS = ("bptt", "eprop_symmetric", "eprop_direct", "eprop_random")
@@ -45,8 +45,8 @@ TASK = dict(n_cues=3, cue_ms=50.0, gap_ms=25.0, delay_ms=200.0, recall_ms=50.0)
 
 def two_layer_network(n_in: int, n1: int, n2: int, n_out: int, seed: int, tau_a: float = 500.0
                       ) -> tuple[Network, dict[str, np.ndarray]]:
-    """(network, gradient masks) of the two-layer architecture; masks 'w_in' [n, n_in], 'w_out' [n_out, n]
-    (1 where the weight exists). Weights as `init_network` (n = n1 + n2), then cut to the block structure."""
+    """(network with its layer map, {'layer1': bool [n]}) of the two-layer architecture. Weights as
+    `init_network` (n = n1 + n2), then cut to the block structure."""
     n = n1 + n2
     p = NeuronParams(kind="alif", tau_a=tau_a)
     net = init_network(n_in, n, n_out, p, n_adaptive=0, seed=seed)
@@ -63,36 +63,15 @@ def two_layer_network(n_in: int, n1: int, n2: int, n_out: int, seed: int, tau_a:
     beta[n1 // 2:n1] = b                           # second half of each layer adaptive
     beta[n1 + n2 // 2:] = b
     net = replace(net, w_in=net.w_in * in_mask, w_rec=net.w_rec * mask, w_out=net.w_out * out_mask,
-                  rec_mask=mask, beta=beta)
-    return net, {"w_in": in_mask, "w_out": out_mask, "layer1": layer1}
+                  rec_mask=mask, in_mask=in_mask.astype(bool), out_mask=out_mask.astype(bool), beta=beta)
+    return net, {"layer1": layer1}
 
 
 def arm_rule(arm: str) -> LearningRule:
-    """The registered rule whose scan an arm uses (eprop_direct: symmetric e-prop's scan, its own F)."""
-    name = "eprop_symmetric" if arm == "eprop_direct" else arm
-    return LearningRule(name, lr=5e-3, optimizer="adam", reg_rate=1.0, target_rate_hz=10.0, train_bias=False)
-
-
-def feedback(arm: str, net: Network, layer1: np.ndarray) -> np.ndarray:
-    """F [n, n_out] of an arm."""
-    wt = np.asarray(net.w_out).T
-    if arm in ("bptt", "eprop_symmetric"):
-        return np.ascontiguousarray(wt)
-    if arm == "eprop_random":
-        return np.ascontiguousarray(net.B)
-    if arm == "eprop_direct":
-        return np.ascontiguousarray(np.where(layer1[:, None], net.B, wt))
-    raise ValueError(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
-
-
-def layer_grads(arm: str, net: Network, masks: dict, batch) -> tuple[Grads, float, np.ndarray]:
-    """(masked Grads, task loss, trace.out) of one batch for ``arm``."""
-    rule = arm_rule(arm)
-    tr = simulate(net, batch.x)
-    loss, err, _, reg_sig, _ = loss_terms(net, rule, batch, tr)
-    g = adjoint_grads(net, batch.x, tr, err, feedback(arm, net, masks["layer1"]), scan_config(rule),
-                      reg_sig if rule.reg_rate > 0 else None)
-    return Grads(w_in=g.w_in * masks["w_in"], w_rec=g.w_rec, w_out=g.w_out * masks["w_out"], b_out=g.b_out), loss, tr
+    """The registered rule of an arm."""
+    if arm not in ARMS:
+        raise ValueError(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
+    return LearningRule(arm, lr=5e-3, optimizer="adam", reg_rate=1.0, target_rate_hz=10.0, train_bias=False)
 
 
 def run_one(arm: str, seed: int, iterations: int, batch: int, n1: int, n2: int, eval_batches: int) -> dict:
@@ -106,7 +85,7 @@ def run_one(arm: str, seed: int, iterations: int, batch: int, n1: int, n2: int, 
     t0 = time.perf_counter()
     for it in range(iterations):
         b = task.batch(batch, "train", int(seed) * 10**6 + it)
-        g, loss, _ = layer_grads(arm, net, masks, b)
+        g, loss, _ = grads(net, rule, b)
         if not np.isfinite(loss):
             raise RuntimeError(f"{arm} seed {seed}: diverged at iteration {it}")
         net = apply_update(net, rule, g, st)

@@ -8,7 +8,11 @@ exactly as `neurochip bench COMPILED --learn` does. Rules without an on-chip for
 row is the cost model's analytic BPTT (stored activations and the backward pass) on the same chip and trials.
 
     python benchmarks/rules_energy.py [--chips loihi2,loihi1,reckon] [--trials 4] [--n-rec 100]
-        [--out docs/rules_energy]
+        [--layered-rules eprop_symmetric,eprop_direct,eprop_random] [--out docs/rules_energy]
+
+The rules of ``--layered-rules`` are priced again on a two-layer network with the same sizes (the layer map
+of benchmarks/multilayer_feedback.py: layer 1 = n_rec/2 neurons gets the input, layer 2 alone drives the
+readout), where direct random feedback (`eprop_direct`) differs from symmetric e-prop.
 
 Writes OUT.json (every report field used) and OUT.md (the table). Energies are the profile's own pricing
 basis (docs/cost_model.md): loihi2 an all-in per-operation upper bound; loihi1 / reckon dynamic energy per
@@ -26,6 +30,9 @@ from pathlib import Path
 # the STDP family (stdp, rstdp, stdp_triplet) runs on chip through its own lowering (compile() refuses it): priced here from
 # its own learning run (`_stdp_reports`: compile without a rule, `lower_stdp`, `native_stdp.run_onchip`)
 RULES = ("eprop_symmetric", "eprop_random", "eprop_adaptive", "eprop_sign", "rflo", "stdp", "rstdp", "stdp_triplet")
+# rules priced again on the two-layer network (benchmarks/multilayer_feedback.py's layer map, n_rec/2 + n_rec/2):
+# eprop_direct is symmetric e-prop on a network without one, so it is only priced here
+LAYERED_RULES = ("eprop_symmetric", "eprop_direct", "eprop_random")
 
 
 def _stdp_reports(net, rule, chips, batch):
@@ -80,6 +87,7 @@ def main(argv=None) -> int:
     ap.add_argument("--trials", type=int, default=4)
     ap.add_argument("--n-rec", type=int, default=100)
     ap.add_argument("--rules", default=",".join(RULES))
+    ap.add_argument("--layered-rules", default=",".join(LAYERED_RULES))
     ap.add_argument("--out", type=Path, default=Path("docs/rules_energy"))
     a = ap.parse_args(argv)
     from neurochip.compiler import compile as compile_net
@@ -95,8 +103,13 @@ def main(argv=None) -> int:
     task, net, ref_rule, _, _ = build({"task": {"name": "evidence", "seed": 0}, "network": {"n_rec": a.n_rec},
                                        "train": {"seed": 0}})
     batch = task.batch(a.trials, "test", 0)
+    from multilayer_feedback import two_layer_network
+    two_layer = two_layer_network(task.n_in, a.n_rec // 2, a.n_rec - a.n_rec // 2, task.n_out, seed=0,
+                                  tau_a=float(net.params.tau_a))[0]
+    jobs = [(r, "reference", net) for r in a.rules.split(",") if r] + \
+        [(r, "two-layer", two_layer) for r in a.layered_rules.split(",") if r]
     rows, t0 = [], time.perf_counter()
-    for rule_name in a.rules.split(","):
+    for rule_name, net_name, net in jobs:
         rule = LearningRule(**{**ref_rule.to_dict(), "name": rule_name})
         own_lowering = rulebook.get(rule_name).lower is not None
         if own_lowering:
@@ -117,14 +130,14 @@ def main(argv=None) -> int:
                     c = compile_net(net, chips[0], rule)
                     reps = bench(c, chips, batch, learn=True, compare_bptt=True, eval_batch=None)
         except NeurochipError as e:
-            rows.append({"rule": rule_name, "error": " ".join(str(e).split())})
+            rows.append({"rule": rule_name, "network": net_name, "error": " ".join(str(e).split())})
             print(rule_name, "error:", rows[-1]["error"], flush=True)
             continue
         for rep in reps:
             if "error" in rep:
-                rows.append({"rule": rule_name, "chip": rep["chip"], "error": rep["error"]})
+                rows.append({"rule": rule_name, "network": net_name, "chip": rep["chip"], "error": rep["error"]})
                 continue
-            rows.append(_row(rule_name, rep["chip"], rep, basis(rep)))
+            rows.append({**_row(rule_name, rep["chip"], rep, basis(rep)), "network": net_name})
             print(json.dumps({k: rows[-1][k] for k in ("rule", "chip", "infer_uj", "learn_uj", "learn_events_uj",
                                                        "bptt_uj", "memory_kib")}), flush=True)
     wall = time.perf_counter() - t0
@@ -137,13 +150,18 @@ def main(argv=None) -> int:
              "| rule | chip | inference uJ | learning uJ (of which learning events) | BPTT uJ (same chip, analytic) | "
              "memory KiB | unpriced events | approximations |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        name = r["rule"] + (" (two-layer)" if r.get("network") == "two-layer" else "")
         if "error" in r:
-            lines.append(f"| {r['rule']} | {r.get('chip', '-')} | {r['error']} | | | | | |")
+            lines.append(f"| {name} | {r.get('chip', '-')} | {r['error']} | | | | | |")
             continue
-        lines.append(f"| {r['rule']} | {r['chip']} ({r['mode']}) | {f(r['infer_uj'])} | {f(r['learn_uj'])} "
+        lines.append(f"| {name} | {r['chip']} ({r['mode']}) | {f(r['infer_uj'])} | {f(r['learn_uj'])} "
                      f"({f(r['learn_events_uj'])}{'' if r['learn_complete'] else ', incomplete'}) | {f(r['bptt_uj'])} | "
                      f"{f(r['memory_kib'], 4)} | {', '.join(r['unpriced']) or '-'} | {', '.join(r['approximations']) or '-'} |")
-    lines += ["", "STDP / R-STDP / triplet STDP: priced from their own on-chip run (`backends.native_stdp.run_onchip`, "
+    lines += ["", f"(two-layer): the same sizes as two recurrent layers of {a.n_rec // 2} + {a.n_rec - a.n_rec // 2} "
+              "neurons (`Network` layer map: layer 1 gets the input, layer 2 alone drives the readout, no layer 2 -> 1 "
+              "synapses); absent synapses are not on the chip and not priced. eprop_direct: W_out^T to layer 2, random "
+              "B to layer 1 (direct feedback).", "",
+              "STDP / R-STDP / triplet STDP: priced from their own on-chip run (`backends.native_stdp.run_onchip`, "
               "the settings of benchmarks/rstdp_reward.py); their memory is the network's plus the plasticity "
               "engine's state on W_in (7-bit x/y traces the rule reads, 9-bit synaptic tags it uses; "
               "`cost.memory.engine_state_bits`); chips without a plasticity engine refuse them."]

@@ -123,6 +123,11 @@ class CompiledNetwork:
     # (`compiler.lower_stdp.stdp_settings`, plain JSON) and, under 'lava', the rule strings they lower to.
     # Lowered again from the settings on load and compared (`_plasticity_problems`); None without such a rule.
     plasticity: dict | None = None
+    # Which input / readout synapses exist (the network's layer map): bool [n_rec, n_in] / [n_out, n_rec], None
+    # when all do. Absent synapses hold mantissa 0, are not on the chip (no CSR entry, no routing, no memory)
+    # and are never learned. Not written to the manifest when None (artifacts without them load unchanged).
+    in_mask: np.ndarray | None = None
+    out_mask: np.ndarray | None = None
 
     def weight_lsb(self, name: str) -> float:
         """Float weight of one mantissa unit of projection ``name`` ('w_in' | 'w_rec' | 'w_out'), as the

@@ -136,7 +136,7 @@ def artifact_problems(cn: "CompiledNetwork") -> list[str]:
             "core_xy": (n_cores, 2), "hops": (n_cores, n_cores), "ls_hops": (n_cores,),
             "w_in_float": (n_rec, n_in), "w_rec_float": (n_rec, n_rec), "w_out_float": (n_out, n_rec),
             "B_float": (n_rec, n_out), "beta_float": (n_rec,), "route_indptr": (n_rec + 1,),
-            "xy_next": (n_cores, n_cores)}
+            "xy_next": (n_cores, n_cores), "in_mask": (n_rec, n_in), "out_mask": (n_out, n_rec)}
     for k, shp in want.items():
         v = getattr(cn, k, None)
         if v is not None and _shape(v) != shp:
@@ -144,6 +144,15 @@ def artifact_problems(cn: "CompiledNetwork") -> list[str]:
                        f"{n_cores} cores) need {list(shp)}")
     if out:
         return out
+    for k, wk in (("in_mask", "w_in"), ("out_mask", "w_out")):
+        m = getattr(cn, k)
+        if m is None:
+            continue
+        if m.dtype != bool:
+            out.append(f"{k} has dtype {m.dtype}, expected bool")
+        elif (np.asarray(getattr(cn, wk)) != 0)[~m].any():
+            j, i = (int(v) for v in np.argwhere((np.asarray(getattr(cn, wk)) != 0) & ~m)[0])
+            out.append(f"{wk}[{j}, {i}] is nonzero but {k}[{j}, {i}] is False (an absent synapse)")
     wfmt = f"{f.weight_bits}-bit weight mantissa of profile {p.name}"
     for k in ("w_in", "w_rec", "w_out"):
         out += _range(k, getattr(cn, k), f.w_min, f.w_max, wfmt)

@@ -1,7 +1,8 @@
 """Pass 6, emit: assemble the `CompiledNetwork` with provenance.
 
 Dense networks get dense int32 mantissa matrices ([post, pre]); sparse ones keep w_rec / rec_mask /
-w_rec_float as CSR (see `compiler.artifact`). Provenance: network digest, rule, profile name and path,
+w_rec_float as CSR (see `compiler.artifact`). Input / readout projections with absent synapses (a
+network's layer map, or a sparse w_in / w_out) get in_mask / out_mask; None when every synapse exists. Provenance: network digest, rule, profile name and path,
 compiler version, UTC time, options.
 """
 from __future__ import annotations
@@ -65,4 +66,12 @@ def emit(g: SynGraph, q: Quantized, part: Partition, pl: Placement, rt: Routes, 
         B_float=np.asarray(g.B, np.float64).copy(), beta_float=np.asarray(g.beta, np.float64).copy(),
         report=jsonable(report or {}), provenance=jsonable(prov),
         route_indptr=part.dest_indptr.astype(np.int64), route_dst=part.dest_core.astype(np.int32), xy_next=rt.xy_next,
-        w_lsb=np.array([q.w_in.lsb, q.w_rec.lsb, q.w_out.lsb], np.float64), scale_a=float(q.scale_a))
+        w_lsb=np.array([q.w_in.lsb, q.w_rec.lsb, q.w_out.lsb], np.float64), scale_a=float(q.scale_a),
+        in_mask=_structure(g.w_in), out_mask=_structure(g.w_out))
+
+
+def _structure(c: Csr) -> np.ndarray | None:
+    """bool [post, pre]: which synapses of a projection exist, or None when all do (the dense default)."""
+    if c.indices.shape[0] == c.n_post * c.n_pre:
+        return None
+    return _dense(c, np.ones(c.indices.shape[0], bool), bool)

@@ -131,16 +131,21 @@ def _to_csr(c: sp.csr_matrix) -> Csr:
     return Csr(np.asarray(c.indptr, np.int64), np.asarray(c.indices, np.int32), np.asarray(c.data, np.float64), int(c.shape[1]))
 
 
+def _masked_csr(w: np.ndarray, mask: np.ndarray) -> Csr:
+    """The synapses of dense w [post, pre] where mask is True (zero weights included), row-major."""
+    rows, cols = np.nonzero(mask)          # row-major: sorted by post, then pre
+    indptr = np.zeros(w.shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=w.shape[0]), out=indptr[1:])
+    return Csr(indptr, cols.astype(np.int32), w[rows, cols].astype(np.float64), w.shape[1])
+
+
 def as_graph(net: Network | SparseNetwork) -> SynGraph:
     """Build the `SynGraph` of a dense `Network` or a `SparseNetwork` (validating the sparse one)."""
     if isinstance(net, Network):
-        rows, cols = np.nonzero(net.rec_mask)  # row-major: sorted by post, then pre
-        indptr = np.zeros(net.n_rec + 1, np.int64)
-        np.cumsum(np.bincount(rows, minlength=net.n_rec), out=indptr[1:])
-        w_rec = Csr(indptr, cols.astype(np.int32), net.w_rec[rows, cols].astype(np.float64), net.n_rec)
-        return SynGraph(net.params, net.n_in, net.n_rec, net.n_out, _to_csr(_csr(net.w_in, "w_in")), w_rec,
-                        _to_csr(_csr(net.w_out, "w_out")), np.asarray(net.b_out), np.asarray(net.B),
-                        np.asarray(net.beta), False, net.digest())
+        w_in = _masked_csr(net.w_in, net.in_mask) if net.layered else _to_csr(_csr(net.w_in, "w_in"))
+        w_out = _masked_csr(net.w_out, net.out_mask) if net.layered else _to_csr(_csr(net.w_out, "w_out"))
+        return SynGraph(net.params, net.n_in, net.n_rec, net.n_out, w_in, _masked_csr(net.w_rec, net.rec_mask),
+                        w_out, np.asarray(net.b_out), np.asarray(net.B), np.asarray(net.beta), False, net.digest())
     if not isinstance(net, SparseNetwork):
         raise InvalidNetworkError(f"compile needs a Network or SparseNetwork, got {type(net).__name__}")
     p = net.params

@@ -96,6 +96,8 @@ def save_compiled(cn: CompiledNetwork, stem) -> None:
             for rf in dataclasses.fields(v):
                 _put("rule." + rf.name, getattr(v, rf.name), arrays, rmeta)
             fields_meta["rule"] = {"__rule__": type(v).__name__, "module": type(v).__module__, "fields": rmeta}
+        elif v is None and f.name in OMIT_IF_NONE:
+            continue
         else:
             _put(f.name, v, arrays, fields_meta)
     save_bundle(stem, KIND, SCHEMA, arrays, {"fields": fields_meta})
@@ -104,7 +106,9 @@ def save_compiled(cn: CompiledNetwork, stem) -> None:
 # Fields added after schema 1 was written, derived once on load from what older artifacts saved.
 DERIVED_ONCE = ("w_lsb", "scale_a")
 # Fields added later whose absence in an older artifact means "none" (it was compiled before they existed).
-ABSENT_IS_NONE = ("plasticity",)
+ABSENT_IS_NONE = ("plasticity", "in_mask", "out_mask")
+# Of those, the ones not written at all when None (so the manifest of an artifact without them is unchanged).
+OMIT_IF_NONE = ("in_mask", "out_mask")
 
 
 def _decisions_from_report(stem, fm: dict) -> dict:

@@ -60,7 +60,8 @@ class Routes:
 
 def build_routes(compiled) -> Routes:
     """Destination cores of every recurrent neuron's spikes (multicast by core, as counted by
-    `backends.counts`): core c is a destination when it holds a recurrent target or a readout neuron."""
+    `backends.counts`): core c is a destination when it holds a recurrent target or a readout neuron (that the
+    neuron has a synapse onto, with a layer map's out_mask)."""
     n_rec, n_out = compiled.n_rec, compiled.n_out
     core_of = np.asarray(compiled.core_of, np.int64)
     n_cores = int(compiled.n_cores)
@@ -70,12 +71,22 @@ def build_routes(compiled) -> Routes:
     onehot = sp.csr_matrix((np.ones(n_rec, np.int64), (np.arange(n_rec), core_of[:n_rec])), shape=(n_rec, n_cores))
     mt = sp.csr_matrix(mask).T.astype(np.int64) if sp.issparse(mask) else sp.csr_matrix(np.asarray(mask, bool).T.astype(np.int64))
     syn = np.asarray((mt @ onehot).todense(), np.int64)  # [pre, core] recurrent targets
-    out_per_core = np.bincount(core_of[n_rec:], minlength=n_cores).astype(np.int64)
-    syn = syn + out_per_core[None, :]
+    om = getattr(compiled, "out_mask", None)            # layer map: readout synapses of each pre (None: all)
+    if om is None:
+        syn = syn + np.bincount(core_of[n_rec:], minlength=n_cores).astype(np.int64)[None, :]
+    else:
+        onehot_out = np.zeros((n_out, n_cores), np.int64)
+        onehot_out[np.arange(n_out), core_of[n_rec:]] = 1
+        syn = syn + np.asarray(om, bool).T.astype(np.int64) @ onehot_out     # [pre, core] readout targets
     dest = syn > 0
     ptr = np.zeros(n_rec + 1, np.int64)
     np.cumsum(dest.sum(axis=1), out=ptr[1:])
     pre, cores = np.nonzero(dest)
+    # input spikes reach the recurrent neurons on a core that have input synapses (all of them without a layer
+    # map; with one, the neurons with any input synapse: exact when every input reaches the same neurons,
+    # as in a layer map, an upper bound otherwise)
+    im = getattr(compiled, "in_mask", None)
+    fed = np.ones(n_rec, bool) if im is None else np.asarray(im, bool).any(axis=1)
     return Routes(dest_ptr=ptr, dest_core=cores.astype(np.int64), dest_syn=syn[pre, cores],
-                  dest_hops=hops[core_of[pre], cores], in_core_syn=np.bincount(core_of[:n_rec], minlength=n_cores).astype(np.int64),
-                  n_cores=n_cores)
+                  dest_hops=hops[core_of[pre], cores],
+                  in_core_syn=np.bincount(core_of[:n_rec][fed], minlength=n_cores).astype(np.int64), n_cores=n_cores)

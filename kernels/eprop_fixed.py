@@ -29,13 +29,13 @@ def rdiv(a, n):
 
 
 @njit(cache=True)
-def calib_exp(pa, nch, target):
+def calib_exp(pa, nch, target, n):
     """Power-of-two gain e with rms(2^e P) ~= target (accumulator units), P = the batch's summed products
-    per synapse; (e, ok) with ok = False when every P is 0 (nothing to calibrate on yet). Float64 sum of
+    per synapse over the n synapses that exist (absent readout synapses of a layer map hold P = 0 and are
+    not counted); (e, ok) with ok = False when every P is 0 (nothing to calibrate on yet). Float64 sum of
     squares in synapse order (deterministic; the oracle sums in the same order)."""
     ss = 0.0
-    n = pa.shape[1]
-    for q in range(n):
+    for q in range(pa.shape[1]):
         s = np.int64(0)
         for c in range(nch):
             s += pa[c, q]
@@ -152,7 +152,8 @@ def learn_run(C, Tb, W, x, order, tgt, labels, mask, batch, trial0, apply0, n_ch
         # two that makes the batch's rms update equal to the target; then fixed (SGD) for the run
         for p in range(3):
             if Tb.calib_target[p] > 0 and W.calibrated[p] == 0:
-                e_p, ok = calib_exp(pa_in if p == 0 else (pa_rec if p == 1 else pa_out), nch, Tb.calib_target[p])
+                e_p, ok = calib_exp(pa_in if p == 0 else (pa_rec if p == 1 else pa_out), nch, Tb.calib_target[p],
+                                    pa_in.shape[1] if p == 0 else (pa_rec.shape[1] if p == 1 else C.n_out_syn))
                 if ok:
                     W.gain_exp[p] = e_p
                     W.calibrated[p] = 1

@@ -153,7 +153,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 nspk[i] += 1
                 for k in range(n_out):
                     acc_o[k] += w_out_t[i, k]
-                c_syn += (rec_ptr[i + 1] - rec_ptr[i]) + n_out
+                c_syn += (rec_ptr[i + 1] - rec_ptr[i]) + Tb.ro_fan[i]
         if any_z:
             c_act += n_out
         c_sat += readout_step(y, acc_o, C.dk, D, C.e_out, C.S, C.vmax, y_tr[t], C.mode, C.half_c, cnt)
@@ -306,10 +306,15 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
             for j in range(n_rec):
                 zk = zkap[j]
                 if zk != 0:
-                    for k in range(n_out):    # err_k = 0 adds rnd(0) = 0: no branch on it
-                        pa_out[j * n_out + k] += rnd(rsh(err[k] * zk, C.pre_o) * g2, sh_out)
-            cnt[L_BITS_R] += n_rec * n_out * C.acc_bits
-            cnt[L_BITS_W] += n_rec * n_out * C.acc_bits
+                    if C.out_masked:          # layer map: absent readout synapses get no product
+                        for k in range(n_out):
+                            if Tb.out_live[j * n_out + k] != 0:
+                                pa_out[j * n_out + k] += rnd(rsh(err[k] * zk, C.pre_o) * g2, sh_out)
+                    else:
+                        for k in range(n_out):    # err_k = 0 adds rnd(0) = 0: no branch on it
+                            pa_out[j * n_out + k] += rnd(rsh(err[k] * zk, C.pre_o) * g2, sh_out)
+            cnt[L_BITS_R] += C.n_out_syn * C.acc_bits
+            cnt[L_BITS_W] += C.n_out_syn * C.acc_bits
         # adaptation gain for the next step: q_j = c_a beta_j psi_j^t in Q(q_frac)
         if adapt:
             for j in range(n_rec):

@@ -34,6 +34,8 @@ LearnConsts = namedtuple("LearnConsts", [
     "loss_kind", "scale_out",
     # routing / counting
     "ls_hops_total", "n_cores",
+    # layer map: readout synapses that exist (n_out_syn of n_rec * n_out; out_masked: some are absent)
+    "n_out_syn", "out_masked",
 ])
 
 LearnTables = namedtuple("LearnTables", [
@@ -42,6 +44,8 @@ LearnTables = namedtuple("LearnTables", [
     "ct", "cr", "prod_shift",                          # int64 [3] (in, rec, out)
     "calib_target",                                    # float64 [3]: rms batch update to calibrate to (acc units; 0 = off)
     "core_of", "dest_ptr", "dest_core", "dest_syn", "dest_hops", "in_core_syn",
+    "out_live",                                        # uint8 [n_rec * n_out] (j n_out + k): readout synapse exists
+    "ro_fan",                                          # int64 [n_rec]: readout synapses of neuron j (n_out without a layer map)
 ])
 
 LearnState = namedtuple("LearnState", [

@@ -277,8 +277,18 @@ def float_network(compiled):
     return Network(params=NeuronParams.from_dict(dict(compiled.float_params)), w_in=_dense(compiled.w_in_float),
                    w_rec=_dense(compiled.w_rec_float), w_out=_dense(compiled.w_out_float),
                    b_out=np.asarray(compiled.b_out, float), B=_dense(B), beta=np.asarray(beta, float),
-                   rec_mask=_dense(compiled.rec_mask).astype(bool))
+                   rec_mask=_dense(compiled.rec_mask).astype(bool), in_mask=getattr(compiled, "in_mask", None),
+                   out_mask=getattr(compiled, "out_mask", None))
+
+
+def io_synapses(compiled) -> tuple[int, int]:
+    """(input, readout) synapses that exist in an artifact: its layer map's in_mask / out_mask counts, else
+    all n_in n_rec / n_rec n_out."""
+    im, om = getattr(compiled, "in_mask", None), getattr(compiled, "out_mask", None)
+    n_in, n_rec, n_out = int(compiled.n_in), int(compiled.n_rec), int(compiled.n_out)
+    return (n_in * n_rec if im is None else int(np.count_nonzero(im))), \
+        (n_out * n_rec if om is None else int(np.count_nonzero(om)))
 
 
 __all__ = ["ARITHMETIC", "COMMON_OPTIONS", "OVERFLOW_KINDS", "FLOAT_WEIGHT_BITS", "LEARNING", "LEARNING_OPTIONS", "Capabilities", "EventCounts", "RunResult",
-           "check_record", "check_spike_inputs", "float_network", "reject_unknown_options"]
+           "check_record", "check_spike_inputs", "float_network", "io_synapses", "reject_unknown_options"]

@@ -116,6 +116,13 @@ class Network:
     Shapes ([post, pre]): w_in [n_rec, n_in], w_rec [n_rec, n_rec] (zero diagonal), w_out [n_out, n_rec],
     b_out [n_out], B (feedback) [n_rec, n_out], beta [n_rec] (adaptation strength, 0 = LIF neuron),
     rec_mask [n_rec, n_rec] bool (which recurrent synapses exist; zero diagonal). float64 throughout.
+
+    Layer map (optional; None = every input / readout synapse exists): in_mask [n_rec, n_in] and out_mask
+    [n_out, n_rec] bool, which input and readout synapses exist. With them one `Network` holds a stack of
+    recurrent populations (e.g. layer 1 gets the input, layer 2 alone drives the readout, rec_mask keeps
+    the block structure): absent synapses hold exactly 0, get no gradient and are not on the chip. A
+    neuron with no readout synapse gets no learning signal from W_out^T; `eprop_direct` sends it the
+    error through B instead (direct random feedback).
     """
 
     params: NeuronParams
@@ -126,6 +133,8 @@ class Network:
     B: np.ndarray
     beta: np.ndarray
     rec_mask: np.ndarray = field(default=None)  # type: ignore[assignment]
+    in_mask: np.ndarray = field(default=None)   # type: ignore[assignment]
+    out_mask: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         p = self.params
@@ -183,6 +192,8 @@ class Network:
                 j, i = (int(v) for v in np.argwhere(off)[0])
                 raise InvalidNetworkError(f"w_rec[{j}, {i}] = {conv['w_rec'][j, i]!r} but rec_mask[{j}, {i}] is False")
         conv["rec_mask"] = mask
+        for name, wname, shape in (("in_mask", "w_in", (n_rec, n_in)), ("out_mask", "w_out", (n_out, n_rec))):
+            conv[name] = _io_mask(getattr(self, name), name, conv[wname], wname, shape)
         for name, a in conv.items():
             a.setflags(write=False)
             object.__setattr__(self, name, a)
@@ -202,8 +213,18 @@ class Network:
 
     @property
     def n_synapses(self) -> int:
-        """Number of existing synapses (input + recurrent mask + readout)."""
-        return int(self.n_rec * self.n_in + self.rec_mask.sum() + self.n_out * self.n_rec)
+        """Number of existing synapses (input, recurrent and readout masks)."""
+        return int(self.in_mask.sum() + self.rec_mask.sum() + self.out_mask.sum())
+
+    @property
+    def layered(self) -> bool:
+        """True when some input or readout synapse is absent (a layer map is set)."""
+        return not (self.in_mask.all() and self.out_mask.all())
+
+    @property
+    def has_readout(self) -> np.ndarray:
+        """bool [n_rec]: the neuron has at least one readout synapse."""
+        return self.out_mask.any(axis=0)
 
     def with_weights(self, **kw: np.ndarray) -> "Network":
         """Return a copy with some arrays replaced (validated again)."""
@@ -212,16 +233,21 @@ class Network:
     def digest(self) -> str:
         """sha256 over parameters and arrays: the provenance hash recorded by the compiler."""
         h = hashlib.sha256(repr(sorted(self.params.to_dict().items())).encode())
-        for name in ("w_in", "w_rec", "w_out", "b_out", "B", "beta", "rec_mask"):
+        for name in ("w_in", "w_rec", "w_out", "b_out", "B", "beta", "rec_mask") + self._mask_names():
             a = np.ascontiguousarray(getattr(self, name))
             h.update(name.encode()); h.update(a.dtype.str.encode()); h.update(str(a.shape).encode()); h.update(a.tobytes())
         return h.hexdigest()
+
+    def _mask_names(self) -> tuple[str, ...]:
+        """The layer-map masks that are not all True: only they enter the digest and the saved bundle, so
+        a network without a layer map keeps the digest and files it had before masks existed."""
+        return tuple(n for n in ("in_mask", "out_mask") if not getattr(self, n).all())
 
     # --- storage -----------------------------------------------------------------------------
     def save(self, stem) -> None:
         """Save as ``<stem>.npz`` + ``<stem>.json`` (no pickle, atomic)."""
         from .io import save_bundle
-        arrays = {n: getattr(self, n) for n in ("w_in", "w_rec", "w_out", "b_out", "B", "beta", "rec_mask")}
+        arrays = {n: getattr(self, n) for n in ("w_in", "w_rec", "w_out", "b_out", "B", "beta", "rec_mask") + self._mask_names()}
         save_bundle(stem, "network", SCHEMA, arrays, {"params": self.params.to_dict(), "digest": self.digest()})
 
     @classmethod
@@ -237,8 +263,9 @@ class Network:
         stem = resolve_bundle(stem, ("network",))
         arrays, meta = load_bundle(stem, "network", SCHEMA)
         names = {"w_in", "w_rec", "w_out", "b_out", "B", "beta", "rec_mask"}
-        if set(arrays) != names:
-            raise ArtifactError(f"{stem}: network bundle holds arrays {sorted(arrays)}, expected {sorted(names)}")
+        if not names <= set(arrays) <= names | {"in_mask", "out_mask"}:
+            raise ArtifactError(f"{stem}: network bundle holds arrays {sorted(arrays)}, expected {sorted(names)} "
+                                f"(and optionally in_mask, out_mask)")
         try:
             params = NeuronParams.from_dict(meta["params"])
             net = cls(params=params, **arrays)
@@ -249,6 +276,24 @@ class Network:
         if meta.get("digest") != net.digest():
             raise ArtifactError(f"{stem}: network does not reproduce the digest recorded when it was saved (edited file)")
         return net
+
+
+def _io_mask(mask, name: str, w: np.ndarray, wname: str, shape: tuple[int, int]) -> np.ndarray:
+    """Validated bool layer-map mask (all True when None); w must be 0 where it is False."""
+    if mask is None:
+        return np.ones(shape, dtype=bool)
+    mask = np.array(mask)
+    if mask.shape != shape:
+        raise InvalidNetworkError(f"{name} has shape {mask.shape}, expected {shape}")
+    if mask.dtype != bool:
+        if not np.isin(mask, (0, 1)).all():
+            raise InvalidNetworkError(f"{name} must be boolean (0/1)")
+        mask = mask.astype(bool)
+    off = (w != 0) & ~mask
+    if off.any():
+        j, i = (int(v) for v in np.argwhere(off)[0])
+        raise InvalidNetworkError(f"{wname}[{j}, {i}] = {w[j, i]!r} but {name}[{j}, {i}] is False")
+    return mask
 
 
 # Bytes per [n_rec, n_rec] element at the peak of `init_network`: the uniform draw for the mask (8), the

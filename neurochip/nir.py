@@ -116,6 +116,9 @@ def to_nir(net: Network, rule: LearningRule | None = None):
             "params": json.dumps(p.to_dict(), sort_keys=True),
             "beta": np.array(net.beta), "B": np.array(net.B),
             "rec_mask": np.array(net.rec_mask, dtype=np.uint8),
+            # the layer map, only when some input / readout synapse is absent (files of other networks unchanged)
+            **{k: np.array(getattr(net, k), dtype=np.uint8) for k in ("in_mask", "out_mask")
+               if not getattr(net, k).all()},
             "b_out": np.array(net.b_out),
             "rule": "" if rule is None else json.dumps(rule.to_dict(), sort_keys=True),
         },
@@ -217,7 +220,8 @@ def _from_own(graph, nc: dict) -> NirImport:
         w_in, w_rec, w_out = (np.asarray(nodes[k].weight, dtype=np.float64) for k in ("w_in", "w_rec", "w_out"))
         net = Network(params=params, w_in=w_in, w_rec=w_rec, w_out=w_out, b_out=np.asarray(nc["b_out"], np.float64),
                       B=np.asarray(nc["B"], np.float64), beta=np.asarray(nc["beta"], np.float64),
-                      rec_mask=np.asarray(nc["rec_mask"]).astype(bool))
+                      rec_mask=np.asarray(nc["rec_mask"]).astype(bool),
+                      **{k: np.asarray(nc[k]).astype(bool) for k in ("in_mask", "out_mask") if k in nc})
         rule_s = _as_str(nc.get("rule", ""))
         rule = LearningRule.from_dict(json.loads(rule_s)) if rule_s else None
     except KeyError as e:

@@ -181,7 +181,9 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
     start = {n: dequantize(compiled, n, getattr(compiled, n)) for n in ("w_in", "w_rec", "w_out")}
     w0 = {n: start[n] for n in names}
     d_chip = {n: dequantize(compiled, n, r.weights[n]) - w0[n] for n in names}
-    exists = {n: (_dense(compiled.rec_mask).astype(bool) if n == "w_rec" else np.ones(w0[n].shape, bool)) for n in names}
+    io_mask = {"w_in": getattr(compiled, "in_mask", None), "w_out": getattr(compiled, "out_mask", None)}
+    exists = {n: (_dense(compiled.rec_mask).astype(bool) if n == "w_rec" else
+                  (np.ones(w0[n].shape, bool) if io_mask[n] is None else np.asarray(io_mask[n], bool))) for n in names}
     moved = {n: float(np.mean((_dense(r.weights[n]) != _dense(getattr(compiled, n)))[exists[n]])) if exists[n].any()
              else 0.0 for n in names}           # fraction of existing synapses whose mantissa changed
     # the whole accumulated update: the applied change plus what the chip still holds below the weight LSB

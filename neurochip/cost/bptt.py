@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..backend_contract import EventCounts
-from .memory import learning_state_bits, n_existing
+from .memory import io_synapses, learning_state_bits, n_existing
 
 
 def history_bits_per_step(n_in: int, n_rec: int, fmt, kind: str = "lif") -> int:
@@ -90,9 +90,9 @@ def _ls_broadcast(compiled) -> tuple[int, int]:
 
 
 def _plastic(compiled) -> tuple[int, int, int]:
-    s_in = int(compiled.n_in * compiled.n_rec)
+    s_in, s_out = io_synapses(compiled)
     s_rec = n_existing(compiled.rec_mask)
-    return s_in, s_rec, int(compiled.n_out * compiled.n_rec)
+    return s_in, s_rec, s_out
 
 
 def bptt_counts(compiled, forward: EventCounts, profile=None, *, learning: EventCounts | None = None

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from ..backend_contract import io_synapses  # noqa: F401 (re-exported for cost.bptt)
+
 
 def n_existing(mask) -> int:
     """Existing synapses in a mask (dense bool array or scipy.sparse matrix)."""
@@ -55,13 +57,14 @@ def neuron_state_bits(n_rec: int, n_out: int, fmt, *, kind: str = "lif", n_ref: 
 
 def learning_state_bits(n_in: int, n_rec: int, n_plastic: int, fmt, *, eligibility: str = "factorised",
                         kind: str = "lif", n_out: int = 0, trace_bits: int | None = None,
-                        elig_bits: int | None = None, acc_bits: int | None = None) -> dict[str, int]:
+                        elig_bits: int | None = None, acc_bits: int | None = None,
+                        n_readout: int | None = None) -> dict[str, int]:
     """Bits of e-prop learning state (traces/eligibility); independent of the trial length T.
 
     trace_bits / elig_bits default to the profile's ``trace_bits``; ``acc_bits`` (per-synapse weight-change
     accumulators over input, recurrent and readout synapses, as our on-chip kernel keeps between epoch
     boundaries) defaults to None = updates applied in place (Loihi / ReckOn style, no accumulator).
-    ``n_plastic`` = input + recurrent synapses."""
+    ``n_plastic`` = input + recurrent synapses; ``n_readout`` = readout synapses (default n_out n_rec)."""
     tb = fmt.trace_bits if trace_bits is None else trace_bits
     eb = tb if elig_bits is None else elig_bits
     d = {"pre_traces": (n_in + n_rec) * tb, "psi": n_rec * tb, "readout_trace": n_rec * tb}
@@ -76,7 +79,7 @@ def learning_state_bits(n_in: int, n_rec: int, n_plastic: int, fmt, *, eligibili
     else:
         raise ValueError(f"eligibility must be 'per_synapse' or 'factorised', got {eligibility!r}")
     if acc_bits:
-        d["accumulators"] = (n_plastic + n_out * n_rec) * acc_bits
+        d["accumulators"] = (n_plastic + (n_out * n_rec if n_readout is None else n_readout)) * acc_bits
     d["total"] = sum(d.values())
     return d
 
@@ -122,9 +125,8 @@ def memory(compiled, profile=None, rule=None, *, learn: bool | None = None,
     p = profile if profile is not None else compiled.profile
     fmt, core = p.format, p.core
     n_in, n_rec, n_out = int(compiled.n_in), int(compiled.n_rec), int(compiled.n_out)
-    s_in = n_in * n_rec
+    s_in, s_out = io_synapses(compiled)
     s_rec = n_existing(compiled.rec_mask)
-    s_out = n_out * n_rec
     b_w = fmt.weight_bits + core.syn_overhead_bits
     weights = {"input": s_in * b_w, "recurrent": s_rec * b_w, "readout": s_out * b_w,
                "synapses": s_in + s_rec + s_out, "bits_per_synapse": b_w}
@@ -152,7 +154,7 @@ def memory(compiled, profile=None, rule=None, *, learn: bool | None = None,
         learning = learning_state_bits(
             n_in, n_rec, s_in + s_rec, fmt, eligibility=elig, kind="alif" if adapt else "lif", n_out=n_out,
             trace_bits=getattr(cr, "trace_bits", None), elig_bits=getattr(cr, "elig_bits", None),
-            acc_bits=getattr(cr, "acc_bits", None))
+            acc_bits=getattr(cr, "acc_bits", None), n_readout=s_out)
         learning["eligibility_kind"] = elig
         learning["widths_from"] = "compiled rule" if cr is not None else "profile [format].trace_bits"
         name = name or "eprop_random"

@@ -67,6 +67,11 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
     W_rec = [[int(c.w_rec[j][i]) for i in range(n_rec)] for j in range(n_rec)]
     M = [[bool(c.rec_mask[j][i]) for i in range(n_rec)] for j in range(n_rec)]
     W_out = [[int(c.w_out[k][j]) for j in range(n_rec)] for k in range(n_out)]
+    # layer map: which input / readout synapses exist (None: all)
+    MI = [[True] * n_in for _ in range(n_rec)] if getattr(c, "in_mask", None) is None else \
+        [[bool(c.in_mask[j][i]) for i in range(n_in)] for j in range(n_rec)]
+    MO = [[True] * n_rec for _ in range(n_out)] if getattr(c, "out_mask", None) is None else \
+        [[bool(c.out_mask[k][j]) for j in range(n_rec)] for k in range(n_out)]
     beta = [int(b) for b in c.beta_mant]
     bias = [fshift(int(b), int(c.bias_exp)) for b in c.bias_mant]
     Bm = [[int(R.B_mant[j][k]) for k in range(n_out)] for j in range(n_rec)]
@@ -81,8 +86,13 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
     per_syn = R.eligibility == "per_synapse"
     tstoch, wstoch = R.trace_round == "stochastic", R.rounding == "stochastic"
     sd = (int(R.seed) * 1_000_003 + seed) & 0x7FFFFFFF
-    # synapse numbers q: CSR by presynaptic neuron, targets ascending (inputs all-to-all)
-    q_in = {(j, i): i * n_rec + j for i in range(n_in) for j in range(n_rec)}
+    # synapse numbers q: CSR by presynaptic neuron, targets ascending (existing synapses only)
+    q_in, qn = {}, 0
+    for i in range(n_in):
+        for j in range(n_rec):
+            if MI[j][i]:
+                q_in[(j, i)] = qn
+                qn += 1
     q_rec, qn = {}, 0
     for i in range(n_rec):
         for j in range(n_rec):
@@ -145,18 +155,20 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
         W[post][pre] = max(R.w_min, min(R.w_max, W[post][pre] - d))
 
     def apply():
-        calibrate(0, [(q_in[(j, i)], P_in[j][i]) for j in range(n_rec) for i in range(n_in)])
+        calibrate(0, [(q_in[(j, i)], P_in[j][i]) for j in range(n_rec) for i in range(n_in) if MI[j][i]])
         calibrate(1, [(q_rec[(j, i)], P_rec[j][i]) for j in range(n_rec) for i in range(n_rec) if M[j][i]])
-        calibrate(2, [(j * n_out + k, P_out[k][j]) for k in range(n_out) for j in range(n_rec)])
+        calibrate(2, [(j * n_out + k, P_out[k][j]) for k in range(n_out) for j in range(n_rec) if MO[k][j]])
         for j in range(n_rec):
             for i in range(n_in):
-                apply_one(W_in, A_in, P_in, "in", j, i, 2, q_in[(j, i)], R.train_in)
+                if MI[j][i]:
+                    apply_one(W_in, A_in, P_in, "in", j, i, 2, q_in[(j, i)], R.train_in)
             for i in range(n_rec):
                 if M[j][i]:
                     apply_one(W_rec, A_rec, P_rec, "rec", j, i, 3, q_rec[(j, i)], R.train_rec)
         for k in range(n_out):
             for j in range(n_rec):
-                apply_one(W_out, A_out, P_out, "out", k, j, 4, j * n_out + k, R.train_out)
+                if MO[k][j]:
+                    apply_one(W_out, A_out, P_out, "out", k, j, 4, j * n_out + k, R.train_out)
         if R.train_bias:
             for k in range(n_out):
                 b_out[k] -= R.bias_gain * perr[k] * 2.0 ** gain[2] / gains["n_task"]
@@ -224,7 +236,8 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
             L = [clip(rshift(sum(Bm[j][k] * err[k] for k in range(n_out)), R.l_shift), lmax) if any_err else 0
                  for j in range(n_rec)]
             for j in range(n_rec):
-                pres = [(i, xbar[i], xbar_p[i], eb_in, h_in, P_in, 0, key(sd, 5, step, q_in[(j, i)])) for i in range(n_in)] + \
+                pres = [(i, xbar[i], xbar_p[i], eb_in, h_in, P_in, 0, key(sd, 5, step, q_in[(j, i)]))
+                        for i in range(n_in) if MI[j][i]] + \
                        [(i, zbar[i], zbar_p[i], eb_rec, h_rec, P_rec, 1, key(sd, 6, step, q_rec[(j, i)]))
                         for i in range(n_rec) if M[j][i]]
                 if per_syn:
@@ -261,7 +274,8 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
             if R.train_out and any_err:
                 for k in range(n_out):
                     for j in range(n_rec):
-                        P_out[k][j] += rshift(rshift(err[k] * zkap[j], po) * gt[2], sh[2])
+                        if MO[k][j]:
+                            P_out[k][j] += rshift(rshift(err[k] * zkap[j], po) * gt[2], sh[2])
             if R.adapt:
                 q = [(qa[j] * psi[j]) >> R.qa_shift for j in range(n_rec)]
             zp = z
