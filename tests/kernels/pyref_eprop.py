@@ -87,18 +87,8 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
     tstoch, wstoch = R.trace_round == "stochastic", R.rounding == "stochastic"
     sd = (int(R.seed) * 1_000_003 + seed) & 0x7FFFFFFF
     # synapse numbers q: CSR by presynaptic neuron, targets ascending (existing synapses only)
-    q_in, qn = {}, 0
-    for i in range(n_in):
-        for j in range(n_rec):
-            if MI[j][i]:
-                q_in[(j, i)] = qn
-                qn += 1
-    q_rec, qn = {}, 0
-    for i in range(n_rec):
-        for j in range(n_rec):
-            if M[j][i]:
-                q_rec[(j, i)] = qn
-                qn += 1
+    q_in = {(j, i): q for q, (i, j) in enumerate((i, j) for i in range(n_in) for j in range(n_rec) if MI[j][i])}
+    q_rec = {(j, i): q for q, (i, j) in enumerate((i, j) for i in range(n_rec) for j in range(n_rec) if M[j][i])}
     n_apply = [0]
     ct, cr, sh = [int(v) for v in R.ct], [int(v) for v in R.cr], [int(v) for v in R.prod_shift]
     pt, pr_, po = [int(v) for v in R.pre_shift]
