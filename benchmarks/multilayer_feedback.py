@@ -29,12 +29,12 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from neurochip.learning import OptState, apply_update, grads
+from neurochip.layers import stack_layers
 from neurochip.network import Network, NeuronParams, init_network
 from neurochip.rules import LearningRule
 from neurochip.tasks import get_task
@@ -45,26 +45,12 @@ TASK = dict(n_cues=3, cue_ms=50.0, gap_ms=25.0, delay_ms=200.0, recall_ms=50.0)
 
 def two_layer_network(n_in: int, n1: int, n2: int, n_out: int, seed: int, tau_a: float = 500.0
                       ) -> tuple[Network, dict[str, np.ndarray]]:
-    """(network with its layer map, {'layer1': bool [n]}) of the two-layer architecture. Weights as
-    `init_network` (n = n1 + n2), then cut to the block structure."""
+    """(network with its layer map, {'layer1': bool [n]}) of the two-layer architecture: `init_network`
+    (n = n1 + n2, ALIF, the reference beta) cut by `neurochip.layers.stack_layers` to layers [n1, n2], the
+    second half of each layer adaptive."""
     n = n1 + n2
-    p = NeuronParams(kind="alif", tau_a=tau_a)
-    net = init_network(n_in, n, n_out, p, n_adaptive=0, seed=seed)
-    layer1 = np.arange(n) < n1
-    mask = np.zeros((n, n), bool)
-    mask[np.ix_(layer1, layer1)] = True            # L1 -> L1
-    mask[np.ix_(~layer1, ~layer1)] = True          # L2 -> L2
-    mask[np.ix_(~layer1, layer1)] = True           # L1 -> L2 ([post, pre]); no L2 -> L1
-    np.fill_diagonal(mask, False)
-    in_mask = np.repeat(layer1[:, None], n_in, axis=1).astype(float)
-    out_mask = np.repeat((~layer1)[None, :], n_out, axis=0).astype(float)
-    beta = np.zeros(n)
-    b = 1.7 * (1 - p.rho) / (1 - p.alpha)          # init_network's reference beta
-    beta[n1 // 2:n1] = b                           # second half of each layer adaptive
-    beta[n1 + n2 // 2:] = b
-    net = replace(net, w_in=net.w_in * in_mask, w_rec=net.w_rec * mask, w_out=net.w_out * out_mask,
-                  rec_mask=mask, in_mask=in_mask.astype(bool), out_mask=out_mask.astype(bool), beta=beta)
-    return net, {"layer1": layer1}
+    net = init_network(n_in, n, n_out, NeuronParams(kind="alif", tau_a=tau_a), n_adaptive=n, seed=seed)
+    return stack_layers(net, [n1, n2], adaptive_fraction=0.5), {"layer1": np.arange(n) < n1}
 
 
 def arm_rule(arm: str) -> LearningRule:

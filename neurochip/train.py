@@ -260,9 +260,9 @@ def resolve_config(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for sec in ("network", "rule", "train"):
         out[sec] = {**d[sec], **{k: v for k, v in dict(cfg.get(sec, {})).items() if v is not None or sec == "train"}}
     neuron_keys = {f.name for f in fields(NeuronParams)}
-    bad = set(out["network"]) - neuron_keys - set(_NET_INIT_KEYS)
+    bad = set(out["network"]) - neuron_keys - set(_NET_INIT_KEYS) - {"layers"}
     if bad:
-        raise ConfigError(f"unknown network option(s) {sorted(bad)}; known: {sorted(neuron_keys | set(_NET_INIT_KEYS))}")
+        raise ConfigError(f"unknown network option(s) {sorted(bad)}; known: {sorted(neuron_keys | set(_NET_INIT_KEYS) | {'layers'})}")
     bad = set(out["rule"]) - {f.name for f in fields(LearningRule)}
     if bad:
         raise ConfigError(f"unknown rule option(s) {sorted(bad)}; known: {sorted(f.name for f in fields(LearningRule))}")
@@ -291,6 +291,15 @@ def build(cfg: dict[str, Any]):
     params = NeuronParams(**{k: v for k, v in net_cfg.items() if k in {f.name for f in fields(NeuronParams)}})
     init = {k: v for k, v in net_cfg.items() if k in _NET_INIT_KEYS}
     init.setdefault("seed", seed)
+    layers = net_cfg.get("layers")
+    if layers is not None:
+        # a stack of recurrent populations (neurochip.layers): n_rec is their sum; adaptation per layer
+        from .layers import check_sizes
+        sizes = check_sizes(layers)
+        if "n_rec" in cfg.get("network", {}) and int(cfg["network"]["n_rec"]) != sum(sizes):
+            raise ConfigError(f"network.layers = {sizes} sum to {sum(sizes)} neurons, but network.n_rec = "
+                              f"{cfg['network']['n_rec']}; give one of them")
+        init["n_rec"] = sum(sizes)
     n_rec = init.pop("n_rec")
     frac = init.pop("adaptive_fraction", None)
     if params.kind == "alif" and "n_adaptive" not in init and frac is not None:
@@ -298,6 +307,9 @@ def build(cfg: dict[str, Any]):
             raise ConfigError(f"network.adaptive_fraction must be in [0, 1], got {frac!r}")
         init["n_adaptive"] = int(round(float(frac) * int(n_rec)))
     net = init_network(task.n_in, int(n_rec), task.n_out, params, **init)
+    if layers is not None:
+        from .layers import stack_layers
+        net = stack_layers(net, sizes, adaptive_fraction=frac if params.kind == "alif" and frac is not None else None)
     rule = LearningRule.from_dict(c["rule"])
     return task, net, rule, tr, c
 

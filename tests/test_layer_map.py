@@ -239,3 +239,45 @@ def test_validate_compares_the_onchip_update_with_float_eprop_direct():
     rep, _ = validate(c, learn=True, learn_batch=b)
     assert rep["passed"], rep["failures"]
     assert rep["metrics"]["cosine_eprop_min"] > 0.98, rep["metrics"]
+
+
+# --------------------------------------------------------------------------- building layered networks
+def test_stack_layers_three_layers():
+    from neurochip.layers import layer_of, stack_layers
+    base = init_network(4, 12, 2, NeuronParams(kind="alif", n_ref=2), n_adaptive=12, seed=5)
+    net = stack_layers(base, [5, 4, 3], adaptive_fraction=0.5)
+    lay = layer_of([5, 4, 3])
+    # synapses exist exactly within a layer and from layer k to k + 1; only layer 0 gets input, only 2 reads out
+    want = ((lay[:, None] == lay[None, :]) | (lay[:, None] == lay[None, :] + 1)) & ~np.eye(12, dtype=bool)
+    np.testing.assert_array_equal(net.rec_mask, want)
+    np.testing.assert_array_equal(net.in_mask.any(axis=1), lay == 0)
+    np.testing.assert_array_equal(net.has_readout, lay == 2)
+    np.testing.assert_array_equal(net.w_rec[want], base.w_rec[want])          # weights kept where synapses stay
+    assert (net.beta > 0).tolist() == [0, 0, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1]     # second half (odd: the larger) of each
+    with pytest.raises(InvalidNetworkError, match=r"sum to 11 neurons, but n_rec = 12"):
+        stack_layers(base, [5, 4, 2])
+    with pytest.raises(InvalidNetworkError, match="at least 2 layer sizes"):
+        stack_layers(base, [12])
+
+
+def test_config_layers_build_a_layered_network():
+    from neurochip.train import build
+    task, net, rule, _, _ = build({"task": {"name": "evidence", "n_cues": 1}, "network": {"layers": [6, 5]},
+                                   "rule": {"name": "eprop_direct"}})
+    assert net.n_rec == 11 and net.layered and rule.name == "eprop_direct"
+    np.testing.assert_array_equal(net.has_readout, np.arange(11) >= 6)
+    assert np.count_nonzero(net.beta[:6]) == 3 and np.count_nonzero(net.beta[6:]) == 3   # adaptive_fraction 0.5
+    from neurochip.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"network.layers = \[6, 5\] sum to 11 neurons, but network.n_rec = 12"):
+        build({"task": {"name": "evidence"}, "network": {"layers": [6, 5], "n_rec": 12}})
+
+
+def test_cli_refuses_bad_layers_in_one_line(tmp_path):
+    import subprocess
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[network]\nlayers = [40]\n")
+    p = subprocess.run([sys.executable, "-m", "neurochip.cli.main", "train", "--config", str(cfg), "--iterations", "1",
+                        "-o", str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
+    assert p.returncode != 0 and len(lines) == 1 and "layers = [40]" in lines[0] and "Traceback" not in p.stderr
+    assert not (tmp_path / "o").exists()
