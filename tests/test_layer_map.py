@@ -281,3 +281,18 @@ def test_cli_refuses_bad_layers_in_one_line(tmp_path):
     lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
     assert p.returncode != 0 and len(lines) == 1 and "layers = [40]" in lines[0] and "Traceback" not in p.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_curvature_parameters_are_the_existing_synapses():
+    """The curvature code's parameter vector holds only existing synapses (absent ones are not weights):
+    flatten / unflatten round-trip on a layered network, and its size is the synapse count."""
+    from neurochip.analysis.curvature import flatten, unflatten
+    net = layered()
+    theta = flatten(net)
+    assert theta.size == net.n_synapses
+    back = unflatten(net, theta + 1.0)
+    np.testing.assert_array_equal(back.w_in[~net.in_mask], 0.0)
+    np.testing.assert_array_equal(back.w_in[net.in_mask], net.w_in[net.in_mask] + 1.0)
+    np.testing.assert_array_equal(back.w_out[net.out_mask], net.w_out[net.out_mask] + 1.0)
+    dense = init_network(4, 6, 2, seed=1)
+    assert flatten(dense).size == dense.n_synapses

@@ -25,7 +25,9 @@ in the readout weights, exact and symmetric (w_out never changes the raster).
 
 Parameter vector theta (`flatten`): w_in [n_rec, n_in] row-major, then the existing recurrent synapses
 w_rec[rec_mask] (row-major order of the mask; the diagonal and absent synapses are not parameters),
-then w_out [n_out, n_rec]. b_out is not included (it is not a synaptic weight on chip).
+then w_out [n_out, n_rec]. b_out is not included (it is not a synaptic weight on chip). With a layer map
+(`Network.in_mask` / `out_mask`) only the existing input / readout synapses are parameters, in the same
+row-major order of their masks.
 """
 from __future__ import annotations
 
@@ -55,12 +57,21 @@ def _check_names(names) -> tuple[str, ...]:
     return tuple(n for n in WEIGHTS if n in names)  # canonical order
 
 
+def _exists(net: Network, n: str) -> np.ndarray | None:
+    """The synapses of weight array ``n`` that are parameters (absent ones are not), or None when all are:
+    rec_mask for w_rec, the layer map's in_mask / out_mask for w_in / w_out."""
+    if n == "w_rec":
+        return net.rec_mask
+    m = net.in_mask if n == "w_in" else net.out_mask
+    return None if m.all() else m
+
+
 def flatten(net: Network, names=WEIGHTS) -> np.ndarray:
     """theta [P]: the named weight arrays of ``net`` in the order of the module docstring."""
     parts = []
     for n in _check_names(names):
-        a = getattr(net, n)
-        parts.append(a[net.rec_mask] if n == "w_rec" else a.ravel())
+        a, m = getattr(net, n), _exists(net, n)
+        parts.append(a.ravel() if m is None else a[m])
     return np.concatenate(parts)
 
 
@@ -70,15 +81,15 @@ def unflatten(net: Network, theta: np.ndarray, names=WEIGHTS) -> Network:
     theta = np.asarray(theta, np.float64)
     kw, i = {}, 0
     for n in names:
-        a = getattr(net, n)
-        k = int(net.rec_mask.sum()) if n == "w_rec" else a.size
+        a, m = getattr(net, n), _exists(net, n)
+        k = a.size if m is None else int(m.sum())
         if i + k > theta.size:
             break
-        if n == "w_rec":
-            w = np.zeros_like(a)
-            w[net.rec_mask] = theta[i:i + k]
-        else:
+        if m is None:
             w = theta[i:i + k].reshape(a.shape)
+        else:
+            w = np.zeros_like(a)
+            w[m] = theta[i:i + k]
         kw[n] = w
         i += k
     if i != theta.size or len(kw) != len(names):
@@ -91,8 +102,8 @@ def grad_flat(g, net: Network, names=WEIGHTS) -> np.ndarray:
     """Flatten a `Grads` (or any object with w_in/w_rec/w_out) in `flatten`'s order."""
     parts = []
     for n in _check_names(names):
-        a = np.asarray(getattr(g, n))
-        parts.append(a[net.rec_mask] if n == "w_rec" else a.ravel())
+        a, m = np.asarray(getattr(g, n)), _exists(net, n)
+        parts.append(a.ravel() if m is None else a[m])
     return np.concatenate(parts)
 
 
