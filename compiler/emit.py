@@ -2,8 +2,8 @@
 
 Dense networks get dense int32 mantissa matrices ([post, pre]); sparse ones keep w_rec / rec_mask /
 w_rec_float as CSR (see `compiler.artifact`). Input / readout projections with absent synapses (a
-network's layer map, or a sparse w_in / w_out) get in_mask / out_mask; None when every synapse exists. Provenance: network digest, rule, profile name and path,
-compiler version, UTC time, options.
+network's layer map, or a sparse w_in / w_out) get in_mask / out_mask; None when every synapse exists.
+Provenance: network digest, rule, profile name and path, compiler version, UTC time, options.
 """
 from __future__ import annotations
 

@@ -142,10 +142,9 @@ def _masked_csr(w: np.ndarray, mask: np.ndarray) -> Csr:
 def as_graph(net: Network | SparseNetwork) -> SynGraph:
     """Build the `SynGraph` of a dense `Network` or a `SparseNetwork` (validating the sparse one)."""
     if isinstance(net, Network):
-        w_in = _masked_csr(net.w_in, net.in_mask) if net.layered else _to_csr(_csr(net.w_in, "w_in"))
-        w_out = _masked_csr(net.w_out, net.out_mask) if net.layered else _to_csr(_csr(net.w_out, "w_out"))
-        return SynGraph(net.params, net.n_in, net.n_rec, net.n_out, w_in, _masked_csr(net.w_rec, net.rec_mask),
-                        w_out, np.asarray(net.b_out), np.asarray(net.B), np.asarray(net.beta), False, net.digest())
+        return SynGraph(net.params, net.n_in, net.n_rec, net.n_out, _masked_csr(net.w_in, net.in_mask),
+                        _masked_csr(net.w_rec, net.rec_mask), _masked_csr(net.w_out, net.out_mask),
+                        np.asarray(net.b_out), np.asarray(net.B), np.asarray(net.beta), False, net.digest())
     if not isinstance(net, SparseNetwork):
         raise InvalidNetworkError(f"compile needs a Network or SparseNetwork, got {type(net).__name__}")
     p = net.params

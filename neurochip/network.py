@@ -173,27 +173,17 @@ class Network:
         if (diag != 0).any():
             j = int(np.argmax(diag != 0))
             raise InvalidNetworkError(f"w_rec[{j}, {j}] = {diag[j]!r}: self-connections are forbidden (zero diagonal)")
-        mask = self.rec_mask
-        if mask is None:
+        if self.rec_mask is None:
             mask = np.ones((n_rec, n_rec), dtype=bool)
             np.fill_diagonal(mask, False)
         else:
-            mask = np.array(mask)
-            if mask.shape != (n_rec, n_rec):
-                raise InvalidNetworkError(f"rec_mask has shape {mask.shape}, expected {(n_rec, n_rec)}")
-            if mask.dtype != bool:
-                if not np.isin(mask, (0, 1)).all():
-                    raise InvalidNetworkError("rec_mask must be boolean (0/1)")
-                mask = mask.astype(bool)
+            mask = _mask(self.rec_mask, "rec_mask", conv["w_rec"], "w_rec")
             if np.diag(mask).any():
                 raise InvalidNetworkError("rec_mask has self-connections on its diagonal; they are forbidden")
-            off = (conv["w_rec"] != 0) & ~mask
-            if off.any():
-                j, i = (int(v) for v in np.argwhere(off)[0])
-                raise InvalidNetworkError(f"w_rec[{j}, {i}] = {conv['w_rec'][j, i]!r} but rec_mask[{j}, {i}] is False")
         conv["rec_mask"] = mask
-        for name, wname, shape in (("in_mask", "w_in", (n_rec, n_in)), ("out_mask", "w_out", (n_out, n_rec))):
-            conv[name] = _io_mask(getattr(self, name), name, conv[wname], wname, shape)
+        for name, wname in (("in_mask", "w_in"), ("out_mask", "w_out")):
+            m = getattr(self, name)
+            conv[name] = np.ones(conv[wname].shape, dtype=bool) if m is None else _mask(m, name, conv[wname], wname)
         for name, a in conv.items():
             a.setflags(write=False)
             object.__setattr__(self, name, a)
@@ -278,13 +268,12 @@ class Network:
         return net
 
 
-def _io_mask(mask, name: str, w: np.ndarray, wname: str, shape: tuple[int, int]) -> np.ndarray:
-    """Validated bool layer-map mask (all True when None); w must be 0 where it is False."""
-    if mask is None:
-        return np.ones(shape, dtype=bool)
+def _mask(mask, name: str, w: np.ndarray, wname: str) -> np.ndarray:
+    """``mask`` as a validated bool array of w's shape (which synapses of w exist); w must be 0 where it is
+    False."""
     mask = np.array(mask)
-    if mask.shape != shape:
-        raise InvalidNetworkError(f"{name} has shape {mask.shape}, expected {shape}")
+    if mask.shape != w.shape:
+        raise InvalidNetworkError(f"{name} has shape {mask.shape}, expected {w.shape}")
     if mask.dtype != bool:
         if not np.isin(mask, (0, 1)).all():
             raise InvalidNetworkError(f"{name} must be boolean (0/1)")
