@@ -9,13 +9,11 @@ first phase's learned weights (its residual accumulators start at zero) and cont
 Prints one JSON line (held-out accuracy). Results of 3 seeds: session 9's closing note.
 """
 import json, sys, time
-import numpy as np
 from neurochip.train import build, train
 from neurochip.compiler.pipeline import CompileOptions, compile
 from neurochip.compiler.lower_rule import LowerRuleOptions
 from neurochip.onchip import OnchipPlan, heldout, prepare_rule, train_onchip, chip_metrics
 from neurochip.simulate import simulate
-from neurochip.rules import LearningRule
 from dataclasses import replace
 
 mode, seed = sys.argv[1], int(sys.argv[2])
