@@ -216,6 +216,18 @@ class Network:
         """bool [n_rec]: the neuron has at least one readout synapse."""
         return self.out_mask.any(axis=0)
 
+    def zero_absent(self, **arrays: np.ndarray) -> None:
+        """Set to 0, in place, the entries of [post, pre] arrays named w_in / w_rec / w_out (gradients, updated
+        weights) where no synapse exists: outside rec_mask (the diagonal included) and outside the layer map."""
+        masks = {"w_rec": self.rec_mask}
+        if self.layered:                  # without a layer map every input / readout synapse exists
+            masks.update(w_in=self.in_mask, w_out=self.out_mask)
+        for k, a in arrays.items():
+            if k not in ("w_in", "w_rec", "w_out"):
+                raise InvalidNetworkError(f"zero_absent: {k!r} is not a weight array (w_in, w_rec, w_out)")
+            if k in masks:
+                a *= masks[k]
+
     def with_weights(self, **kw: np.ndarray) -> "Network":
         """Return a copy with some arrays replaced (validated again)."""
         return replace(self, **kw)

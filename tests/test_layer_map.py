@@ -40,18 +40,12 @@ native = get_backend("native")
 
 
 def layered(n_in=5, n1=6, n2=5, n_out=2, seed=0, kind="alif", n_ref=2, tau_a=200.0) -> Network:
-    """Two recurrent populations: layer 1 gets the input, layer 2 alone drives the readout, no L2 -> L1."""
-    n = n1 + n2
-    net = init_network(n_in, n, n_out, NeuronParams(kind=kind, n_ref=n_ref, tau_a=tau_a), seed=seed)
-    l1 = np.arange(n) < n1
-    rec = np.zeros((n, n), bool)
-    rec[np.ix_(l1, l1)] = rec[np.ix_(~l1, ~l1)] = rec[np.ix_(~l1, l1)] = True
-    np.fill_diagonal(rec, False)
-    im = np.repeat(l1[:, None], n_in, axis=1)
-    om = np.repeat((~l1)[None, :], n_out, axis=0)
-    beta = net.beta * 4 if kind == "alif" else net.beta
-    return replace(net, w_in=net.w_in * im, w_rec=net.w_rec * rec, w_out=net.w_out * om, rec_mask=rec,
-                   in_mask=im, out_mask=om, beta=beta)
+    """Two recurrent populations (`neurochip.layers.stack_layers`, checked on its own below): layer 1 gets the
+    input, layer 2 alone drives the readout, no L2 -> L1."""
+    from neurochip.layers import stack_layers
+    net = init_network(n_in, n1 + n2, n_out, NeuronParams(kind=kind, n_ref=n_ref, tau_a=tau_a), seed=seed)
+    net = stack_layers(net, [n1, n2])
+    return net.with_weights(beta=net.beta * 4) if kind == "alif" else net
 
 
 def _batch(net, B=3, T=60, seed=1):

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from ..backend_contract import EventCounts
-from .memory import io_synapses, learning_state_bits, n_existing
+from ..backend_contract import EventCounts, io_synapses
+from .memory import learning_state_bits, n_existing
 
 
 def history_bits_per_step(n_in: int, n_rec: int, fmt, kind: str = "lif") -> int:

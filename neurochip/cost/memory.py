@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend_contract import io_synapses  # noqa: F401 (re-exported for cost.bptt)
+from ..backend_contract import io_synapses
 
 
 def n_existing(mask) -> int:

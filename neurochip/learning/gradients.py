@@ -120,11 +120,8 @@ def adjoint_grads(net: Network, x: np.ndarray, trace: FloatTrace, err: np.ndarra
     nt = _threads()
     g_in = accumulate_events(xf, d, 0, nt).T * p.c_in
     g_rec = accumulate_events(trace.z, d, 1, nt).T * p.c_in
-    g_rec *= net.rec_mask  # no gradient for absent synapses or the diagonal
     g_out = accumulate_events(trace.z, dy, 0, nt).T * p.c_kappa
-    if net.layered:        # nor for absent input / readout synapses (the layer map)
-        g_in *= net.in_mask
-        g_out *= net.out_mask
+    net.zero_absent(w_in=g_in, w_rec=g_rec, w_out=g_out)   # no gradient for absent synapses or the diagonal
     g_b = err.sum((0, 1))
     return Grads(w_in=np.ascontiguousarray(g_in), w_rec=np.ascontiguousarray(g_rec),
                  w_out=np.ascontiguousarray(g_out), b_out=g_b)

@@ -65,8 +65,5 @@ def eprop_online_grads(net: Network, x: np.ndarray, trace: FloatTrace, err: np.n
         zk = ka * zk + Z[:, t]
         g_out += p.c_kappa * err[:, t].T @ zk
         psi_prev, zb_prev, xb_prev = PSI[:, t], zb, xb
-    g_rec *= net.rec_mask
-    if net.layered:
-        g_in *= net.in_mask
-        g_out *= net.out_mask
+    net.zero_absent(w_in=g_in, w_rec=g_rec, w_out=g_out)
     return Grads(w_in=g_in, w_rec=g_rec, w_out=g_out, b_out=err.sum((0, 1)))

@@ -99,12 +99,7 @@ def apply_update(net: Network, rule: LearningRule, g: Grads, st: OptState, lr: f
     ``lr`` (default rule.lr) is this step's learning rate, e.g. from `step_decay_lr`."""
     inc = increments(rule, g, st, lr)
     new = {k: getattr(net, k) + d for k, d in inc.items()}
-    if "w_rec" in new:
-        new["w_rec"] = new["w_rec"] * net.rec_mask  # exact zeros where no synapse exists
-    if net.layered:                                # and where the layer map has none
-        for k, m in (("w_in", net.in_mask), ("w_out", net.out_mask)):
-            if k in new:
-                new[k] = new[k] * m
+    net.zero_absent(**{k: v for k, v in new.items() if k != "b_out"})   # exact zeros where no synapse exists
     post = rulebook.get(rule.name).post_update     # e.g. eprop_adaptive moves B with W_out
     if post is not None:
         new = post(net, new, inc, rule)

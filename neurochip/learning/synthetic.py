@@ -210,11 +210,8 @@ def sg_grads(net: Network, rule: LearningRule, batch: Batch, sg: SynthGrad, trac
     nt = _threads()
     g_in = accumulate_events(xf, d, 0, nt).T * p.c_in
     g_rec = accumulate_events(trace.z, d, 1, nt).T * p.c_in
-    g_rec *= net.rec_mask
     g_out = accumulate_events(trace.z, dy, 0, nt).T * p.c_kappa
-    if net.layered:
-        g_in *= net.in_mask
-        g_out *= net.out_mask
+    net.zero_absent(w_in=g_in, w_rec=g_rec, w_out=g_out)
     g = Grads(w_in=np.ascontiguousarray(g_in), w_rec=np.ascontiguousarray(g_rec),
               w_out=np.ascontiguousarray(g_out), b_out=err.sum((0, 1)))
     step = SGStep(h=h, pred=pred, target=np.concatenate([carry_v, carry_a], axis=-1))
