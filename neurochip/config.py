@@ -42,11 +42,16 @@ DEFAULT: dict[str, dict[str, Any]] = {
     "task": {"name": "evidence", "seed": 0},
     "network": {},   # the task's reference defaults (neurochip.train.TASK_DEFAULTS) unless overridden
     "rule": {},
-    "train": {"iterations": 150, "batch_size": 32, "seed": 2},
+    # a brief float run (40 x 32 trials, Adam): the network is still learning when it goes to the chip, so the
+    # chip's step has something to learn (a network at its float plateau moves by less than the held-out noise
+    # in 512 trials, in float too: docs/onchip_learning.md "The demo's on-chip step")
+    "train": {"iterations": 40, "batch_size": 32, "seed": 2},
     "chip": {"name": "loihi2", "rounding": "nearest"},
-    # lr None: the compiled rule's chip setting, plain SGD at the float rule's rate (5e-3 for the default
-    # rule): the float hyper-parameters carry to the chip unchanged (docs/onchip_learning.md)
-    "onchip": {"trials": 256, "epochs": 2, "batch_size": 16, "lr": None, "eligibility": "factorised",
+    # the chip continues with per-synapse e-prop, plain SGD at 0.2 (the on-chip study's rate) on 512 fresh
+    # trials; lr None would be the compiled rule's setting (SGD at the float rule's Adam rate, 5e-3, which
+    # does not move the network in 512 trials). Measured over train seeds 0-4: +5 to +14 points held-out, every
+    # seed; float e-prop continued on the same trials is the reference printed beside it.
+    "onchip": {"trials": 512, "epochs": 1, "batch_size": 16, "lr": 0.2, "eligibility": "per_synapse",
                "rounding": None},
     # the main job's "learn from scratch" stage (neurochip.scratch): an untrained one-cue network learns on the chip
     "scratch": {"enabled": True, "iterations": 40, "batch_size": 8, "lr": 0.5, "eligibility": "per_synapse"},

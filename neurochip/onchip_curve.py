@@ -51,16 +51,18 @@ def plot_curves(series: list[tuple[str, list[float], list[float]]], path, *, met
     import matplotlib.pyplot as plt
 
     from .io import save_figure
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    # the legend goes below the axes (it would hide the curves inside them): the figure grows with it
+    fig, ax = plt.subplots(figsize=(7, 3.4 + 0.2 * (len(series) + 1)))
     for label, x, y in series:
-        ends = label.startswith("chip, all") or "held-out (" in label      # whole-set scores: markers only
+        # whole-set scores: markers only
+        ends = label.startswith(("chip, all", "float continued, all")) or "held-out (" in label
         ax.plot(x, y, "o" if ends else ".-", ms=8 if ends else 5, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"held-out {metric}")
     if metric == "accuracy":
         ax.axhline(0.5, color="0.7", lw=0.8, ls=":", label="chance (2 classes)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()

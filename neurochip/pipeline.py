@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .config import DEFAULT, merge
-from .errors import ChipConstraintError, NeurochipError
+from .errors import NeurochipError
 from .io import staged_output_dir, write_json
 
 STAGES = ("train", "compile", "learn on-chip", "learn from scratch", "lava check", "validate", "cost")
@@ -45,8 +45,6 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
                  progress: bool = True, log=print) -> dict[str, Any]:
     """Run every stage on ``cfg`` (merged over `DEFAULT`) into ``outdir``; return the summary."""
     from .train import train_from_config, plot_learning_curve, build
-    from .compiler import compile as compile_net
-    from .compiler.pipeline import CompileOptions
     from .chips import load_profile
     from .backends import get_backend
     from .simulate import simulate
@@ -87,20 +85,8 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         t0 = time.perf_counter()
         stage_bar.set_description(f"compile -> {cfg['chip']['name']}")
         profile = load_profile(cfg["chip"]["name"])
-        opts = CompileOptions.make(rounding=cfg["chip"].get("rounding", "nearest"), seed=int(cfg["train"].get("seed", 0)))
-        cn = compile_net(net, profile, rule, options=opts)
-        from .onchip import OnchipPlan, check_plan, default_curve_trials, default_eval_every, prepare_rule
         oc = cfg["onchip"]
-        # The on-chip rule: plain SGD on the per-step error at the compiled rule's chip rate unless the config
-        # names one, in the eligibility form chosen for the chip (see docs/onchip_learning.md).
-        # as `neurochip run compiled --learn --trials T --epochs E --batch-size B --test-trials N --seed <task seed>`
-        its = -(-int(oc["trials"]) // int(oc["batch_size"]))
-        plan = OnchipPlan(iterations=its, batch_size=int(oc["batch_size"]), epochs=int(oc["epochs"]),
-                          eval_every=default_eval_every(its), eval_trials=n_test, seed=int(cfg["task"]["seed"]),
-                          curve_trials=default_curve_trials(n_test))
-        cn = prepare_rule(cn, lr=float(oc["lr"]) if oc.get("lr") is not None else None,
-                          eligibility=oc.get("eligibility"), rounding=oc.get("rounding"), batch_size=plan.batch_size)
-        check_plan(cn, task, plan)
+        cn, plan = compile_for_learning(cfg, net, rule, task, n_test)
         cn.save(d / "compiled")
         write_json(d / "compile_report.json", cn.report)
         from .compiler.coremap import coremap_png
@@ -131,11 +117,15 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         ce = ends_series(cv)
         ce = (ce[0], [n_float + t for t in ce[1]], ce[2])
         fheld = (f"float held-out ({float_test.get(key, float('nan')):.3f})", [n_float], [float_test.get(key)])
-        write_curve(d, cv, stem="onchip_curve", series=[fser, fheld, cs, ce],
+        # the reference the chip's step is read against: float e-prop on the same trials at the same rate, from
+        # the chip's own (dequantised) weights (neurochip.float_continue)
+        from .float_continue import continuation_series, float_continuation
+        fc = float_continuation(cn, task, plan, test)
+        write_curve(d, cv, stem="onchip_curve", series=[fser, fheld, cs, ce, *continuation_series(fc, n_float)],
                     title=f"{task.name}: float e-prop, then on-chip e-prop on {profile.name}")
         write_json(d / "learning_curves.json", {"float": {"trials_per_iteration": int(tcfg["train"].get("batch_size", 32)),
                                                            "points": fpts, "heldout": float_test},
-                                                 "chip": cv, "chip_trials_offset": n_float})
+                                                 "chip": cv, "chip_trials_offset": n_float, "float_continued": fc})
         line = verdict(cv)
         log(line)
         summary["stages"]["learn on-chip"] = {
@@ -143,6 +133,9 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
             "iterations": plan.iterations, "eval_every": plan.eval_every, "lr": cv["lr"], "lr_mode": cv.get("lr_mode"),
             "eligibility": cv["eligibility"], "rounding": cv["rounding"], "test_before": chip_before,
             "test_after": chip_after, "train_curve": summary_points(cv), "lowered": cv["lowered"], "verdict": line,
+            "delta": cv["delta"], "delta_se": cv.get("delta_se"),
+            "float_continued": {"lr": fc["lr"], "start": fc["start"], "before": fc["before"], "after": fc["after"],
+                                "delta": fc["delta"]},
             "weight_updates": cv["events"]["weight_updates"], "weight_clips": cv["events"]["weight_clips"],
             "curve_png": "onchip_curve.png", "curve_json": "learning_curves.json"}
         stage_done("learn on-chip", t0)
@@ -255,6 +248,30 @@ def _scratch_stage(cfg: dict, profile, d: Path, log) -> dict[str, Any]:
     return out
 
 
+def compile_for_learning(cfg: dict, net, rule, task, n_test: int):
+    """(compiled network, `OnchipPlan`) of the main job's on-chip stage for ``cfg`` (merged over `DEFAULT`).
+
+    The on-chip rule: plain SGD on the per-step error at ``[onchip] lr`` (the compiled rule's chip rate when
+    None), in the ``[onchip] eligibility`` form (docs/onchip_learning.md); as `neurochip compile` then
+    `neurochip run compiled --learn --trials T --epochs E --batch-size B --test-trials N --seed <task seed>`."""
+    from .chips import load_profile
+    from .compiler import compile as compile_net
+    from .compiler.pipeline import CompileOptions
+    from .onchip import OnchipPlan, check_plan, default_curve_trials, default_eval_every, prepare_rule
+
+    opts = CompileOptions.make(rounding=cfg["chip"].get("rounding", "nearest"), seed=int(cfg["train"].get("seed", 0)))
+    cn = compile_net(net, load_profile(cfg["chip"]["name"]), rule, options=opts)
+    oc = cfg["onchip"]
+    its = -(-int(oc["trials"]) // int(oc["batch_size"]))
+    plan = OnchipPlan(iterations=its, batch_size=int(oc["batch_size"]), epochs=int(oc["epochs"]),
+                      eval_every=default_eval_every(its), eval_trials=int(n_test), seed=int(cfg["task"]["seed"]),
+                      curve_trials=default_curve_trials(int(n_test)))
+    cn = prepare_rule(cn, lr=float(oc["lr"]) if oc.get("lr") is not None else None,
+                      eligibility=oc.get("eligibility"), rounding=oc.get("rounding"), batch_size=plan.batch_size)
+    check_plan(cn, task, plan)
+    return cn, plan
+
+
 def float_points(hist, batch_size: int) -> list[dict]:
     from .onchip import float_curve_points
     return float_curve_points(hist, batch_size)
@@ -292,6 +309,7 @@ def format_summary_rows(s: dict) -> dict[str, Any]:
         f"float {key} (held-out)": st["train"]["float_test"].get(key),
         f"chip {key} after compile": st["learn on-chip"]["test_before"].get(key),
         f"chip {key} after on-chip learning": st["learn on-chip"]["test_after"].get(key),
+        f"float e-prop continued on the same trials ({key})": _continued(st["learn on-chip"], key),
         "lava bit-exact": st["lava check"].get("bit_exact"),
         "spike agreement vs float": st["validate"].get("spike_agreement"),
         "validation tolerances": "passed" if st["validate"].get("tolerances_passed", True)
@@ -318,6 +336,14 @@ def format_summary_rows(s: dict) -> dict[str, Any]:
         else:
             rows[f"{c['chip']}"] = "does not fit: " + c.get("error", "")[:120]
     return rows
+
+
+def _continued(st: dict, key: str) -> str | None:
+    """'before -> after' of float e-prop continued on the chip's trials, with its rate and start."""
+    fc = st.get("float_continued")
+    if not fc:
+        return None
+    return f"{fc['before']:.3f} -> {fc['after']:.3f} (SGD lr {fc['lr']:g}, from the chip's weights)"
 
 
 def _fmt(v, complete) -> str:

@@ -145,6 +145,16 @@ def _verdict(s: dict) -> list[str]:
     return out
 
 
+def _continued_line(lo: dict) -> str:
+    """The float reference of the on-chip step, one sentence (empty when the run has none)."""
+    fc = lo.get("float_continued")
+    if not fc:
+        return ""
+    return (f"Float e-prop continued on the same trials (plain SGD at the chip's rate {fc['lr']:g}, from the "
+            f"chip's dequantised weights, same held-out trials): {fc['before']:.4f} -> {fc['after']:.4f} "
+            f"({100 * fc['delta']:+.1f} points).")
+
+
 def _quant_rows(d: Path) -> list[dict[str, Any]]:
     rep = _read_json(d / "compile_report.json") or {}
     q = rep.get("quantize", {})
@@ -223,6 +233,7 @@ def write_main_report(d: str | Path, s: dict) -> None:
                    para(str(lo.get("verdict", ""))),
                    table_html([{"when": "before on-chip learning", **lo.get("test_before", {})},
                                {"when": "after on-chip learning", **lo.get("test_after", {})}]),
+                   para(_continued_line(lo)),
                    table_html({k: val for k, val in lo.items() if not isinstance(val, (dict, list))})]),
         ("Learning from random weights on chip",
          _scratch_section(d, st.get("learn from scratch") or {})),

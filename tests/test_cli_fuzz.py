@@ -290,7 +290,10 @@ def test_train_zero_iterations(tmp_path, capsys):
     (["--chip", "loihi3"], None, "loihi3"),
     ([], '[chip]\nname = "loihi9"\n', "loihi9"),
     ([], "[onchip]\nlr = -1\n", "lr"),
-    (["--chip", "reckon"], None, "adaptation"),      # a chip the network does not fit: compile check, before training
+    # the demo's on-chip form (per-synapse) on a chip with per-neuron traces only: the [onchip] check names both
+    (["--chip", "reckon"], None, "eligibility = 'per_synapse': chip 'reckon' supports ['factorised']"),
+    # a chip the network does not fit: compile check, before training
+    (["--chip", "reckon"], '[onchip]\neligibility = "factorised"\n', "adaptation"),
 ])
 def test_demo_checks_before_training(tmp_path, capsys, argv, text, needle):
     if text is not None:

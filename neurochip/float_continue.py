@@ -1,0 +1,74 @@
+"""Float e-prop continued on an on-chip run's own trials: the reference an on-chip learning curve is read
+against ("does the chip learn as well as float e-prop would have, from the same weights, on the same data?").
+
+The float side starts from the chip's weights dequantised (mantissa x LSB, `neurochip.validate.dequantize`),
+so a difference between the two curves is the chip's arithmetic, not the compile's rounding; it runs the
+compiled rule as plain SGD at the chip's rate (`neurochip.validate._float_rule`: the rule, feedback,
+regulariser and trained matrices exactly as lowered), on the mini-batches `neurochip.onchip.train_onchip`
+draws for the same `OnchipPlan` (``task.batch(B, 'train', plan.first_index + i)``, ``plan.epochs`` passes),
+and is scored on the same held-out trials at the same points (the first ``plan.curve_trials`` along the
+curve, the whole set at both ends).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def float_continuation(compiled, task, plan, test) -> dict[str, Any]:
+    """Float SGD of ``compiled``'s rule from its dequantised weights over ``plan``'s trials.
+
+    compiled: a `CompiledNetwork` with a learning rule and its float network; task: the task it learns;
+    plan: the `OnchipPlan` of the chip run; test: the held-out `Batch` the chip run was scored on.
+    Returns ``{metric, lr, start, eval_trials, points: [{iteration, trials, heldout_<metric>, heldout_trials,
+    heldout_all_<metric>?}], before, after, delta}``, points at the chip curve's iterations."""
+    from .backend_contract import float_network
+    from .learning.gradients import weight_change
+    from .onchip import chip_metrics, train_index
+    from .simulate import simulate
+    from .validate import _float_rule, dequantize
+
+    rule = _float_rule(compiled)
+    lr = float(rule.lr)
+    net = float_network(compiled)
+    net = net.with_weights(**{n: dequantize(compiled, n, getattr(compiled, n)) for n in ("w_in", "w_rec", "w_out")})
+    key = "accuracy" if test.loss == "ce" else "nmse"
+    n_all = int(test.x.shape[0])
+    n_mid = min(n_all, int(plan.curve_trials or n_all))
+    sub = test if n_mid == n_all else test.__class__(x=test.x[:n_mid], target=test.target[:n_mid], loss=test.loss,
+                                                         mask=test.mask[:n_mid], meta=test.meta)
+
+    def score(n, b) -> float:
+        return float(chip_metrics(simulate(n, b.x).out, b)[key])
+
+    before = score(net, test)
+    points = [{"iteration": 0, "trials": 0, f"heldout_{key}": before if n_mid == n_all else score(net, sub),
+               "heldout_trials": n_mid, f"heldout_all_{key}": before}]
+    B, K, its = int(plan.batch_size), int(plan.eval_every), int(plan.iterations)
+    done = 0
+    for ep in range(int(plan.epochs)):
+        for it in range(its):
+            g = weight_change(net, rule, task.batch(B, "train", train_index(plan, it)), lr=lr)
+            net = net.with_weights(w_in=net.w_in + g.w_in, w_rec=net.w_rec + g.w_rec, w_out=net.w_out + g.w_out,
+                                   b_out=net.b_out + g.b_out)
+            done += 1
+            # the chip curve's points: every K iterations within a pass, and the end of each pass
+            if (it + 1) % K == 0 or it + 1 == its:
+                pt = {"iteration": done, "trials": done * B, f"heldout_{key}": score(net, sub), "heldout_trials": n_mid}
+                if ep == int(plan.epochs) - 1 and it + 1 == its:
+                    pt[f"heldout_all_{key}"] = pt[f"heldout_{key}"] if n_mid == n_all else score(net, test)
+                points.append(pt)
+    after = points[-1][f"heldout_all_{key}"]
+    return {"metric": key, "lr": lr, "start": "chip weights (dequantised)", "eval_trials": n_all, "points": points,
+            "before": before, "after": after, "delta": after - before}
+
+
+def continuation_series(fc: dict, offset: int = 0) -> list[tuple[str, list[float], list[float]]]:
+    """Plot series (label, trials + offset, metric) of a `float_continuation` result: its curve on the held-out
+    subset and its whole-set ends."""
+    k, ka = f"heldout_{fc['metric']}", f"heldout_all_{fc['metric']}"
+    n = fc["points"][0]["heldout_trials"]
+    lab = f"float e-prop continued (SGD lr {fc['lr']:g}, same trials, from the chip's weights)"
+    ends = [p for p in fc["points"] if ka in p]
+    return [(lab + ("" if n == fc["eval_trials"] else f", first {n} held-out trials"),
+             [offset + p["trials"] for p in fc["points"]], [p[k] for p in fc["points"]]),
+            ("float continued, all held-out trials", [offset + p["trials"] for p in ends], [p[ka] for p in ends])]
