@@ -4,8 +4,8 @@ up with float e-prop continued on the same trials (issue 13, "the demo learns").
 This runs exactly the demo's stages 1-3 (`neurochip.pipeline.compile_for_learning`, the defaults of
 `neurochip.config.DEFAULT`): 40 float iterations, compile to loihi2, 512 on-chip trials of per-synapse e-prop
 at SGD 0.2, scored on the demo's 256 held-out trials. Measured (train seed 2, the default): chip 0.668 ->
-0.719, float e-prop continued from the chip's weights 0.668 -> 0.703. Train seeds 0-4: +5.1 to +14.1 points
-on chip, every seed. Mutation: the old default (factorised, the rule's rate 5e-3) on this network gives
+0.719, float e-prop continued from the chip's weights 0.668 -> 0.703. Train seeds 0-4: +3.5 to +14.1 points
+on chip, every seed (docs/demo_onchip_seeds.md). Mutation: the old default (factorised, the rule's rate 5e-3) on this network gives
 0.668 -> 0.672 (+0.4), below the asserted +3 points.
 """
 import numpy as np
