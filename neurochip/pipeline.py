@@ -1,5 +1,5 @@
-"""The main job end to end: train (float e-prop) -> compile -> learn on-chip (fine-tuning the float network)
--> learn from scratch (an untrained one-cue network learns on the chip, `neurochip.scratch`) -> lava
+"""The main job end to end: train (float e-prop, briefly) -> compile -> learn on-chip (the chip continues the
+float run, beside float e-prop continued on the same trials, `neurochip.float_continue`) -> learn from scratch (an untrained one-cue network learns on the chip, `neurochip.scratch`) -> lava
 bit-exact check -> validate against the float reference -> cost report (energy, communication, memory vs
 BPTT).
 
@@ -309,7 +309,7 @@ def format_summary_rows(s: dict) -> dict[str, Any]:
         f"float {key} (held-out)": st["train"]["float_test"].get(key),
         f"chip {key} after compile": st["learn on-chip"]["test_before"].get(key),
         f"chip {key} after on-chip learning": st["learn on-chip"]["test_after"].get(key),
-        f"float e-prop continued on the same trials ({key})": _continued(st["learn on-chip"], key),
+        f"float e-prop continued on the same trials ({key})": _continued(st["learn on-chip"]),
         "lava bit-exact": st["lava check"].get("bit_exact"),
         "spike agreement vs float": st["validate"].get("spike_agreement"),
         "validation tolerances": "passed" if st["validate"].get("tolerances_passed", True)
@@ -338,7 +338,7 @@ def format_summary_rows(s: dict) -> dict[str, Any]:
     return rows
 
 
-def _continued(st: dict, key: str) -> str | None:
+def _continued(st: dict) -> str | None:
     """'before -> after' of float e-prop continued on the chip's trials, with its rate and start."""
     fc = st.get("float_continued")
     if not fc:
