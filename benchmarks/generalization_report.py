@@ -42,14 +42,22 @@ def load(outs) -> list[dict]:
         label = v.get("rule.name", r.get("rule"))
         if r.get("kind") == "onchip":           # on-chip points (kind 'onchip'): their own group per chip
             label += f" (chip {r.get('chip')})"
+        if "rule.optimizer" in v:               # a table with another optimiser than the base's
+            label += f", {v['rule.optimizer']}"
         if "rule.lr" in v:                      # an intervention axis: one group per rate
             label += f", lr {v['rule.lr']}"
         if "onchip.lr" in v:                    # the chip's own rate, when a table sets it
             label += f", chip lr {v['onchip.lr']}"
+        # like-for-like reference: BPTT in float with the same optimiser and rate (the chip steps plain SGD)
+        like = None
+        if r.get("kind") == "onchip" and "onchip.lr" in v:
+            like = f"{REFERENCE}, sgd, lr {v['onchip.lr']}"
+        elif v.get("rule.optimizer") and "rule.lr" in v:
+            like = f"{REFERENCE}, {v['rule.optimizer']}, lr {v['rule.lr']}"
         if "train.iterations" in v:             # a budget axis (a table with its own update budget)
             label += f", {v['train.iterations']} updates"
         rows.append({
-            "rule": label, "seed": v.get("train.seed"), "iterations": r["iterations"],
+            "rule": label, "like": like, "seed": v.get("train.seed"), "iterations": r["iterations"],
             "stopped": r["stopped_early"], "train_error": err(ts), "test_error": err(te),
             "loss_gap": te.get("loss", math.nan) - ts.get("loss", math.nan), "error_gap": err(te) - err(ts),
             "curv_rec": abs(r["curvature_w_rec"]["value"]), "curv_all": abs(r.get("curvature_all", {}).get("value", math.nan)),
@@ -118,6 +126,20 @@ def report(rows: list[dict]) -> str:
             a, b = [r["loss_gap"] for r in g], [r["loss_gap"] for r in ref_m]
             L.append(f"| {k} | {len(g)} of {len(by[k])} | {_p(pc)} | "
                      f"{_p(stats.mannwhitneyu(a, b, alternative='greater').pvalue)} | {_p(stats.levene(a, b).pvalue)} |")
+    # against BPTT trained with the same optimiser at the same rate, where the sweep has it: the optimiser moves
+    # the curvature too (SGD ends sharper than Adam here), so a chip (SGD) group against Adam BPTT mixes the two
+    like = [k for k in rules if by[k][0].get("like") and by[k][0]["like"] != k and len(by.get(by[k][0]["like"], [])) >= 2
+            and len(by[k]) >= 2]
+    if like:
+        L += ["", "Like for like: against BPTT with the same optimiser and rate (on-chip learning is plain SGD):", "",
+              "| rule | reference | curvature: rule / reference | curvature > reference: p | gap > reference: p |",
+              "|---|---|---|---|---|"]
+        for k in like:
+            g, rf = by[k], by[by[k][0]["like"]]
+            pc = stats.mannwhitneyu([r["curv_rec"] for r in g], [r["curv_rec"] for r in rf], alternative="greater").pvalue
+            pg = stats.mannwhitneyu([r["loss_gap"] for r in g], [r["loss_gap"] for r in rf], alternative="greater").pvalue
+            L.append(f"| {k} | {by[k][0]['like']} | {_ms([r['curv_rec'] for r in g])} / {_ms([r['curv_rec'] for r in rf])} | "
+                     f"{_p(pc)} | {_p(pg)} |")
     x = np.array([r["curv_rec"] for r in rows]); y = np.array([r["loss_gap"] for r in rows])
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.sum() >= 3:
