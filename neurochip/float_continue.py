@@ -20,13 +20,22 @@ def float_continuation(compiled, task, plan, test) -> dict[str, Any]:
     compiled: a `CompiledNetwork` with a learning rule and its float network; task: the task it learns;
     plan: the `OnchipPlan` of the chip run; test: the held-out `Batch` the chip run was scored on.
     Returns ``{metric, lr, start, eval_trials, points: [{iteration, trials, heldout_<metric>, heldout_trials,
-    heldout_all_<metric>?}], before, after, delta}``, points at the chip curve's iterations."""
+    heldout_all_<metric>?}], before, after, delta}``, points at the chip curve's iterations.
+
+    Each float step is converted to the chip's as validate does (`neurochip.validate._chip_step_gain`: 1 for
+    today's lowerings). Raises `ConfigError` for a rule lowered with ``lr_mode='adam_equivalent'``: its per-matrix
+    gains are set by the chip's first batch at run time, so there is no float step to mirror before the run."""
     from .backend_contract import float_network
+    from .errors import ConfigError
     from .learning.gradients import weight_change
     from .onchip import chip_metrics, train_index
+    from .onchip_rule import compiled_lr_mode
     from .simulate import simulate
-    from .validate import _float_rule, dequantize
+    from .validate import _chip_step_gain, _float_rule, dequantize
 
+    if compiled_lr_mode(compiled) != "sgd":
+        raise ConfigError(f"float continuation mirrors plain SGD on chip; this rule steps in lr_mode "
+                          f"{compiled_lr_mode(compiled)!r} (recompile with lr_mode 'sgd')")
     rule = _float_rule(compiled)
     lr = float(rule.lr)
     net = float_network(compiled)
@@ -47,7 +56,8 @@ def float_continuation(compiled, task, plan, test) -> dict[str, Any]:
     done = 0
     for ep in range(int(plan.epochs)):
         for it in range(its):
-            g = weight_change(net, rule, task.batch(B, "train", train_index(plan, it)), lr=lr)
+            mb = task.batch(B, "train", train_index(plan, it))
+            g = weight_change(net, rule, mb, lr=lr * _chip_step_gain(compiled, mb))
             net = net.with_weights(w_in=net.w_in + g.w_in, w_rec=net.w_rec + g.w_rec, w_out=net.w_out + g.w_out,
                                    b_out=net.b_out + g.b_out)
             done += 1

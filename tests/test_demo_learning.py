@@ -68,3 +68,17 @@ def test_float_continuation_rate_zero_leaves_the_network(learned):
     f0 = float_continuation(tiny, task, short, test)
     assert f0["lr"] == pytest.approx(1e-12) and f0["after"] == f0["before"] == fc["before"]
     assert np.isfinite(f0["points"][-1]["heldout_accuracy"])
+
+
+def test_float_continuation_refuses_a_step_it_cannot_mirror(learned):
+    """'adam_equivalent' sets each matrix's gain from the chip's first batch at run time: the float reference
+    cannot know it beforehand, so it says so (one line) instead of plotting a curve at the wrong rate."""
+    from neurochip.errors import ConfigError
+    from neurochip.float_continue import float_continuation
+    from neurochip.onchip import prepare_rule
+    from neurochip.train import build
+    cfg, cn, plan, _, _ = learned
+    task = build({k: cfg[k] for k in ("task", "network", "rule", "train")})[0]
+    ae = prepare_rule(cn, lr=0.2, lr_mode="adam_equivalent")
+    with pytest.raises(ConfigError, match="adam_equivalent"):
+        float_continuation(ae, task, plan, task.batch(8, "test", 0))
