@@ -28,7 +28,7 @@ def float_continuation(compiled, task, plan, test) -> dict[str, Any]:
     from .backend_contract import float_network
     from .errors import ConfigError
     from .learning.gradients import weight_change
-    from .onchip import chip_metrics, train_index
+    from .onchip import chip_metrics, curve_subset, train_index
     from .onchip_rule import compiled_lr_mode
     from .simulate import simulate
     from .validate import _chip_step_gain, _float_rule, dequantize
@@ -42,9 +42,8 @@ def float_continuation(compiled, task, plan, test) -> dict[str, Any]:
     net = net.with_weights(**{n: dequantize(compiled, n, getattr(compiled, n)) for n in ("w_in", "w_rec", "w_out")})
     key = "accuracy" if test.loss == "ce" else "nmse"
     n_all = int(test.x.shape[0])
-    n_mid = min(n_all, int(plan.curve_trials or n_all))
-    sub = test if n_mid == n_all else test.__class__(x=test.x[:n_mid], target=test.target[:n_mid], loss=test.loss,
-                                                         mask=test.mask[:n_mid], meta=test.meta)
+    sub = curve_subset(test, plan)
+    n_mid = int(sub.x.shape[0])
 
     def score(n, b) -> float:
         return float(chip_metrics(simulate(n, b.x).out, b)[key])

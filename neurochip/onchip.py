@@ -141,6 +141,15 @@ def heldout(task, n: int):
     return task.batch(int(n), "test", 0)
 
 
+def curve_subset(test, plan: OnchipPlan):
+    """The held-out trials scored at a curve's intermediate points: the first ``plan.curve_trials`` of ``test``
+    (all of it when None or larger)."""
+    n_all = int(test.x.shape[0])
+    n = min(n_all, int(plan.curve_trials or n_all))
+    return test if n == n_all else test.__class__(x=test.x[:n], target=test.target[:n], loss=test.loss,
+                                                  mask=test.mask[:n], meta=test.meta)
+
+
 def train_index(plan: OnchipPlan, it: int) -> int:
     """Draw index of training iteration ``it`` (0-based within a pass)."""
     return int(plan.first_index) + int(it)
@@ -192,9 +201,8 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
     t_start = time.perf_counter()
 
     n_all = int(test.x.shape[0])
-    n_mid = min(n_all, int(plan.curve_trials or n_all))
-    sub = test if n_mid == n_all else test.__class__(x=test.x[:n_mid], target=test.target[:n_mid], loss=test.loss,
-                                                         mask=test.mask[:n_mid], meta=test.meta)
+    sub = curve_subset(test, plan)
+    n_mid = int(sub.x.shape[0])
 
     right = {}                                   # whole-set per-decision correctness, before / after ('ce')
 
