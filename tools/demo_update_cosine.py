@@ -3,7 +3,7 @@ from the same dequantised weights, per matrix, at three settings (issue 13's cos
 
     python tools/demo_update_cosine.py     # reads out/demo/compiled (run `make demo` first)
 """
-import sys, warnings, numpy as np
+import warnings
 warnings.simplefilter("ignore")
 from neurochip.compiler.artifact import CompiledNetwork
 from neurochip.onchip import prepare_rule
