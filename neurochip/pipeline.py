@@ -190,6 +190,7 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
             "accuracy_ref", "accuracy_drop", "loss_delta", "weight_drift", "cosine_eprop", "cosine_bptt",
             "cosine_float_eprop_vs_bptt", "rate_chip_hz", "rate_ref_hz")}
         summary["stages"]["validate"]["learning_per_projection"] = vm.get("learning_per_projection")
+        summary["stages"]["validate"]["learning_one_update"] = vm.get("learning_one_update")
         summary["stages"]["validate"]["tolerances"] = vrep["tolerances"]
         summary["stages"]["validate"]["tolerances_passed"] = bool(vrep["passed"])
         summary["stages"]["validate"]["tolerance_failures"] = list(vrep["failures"])

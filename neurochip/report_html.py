@@ -190,6 +190,16 @@ def _learning_rows(v: dict) -> list[dict[str, Any]]:
     return rows
 
 
+def _one_update_rows(v: dict) -> list[dict[str, Any]]:
+    """One weight application on the first mini-batch vs the float rule's step from the same weights, on the
+    float network's forward pass and on the chip's own (neurochip.chip_pass)."""
+    one = v.get("learning_one_update") or {}
+    return [{"matrix": n, "cosine, float pass": p.get("cosine_float_pass"),
+             "norm ratio, float pass": p.get("norm_ratio_float_pass"),
+             "cosine, chip's pass": p.get("cosine_chip_pass"), "norm ratio, chip's pass": p.get("norm_ratio_chip_pass")}
+            for n, p in one.items() if isinstance(p, dict)]
+
+
 def _scratch_section(d: Path, sc: dict) -> list[str]:
     """The main job's "learn from scratch" stage (`neurochip.scratch`): its curve, verdict and numbers."""
     if not sc:
@@ -241,6 +251,12 @@ def write_main_report(d: str | Path, s: dict) -> None:
          [image_html(d / "validate.png", "validation"),
           "<h3>On-chip update per trained matrix (accumulated over the run) vs float SGD with the same rates</h3>",
           table_html(_learning_rows(v)) if v.get("learning_per_projection") else para("(no learning comparison)"),
+          *([f"<h3>One update ({(v.get('learning_one_update') or {}).get('trials')} trials) vs the float rule's step "
+             "from the same weights</h3>",
+             para("On the float pass, the float rule sees the float network's own spikes; on the chip's pass it sees "
+                  "the chip's spikes, readout and membrane. A gap between the two columns is the forward pass "
+                  "(fixed-point state flips spikes), not the learning arithmetic."),
+             table_html(_one_update_rows(v))] if _one_update_rows(v) else []),
           "<h3>Fidelity metrics and tolerances</h3>",
           table_html({k: val for k, val in v.items() if not isinstance(val, (dict, list))}),
           table_html(v.get("tolerances") or {})]),

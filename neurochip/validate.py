@@ -16,7 +16,9 @@ brian2) on the same held-out inputs, and reports:
   chip still holds below the weight LSB when the backend reports it) per trained matrix, against float
   SGD of the same rule with the rates and regulariser the chip was lowered with, from the same (dequantised)
   weights along the same mini-batches: cosine, norm ratio, fraction of synapses moved; plus the cosine with
-  the BPTT direction, and the cosine / norm ratio of the applied change alone (reported, not gated).
+  the BPTT direction, and the cosine / norm ratio of the applied change alone (reported, not gated); and one
+  weight application on the first mini-batch against the float rule's step on the float pass and on the
+  chip's own pass (``learning_one_update``, `neurochip.chip_pass`; backends that record the membrane; not gated).
 
 `passed` means every tolerance held: the defaults (`DEFAULT_TOLERANCES`, `DEFAULT_LEARNING_TOLERANCES`,
 justified in docs/backends.md) and any given ones; the gate itself is `neurochip.tolerances`. An undefined value (NaN: a matrix without update)
@@ -151,6 +153,7 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
     along the same mini-batches (float weights updated after each), and against the BPTT direction of the
     first pass's batch at the initial weights. Per trained matrix: cosine, norm ratio, fraction of synapses
     moved (accumulated over the whole run)."""
+    from .chip_pass import one_update
     from .learning.gradients import bptt_gradient, weight_change
 
     caps = backend_mod.CAPABILITIES
@@ -180,17 +183,22 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
     # reference below starts from them too
     start = {n: dequantize(compiled, n, getattr(compiled, n)) for n in ("w_in", "w_rec", "w_out")}
     w0 = {n: start[n] for n in names}
+
+    def accumulated(res) -> dict[str, np.ndarray]:
+        """The whole accumulated update of a learning run: the applied change plus what the chip still holds
+        below the weight LSB (a backend that reports it, meta['pending_lsb'])."""
+        pend_ = res.meta.get("pending_lsb") or {}
+        return {n: dequantize(compiled, n, res.weights[n]) - w0[n]
+                + (np.asarray(_dense(pend_[n]), np.float64) * compiled.weight_lsb(n) if n in pend_ else 0.0)
+                for n in names}
+
     d_chip = {n: dequantize(compiled, n, r.weights[n]) - w0[n] for n in names}
     io_mask = {"w_in": getattr(compiled, "in_mask", None), "w_out": getattr(compiled, "out_mask", None)}
     exists = {n: (_dense(compiled.rec_mask).astype(bool) if n == "w_rec" else
                   (np.ones(w0[n].shape, bool) if io_mask[n] is None else np.asarray(io_mask[n], bool))) for n in names}
     moved = {n: float(np.mean((_dense(r.weights[n]) != _dense(getattr(compiled, n)))[exists[n]])) if exists[n].any()
              else 0.0 for n in names}           # fraction of existing synapses whose mantissa changed
-    # the whole accumulated update: the applied change plus what the chip still holds below the weight LSB
-    # (a backend that reports it, meta['pending_lsb']); the applied change alone is reported beside it
-    pend = r.meta.get("pending_lsb") or {}
-    d_acc = {n: d_chip[n] + (np.asarray(_dense(pend[n]), np.float64) * compiled.weight_lsb(n) if n in pend else 0.0)
-             for n in names}
+    d_acc = accumulated(r)             # the applied change alone (d_chip) is reported beside it
     # float SGD along the same mini-batches from the SAME weights, the chip's (dequantised), weights updated
     # after each (the chip's schedule): it isolates the learning from the quantisation of the starting point
     net = net.with_weights(**start)
@@ -205,6 +213,11 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
             for n in names:
                 d_ref[n] += step[n]
             cur = cur.with_weights(**{n: getattr(cur, n) + step[n] for n in trained})
+    # one weight application on the first mini-batch, against the float rule on the float pass and on the
+    # chip's own pass (neurochip.chip_pass): separates the learning arithmetic from the forward pass
+    first = _slice(b, slice(0, min(B, bs)))
+    one = one_update(compiled, net, rule, first, backend_mod, seed, names, accumulated,
+                     {n: _chip_step_gain(compiled, first) * mult[n] for n in names})
     d_bp = bptt_gradient(net, b, reset_grad=False)
     d_bp = {n: -np.asarray(getattr(d_bp, n)) for n in names}
     label = f"{rule.name} SGD"
@@ -230,7 +243,7 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
          "update_norm_ratio": float(np.linalg.norm(dc) / np.linalg.norm(de)) if np.linalg.norm(de) > 0 else float("nan"),
          "learned_weight_drift": float(np.linalg.norm(w_chip_learned - w_float_learned) / np.linalg.norm(de))
          if np.linalg.norm(de) > 0 else float("nan"),
-         "learning_per_projection": per, "learning_batch_size": bs, "learning_epochs": int(epochs),
+         "learning_per_projection": per, "learning_one_update": one, "learning_batch_size": bs, "learning_epochs": int(epochs),
          "learning_applications": int(epochs) * -(-B // bs), "learning_trials": B,
          "learning_note": (f"chip: {caps.learning_note}; {int(epochs) * -(-B // bs)} weight application(s) of "
                            f"{bs} trials ({B} trials x {int(epochs)} epoch(s)); float: plain SGD of rule {rule.name} (lr {rule.lr:g}, regulariser "

@@ -118,6 +118,11 @@ def run(args) -> int:
             vs_bptt += f" (at the rule's own amplitudes {d['cosine_rule_amplitudes']:.3f})"
         lines.append(f"  on-chip update {n}: cosine vs float {d['float_rule']} {d['cosine']:.3f}{vs_bptt}, "
                      f"norm ratio {d['norm_ratio']:.3g}, synapses moved {100 * d['moved_fraction']:.2g} %")
+    one = m.get("learning_one_update") or {}
+    for n, d in one.items():
+        if isinstance(d, dict):
+            lines.append(f"  one update ({one['trials']} trials) {n}: cosine vs the float rule on the float pass "
+                         f"{d['cosine_float_pass']:.3f}, on the chip's own pass {d['cosine_chip_pass']:.3f}")
     lines.append(f"  {'PASSED' if report['passed'] else 'FAILED: ' + '; '.join(report['failures'])}"
                  f"  -> {Path(args.out) / 'validate.json'}, {Path(args.out) / 'validate.png'}")
     print("\n".join(lines))
