@@ -32,6 +32,8 @@ def forward_float(x, w_in_t, w_rec_t, w_out, beta, alpha, rho, kappa, c_in, c_a,
         a = np.zeros(n_rec)
         r = np.zeros(n_rec, dtype=np.int64)
         zp = np.zeros(n_rec, dtype=np.uint8)
+        act = np.empty(n_rec, dtype=np.int64)   # indices of the neurons that spiked last step, ascending
+        n_act = 0
         cur = np.zeros(n_rec)
         rec = np.zeros(n_rec)
         y = np.zeros(n_out)
@@ -45,10 +47,10 @@ def forward_float(x, w_in_t, w_rec_t, w_out, beta, alpha, rho, kappa, c_in, c_a,
                         cur[j] += w_in_t[i, j] * xi
             # recurrent current W_rec z^{t-1}, spiking neurons in ascending order
             rec[:] = 0.0
-            for i in range(n_rec):
-                if zp[i]:
-                    for j in range(n_rec):
-                        rec[j] += w_rec_t[i, j]
+            for q in range(n_act):
+                i = act[q]
+                for j in range(n_rec):
+                    rec[j] += w_rec_t[i, j]
             for j in range(n_rec):
                 a[j] = rho * a[j] + c_a * zp[j]
                 thr = v_th + beta[j] * a[j]
@@ -68,12 +70,17 @@ def forward_float(x, w_in_t, w_rec_t, w_out, beta, alpha, rho, kappa, c_in, c_a,
                 if record_v:
                     v_out[b, t, j] = v[j]
                     a_out[b, t, j] = a[j]
+            # the spike list: the readout and next step's recurrent current visit only the neurons that
+            # spiked (~3 % of them at 30 Hz), in ascending order, so every sum keeps its order and its bits
+            n_act = 0
             for j in range(n_rec):
                 zp[j] = z_out[b, t, j]
+                if zp[j]:
+                    act[n_act] = j
+                    n_act += 1
             for k in range(n_out):
                 s = 0.0
-                for j in range(n_rec):
-                    if zp[j]:
-                        s += w_out[k, j]
+                for q in range(n_act):
+                    s += w_out[k, act[q]]
                 y[k] = kappa * y[k] + c_kappa * s
                 y_out[b, t, k] = y[k]

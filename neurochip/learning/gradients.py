@@ -39,7 +39,7 @@ from ..rules import LearningRule
 from ..simulate import FloatTrace, check_inputs, simulate
 from ..tasks.base import Batch
 from .losses import rate_regulariser, task_loss, task_metrics
-from .scan import accumulate_events, readout_adjoint, scan_full, scan_local
+from .scan import accumulate_events, new_out, readout_adjoint, scan_full, scan_local
 
 GRAD_FIELDS = ("w_in", "w_rec", "w_out", "b_out")
 
@@ -114,9 +114,10 @@ def adjoint_grads(net: Network, x: np.ndarray, trace: FloatTrace, err: np.ndarra
     beta = np.ascontiguousarray(net.beta)
     if cfg.recurrent:
         d = scan_full(psi, dy, fct, reg, np.ascontiguousarray(net.w_rec), beta, p.alpha, p.rho, p.c_in, p.c_a,
-                      p.v_th, cfg.reset, cfg.adapt, cfg.trunc)
+                      p.v_th, cfg.reset, cfg.adapt, cfg.trunc, new_out(psi.shape))
     else:
-        d = scan_local(psi, dy, fct, reg, beta, p.alpha, p.rho, p.c_a, p.v_th, cfg.reset, cfg.adapt, cfg.trunc)
+        d = scan_local(psi, dy, fct, reg, beta, p.alpha, p.rho, p.c_a, p.v_th, cfg.reset, cfg.adapt, cfg.trunc,
+                       new_out(psi.shape))
     nt = _threads()
     g_in = accumulate_events(xf, d, 0, nt).T * p.c_in
     g_rec = accumulate_events(trace.z, d, 1, nt).T * p.c_in

@@ -57,7 +57,7 @@ from ..tasks.base import Batch
 from .gradients import Grads, feedback_matrix, loss_terms, _threads
 from .losses import task_metrics
 from .optim import OptState, apply_update
-from .scan import _scan_step, _signal, _update, accumulate_events, readout_adjoint
+from .scan import _scan_step, _signal, _update, accumulate_events, new_out, readout_adjoint
 
 
 @dataclass(frozen=True)
@@ -111,12 +111,11 @@ def features(net: Network, trace: FloatTrace, steps: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, parallel=True)
 def scan_local_sg(psi, dy, fct, reg, beta, alpha, rho, c_a, v_th, reset, adapt, trunc, seed_v, seed_a,
-                  carry_v, carry_a):
+                  carry_v, carry_a, out):
     """`scan.scan_local` with the carried adjoint at boundary m replaced by (seed_v, seed_a)[b, m] [B, n_b, N]
     instead of zero; the adjoint carried into the boundary is written to carry_v, carry_a [B, n_b, N].
-    Returns dv [B, T, N]. With zero seeds the arithmetic is exactly scan_local's."""
+    Writes and returns dv in ``out`` [B, T, N] (`scan.new_out`). With zero seeds the arithmetic is exactly scan_local's."""
     B, T, N = psi.shape
-    out = np.empty((B, T, N))
     for b in prange(B):
         dv = np.zeros(N)
         da = np.zeros(N)
@@ -137,10 +136,9 @@ def scan_local_sg(psi, dy, fct, reg, beta, alpha, rho, c_a, v_th, reset, adapt, 
 
 @njit(cache=True)
 def scan_full_sg(psi, dy, fct, reg, w_rec, beta, alpha, rho, c_in, c_a, v_th, reset, adapt, trunc, seed_v, seed_a,
-                 carry_v, carry_a):
+                 carry_v, carry_a, out):
     """`scan.scan_full` (network path, BPTT) with seeded boundaries as `scan_local_sg`."""
     B, T, N = psi.shape
-    out = np.empty((B, T, N))
     dv = np.zeros((B, N))
     da = np.zeros((B, N))
     rec = np.zeros((B, N))
@@ -203,10 +201,10 @@ def sg_grads(net: Network, rule: LearningRule, batch: Batch, sg: SynthGrad, trac
     reset = rule.differentiates_reset
     if spec.recurrent:
         d = scan_full_sg(psi, dy, fct, reg, np.ascontiguousarray(net.w_rec), beta, p.alpha, p.rho, p.c_in, p.c_a,
-                         p.v_th, reset, spec.adapt, k, seed_v, seed_a, carry_v, carry_a)
+                         p.v_th, reset, spec.adapt, k, seed_v, seed_a, carry_v, carry_a, new_out(psi.shape))
     else:
         d = scan_local_sg(psi, dy, fct, reg, beta, p.alpha, p.rho, p.c_a, p.v_th, reset, spec.adapt, k,
-                          seed_v, seed_a, carry_v, carry_a)
+                          seed_v, seed_a, carry_v, carry_a, new_out(psi.shape))
     nt = _threads()
     g_in = accumulate_events(xf, d, 0, nt).T * p.c_in
     g_rec = accumulate_events(trace.z, d, 1, nt).T * p.c_in
