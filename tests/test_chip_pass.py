@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from batches import short_ce_batch
 from neurochip.chip_pass import chip_trace
 from neurochip.network import NeuronParams, init_network
 from neurochip.simulate import simulate
@@ -32,16 +33,6 @@ def test_chip_trace_rebuilds_the_float_kernels_adaptation_and_pseudo_derivative(
     np.testing.assert_allclose(got.y, tr.y, rtol=1e-12, atol=1e-12)
 
 
-def _batch(n_in, n_out, B=16, T=200, seed=0):
-    from neurochip.tasks.base import Batch
-    rng = np.random.default_rng(seed)
-    x = (rng.random((B, T, n_in)) < 0.1).astype(np.uint8)
-    target = np.repeat(rng.integers(0, n_out, B)[:, None], T, axis=1)
-    mask = np.zeros((B, T), bool)
-    mask[:, -40:] = True
-    return Batch(x=x, target=target, loss="ce", mask=mask)
-
-
 def _compiled(seed, eligibility):
     from neurochip.compiler.lower_rule import LowerRuleOptions
     from neurochip.compiler.pipeline import CompileOptions, compile
@@ -53,7 +44,7 @@ def _compiled(seed, eligibility):
 
 def _one(c, seed):
     from neurochip.validate import Inputs, validate
-    b = _batch(c.n_in, c.n_out, seed=seed)
+    b = short_ce_batch(c.n_in, c.n_out, T=200, seed=seed)
     rep, _ = validate(c, backend="native", learn=True, inputs=Inputs(b.x, b, "short"), learn_batch_size=16,
                       tolerances={"accuracy_drop": 1.0})
     return rep["metrics"]["learning_one_update"]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from batches import short_ce_batch
 from neurochip.errors import ConfigError
 from neurochip.validate import (DEFAULT_LEARNING_TOLERANCES, DEFAULT_TOLERANCES, check_tolerances, coincidence,
                                 effective_tolerances, learning_outcome_failures, parse_tolerances, van_rossum)
@@ -169,17 +170,6 @@ def test_validate_lava_equals_native(artifact):
 # --------------------------------------------------------------------------------------------------
 # the learning gate end to end, on a stand-in chip whose update is a known multiple of the float one
 # --------------------------------------------------------------------------------------------------
-def _short_batch(n_in, n_out, B=16, T=120, seed=0):
-    from neurochip.tasks.base import Batch
-
-    rng = np.random.default_rng(seed)
-    x = (rng.random((B, T, n_in)) < 0.1).astype(np.uint8)
-    target = np.repeat(rng.integers(0, n_out, B)[:, None], T, axis=1)
-    mask = np.zeros((B, T), bool)
-    mask[:, -40:] = True
-    return Batch(x=x, target=target, loss="ce", mask=mask)
-
-
 @pytest.fixture(scope="module")
 def learn_artifact():
     from neurochip.compiler.pipeline import compile
@@ -245,7 +235,7 @@ def test_learning_gate_catches_wrong_updates(learn_artifact, monkeypatch, gain, 
     from neurochip.validate import Inputs, validate
 
     _stand_in_chip(monkeypatch, gain)
-    b = _short_batch(learn_artifact.n_in, learn_artifact.n_out)
+    b = short_ce_batch(learn_artifact.n_in, learn_artifact.n_out)
     rep, _ = validate(learn_artifact, backend="standin", learn=True, inputs=Inputs(b.x, b, "short"),
                       learn_batch_size=8, tolerances={"accuracy_drop": 1.0})
     per = rep["metrics"]["learning_per_projection"]
@@ -264,7 +254,7 @@ def test_learning_gate_counts_the_update_held_below_the_weight_lsb(learn_artifac
     from neurochip.validate import Inputs, validate
 
     _stand_in_chip(monkeypatch, {"w_in": 1.0, "w_rec": 1.0, "w_out": 1.0}, hold=True)
-    b = _short_batch(learn_artifact.n_in, learn_artifact.n_out)
+    b = short_ce_batch(learn_artifact.n_in, learn_artifact.n_out)
     rep, _ = validate(learn_artifact, backend="standin", learn=True, inputs=Inputs(b.x, b, "short"),
                       learn_batch_size=8, tolerances={"accuracy_drop": 1.0})
     per = rep["metrics"]["learning_per_projection"]

@@ -25,6 +25,7 @@ import numpy as np
 
 warnings.simplefilter("ignore")
 from neurochip.backends import native                          # noqa: E402
+from neurochip.chip_pass import chip_trace                     # noqa: E402
 from neurochip.compiler.artifact import CompiledNetwork        # noqa: E402
 from neurochip.config import DEFAULT, merge                    # noqa: E402
 from neurochip.learning.gradients import weight_change         # noqa: E402
@@ -41,30 +42,10 @@ def cos(u, v):
     return float(u.ravel() @ v.ravel() / (nu * nv)) if nu > 0 and nv > 0 else float("nan")
 
 
-def chip_trace(cn, net, x):
-    """FloatTrace of the chip's forward pass (see the module docstring)."""
+def chip_run_trace(cn, net, x):
+    """FloatTrace of the chip's forward pass (`neurochip.chip_pass.chip_trace`) and the run itself."""
     r = native.run(cn, x, record=("spikes", "outputs", "v"))
-    p = net.params
-    z = r.spikes.astype(np.uint8)
-    v = np.asarray(r.v, np.float64) / float(cn.scale_v)
-    B, T, n = z.shape
-    a = np.zeros((B, T, n))
-    psi = np.zeros((B, T, n))
-    ap = np.zeros((B, n))
-    zp = np.zeros((B, n))
-    refr = np.zeros((B, n), np.int64)
-    beta = np.asarray(net.beta, np.float64)
-    for t in range(T):
-        ap = p.rho * ap + p.c_a * zp
-        a[:, t] = ap
-        thr = p.v_th + beta[None] * ap
-        d = 1.0 - np.abs(v[:, t] - thr) / p.v_th
-        psi[:, t] = np.where(refr > 0, 0.0, p.gamma_pd / p.v_th * np.maximum(d, 0.0))
-        rj = refr + int(p.n_ref) * z[:, t] - 1
-        refr = np.clip(rj, 0, int(p.n_ref))
-        zp = z[:, t]
-    y = r.outputs - np.asarray(net.b_out)[None, None]
-    return FloatTrace(z=z, psi=psi, y=y, out=r.outputs, v=v, a=a), r
+    return chip_trace(cn, net, r.spikes, r.outputs, r.v), r
 
 
 def main(seeds):
@@ -81,7 +62,7 @@ def main(seeds):
         d_chip = {n: dequantize(cn, n, learned.weights[n]) - start[n]
                   + (np.asarray(pend[n], np.float64) * cn.weight_lsb(n) if n in pend else 0.0) for n in NAMES}
         tf = simulate(net, b.x, record_v=True)
-        tc, r = chip_trace(cn, net, b.x)
+        tc, r = chip_run_trace(cn, net, b.x)
         tz = FloatTrace(z=tc.z, psi=tf.psi, y=tc.y, out=tc.out)
         ref = {k: weight_change(net, rule, b, trace=t, lr=rule.lr) for k, t in
                (("float/float", tf), ("float/chip", tc), ("float/chipz", tz))}
