@@ -230,6 +230,7 @@ def write_main_report(d: str | Path, s: dict) -> None:
     notes = bench.get("comparison_notes") or []
     lo = st.get("learn on-chip", {})
     v = st.get("validate", {})
+    one_rows = _one_update_rows(v)
     curves = [image_html(d / lo["curve_png"], "float vs chip learning curve")] if lo.get("curve_png") else []
     sections = [
         ("Summary", _verdict(s) + [table_html(summary_rows)]),
@@ -256,7 +257,7 @@ def write_main_report(d: str | Path, s: dict) -> None:
              para("On the float pass, the float rule sees the float network's own spikes; on the chip's pass it sees "
                   "the chip's spikes, readout and membrane. A gap between the two columns is the forward pass "
                   "(fixed-point state flips spikes), not the learning arithmetic."),
-             table_html(_one_update_rows(v))] if _one_update_rows(v) else []),
+             table_html(one_rows)] if one_rows else []),
           "<h3>Fidelity metrics and tolerances</h3>",
           table_html({k: val for k, val in v.items() if not isinstance(val, (dict, list))}),
           table_html(v.get("tolerances") or {})]),

@@ -67,3 +67,19 @@ def test_report_shows_verdict_chips_quantisation_and_provenance(tmp_path):
 def test_tables_scroll_inside_their_box():
     t = table_html([{"a": 1, "b": "x" * 500}])
     assert t.startswith("<div class='tw'>") and "<table" in t
+
+
+def test_report_shows_the_one_update_on_both_passes(tmp_path):
+    """validate's learning_one_update (neurochip.chip_pass) is a table of its own: float pass and chip's pass per
+    matrix; absent data gives no empty table."""
+    s = _summary([])
+    write_main_report(tmp_path, s)
+    assert "chip's pass" not in (tmp_path / "report.html").read_text()
+    s["stages"]["validate"]["learning_one_update"] = {
+        "spike_agreement_exact": 0.97, "trials": 16,
+        "w_in": {"cosine_float_pass": 0.675, "norm_ratio_float_pass": 1.06, "cosine_chip_pass": 0.942,
+                 "norm_ratio_chip_pass": 1.01}}
+    write_main_report(tmp_path, s)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", (tmp_path / "report.html").read_text()))
+    assert "One update (16 trials)" in text
+    assert "0.675" in text and "0.942" in text and "chip's pass" in text
