@@ -18,7 +18,8 @@ brian2) on the same held-out inputs, and reports:
   weights along the same mini-batches: cosine, norm ratio, fraction of synapses moved; plus the cosine with
   the BPTT direction, and the cosine / norm ratio of the applied change alone (reported, not gated); and one
   weight application on the first mini-batch against the float rule's step on the float pass and on the
-  chip's own pass (``learning_one_update``, `neurochip.chip_pass`; backends that record the membrane; not gated).
+  chip's own pass (``learning_one_update``, `neurochip.chip_pass`; backends that run the compiled rule exactly and
+  record the membrane; not gated).
 
 `passed` means every tolerance held: the defaults (`DEFAULT_TOLERANCES`, `DEFAULT_LEARNING_TOLERANCES`,
 justified in docs/backends.md) and any given ones; the gate itself is `neurochip.tolerances`. An undefined value (NaN: a matrix without update)
