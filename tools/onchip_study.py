@@ -414,6 +414,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rule-opts", default="{}", help="JSON rule options over the task's reference rule")
     ap.add_argument("--setup", default="", help="short name of the task/network setup for the table")
     ap.add_argument("--float-sgd", action="store_true", help="sweep: also float e-prop with SGD at --lr")
+    ap.add_argument("--float-only", action="store_true",
+                    help="sweep: only the float points (budgets the chip kernel cannot afford; a later chip sweep on "
+                         "the same folder finds them done)")
     ap.add_argument("--only", default="", help="targets: only these groups or tasks (comma-separated)")
     ap.add_argument("--md", type=Path, default=None)
     ap.add_argument("--png", type=Path, default=None)
@@ -423,6 +426,8 @@ def main(argv=None) -> int:
         report(a.out, a.md, a.png)
         return 0
     specs = sweep_specs(a) if a.command == "sweep" else target_specs(a)
+    if a.float_only:
+        specs = [sp for sp in specs if sp["kind"] == "float"]
     run_specs(specs, a.out, a.progress)
     report(a.out, a.md, a.png)
     return 0
