@@ -169,7 +169,8 @@ def test_run_command_reproduces_chip_accuracy(demo):
     assert (rc == 4) == bool(learning_outcome_failures(st["test_before"], st["test_after"])), err
 
 
-LEARNING_KEYS = ("cosine_eprop", "cosine_bptt", "cosine_float_eprop_vs_bptt", "learning_per_projection")
+LEARNING_KEYS = ("cosine_eprop", "cosine_bptt", "cosine_float_eprop_vs_bptt", "learning_per_projection",
+                 "learning_one_update")
 
 
 def _validate_cli(demo, name, *extra, options=True, same_verdict=True):
