@@ -61,9 +61,7 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
         timing[name] = round(time.perf_counter() - t0, 3)
         stage_bar.update(1)
 
-    from . import kernel_warmup
-    # the fixed-point kernels compile into Numba's cache on the other core while stage 1 trains
-    with kernel_warmup.running(cfg) as warmup, staged_output_dir(outdir, force=force) as d:
+    with staged_output_dir(outdir, force=force) as d:
         # 1. float training -------------------------------------------------------------------
         t0 = time.perf_counter()
         stage_bar.set_description("train (float e-prop)")
@@ -83,7 +81,6 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
                                       "iterations": tmetrics["iterations"], "float_test": float_test}
         stage_done("train", t0)
 
-        kernel_warmup.finish(warmup)          # its cached kernels serve the fixed-point stages from here on
         # 2. compile --------------------------------------------------------------------------
         t0 = time.perf_counter()
         stage_bar.set_description(f"compile -> {cfg['chip']['name']}")
