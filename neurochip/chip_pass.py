@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .simulate import FloatTrace, simulate
+from .simulate import FloatTrace
 
 
 def chip_trace(compiled, net, spikes: np.ndarray, outputs: np.ndarray, v_int: np.ndarray) -> FloatTrace:
@@ -55,20 +55,19 @@ def chip_trace(compiled, net, spikes: np.ndarray, outputs: np.ndarray, v_int: np
     return FloatTrace(z=z, psi=psi, y=out - np.asarray(net.b_out)[None, None], out=out, v=v, a=a)
 
 
-def _cos(u: np.ndarray, v: np.ndarray) -> float:
-    nu, nv = float(np.linalg.norm(u)), float(np.linalg.norm(v))
-    return float(u.ravel() @ v.ravel() / (nu * nv)) if nu > 0 and nv > 0 else float("nan")
-
-
-def one_update(compiled, net, rule, batch, backend_mod, seed: int, names, accumulated, step_scale) -> dict:
+def one_update(compiled, net, rule, batch, backend_mod, seed: int, names, accumulated, step_scale,
+               float_trace: FloatTrace, float_step) -> dict:
     """One weight application of ``batch`` (all its trials) on the chip against the float rule's one SGD step
     from the same (dequantised) weights ``net``, on the float pass and on the chip's own pass.
 
     accumulated(run_result) -> {name: float change} (applied + pending, as the validation measures it);
-    step_scale: {name: factor} from a float SGD step to the chip's step (per-matrix gains).
+    step_scale: {name: factor} from a float SGD step to the chip's step (per-matrix gains); float_trace,
+    float_step: the float network's pass over ``batch`` and the rule's step on it (`weight_change` at rule.lr),
+    which the validation has already computed for the first step of its float reference.
     Returns {name: {cosine_float_pass, norm_ratio_float_pass, cosine_chip_pass, norm_ratio_chip_pass}} and
     'spike_agreement_exact' (fraction of (trial, step, neuron) with the same spike state)."""
     from .learning.gradients import weight_change
+    from .validate import _cos
     caps = backend_mod.CAPABILITIES
     # backends that run the compiled rule exactly and record the membrane (native); a partial learner (lava:
     # w_in / w_rec only, ~1,000x slower) would pay another learning run for a comparison of another rule
@@ -79,8 +78,7 @@ def one_update(compiled, net, rule, batch, backend_mod, seed: int, names, accumu
     d_chip = accumulated(r)
     inf = backend_mod.run(compiled, batch.x, record=("spikes", "outputs", "v"))
     tc = chip_trace(compiled, net, inf.spikes, inf.outputs, inf.v)
-    tf = simulate(net, batch.x)
-    gf = weight_change(net, rule, batch, trace=tf, lr=rule.lr)
+    tf, gf = float_trace, float_step
     gc = weight_change(net, rule, batch, trace=tc, lr=rule.lr)
     out: dict = {"spike_agreement_exact": float(np.mean(tc.z == tf.z)), "trials": int(batch.x.shape[0])}
     for n in names:
@@ -88,7 +86,7 @@ def one_update(compiled, net, rule, batch, backend_mod, seed: int, names, accumu
         for k, g in (("float_pass", gf), ("chip_pass", gc)):
             ref = step_scale[n] * np.asarray(getattr(g, n))
             nf = float(np.linalg.norm(ref))
-            row["cosine_" + k] = _cos(d_chip[n], ref)
+            row["cosine_" + k] = _cos(d_chip[n].ravel(), ref.ravel())
             row["norm_ratio_" + k] = float(np.linalg.norm(d_chip[n])) / nf if nf > 0 else float("nan")
         out[n] = row
     return out

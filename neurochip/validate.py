@@ -156,6 +156,7 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
     moved (accumulated over the whole run)."""
     from .chip_pass import one_update
     from .learning.gradients import bptt_gradient, weight_change
+    from .simulate import simulate
 
     caps = backend_mod.CAPABILITIES
     if compiled.rule is None:
@@ -185,15 +186,18 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
     start = {n: dequantize(compiled, n, getattr(compiled, n)) for n in ("w_in", "w_rec", "w_out")}
     w0 = {n: start[n] for n in names}
 
+    def applied(res) -> dict[str, np.ndarray]:
+        """The change a learning run applied to the weights (dequantised learned - initial mantissas)."""
+        return {n: dequantize(compiled, n, res.weights[n]) - w0[n] for n in names}
+
     def accumulated(res) -> dict[str, np.ndarray]:
         """The whole accumulated update of a learning run: the applied change plus what the chip still holds
         below the weight LSB (a backend that reports it, meta['pending_lsb'])."""
         pend_ = res.meta.get("pending_lsb") or {}
-        return {n: dequantize(compiled, n, res.weights[n]) - w0[n]
-                + (np.asarray(_dense(pend_[n]), np.float64) * compiled.weight_lsb(n) if n in pend_ else 0.0)
-                for n in names}
+        return {n: d + (np.asarray(_dense(pend_[n]), np.float64) * compiled.weight_lsb(n) if n in pend_ else 0.0)
+                for n, d in applied(res).items()}
 
-    d_chip = {n: dequantize(compiled, n, r.weights[n]) - w0[n] for n in names}
+    d_chip = applied(r)
     io_mask = {"w_in": getattr(compiled, "in_mask", None), "w_out": getattr(compiled, "out_mask", None)}
     exists = {n: (_dense(compiled.rec_mask).astype(bool) if n == "w_rec" else
                   (np.ones(w0[n].shape, bool) if io_mask[n] is None else np.asarray(io_mask[n], bool))) for n in names}
@@ -205,10 +209,14 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
     net = net.with_weights(**start)
     d_ref = {n: np.zeros_like(w0[n]) for n in names}
     cur = net
+    first_pass = None                  # (trace, step) of the first mini-batch, for the one-update comparison
     for _ in range(int(epochs)):
         for g0 in range(0, B, bs):
             mb = _slice(b, slice(g0, min(B, g0 + bs)))
-            g = weight_change(cur, rule, mb, lr=rule.lr)
+            tr = simulate(cur, mb.x)
+            g = weight_change(cur, rule, mb, trace=tr, lr=rule.lr)
+            if first_pass is None:
+                first_pass = (tr, g)
             gain = _chip_step_gain(compiled, mb)
             step = {n: gain * mult[n] * np.asarray(getattr(g, n)) for n in ("w_in", "w_rec", "w_out")}
             for n in names:
@@ -218,7 +226,7 @@ def _learning_metrics(compiled, net, inputs: Inputs, backend_mod, seed: int, *, 
     # chip's own pass (neurochip.chip_pass): separates the learning arithmetic from the forward pass
     first = _slice(b, slice(0, min(B, bs)))
     one = one_update(compiled, net, rule, first, backend_mod, seed, names, accumulated,
-                     {n: _chip_step_gain(compiled, first) * mult[n] for n in names})
+                     {n: _chip_step_gain(compiled, first) * mult[n] for n in names}, *first_pass)
     d_bp = bptt_gradient(net, b, reset_grad=False)
     d_bp = {n: -np.asarray(getattr(d_bp, n)) for n in names}
     label = f"{rule.name} SGD"
