@@ -49,6 +49,11 @@ class OnchipPlan:
     first_index:  index of the first training draw (to continue a float run's stream on the same trials)
     curve_trials: held-out trials scored at the intermediate points (the first ones of the held-out set;
                   None: all); the first and the last point always score the whole set
+    lr_decay:     step learning-rate schedule, as the float trainer's (`neurochip.train.train`): iteration
+                  ``it`` learns at ``lr * lr_decay ** (it // lr_decay_every)``. The chip scales its rate by
+                  powers of two (one more right shift of the batch sums per phase, `kernels.eprop_fixed`
+                  ``gain_exp``), so lr_decay is 1, 1/2, 1/4, ... (1: constant rate)
+    lr_decay_every: iterations per phase of the schedule
     """
 
     iterations: int
@@ -59,13 +64,20 @@ class OnchipPlan:
     seed: int = 0
     first_index: int = 0
     curve_trials: int | None = None
+    lr_decay: float = 1.0
+    lr_decay_every: int = 100
 
     def __post_init__(self) -> None:
+        d = self.lr_decay
+        if isinstance(d, bool) or not isinstance(d, (int, float, np.integer, np.floating)) or not math.isfinite(float(d)) \
+                or not 0.0 < float(d) <= 1.0 or float(d) != 2.0 ** -lr_decay_shift(float(d)):
+            raise ConfigError(f"on-chip lr_decay must be 1, 1/2, 1/4, ... (the chip scales its learning rate by "
+                              f"powers of two), got {d!r}")
         if self.curve_trials is not None and (isinstance(self.curve_trials, bool) or
                                               not isinstance(self.curve_trials, (int, np.integer)) or self.curve_trials < 1):
             raise ConfigError(f"on-chip curve_trials must be an integer >= 1 or None, got {self.curve_trials!r}")
         for name, lo in (("iterations", 1), ("batch_size", 1), ("epochs", 1), ("eval_every", 1), ("eval_trials", 1),
-                         ("seed", 0), ("first_index", 0)):
+                         ("seed", 0), ("first_index", 0), ("lr_decay_every", 1)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
                 raise ConfigError(f"on-chip {name} must be an integer >= {lo}, got {v!r}")
@@ -74,6 +86,36 @@ class OnchipPlan:
     def trials(self) -> int:
         """Training trials run on chip (iterations x batch x epochs)."""
         return int(self.iterations) * int(self.batch_size) * int(self.epochs)
+
+
+def lr_decay_shift(lr_decay: float) -> int:
+    """k with lr_decay = 2^-k (rounded; `OnchipPlan` refuses a decay that is not a power of two)."""
+    return int(round(-math.log2(lr_decay))) if lr_decay > 0 else 0
+
+
+def chunk_starts(plan: OnchipPlan, epoch: int = 0) -> list[int]:
+    """First iteration (within the pass) of every backend call of pass ``epoch``: every ``eval_every``
+    iterations, and at every phase change of the learning-rate schedule, which counts iterations over all
+    passes as the float trainer does (a call runs at one rate)."""
+    its, ev = int(plan.iterations), int(plan.lr_decay_every)
+    cuts = set(range(0, its, int(plan.eval_every)))
+    if lr_decay_shift(float(plan.lr_decay)) > 0:
+        g0 = int(epoch) * its                    # global index of the pass's first iteration
+        cuts |= {g - g0 for g in range(-(-g0 // ev) * ev, g0 + its, ev)}
+    return sorted(cuts)
+
+
+def scheduled_state(state, plan: OnchipPlan, it: int, phase_of_state: int):
+    """The learning state for a call starting at iteration ``it`` of a pass: the batch sums' power-of-two
+    gains (``gain_exp``) lowered by the schedule's shift for every phase since ``phase_of_state``. Returns
+    (state, phase). A state that is None (first call) or has no gains (another backend) is returned as is."""
+    k = lr_decay_shift(float(plan.lr_decay))
+    phase = it // int(plan.lr_decay_every) if k > 0 else 0
+    if state is None or phase == phase_of_state or not hasattr(state, "gain_exp"):
+        return state, phase
+    # a new phase: one more right shift of k bits per phase on every matrix (exact powers of two; the
+    # residual accumulators below the weight LSB carry over unchanged)
+    return state._replace(gain_exp=np.asarray(state.gain_exp, np.int64) - k * (phase - phase_of_state)), phase
 
 
 def check_plan(compiled, task, plan: OnchipPlan) -> None:
@@ -231,14 +273,19 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
     c = compiled
     done = 0
     state = None
+    phase = 0                                    # lr schedule phase of `state` (see scheduled_state)
+    if plan.lr_decay != 1 and backend != "native":
+        raise ConfigError(f"on-chip lr_decay = {plan.lr_decay} needs the native backend (it lowers the rate of "
+                          f"the learning state it carries between calls); backend {backend!r} has none")
     events = {"weight_updates": 0, "weight_clips": 0, "learning_saturations": 0}
     stopped = False
     try:
         for ep in range(int(plan.epochs)):
             if stopped:
                 break
-            for start in range(0, int(plan.iterations), K):
-                n_it = min(K, int(plan.iterations) - start)
+            starts = chunk_starts(plan, ep)
+            for ci, start in enumerate(starts):
+                n_it = (starts[ci + 1] if ci + 1 < len(starts) else int(plan.iterations)) - start
                 bs = [task.batch(B, "train", train_index(plan, start + i)) for i in range(n_it)]
                 x = np.concatenate([b.x for b in bs])
                 tg = {"target": np.concatenate([b.target for b in bs]), "mask": np.concatenate([b.mask for b in bs]),
@@ -246,6 +293,7 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
                 # one seed per chunk: distinct stochastic-rounding streams across chunks and passes
                 seed = (int(plan.seed) * 1_000_003 + ep * 100_003 + start) & 0x7FFFFFFF
                 # continue the previous chunk's learning state (residual accumulators) when the backend returns one
+                state, phase = scheduled_state(state, plan, ep * int(plan.iterations) + start, phase)
                 kw = {"state": state} if state is not None else {}
                 r = be.run(c, x, learn=True, targets=tg, batch_size=B, epochs=1, seed=seed, **kw)
                 state = r.meta.get("learn_state")
@@ -283,6 +331,7 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
     worse = is_worse(key, before, after)
     curve = {"schema": CURVE_SCHEMA, "task": task.name, "profile": compiled.profile_name, "metric": key,
              **rule_info(c), "batch_size": B, "iterations": int(plan.iterations), "epochs": int(plan.epochs),
+             "lr_decay": float(plan.lr_decay), "lr_decay_every": int(plan.lr_decay_every),
              "eval_every": K, "eval_trials": int(test.x.shape[0]), "seed": int(plan.seed),
              "first_index": int(plan.first_index), "points": points, "before": before, "after": after,
              "before_metrics": m0, "after_metrics": m_last,

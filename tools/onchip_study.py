@@ -130,6 +130,13 @@ def _approx(prof) -> tuple:
                                        ("reset", "subtract" in f.resets)) if not ok)
 
 
+def _schedule(spec: dict) -> dict:
+    """The step learning-rate schedule of a point (float trainer and chip alike; absent: constant rate)."""
+    if not spec.get("lr_decay"):
+        return {}
+    return {"lr_decay": float(spec["lr_decay"]), "lr_decay_every": int(spec["lr_decay_every"])}
+
+
 def run_point(spec: dict, outdir: Path, progress: bool = False) -> dict:
     """Run one point (see the module docstring); returns its record."""
     from neurochip.onchip import OnchipPlan, default_lr, heldout, prepare_rule, train_onchip
@@ -151,7 +158,7 @@ def run_point(spec: dict, outdir: Path, progress: bool = False) -> dict:
             if (it + 1) % K == 0 or it + 1 == its:
                 pts.append({"iteration": it + 1, "trials": (it + 1) * B, f"heldout_{key}": _float_eval(n, test)[key]})
         net2, hist = train(net, frule, OffsetTask(task, P), its, B, int(spec["seed"]), progress=progress, callback=cb,
-                           eval_every=10**9, eval_batches=1)
+                           eval_every=10**9, eval_batches=1, **_schedule(spec))
         fin = _float_eval(net2, test)
         rec.update({"final": fin[key], "before": pts[0][f"heldout_{key}"], "points": pts, "rate_hz": fin.get("rate_hz"),
                     "wall_s": time.perf_counter() - t0})
@@ -168,7 +175,7 @@ def run_point(spec: dict, outdir: Path, progress: bool = False) -> dict:
         lr = spec.get("lr") or default_lr(cn)
         cn = prepare_rule(cn, lr=float(lr), rounding=spec["rounding"], eligibility=spec["eligibility"], batch_size=B)
         plan = OnchipPlan(iterations=its, batch_size=B, eval_every=K, eval_trials=int(spec["eval_trials"]),
-                          seed=int(spec["seed"]), first_index=first)
+                          seed=int(spec["seed"]), first_index=first, **_schedule(spec))
         res = train_onchip(cn, task, plan, test=test, progress=progress)
     except NeurochipError as e:
         rec.update({"error": " ".join(str(e).split()), "wall_s": time.perf_counter() - t0})
@@ -196,6 +203,8 @@ def sweep_specs(a) -> list[dict]:
             "task_opts": json.loads(a.task_opts), "net_opts": json.loads(a.net_opts), "rule_opts": json.loads(a.rule_opts)}
     if a.setup:
         base["setup"] = a.setup
+    if a.lr_decay != 1.0:                   # absent at a constant rate: the keys of earlier points stay valid
+        base["lr_decay"], base["lr_decay_every"] = a.lr_decay, a.lr_decay_every
     specs = []
     for task in _strs(a.tasks):
         for s in _ints(a.seeds):
@@ -273,7 +282,8 @@ def _label(spec: dict) -> tuple:
 
 
 def _budget(spec: dict) -> tuple:
-    return (spec["iterations"], spec["batch"], spec.get("pretrain") or 0, spec.get("n_rec"), spec["eval_trials"],
+    return (spec["iterations"], spec["batch"], spec.get("lr_decay") or 1.0, spec.get("lr_decay_every") or 0,
+            spec.get("pretrain") or 0, spec.get("n_rec"), spec["eval_trials"],
             json.dumps(spec.get("task_opts") or {}, sort_keys=True), json.dumps(spec.get("net_opts") or {}, sort_keys=True))
 
 
@@ -288,8 +298,9 @@ def summarise(points: list[dict]) -> list[dict]:
         vals = [p["final"] for p in ok]
         before = [p["before"] for p in ok]
         row = {"task": lab[0], "group": lab[1], "chip": lab[2], "weight_bits": lab[3], "trace_bits": lab[4],
-               "rounding": lab[5], "eligibility": lab[6], "iterations": bud[0], "batch": bud[1], "pretrain": bud[2],
-               "n_rec": bud[3], "eval_trials": bud[4], "task_opts": bud[5], "net_opts": bud[6],
+               "rounding": lab[5], "eligibility": lab[6], "iterations": bud[0], "batch": bud[1], "lr_decay": bud[2],
+               "lr_decay_every": bud[3], "pretrain": bud[4], "n_rec": bud[5], "eval_trials": bud[6], "task_opts": bud[7],
+               "net_opts": bud[8],
                "setup": ps[0]["spec"].get("setup") or "", "metric": ps[0]["metric"], "seeds": sorted(p["spec"]["seed"] for p in ps),
                "n_ok": len(ok), "mean": float(np.mean(vals)) if vals else None,
                "std": float(np.std(vals)) if len(vals) > 1 else (0.0 if vals else None),
@@ -300,7 +311,7 @@ def summarise(points: list[dict]) -> list[dict]:
         rows.append(row)
     # gap to the float baseline of the same task, group and budget
     for r in rows:
-        same = ("task", "group", "iterations", "batch", "pretrain", "n_rec", "task_opts", "net_opts")
+        same = ("task", "group", "iterations", "batch", "lr_decay", "lr_decay_every", "pretrain", "n_rec", "task_opts", "net_opts")
         f = [q for q in rows if q["chip"] == "float e-prop" and all(q[k] == r[k] for k in same)]
         r["float_mean"] = f[0]["mean"] if f else None
         g = [q for q in rows if q["chip"].startswith("float e-prop, SGD") and all(q[k] == r[k] for k in same)]
@@ -323,7 +334,8 @@ def markdown(rows: list[dict]) -> str:
         m = "acc" if r["metric"] == "accuracy" else "NMSE"
         after = (f"{m} {_fmt(r['mean'])} +- {_fmt(r['std'])} ({len(r['values'])})" if r["mean"] is not None
                  else "error: " + "; ".join(r["errors"])[:160])
-        bud = f"{r['iterations']} x {r['batch']}" + (f" after {r['pretrain']} float it" if r["pretrain"] else "")
+        bud = f"{r['iterations']} x {r['batch']}" + (f", lr x {r['lr_decay']:g} every {r['lr_decay_every']}"
+                                                      if r["lr_decay"] != 1.0 else "") + (f" after {r['pretrain']} float it" if r["pretrain"] else "")
         lines.append(f"| {r['setup'] or r['task']} | {r['group'] or 'sweep'} | {r['chip']} | {r['weight_bits']} | {r['trace_bits']} | "
                      f"{r['rounding']} | {r['eligibility']} | {bud} | {_fmt(r['before_mean'])} | {after} | "
                      f"{_fmt(r['float_mean'])} | {_fmt(r['float_sgd_mean'])} | {_fmt(r['gap'])} | {r['wall_s_mean']:.0f} |")
@@ -413,6 +425,9 @@ def main(argv=None) -> int:
     ap.add_argument("--net-opts", default="{}", help="JSON network options over the task's reference network")
     ap.add_argument("--rule-opts", default="{}", help="JSON rule options over the task's reference rule")
     ap.add_argument("--setup", default="", help="short name of the task/network setup for the table")
+    ap.add_argument("--lr-decay", type=float, default=1.0,
+                    help="step schedule: rate x lr_decay every --lr-decay-every updates (chip: 1/2, 1/4, ...)")
+    ap.add_argument("--lr-decay-every", type=int, default=100)
     ap.add_argument("--float-sgd", action="store_true", help="sweep: also float e-prop with SGD at --lr")
     ap.add_argument("--float-only", action="store_true",
                     help="sweep: only the float points (budgets the chip kernel cannot afford; a later chip sweep on "
