@@ -210,7 +210,7 @@ def artifact(tmp_path_factory):
 @pytest.mark.parametrize("extra,match", [
     (["--lr", "-1"], "lr"), (["--lr", "nan"], "lr"), (["--batch-size", "0"], "batch-size"),
     (["--iterations", "0"], "iterations"), (["--task", "pattern"], "n_in"), (["--lr", "1e-30"], "lr"),
-    (["--mode", "float"], "float")])
+    (["--mode", "float"], "float"), (["--lr-decay", "0.3"], "lr_decay"), (["--lr-decay-every", "0"], "lr_decay_every")])
 def test_cli_bad_input_one_line_nothing_written(artifact, tmp_path, extra, match):
     out = tmp_path / "out"
     p = _cli("run", artifact / "compiled", "--learn", "--trials", 2, "--batch-size", 2, "--no-progress", *extra,

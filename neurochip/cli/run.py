@@ -46,6 +46,11 @@ def add_parser(sub) -> None:
                    help="sgd: the chip steps -lr * grad (float SGD); adam_equivalent: each matrix's first update is "
                         "scaled to an rms step of lr (Adam's first step), then SGD; default: the compiled one, or sgd "
                         "with an explicit --lr")
+    p.add_argument("--lr-decay", type=float, default=1.0,
+                   help="step learning-rate schedule: the rate is multiplied by this every --lr-decay-every "
+                        "iterations (over all epochs, as the float trainer's train.lr_decay); the chip scales by "
+                        "powers of two, so 1 (constant, default), 0.5, 0.25, ...")
+    p.add_argument("--lr-decay-every", type=int, default=100, help="iterations per phase of --lr-decay (default 100)")
     p.add_argument("--rounding", default=None, choices=["nearest", "stochastic"],
                    help="on-chip learning rounding (re-lowers the rule), default: the compiled one")
     p.add_argument("--eligibility", default=None, choices=["per_synapse", "factorised"],
@@ -86,7 +91,8 @@ def learn_plan(args):
     n_test = args.test_trials or args.trials
     ct = args.curve_trials if args.curve_trials is not None else default_curve_trials(n_test)
     return OnchipPlan(iterations=its, batch_size=args.batch_size, epochs=args.epochs, eval_every=ev,
-                      eval_trials=n_test, seed=args.seed, curve_trials=ct)
+                      eval_trials=n_test, seed=args.seed, curve_trials=ct,
+                      lr_decay=getattr(args, "lr_decay", 1.0), lr_decay_every=getattr(args, "lr_decay_every", 100))
 
 
 def check_memory(c, args, task) -> float:
