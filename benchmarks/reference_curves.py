@@ -18,12 +18,13 @@ from pathlib import Path
 
 
 def curve_label(spec: dict) -> str:
-    """A curve's legend: the rule and optimiser, and the batch."""
+    """A curve's legend: the rule and optimiser, the batch, and the step schedule if any."""
+    sched = f", lr x {spec['lr_decay']:g} every {spec['lr_decay_every']} it" if spec.get("lr_decay") else ""
     if spec["kind"] == "float":
         opt = f"SGD {spec['float_sgd_lr']:g}" if spec.get("float_sgd_lr") else "Adam (reference)"
-        return f"float e-prop, {opt}, batch {spec['batch']}"
+        return f"float e-prop, {opt}, batch {spec['batch']}{sched}"
     return f"chip {spec['chip']} w{spec.get('weight_bits')} t{spec.get('trace_bits')}, {spec['eligibility']}, " \
-           f"SGD {spec.get('lr'):g}, batch {spec['batch']}"
+           f"SGD {spec.get('lr'):g}, batch {spec['batch']}{sched}"
 
 
 def collect(runs: list[Path]) -> list[dict]:

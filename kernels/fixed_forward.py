@@ -127,7 +127,7 @@ def neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant
 # One loop per compiled function: inlining all copies into one function (inline="always") made Numba's
 # IR inliner take ~7x the compile time, and a closure over the literals cannot call inlined functions.
 # --------------------------------------------------------------------------------------------------
-_SUBTRACT, _HAS_BIAS, _MODE = True, True, OVF_LAVA   # the templates' literals (each copy has its own)
+_SUBTRACT, _HAS_BIAS, _MODE, _LIF_PATH = True, True, OVF_LAVA, True   # the templates' literals (each copy has its own)
 
 
 def _specialise(template, name: str, nogil: bool = False, **literals):
@@ -212,8 +212,10 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
            n_ref, subtract, cur_bits, mem_bits,
            core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
            record_v, z_out, y_out, v_out, cnt, core_syn, c2c):
-    """Template (literals: _MODE and this mode's copies _NEURONS_LIF, _GENERAL). Trial ``b`` of
-    `forward_fixed` (arguments as there)."""
+    """Template (literals: _MODE, _LIF_PATH and this mode's copies _NEURONS_LIF, _GENERAL). Trial ``b`` of
+    `forward_fixed` (arguments as there). _LIF_PATH (True only for the standard LIF case, see `lif_case`) is a
+    compile-time constant: Numba prunes the branch not taken before typing, so a copy compiles one neuron
+    path only (the LIF path alone costs ~2/3 of a general copy's compile time)."""
     T, n_in = x.shape[1], x.shape[2]
     n_rec = rec_ptr.shape[0] - 1
     n_out = w_out_t.shape[1]
@@ -222,7 +224,6 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
     vmax = (np.int64(1) << (mem_bits - 1)) - 1
     has_u = du + 1 != (1 << D)
     adaptive = a_inc != 0 or da != 0
-    lif = merged and not has_u and not adaptive
     v_scr = np.zeros(n_rec, np.int64)
     has_bias = False
     for j in range(n_rec):
@@ -277,7 +278,7 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
             else:
                 for q in range(ii.shape[0]):
                     acc_r[ii[q]] += ww[q]
-        if lif:                                       # the standard LIF case, constants folded
+        if _LIF_PATH:                                 # the standard LIF case, constants folded
             n_sp, su, sv, ac = _NEURONS_LIF(z_out[b, t], v_out[b, t] if record_v else v_scr, k_in, acc_a, e_in, got,
                                             v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, subtract, half_c, vmax,
                                             has_bias)
@@ -360,18 +361,29 @@ def _forward(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, 
                n_cores, record_v, z_out, y_out, v_out, cnt, core_syn, c2c)
 
 
-def _mode_kernel(mode: int):
-    """The kernel copy for overflow ``mode``: its own copies of every neuron loop, the trial and the batch
-    loop, compiled on first use (a run of a lava profile never compiles the saturate / wrap copies)."""
+def _mode_kernel(mode: int) -> dict:
+    """The kernel copies for overflow ``mode``, {lif_case: copy}: each has its own copies of the neuron
+    loops, the trial and the batch loop, compiled on first use (a run of a lava profile never compiles the
+    saturate / wrap copies, an ALIF network never the LIF path)."""
     lif = {f"_LIF_{k}": _specialise(_lif_loop, f"_lif_loop_{k.lower()}_m{mode}", _SUBTRACT=s, _HAS_BIAS=hb, _MODE=mode)
            for k, s, hb in (("SB", True, True), ("S", True, False), ("B", False, True), ("Z", False, False))}
     nl = _specialise(_neurons_lif, f"_neurons_lif_m{mode}", **lif)
     gen = _specialise(_general_loop, f"_general_loop_m{mode}", _MODE=mode)
-    trial = _specialise(_trial, f"_trial_m{mode}", _MODE=mode, _NEURONS_LIF=nl, _GENERAL=gen)
-    return _specialise(_forward, f"_forward_m{mode}", nogil=True, _TRIAL=trial)
+    out = {}
+    for path, tag in ((True, "lif"), (False, "general")):
+        trial = _specialise(_trial, f"_trial_{tag}_m{mode}", _MODE=mode, _LIF_PATH=path, _NEURONS_LIF=nl, _GENERAL=gen)
+        out[path] = _specialise(_forward, f"_forward_{tag}_m{mode}", nogil=True, _TRIAL=trial)
+    return out
 
 
 _KERNELS = {m: _mode_kernel(m) for m in (OVF_LAVA, OVF_SATURATE, OVF_WRAP)}
+
+
+def lif_case(merged, du, da, a_inc, D) -> bool:
+    """The standard LIF case that `_lif_loop` runs: one merged accumulator, no current memory (du = 2^D - 1,
+    u = this step's input), no adaptation. Every other network runs `_general_loop`, which computes the LIF
+    case too, bit for bit (tests/kernels/test_fixed_forward_paths.py)."""
+    return bool(merged) and int(du) + 1 == (1 << int(D)) and int(a_inc) == 0 and int(da) == 0
 
 
 def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
@@ -379,9 +391,9 @@ def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, mer
                   n_ref, subtract, cur_bits, mem_bits, mode,
                   core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
                   record_v, z_out, y_out, v_out, cnt, core_syn, c2c):
-    """Simulate a batch in fixed point: `_forward` (the compiled copy for overflow ``mode``, nogil; its
-    docstring lists the arguments)."""
-    _KERNELS[mode](x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
+    """Simulate a batch in fixed point: `_forward` (the compiled copy for overflow ``mode`` and `lif_case`,
+    nogil; its docstring lists the arguments)."""
+    _KERNELS[mode][lif_case(merged, du, da, a_inc, D)](x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
                    e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
                    n_ref, subtract, cur_bits, mem_bits, core_of, dest_ptr, dest_core, dest_syn, dest_hops,
                    in_core_syn, n_cores, record_v, z_out, y_out, v_out, cnt, core_syn, c2c)
