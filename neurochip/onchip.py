@@ -108,7 +108,9 @@ def chunk_starts(plan: OnchipPlan, epoch: int = 0) -> list[int]:
 def scheduled_state(state, plan: OnchipPlan, it: int, phase_of_state: int):
     """The learning state for a call starting at iteration ``it`` of a pass: the batch sums' power-of-two
     gains (``gain_exp``) lowered by the schedule's shift for every phase since ``phase_of_state``. Returns
-    (state, phase). A state that is None (first call) or has no gains (another backend) is returned as is."""
+    (state, phase). A state that is None (first call) or has no gains (another backend) is returned as is.
+    With ``lr_mode = 'adam_equivalent'`` a matrix's gain is set by its first batch with products; a phase
+    change before that batch is overwritten by it (that matrix then starts the schedule one phase late)."""
     k = lr_decay_shift(float(plan.lr_decay))
     phase = it // int(plan.lr_decay_every) if k > 0 else 0
     if state is None or phase == phase_of_state or not hasattr(state, "gain_exp"):
