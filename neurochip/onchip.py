@@ -238,6 +238,9 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
     from .backends import get_backend
 
     check_plan(compiled, task, plan)
+    if plan.lr_decay != 1 and backend != "native":
+        raise ConfigError(f"on-chip lr_decay = {plan.lr_decay} needs the native backend (it lowers the rate of "
+                          f"the learning state it carries between calls); backend {backend!r} has none")
     be = get_backend(backend)
     test = test if test is not None else heldout(task, plan.eval_trials)
     key = _key(test)
@@ -276,9 +279,6 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
     done = 0
     state = None
     phase = 0                                    # lr schedule phase of `state` (see scheduled_state)
-    if plan.lr_decay != 1 and backend != "native":
-        raise ConfigError(f"on-chip lr_decay = {plan.lr_decay} needs the native backend (it lowers the rate of "
-                          f"the learning state it carries between calls); backend {backend!r} has none")
     events = {"weight_updates": 0, "weight_clips": 0, "learning_saturations": 0}
     stopped = False
     try:
