@@ -258,6 +258,20 @@ def test_cli_learn_writes_curve_atomically(artifact, tmp_path):
     assert json.loads((tmp_path / "again" / "run.json").read_text())["test"]["accuracy"] == c["after"]
 
 
+def test_cli_learn_with_a_schedule(artifact, tmp_path):
+    """--lr-decay 0.5 --lr-decay-every 1: every iteration is its own phase, so its own backend call and curve
+    point (eval_every 3 alone would give one), and the schedule is recorded with the run."""
+    out = tmp_path / "run"
+    p = _cli("run", artifact / "compiled", "--learn", "--iterations", 3, "--batch-size", 2, "--trials", 4,
+             "--eval-every", 3, "--lr-decay", 0.5, "--lr-decay-every", 1, "--no-progress", "-o", out)
+    assert p.returncode in (0, 4), p.stderr
+    c = json.loads((out / "onchip_curve.json").read_text())
+    r = json.loads((out / "run.json").read_text())
+    assert [q["iteration"] for q in c["points"]] == [0, 1, 2, 3]
+    assert (c["lr_decay"], c["lr_decay_every"]) == (0.5, 1)
+    assert (r["learning"]["lr_decay"], r["learning"]["lr_decay_every"]) == (0.5, 1)
+
+
 def test_cli_learn_that_lowers_accuracy_exits_4_with_outputs(artifact, tmp_path, monkeypatch, capsys):
     """On-chip learning that lowered held-out accuracy by more than validate's tolerance: every output is
     written, then one line and exit 4 (the learning run's curve is made to report 0.9 -> 0.5)."""

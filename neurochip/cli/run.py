@@ -159,6 +159,7 @@ def run(args) -> int:
         cv = learned.curve
         summary["learning"] = {"iterations": plan.iterations, "epochs": plan.epochs, "batch_size": plan.batch_size,
                                "trials": plan.trials, "eval_every": plan.eval_every, "lr": cv["lr"], "lr_mode": cv.get("lr_mode"),
+                               "lr_decay": cv["lr_decay"], "lr_decay_every": cv["lr_decay_every"],
                                "eligibility": cv["eligibility"], "rounding": cv["rounding"], "curve": summary_points(cv),
                                "before": cv["before"], "after": cv["after"], "lowered": cv["lowered"],
                                "wall_s": cv["wall_s"]}
