@@ -14,7 +14,9 @@ Sections and keys (units in brackets)::
     [train]    iterations, batch_size, seed, test_trials
     [chip]     name (shipped profile or .toml path), rounding ('nearest' | 'stochastic')
     [onchip]   trials (training trials learned on chip), epochs (passes over them), batch_size (trials
-               per weight application), lr (on-chip SGD rate; None = the compiled rule's), eligibility ('per_synapse' | 'factorised';
+               per weight application), lr (on-chip SGD rate; None = the compiled rule's), lr_decay and
+               lr_decay_every (step schedule: the rate x lr_decay every lr_decay_every iterations; 1, 0.5, 0.25, ...;
+               the float continuation beside it follows it too), eligibility ('per_synapse' | 'factorised';
                None = the rule's), rounding ('nearest' | 'stochastic'; None = the profile's); the draw and rounding seed is [task] seed
     [scratch]  enabled, iterations, batch_size, lr, eligibility: the main job's "learn from scratch" stage
                (`neurochip.scratch`: a one-cue evidence network learns on the chip from random weights)
@@ -32,6 +34,7 @@ them (`apply_to_args`) only where the option was not given on the command line.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +55,7 @@ DEFAULT: dict[str, dict[str, Any]] = {
     # does not move the network in 512 trials). Measured over train seeds 0-4: +3.5 to +14.1 points held-out, every
     # seed; float e-prop continued on the same trials is the reference printed beside it.
     "onchip": {"trials": 512, "epochs": 1, "batch_size": 16, "lr": 0.2, "eligibility": "per_synapse",
-               "rounding": None},
+               "rounding": None, "lr_decay": 1.0, "lr_decay_every": 100},
     # the main job's "learn from scratch" stage (neurochip.scratch): an untrained one-cue network learns on the chip
     "scratch": {"enabled": True, "iterations": 40, "batch_size": 8, "lr": 0.5, "eligibility": "per_synapse"},
     "lava": {"trials": 2, "timeout_s": 300.0},
@@ -115,6 +118,11 @@ def _is_num(v: Any) -> bool:
 def _need(ok: bool, where: str, key: str, v: Any, what: str) -> None:
     if not ok:
         raise ConfigError(f"{where}{key} = {v!r}: must be {what}")
+
+
+def _is_pow2_fraction(v) -> bool:
+    """v is 1, 1/2, 1/4, ... (a rate the chip reaches by right shifts)."""
+    return _is_num(v) and 0 < v <= 1 and float(v) == 2.0 ** -round(-math.log2(v))
 
 
 def _int(where, key, v, lo=None, hi=None) -> None:
@@ -186,6 +194,9 @@ _FIXED_CHECKS = {
     ("onchip", "lr"): lambda w, k, v: v is None or _num(w, k, v, 0, lo_open=True),
     ("onchip", "eligibility"): lambda w, k, v: _choice(w, k, v, ("per_synapse", "factorised"), none_ok=True),
     ("onchip", "rounding"): lambda w, k, v: _choice(w, k, v, ("nearest", "stochastic"), none_ok=True),
+    # the chip changes its rate by powers of two only (neurochip.onchip.OnchipPlan)
+    ("onchip", "lr_decay"): lambda w, k, v: _need(_is_pow2_fraction(v), w, k, v, "1, 0.5, 0.25, ... (a power of two in (0, 1])"),
+    ("onchip", "lr_decay_every"): lambda w, k, v: _int(w, k, v, 1),
     ("scratch", "enabled"): lambda w, k, v: _need(isinstance(v, bool), w, k, v, "true or false"),
     ("scratch", "iterations"): lambda w, k, v: _int(w, k, v, 1),
     ("scratch", "batch_size"): lambda w, k, v: _int(w, k, v, 1),
@@ -360,7 +371,8 @@ CLI_KEYS: dict[str, dict[str, Any]] = {
     "run": {"task": lambda c: c["task"]["name"], "seed": lambda c: c["task"].get("seed", 0),
             "trials": lambda c: c["onchip"]["trials"], "test_trials": lambda c: c["validate"]["trials"],
             "epochs": lambda c: c["onchip"]["epochs"], "batch_size": lambda c: c["onchip"]["batch_size"],
-            "lr": lambda c: c["onchip"]["lr"], "rounding": lambda c: c["onchip"]["rounding"]},
+            "lr": lambda c: c["onchip"]["lr"], "rounding": lambda c: c["onchip"]["rounding"],
+            "lr_decay": lambda c: c["onchip"]["lr_decay"], "lr_decay_every": lambda c: c["onchip"]["lr_decay_every"]},
     "validate": {"task": lambda c: c["task"]["name"], "seed": lambda c: c["task"].get("seed", 0),
                  "trials": lambda c: c["validate"]["trials"],
                  # --learn compares over the on-chip stage's amount of learning, as the demo's validate stage does

@@ -28,7 +28,7 @@ def float_continuation(compiled, task, plan, test) -> dict[str, Any]:
     from .backend_contract import float_network
     from .errors import ConfigError
     from .learning.gradients import weight_change
-    from .onchip import chip_metrics, curve_subset, train_index
+    from .onchip import chip_metrics, chunk_starts, curve_subset, train_index
     from .onchip_rule import compiled_lr_mode
     from .simulate import simulate
     from .validate import _chip_step_gain, _float_rule, dequantize
@@ -51,17 +51,21 @@ def float_continuation(compiled, task, plan, test) -> dict[str, Any]:
     before = score(net, test)
     points = [{"iteration": 0, "trials": 0, f"heldout_{key}": before if n_mid == n_all else score(net, sub),
                "heldout_trials": n_mid, f"heldout_all_{key}": before}]
-    B, K, its = int(plan.batch_size), int(plan.eval_every), int(plan.iterations)
+    B, its = int(plan.batch_size), int(plan.iterations)
     done = 0
     for ep in range(int(plan.epochs)):
+        ends = set(chunk_starts(plan, ep)[1:]) | {its}     # the chip curve's points (its calls' ends)
         for it in range(its):
             mb = task.batch(B, "train", train_index(plan, it))
-            g = weight_change(net, rule, mb, lr=lr * _chip_step_gain(compiled, mb))
+            # the chip's step schedule (OnchipPlan.lr_decay), counted over passes as the chip counts it
+            lr_it = lr * float(plan.lr_decay) ** ((ep * its + it) // int(plan.lr_decay_every))
+            g = weight_change(net, rule, mb, lr=lr_it * _chip_step_gain(compiled, mb))
             net = net.with_weights(w_in=net.w_in + g.w_in, w_rec=net.w_rec + g.w_rec, w_out=net.w_out + g.w_out,
                                    b_out=net.b_out + g.b_out)
             done += 1
-            # the chip curve's points: every K iterations within a pass, and the end of each pass
-            if (it + 1) % K == 0 or it + 1 == its:
+            # the chip curve's points: every eval_every iterations within a pass, at each phase change of the
+            # schedule, and the end of each pass
+            if it + 1 in ends:
                 pt = {"iteration": done, "trials": done * B, f"heldout_{key}": score(net, sub), "heldout_trials": n_mid}
                 if ep == int(plan.epochs) - 1 and it + 1 == its:
                     pt[f"heldout_all_{key}"] = pt[f"heldout_{key}"] if n_mid == n_all else score(net, test)

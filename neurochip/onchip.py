@@ -154,7 +154,8 @@ def check_onchip_config(oc: dict) -> OnchipPlan:
     if oc.get("rounding") not in (None, "nearest", "stochastic"):
         raise ConfigError(f"[onchip] rounding must be 'nearest' or 'stochastic', got {oc.get('rounding')!r}")
     its = -(-trials // bs)
-    return OnchipPlan(iterations=its, batch_size=bs, epochs=epochs, eval_every=default_eval_every(its))
+    return OnchipPlan(iterations=its, batch_size=bs, epochs=epochs, eval_every=default_eval_every(its),
+                      lr_decay=oc.get("lr_decay", 1.0), lr_decay_every=oc.get("lr_decay_every", 100))
 
 
 def default_curve_trials(eval_trials: int) -> int:

@@ -266,7 +266,8 @@ def compile_for_learning(cfg: dict, net, rule, task, n_test: int):
     its = -(-int(oc["trials"]) // int(oc["batch_size"]))
     plan = OnchipPlan(iterations=its, batch_size=int(oc["batch_size"]), epochs=int(oc["epochs"]),
                       eval_every=default_eval_every(its), eval_trials=int(n_test), seed=int(cfg["task"]["seed"]),
-                      curve_trials=default_curve_trials(int(n_test)))
+                      curve_trials=default_curve_trials(int(n_test)), lr_decay=oc.get("lr_decay", 1.0),
+                      lr_decay_every=oc.get("lr_decay_every", 100))
     cn = prepare_rule(cn, lr=float(oc["lr"]) if oc.get("lr") is not None else None,
                       eligibility=oc.get("eligibility"), rounding=oc.get("rounding"), batch_size=plan.batch_size)
     check_plan(cn, task, plan)

@@ -70,6 +70,27 @@ def test_float_continuation_rate_zero_leaves_the_network(learned):
     assert np.isfinite(f0["points"][-1]["heldout_accuracy"])
 
 
+def test_float_continuation_follows_the_chip_schedule(learned, monkeypatch):
+    """With the plan's step schedule the float reference steps at lr x lr_decay^(global iteration // every),
+    counted over passes as the chip counts it, and scores at the chip curve's points (every phase change).
+    Mutation: the schedule ignored gives four equal rates."""
+    from dataclasses import replace
+
+    from neurochip.float_continue import float_continuation
+    from neurochip.learning import gradients
+    from neurochip.train import build
+    cfg, cn, plan, _, _ = learned
+    task = build({k: cfg[k] for k in ("task", "network", "rule", "train")})[0]
+    test = task.batch(8, "test", 0)
+    rates = []
+    real = gradients.weight_change
+    monkeypatch.setattr(gradients, "weight_change", lambda net, rule, mb, lr: rates.append(lr) or real(net, rule, mb, lr=lr))
+    p2 = replace(plan, iterations=2, epochs=2, eval_every=2, lr_decay=0.5, lr_decay_every=3, curve_trials=8)
+    fc = float_continuation(replace(cn, rule=replace(cn.rule, batch=2)), task, replace(p2, batch_size=2), test)
+    assert rates == pytest.approx([fc["lr"] * f for f in (1, 1, 1, 0.5)], rel=1e-12)
+    assert [p["iteration"] for p in fc["points"]] == [0, 2, 3, 4]          # 3: the phase change in pass 2
+
+
 def test_float_continuation_refuses_a_step_it_cannot_mirror(learned):
     """'adam_equivalent' sets each matrix's gain from the chip's first batch at run time: the float reference
     cannot know it beforehand, so it says so (one line) instead of plotting a curve at the wrong rate."""

@@ -300,7 +300,8 @@ def test_cli_learn_that_lowers_accuracy_exits_4_with_outputs(artifact, tmp_path,
 
 
 @pytest.mark.parametrize("bad", [{"lr": -1}, {"lr": "fast"}, {"lr": float("nan")}, {"trials": 0}, {"epochs": 1.5},
-                                 {"batch_size": 0}, {"eligibility": "dense"}, {"rounding": "up"}])
+                                 {"batch_size": 0}, {"eligibility": "dense"}, {"rounding": "up"}, {"lr_decay": 0.3},
+                                 {"lr_decay_every": 0}])
 def test_demo_onchip_config_checked_up_front(bad):
     from neurochip.config import DEFAULT
     from neurochip.onchip import check_onchip_config
@@ -308,6 +309,17 @@ def test_demo_onchip_config_checked_up_front(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         check_onchip_config(oc)
     check_onchip_config(DEFAULT["onchip"])                    # the shipped default passes
+
+
+@pytest.mark.parametrize("key,val,what", [("lr_decay", 0.3, "1, 0.5, 0.25"), ("lr_decay", 0, "1, 0.5, 0.25"),
+                                          ("lr_decay", True, "1, 0.5, 0.25"), ("lr_decay_every", 0, "an integer >= 1")])
+def test_config_schedule_keys_checked(key, val, what):
+    from neurochip.config import DEFAULT, merge, validate_config
+    cfg = merge(DEFAULT, {"onchip": {key: val}})
+    with pytest.raises(ConfigError, match=rf"\[onchip\] {key} = {val!r}: must be {what}"):
+        validate_config(cfg, main_job=True, trial_compile=False)
+    validate_config(merge(DEFAULT, {"onchip": {"lr_decay": 0.25, "lr_decay_every": 50}}), main_job=True,
+                    trial_compile=False)
 
 
 def test_demo_refuses_bad_onchip_lr_before_training(tmp_path):
