@@ -34,7 +34,6 @@ them (`apply_to_args`) only where the option was not given on the command line.
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +119,9 @@ def _need(ok: bool, where: str, key: str, v: Any, what: str) -> None:
         raise ConfigError(f"{where}{key} = {v!r}: must be {what}")
 
 
-def _is_pow2_fraction(v) -> bool:
-    """v is 1, 1/2, 1/4, ... (a rate the chip reaches by right shifts)."""
-    return _is_num(v) and 0 < v <= 1 and float(v) == 2.0 ** -round(-math.log2(v))
+def _chip_decay(v: Any) -> bool:
+    from .onchip import is_chip_decay        # the check OnchipPlan applies (imported late: config loads first)
+    return is_chip_decay(v)
 
 
 def _int(where, key, v, lo=None, hi=None) -> None:
@@ -195,7 +194,7 @@ _FIXED_CHECKS = {
     ("onchip", "eligibility"): lambda w, k, v: _choice(w, k, v, ("per_synapse", "factorised"), none_ok=True),
     ("onchip", "rounding"): lambda w, k, v: _choice(w, k, v, ("nearest", "stochastic"), none_ok=True),
     # the chip changes its rate by powers of two only (neurochip.onchip.OnchipPlan)
-    ("onchip", "lr_decay"): lambda w, k, v: _need(_is_pow2_fraction(v), w, k, v, "1, 0.5, 0.25, ... (a power of two in (0, 1])"),
+    ("onchip", "lr_decay"): lambda w, k, v: _need(_chip_decay(v), w, k, v, "1, 0.5, 0.25, ... (a power of two in (0, 1])"),
     ("onchip", "lr_decay_every"): lambda w, k, v: _int(w, k, v, 1),
     ("scratch", "enabled"): lambda w, k, v: _need(isinstance(v, bool), w, k, v, "true or false"),
     ("scratch", "iterations"): lambda w, k, v: _int(w, k, v, 1),

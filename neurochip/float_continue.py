@@ -28,6 +28,7 @@ def float_continuation(compiled, task, plan, test) -> dict[str, Any]:
     from .backend_contract import float_network
     from .errors import ConfigError
     from .learning.gradients import weight_change
+    from .learning.optim import step_decay_lr
     from .onchip import chip_metrics, chunk_starts, curve_subset, train_index
     from .onchip_rule import compiled_lr_mode
     from .simulate import simulate
@@ -58,7 +59,7 @@ def float_continuation(compiled, task, plan, test) -> dict[str, Any]:
         for it in range(its):
             mb = task.batch(B, "train", train_index(plan, it))
             # the chip's step schedule (OnchipPlan.lr_decay), counted over passes as the chip counts it
-            lr_it = lr * float(plan.lr_decay) ** ((ep * its + it) // int(plan.lr_decay_every))
+            lr_it = step_decay_lr(lr, ep * its + it, plan.lr_decay, plan.lr_decay_every)
             g = weight_change(net, rule, mb, lr=lr_it * _chip_step_gain(compiled, mb))
             net = net.with_weights(w_in=net.w_in + g.w_in, w_rec=net.w_rec + g.w_rec, w_out=net.w_out + g.w_out,
                                    b_out=net.b_out + g.b_out)

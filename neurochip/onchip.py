@@ -69,8 +69,7 @@ class OnchipPlan:
 
     def __post_init__(self) -> None:
         d = self.lr_decay
-        if isinstance(d, bool) or not isinstance(d, (int, float, np.integer, np.floating)) or not math.isfinite(float(d)) \
-                or not 0.0 < float(d) <= 1.0 or float(d) != 2.0 ** -lr_decay_shift(float(d)):
+        if not is_chip_decay(d):
             raise ConfigError(f"on-chip lr_decay must be 1, 1/2, 1/4, ... (the chip scales its learning rate by "
                               f"powers of two), got {d!r}")
         if self.curve_trials is not None and (isinstance(self.curve_trials, bool) or
@@ -86,6 +85,12 @@ class OnchipPlan:
     def trials(self) -> int:
         """Training trials run on chip (iterations x batch x epochs)."""
         return int(self.iterations) * int(self.batch_size) * int(self.epochs)
+
+
+def is_chip_decay(d) -> bool:
+    """d is a learning-rate decay the chip can apply: 1, 1/2, 1/4, ... (a number, not a bool)."""
+    return isinstance(d, (int, float, np.integer, np.floating)) and not isinstance(d, bool) and \
+        math.isfinite(float(d)) and 0.0 < float(d) <= 1.0 and float(d) == 2.0 ** -lr_decay_shift(float(d))
 
 
 def lr_decay_shift(lr_decay: float) -> int:
