@@ -17,7 +17,7 @@ from numba import njit, uint64
 
 from .fixed_forward import (C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_PACKETS, C_SATURATIONS, C_SPIKES, C_SYN_OPS,
                             neuron_step, readout_step)
-from .learn_rows import active_posts, clip, decay_trace, elig_row, key, outer_row, rnd, rsh
+from .learn_rows import active_posts, clip, decay_trace, elig_rows, key, outer_row, rnd, rsh
 from .learn_types import (L_BITS_R, L_BITS_W, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT, L_TRACE, STREAM_ELIG_IN,
                           STREAM_ELIG_REC, STREAM_TRACE)
 
@@ -93,7 +93,12 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
         for i in range(n_rec):
             max_row = max(max_row, rec_ptr[i + 1] - rec_ptr[i])
     rbuf = np.zeros(max_row + 1, np.uint64)
-    work = np.zeros((7, max_row), np.int64)            # elig_row's per-synapse operands of one row
+    # elig_rows' per-synapse operands of one row: distinct arrays, so that its row loops vectorise
+    ps_b = np.zeros(max_row, np.int64)
+    qs_b = np.zeros(max_row, np.int64)
+    lg_b = np.zeros(max_row, np.int64)
+    rg_b = np.zeros(max_row, np.int64)
+    ev_b = np.zeros(max_row, np.int64)
     vth_eff = C.vth_eff
     loss = 0.0
     n_masked = 0
@@ -242,29 +247,16 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
         # ---------------- eligibility and products ----------------
         if per_synapse:
             sat_e = 0
-            n_rows = 0
             if train_in:
-                k_in0 = key(C.seed, STREAM_ELIG_IN, step_id, 0)
-                for i in range(n_in):
-                    if xbar[i] == 0 and xbar_p[i] == 0 and live_in[i] == 0:
-                        continue                  # all-zero row stays zero (exact skip)
-                    s1, lv = elig_row(eb_in, h_in, pa_in, in_ptr, in_idx, i, xbar[i], xbar_p[i], psi, Lg_in, Rg_in,
-                                      qj, adapt, stoch, k_in0, C.e_shift, C.dk, C.da, D, C.q_frac, C.emax, sh_in,
-                                      do_acc, rbuf, L, rr, gt[0], gr[0], C.pre_t, C.pre_r, work)
-                    sat_e += s1
-                    live_in[i] = lv
-                    n_rows += in_ptr[i + 1] - in_ptr[i]
+                sat_e += elig_rows(eb_in, h_in, pa_in, in_ptr, in_idx, xbar, xbar_p, live_in, psi, Lg_in, Rg_in, qj,
+                                   adapt, stoch, key(C.seed, STREAM_ELIG_IN, step_id, 0), C.e_shift, C.dk, C.da, D,
+                                   C.q_frac, C.emax, sh_in, do_acc, L, rr, gt[0], gr[0], C.pre_t, C.pre_r, rbuf, ps_b,
+                                   qs_b, lg_b, rg_b, ev_b)
             if train_rec:
-                k_rec0 = key(C.seed, STREAM_ELIG_REC, step_id, 0)
-                for i in range(n_rec):
-                    if zbar[i] == 0 and zbar_p[i] == 0 and live_rec[i] == 0:
-                        continue
-                    s1, lv = elig_row(eb_rec, h_rec, pa_rec, rec_ptr, rec_idx, i, zbar[i], zbar_p[i], psi, Lg_rec,
-                                      Rg_rec, qj, adapt, stoch, k_rec0, C.e_shift, C.dk, C.da, D, C.q_frac, C.emax,
-                                      sh_rec, do_acc, rbuf, L, rr, gt[1], gr[1], C.pre_t, C.pre_r, work)
-                    sat_e += s1
-                    live_rec[i] = lv
-                    n_rows += rec_ptr[i + 1] - rec_ptr[i]
+                sat_e += elig_rows(eb_rec, h_rec, pa_rec, rec_ptr, rec_idx, zbar, zbar_p, live_rec, psi, Lg_rec,
+                                   Rg_rec, qj, adapt, stoch, key(C.seed, STREAM_ELIG_REC, step_id, 0), C.e_shift, C.dk,
+                                   C.da, D, C.q_frac, C.emax, sh_rec, do_acc, L, rr, gt[1], gr[1], C.pre_t, C.pre_r,
+                                   rbuf, ps_b, qs_b, lg_b, rg_b, ev_b)
             cnt[L_SAT] += sat_e
             n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
             cnt[L_TRACE] += n_el * (2 if adapt else 1)
