@@ -1,6 +1,6 @@
 """Row-level integer operations of the on-chip e-prop kernel (`kernels.learn_trial`): the rounding forms,
 the counter-based hash keys, the per-synapse eligibility of a projection's rows (`elig_rows`) and one
-presynaptic row's factorised products (`outer_row`) per step (docs/fixed_point.md "Learning (on-chip e-prop)").
+projection's factorised products (`outer_rows`) per step (docs/fixed_point.md "Learning (on-chip e-prop)").
 
 Numba caches a function by the hash of its own file: `learn_trial` compiles these in, so a change here must
 drop its cache too (``backends.native_learn._bust_stale_kernel_cache`` hashes this file with the others).
@@ -206,29 +206,55 @@ def elig_rows(eb, hh, pa, ptr, idx, pre_a, prep_a, live_a, psi, Lg, Rg, qj, adap
 
 
 @njit(cache=True)
-def outer_row(pa, ptr, idx, Mt, Mr, i, pre_t, pre_r, sh, act, n_act):
-    """Factorised products of presynaptic row i: pa_q += rnd((Mt_j pre_t + Mr_j pre_r) >> sh) (int64, no clip):
-    the task factor Mt times the kappa-filtered pre trace, the regulariser factor Mr times the pre trace.
+def outer_rows(pa, ptr, idx, pos, Mt, Mr, pre_t, pre_r, sh, act, n_act, task):
+    """Factorised products of every presynaptic row i of one projection with pre_t[i] != 0:
+    pa_q += rnd((Mt_j pre_t[i] + Mr_j pre_r[i]) >> sh) (int64, no clip): the task factor Mt times the
+    kappa-filtered pre trace, the regulariser factor Mr times the pre trace. Rows that add 0 are skipped
+    exactly: pre_t = 0 (pre_t >= pre_r >= 0 by construction: pk = 0 implies xbar = 0), and, on a step without
+    a task signal (task False: L = 0, so Mt = 0 for every j), pre_r = 0. The second skip is most steps of a
+    task whose error is masked to a response window: only rows with a nonzero pre trace now do work.
 
     act[:n_act]: the post neurons with a nonzero factor this step (ascending). Only they are visited: a zero
     factor pair adds rnd(0) = 0, so the skip is exact; psi_j = 0 for most neurons most of the time (70-87 % of
-    neuron-steps on the evidence network) and L_j = 0 outside the readout's mask."""
-    a = ptr[i]
-    n = ptr[i + 1] - a
-    pr = pa[a:a + n]
-    ir = idx[a:a + n]
-    if n == Mt.shape[0]:
-        # full row (ascending unique targets, ir[k] == k), e.g. a dense input projection: index by j directly
-        for q in range(n_act):
-            j = act[q]
-            pr[j] += rnd(Mt[j] * pre_t + Mr[j] * pre_r, sh)
-        return
-    for k in range(n):
-        j = np.uint32(ir[k])
-        m = Mt[j]
-        r = Mr[j]
-        if m != 0 or r != 0:
-            pr[k] += rnd(m * pre_t + r * pre_r, sh)
+    neuron-steps on the evidence network) and L_j = 0 outside the readout's mask. A full row is indexed by j;
+    another row through pos [n_pre, n_post] (its position of j, -1 if absent; built when the projection is
+    dense enough, ``backends.native_learn.position_map``), else by a scan of the row. Each synapse gets the
+    same one addition per step on every path. One call for all rows (as `elig_rows`: a call per row costs
+    more than a short row's work)."""
+    npost = Mt.shape[0]
+    for i in range(ptr.shape[0] - 1):
+        pt = pre_t[i]
+        pp = pre_r[i]
+        if pt == 0 or (not task and pp == 0):
+            continue
+        a = ptr[i]
+        n = ptr[i + 1] - a
+        pr = pa[a:a + n]
+        if n == npost:
+            # full row (ascending unique targets, ir[k] == k), e.g. a dense input projection: index by j directly
+            if 4 * n_act >= n:
+                for j in range(n):                 # branch-free, vectorised: a zero factor pair adds rnd(0) = 0
+                    pr[j] += rnd(Mt[j] * pt + Mr[j] * pp, sh)
+            else:
+                for q in range(n_act):
+                    j = act[q]
+                    pr[j] += rnd(Mt[j] * pt + Mr[j] * pp, sh)
+            continue
+        if pos.shape[0] > 0:
+            pi = pos[i]
+            for q in range(n_act):
+                j = act[q]
+                k = pi[j]
+                if k >= 0:
+                    pr[k] += rnd(Mt[j] * pt + Mr[j] * pp, sh)
+            continue
+        ir = idx[a:a + n]
+        for k in range(n):
+            j = np.uint32(ir[k])
+            m = Mt[j]
+            r = Mr[j]
+            if m != 0 or r != 0:
+                pr[k] += rnd(m * pt + r * pp, sh)
 
 
 @njit(cache=True, inline="always")

@@ -17,7 +17,7 @@ from numba import njit, uint64
 
 from .fixed_forward import (C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_PACKETS, C_SATURATIONS, C_SPIKES, C_SYN_OPS,
                             neuron_step, readout_step)
-from .learn_rows import active_posts, clip, decay_trace, elig_rows, key, outer_row, rnd, rsh
+from .learn_rows import active_posts, clip, decay_trace, elig_rows, key, outer_rows, rnd, rsh
 from .learn_types import (L_BITS_R, L_BITS_W, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT, L_TRACE, STREAM_ELIG_IN,
                           STREAM_ELIG_REC, STREAM_TRACE)
 
@@ -277,18 +277,14 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                     Rg_in[j] = rsh(rsh(rr[j] * psi[j], C.pre_r) * gr[0], msh)
                 na = active_posts(Lg_in, Rg_in, act)
                 if na > 0:
-                    for i in range(n_in):
-                        if pk_in[i] != 0:     # pk = 0 implies xbar = 0 (pk >= xbar >= 0): the row adds 0
-                            outer_row(pa_in, in_ptr, in_idx, Lg_in, Rg_in, i, pk_in[i], xbar[i], sh_in, act, na)
+                    outer_rows(pa_in, in_ptr, in_idx, Tb.in_pos, Lg_in, Rg_in, pk_in, xbar, sh_in, act, na, any_err)
             if train_rec:
                 for j in range(n_rec):
                     Lg_rec[j] = rsh(rsh(L[j] * psi[j], C.pre_t) * gt[1], msh)
                     Rg_rec[j] = rsh(rsh(rr[j] * psi[j], C.pre_r) * gr[1], msh)
                 na = active_posts(Lg_rec, Rg_rec, act)
                 if na > 0:
-                    for i in range(n_rec):
-                        if pk_rec[i] != 0:
-                            outer_row(pa_rec, rec_ptr, rec_idx, Lg_rec, Rg_rec, i, pk_rec[i], zbar[i], sh_rec, act, na)
+                    outer_rows(pa_rec, rec_ptr, rec_idx, Tb.rec_pos, Lg_rec, Rg_rec, pk_rec, zbar, sh_rec, act, na, any_err)
             n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
             cnt[L_BITS_R] += n_el * C.acc_bits
             cnt[L_BITS_W] += n_el * C.acc_bits

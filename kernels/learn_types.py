@@ -46,6 +46,8 @@ LearnTables = namedtuple("LearnTables", [
     "core_of", "dest_ptr", "dest_core", "dest_syn", "dest_hops", "in_core_syn",
     "out_live",                                        # uint8 [n_rec * n_out] (j n_out + k): readout synapse exists
     "ro_fan",                                          # int64 [n_rec]: readout synapses of neuron j (n_out without a layer map)
+    "in_pos", "rec_pos",                               # int32 [n_pre, n_post]: CSR position of (i, j) in row i, -1 if
+                                                       # absent; shape (0, 0) when not built (kernels.learn_rows.outer_rows)
 ])
 
 LearnState = namedtuple("LearnState", [
