@@ -76,6 +76,26 @@ def position_map(ptr, idx, n_post: int) -> np.ndarray:
     return pos
 
 
+def adapt_segments(ptr, idx, qa_mant) -> np.ndarray:
+    """int64 [n_pre]: for each presynaptic row of a CSR (ptr, idx), the length of its leading run of targets j
+    below j_a, the first post neuron with a nonzero adaptation gain (qa_mant_j != 0; n_post if none).
+
+    Those posts have q_j = 0 at every step, so their per-synapse eps^a (h) is 0 for ever and the kernel skips
+    its update there (kernels.learn_rows.elig_rows, "two segments per row"). With the adaptive neurons after
+    the non-adaptive ones (the LIF / ALIF mixes of the task networks) and ascending rows, the run is exactly
+    the non-adaptive part of the row; in any other layout it is a shorter, still exact, prefix."""
+    ptr = np.asarray(ptr, np.int64)
+    idx = np.asarray(idx, np.int64)
+    qa = np.asarray(qa_mant)
+    nz = np.flatnonzero(qa != 0)
+    j_a = int(nz[0]) if nz.size else qa.size
+    seg = np.zeros(ptr.size - 1, np.int64)
+    for i in range(ptr.size - 1):
+        above = np.flatnonzero(idx[ptr[i]:ptr[i + 1]] >= j_a)
+        seg[i] = above[0] if above.size else ptr[i + 1] - ptr[i]
+    return seg
+
+
 def _bust_stale_kernel_cache() -> None:
     """Numba's cache key is the hash of the file defining a function, not of the modules it calls: the cached
     ``eprop_fixed.learn_run`` / ``learn_trial.learn_trial`` would keep an old ``learn_rows`` / ``fixed_forward``
@@ -166,7 +186,9 @@ def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None):
         in_core_syn=rt.in_core_syn, out_live=out_live,
         ro_fan=np.ascontiguousarray(out_live.reshape(n_rec, -1).sum(axis=1, dtype=np.int64)),
         in_pos=position_map(tb.in_ptr, tb.in_idx, n_rec) if not C.per_synapse else np.zeros((0, 0), np.int32),
-        rec_pos=position_map(tb.rec_ptr, tb.rec_idx, n_rec) if not C.per_synapse else np.zeros((0, 0), np.int32))
+        rec_pos=position_map(tb.rec_ptr, tb.rec_idx, n_rec) if not C.per_synapse else np.zeros((0, 0), np.int32),
+        in_seg=adapt_segments(tb.in_ptr, tb.in_idx, rule.qa_mant),
+        rec_seg=adapt_segments(tb.rec_ptr, tb.rec_idx, rule.qa_mant))
     if state is not None:
         if not isinstance(state, LearnState) or state.in_w.shape != tb.in_w.shape or \
                 state.rec_w.shape != tb.rec_w.shape or state.w_out_t.shape != tb.w_out_t.shape:

@@ -96,26 +96,32 @@ def gather(src, ir, n, full, buf):
 
 
 @njit(cache=True)
-def elig_rows(eb, hh, pa, ptr, idx, pre_a, prep_a, live_a, psi, Lg, Rg, qj, adapt, stoch, key0, e_shift, dk, da,
-              D, q_frac, emax, sh, do_acc, L, rr, gtp, grp, at, ar, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b):
+def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj, adapt, stoch, key0, e_shift, dk,
+              da, D, q_frac, emax, sh, do_acc, L, rr, gtp, grp, at, ar, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b):
     """Per-synapse eligibility of every presynaptic row i of one projection this step and, if do_acc, its
     products into pa (int64). Returns the number of clipped eligibility values.
 
     Row i: e_q = rnd|srnd(psi_j (pre_i - h_q) >> e_shift), ebar_q = clip(decay(ebar_q) + e_q),
     pa_q += rnd((Lg_j ebar_q + Rg_j e_q) >> sh) with Lg = L gtp, Rg = r grp, or, when the raw products need a
     pre-shift (at, ar > 0: wide traces), rnd((rnd(L_j ebar_q >> at) gtp + rnd(r_j e_q >> ar) grp) >> sh).
-    pre_a / prep_a [n_rows]: the pre trace now and one step before; live_a [n_rows] (uint8, updated): the
-    row has nonzero eligibility state. Exact skip: a row with pre = prep = 0 and no live state stays zero
-    (e = 0, the decay of 0 is 0, stochastic rounding of 0 is 0).
+    pre_a / prep_a [n_rows]: the pre trace now and one step before.
     Stochastic rounding draws splitmix64(key0 + q) for e_q and splitmix64(key0 + q + 1) for the decay of
-    ebar_q; along a row each hash is computed once (rbuf: scratch of at least the longest row + 1).
+    ebar_q (rbuf: scratch of at least the longest row + 1).
     ps_b, qs_b, lg_b, rg_b, ev_b: int64 scratch of at least the longest row, distinct arrays (the row's
     gathered per-post operands, and e), so that LLVM can prove the row loops free of aliasing.
 
+    Two segments per row, each skipped exactly when it is all zero and stays zero. seg[i]: row i's positions
+    [0, seg[i]) reach posts without adaptation (qa_mant_j = 0, so q_j = 0 and h_q = 0 for ever: h's update is
+    skipped there, it would add srnd(0) = 0), positions [seg[i], n) the rest (``native_learn.adapt_segments``;
+    seg = n without adaptation). live_a [n_rows, 2] (uint8, updated): the segment has nonzero state. The
+    first segment is zero and stays zero when pre_i = 0 (e = 0, the decay of 0 is 0, srnd of 0 is 0); the
+    second needs prep_i = 0 too (h's increment q (prep - h)). Splitting matters because h (tau_a ~ 2000 steps)
+    keeps rows to adaptive posts alive for thousands of steps, while the rest die with ebar (tau ~ 20 steps).
+
     All rows are done in this one call (not one call per row): a call costs ~200 ns of argument passing and
     reference counting of the row slices, as much as 60 % of a 100-synapse row (measured, issue 11). Within a
-    row: three branch-free passes (hashes, state, products) so that each one vectorises; every shift here is
-    >= 0 (e_shift, pre_shift and q_frac by lowering, D and hs >= 12), hence srnd0 / rsh0."""
+    segment: three branch-free passes (hashes, state, products) so that each one vectorises; every shift here
+    is >= 0 (e_shift, pre_shift and q_frac by lowering, D and hs >= 12), hence srnd0 / rsh0."""
     n_rows = ptr.shape[0] - 1
     npost = psi.shape[0]
     dec = (np.int64(1) << D) - dk
@@ -125,83 +131,91 @@ def elig_rows(eb, hh, pa, ptr, idx, pre_a, prep_a, live_a, psi, Lg, Rg, qj, adap
     for i in range(n_rows):
         pre = pre_a[i]
         prep = prep_a[i]
-        if pre == 0 and prep == 0 and live_a[i] == 0:
-            continue                                   # all-zero row stays zero (exact skip)
-        a = ptr[i]
-        n = ptr[i + 1] - a
-        ir = idx[a:a + n]
-        ebr = eb[a:a + n]
-        pr = pa[a:a + n]
-        hr = hh[a:a + n] if adapt else hh
-        full = n == npost
-        ps = gather(psi, ir, n, full, ps_b)
-        ev = ev_b[:n]
-        live = 0
-        if stoch:
-            for k in range(n + 1):
-                rbuf[k] = splitmix64(key0 + uint64(a + k))
-        if adapt:
-            qs = gather(qj, ir, n, full, qs_b)
+        a0 = ptr[i]
+        n_row = ptr[i + 1] - a0
+        full = n_row == npost                          # ascending unique targets: position k is post k
+        split = seg[i] if adapt else n_row
+        for sg in range(2):
+            ad = sg == 1
+            k0 = 0 if sg == 0 else split
+            n = (split if sg == 0 else n_row) - k0
+            if n == 0:
+                continue
+            if live_a[i, sg] == 0 and pre == 0 and (prep == 0 or not ad):
+                continue                               # all-zero segment stays zero (exact skip)
+            a = a0 + k0
+            ir = idx[a:a + n]
+            ebr = eb[a:a + n]
+            pr = pa[a:a + n]
+            hr = hh[a:a + n] if ad else hh
+            ps = psi[k0:k0 + n] if full else gather(psi, ir, n, False, ps_b)
+            ev = ev_b[:n]
+            live = 0
             if stoch:
+                for k in range(n + 1):
+                    rbuf[k] = splitmix64(key0 + uint64(a + k))
+            if ad:
+                qs = qj[k0:k0 + n] if full else gather(qj, ir, n, False, qs_b)
+                if stoch:
+                    for k in range(n):
+                        hold = np.int64(hr[k])
+                        rk = rbuf[k]
+                        # one unbiased rounding of decay + increment at 2^-hs: both are far below one trace LSB
+                        # per step (tau_a = 2000 steps: decay 1e-3 h; c_a beta psi (pre - h) ~ 0.3 for an input
+                        # trace), so truncation would drain h by 1 LSB per step and nearest would drop every
+                        # increment. Bits 31..32-hs of the row hash (rot32): disjoint from the top bits of e, ebar
+                        hq = srnd0(((hold * deca) << (hs - D)) + ((qs[k] * (prep - hold)) << (hs - q_frac)),
+                                  hs, (rk << uint64(32)) | (rk >> uint64(32)))
+                        hr[k] = hq
+                        e = srnd0(ps[k] * (pre - hq), e_shift, rk)
+                        ebv = srnd0(np.int64(ebr[k]) * dec, D, rbuf[k + 1]) + e
+                        ec = min(max(ebv, -emax), emax)
+                        sat += ec != ebv
+                        ebr[k] = ec
+                        ev[k] = e
+                        live |= ec | hq
+                else:
+                    for k in range(n):
+                        hold = np.int64(hr[k])
+                        hq = tdec(hold, deca, D) + rsh0(qs[k] * (prep - hold), q_frac)
+                        hr[k] = hq
+                        e = rsh0(ps[k] * (pre - hq), e_shift)
+                        ebv = tdec(np.int64(ebr[k]), dec, D) + e
+                        ec = min(max(ebv, -emax), emax)
+                        sat += ec != ebv
+                        ebr[k] = ec
+                        ev[k] = e
+                        live |= ec | hq
+            elif stoch:
                 for k in range(n):
-                    hold = np.int64(hr[k])
-                    rk = rbuf[k]
-                    # one unbiased rounding of decay + increment at 2^-hs: both are far below one trace LSB per
-                    # step (tau_a = 2000 steps: decay 1e-3 h; c_a beta psi (pre - h) ~ 0.3 for an input trace),
-                    # so truncation would drain h by 1 LSB per step and nearest would drop every increment.
-                    # Bits 31..32-hs of the row hash (rot32): disjoint from the top bits that e and ebar use
-                    hq = srnd0(((hold * deca) << (hs - D)) + ((qs[k] * (prep - hold)) << (hs - q_frac)),
-                              hs, (rk << uint64(32)) | (rk >> uint64(32)))
-                    hr[k] = hq
-                    e = srnd0(ps[k] * (pre - hq), e_shift, rk)
+                    e = srnd0(ps[k] * pre, e_shift, rbuf[k])
                     ebv = srnd0(np.int64(ebr[k]) * dec, D, rbuf[k + 1]) + e
                     ec = min(max(ebv, -emax), emax)
                     sat += ec != ebv
                     ebr[k] = ec
                     ev[k] = e
-                    live |= ec | hq
+                    live |= ec
             else:
                 for k in range(n):
-                    hold = np.int64(hr[k])
-                    hq = tdec(hold, deca, D) + rsh0(qs[k] * (prep - hold), q_frac)
-                    hr[k] = hq
-                    e = rsh0(ps[k] * (pre - hq), e_shift)
+                    e = rsh0(ps[k] * pre, e_shift)
                     ebv = tdec(np.int64(ebr[k]), dec, D) + e
                     ec = min(max(ebv, -emax), emax)
                     sat += ec != ebv
                     ebr[k] = ec
                     ev[k] = e
-                    live |= ec | hq
-        elif stoch:
-            for k in range(n):
-                e = srnd0(ps[k] * pre, e_shift, rbuf[k])
-                ebv = srnd0(np.int64(ebr[k]) * dec, D, rbuf[k + 1]) + e
-                ec = min(max(ebv, -emax), emax)
-                sat += ec != ebv
-                ebr[k] = ec
-                ev[k] = e
-                live |= ec
-        else:
-            for k in range(n):
-                e = rsh0(ps[k] * pre, e_shift)
-                ebv = tdec(np.int64(ebr[k]), dec, D) + e
-                ec = min(max(ebv, -emax), emax)
-                sat += ec != ebv
-                ebr[k] = ec
-                ev[k] = e
-                live |= ec
-        live_a[i] = live != 0
-        if do_acc:
-            if at == 0 and ar == 0:
-                lg = gather(Lg, ir, n, full, lg_b)
-                rg = gather(Rg, ir, n, full, rg_b)
-                for k in range(n):
-                    pr[k] += rnd(lg[k] * ebr[k] + rg[k] * ev[k], sh)
-            else:
-                ls = gather(L, ir, n, full, lg_b)
-                rs = gather(rr, ir, n, full, rg_b)
-                for k in range(n):
-                    pr[k] += rnd(rsh0(ls[k] * ebr[k], at) * gtp + rsh0(rs[k] * ev[k], ar) * grp, sh)
+                    live |= ec
+            live_a[i, sg] = live != 0
+            if do_acc:
+                if at == 0 and ar == 0:
+                    lg = Lg[k0:k0 + n] if full else gather(Lg, ir, n, False, lg_b)
+                    rg = Rg[k0:k0 + n] if full else gather(Rg, ir, n, False, rg_b)
+                    for k in range(n):
+                        pr[k] += rnd(lg[k] * ebr[k] + rg[k] * ev[k], sh)
+                else:
+                    ls = L[k0:k0 + n] if full else gather(L, ir, n, False, lg_b)
+                    rs = rr[k0:k0 + n] if full else gather(rr, ir, n, False, rg_b)
+                    for k in range(n):
+                        pr[k] += rnd(rsh0(ls[k] * ebr[k], at) * gtp + rsh0(rs[k] * ev[k], ar) * grp, sh)
     return sat
 
 

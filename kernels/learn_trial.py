@@ -84,8 +84,8 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     eb_rec = np.zeros(nnz_rec if per_synapse else 0, np.int32)
     h_in = np.zeros(nnz_in if (per_synapse and adapt) else 0, np.int32)
     h_rec = np.zeros(nnz_rec if (per_synapse and adapt) else 0, np.int32)
-    live_in = np.zeros(n_in, np.uint8)                 # row i has nonzero eligibility state
-    live_rec = np.zeros(n_rec, np.uint8)
+    live_in = np.zeros((n_in, 2), np.uint8)            # row i's segments have nonzero eligibility state
+    live_rec = np.zeros((n_rec, 2), np.uint8)
     max_row = 0
     if per_synapse:
         for i in range(n_in):
@@ -248,12 +248,12 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
         if per_synapse:
             sat_e = 0
             if train_in:
-                sat_e += elig_rows(eb_in, h_in, pa_in, in_ptr, in_idx, xbar, xbar_p, live_in, psi, Lg_in, Rg_in, qj,
+                sat_e += elig_rows(eb_in, h_in, pa_in, in_ptr, in_idx, Tb.in_seg, xbar, xbar_p, live_in, psi, Lg_in, Rg_in, qj,
                                    adapt, stoch, key(C.seed, STREAM_ELIG_IN, step_id, 0), C.e_shift, C.dk, C.da, D,
                                    C.q_frac, C.emax, sh_in, do_acc, L, rr, gt[0], gr[0], C.pre_t, C.pre_r, rbuf, ps_b,
                                    qs_b, lg_b, rg_b, ev_b)
             if train_rec:
-                sat_e += elig_rows(eb_rec, h_rec, pa_rec, rec_ptr, rec_idx, zbar, zbar_p, live_rec, psi, Lg_rec,
+                sat_e += elig_rows(eb_rec, h_rec, pa_rec, rec_ptr, rec_idx, Tb.rec_seg, zbar, zbar_p, live_rec, psi, Lg_rec,
                                    Rg_rec, qj, adapt, stoch, key(C.seed, STREAM_ELIG_REC, step_id, 0), C.e_shift, C.dk,
                                    C.da, D, C.q_frac, C.emax, sh_rec, do_acc, L, rr, gt[1], gr[1], C.pre_t, C.pre_r,
                                    rbuf, ps_b, qs_b, lg_b, rg_b, ev_b)

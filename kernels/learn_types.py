@@ -48,6 +48,7 @@ LearnTables = namedtuple("LearnTables", [
     "ro_fan",                                          # int64 [n_rec]: readout synapses of neuron j (n_out without a layer map)
     "in_pos", "rec_pos",                               # int32 [n_pre, n_post]: CSR position of (i, j) in row i, -1 if
                                                        # absent; shape (0, 0) when not built (kernels.learn_rows.outer_rows)
+    "in_seg", "rec_seg",                               # int64 [n_pre]: row positions before it reach non-adaptive posts
 ])
 
 LearnState = namedtuple("LearnState", [

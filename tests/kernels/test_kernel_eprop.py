@@ -174,9 +174,17 @@ def _oracle_case(elig, kind, profile, rounding, seed=11, B=3, T=50, batch=2, reg
     from pyref_eprop import learn as py_learn
     from neurochip.backends.native import chip_format
 
-    net = init_network(5, 8, 2, NeuronParams(kind=kind, n_ref=2, tau_a=200.0), p_rec=0.6, seed=seed)
-    if kind == "alif":
-        net = net.with_weights(beta=net.beta * 4)
+    # 'mixed': ALIF whose first half has beta = 0 (no adaptation: the LIF / ALIF layout of the task networks,
+    # the kernel's two row segments); 'interleaved': every other neuron without adaptation
+    net = init_network(5, 8, 2, NeuronParams(kind="lif" if kind == "lif" else "alif", n_ref=2, tau_a=200.0),
+                       p_rec=0.6, seed=seed)
+    if kind != "lif":
+        beta = np.asarray(net.beta, np.float64) * 4
+        if kind == "mixed":
+            beta[:4] = 0.0
+        elif kind == "interleaved":
+            beta[::2] = 0.0
+        net = net.with_weights(beta=beta)
     rule = LearningRule("eprop_random", lr=lr, eligibility=elig, reg_rate=reg, target_rate_hz=20.0)
     trace = trace or ("stochastic" if rounding == "stochastic" else "trunc")
     c = _comp(net, profile, rule, rounding=rounding, batch=batch, trace_rounding=trace, lr_mode=lr_mode)
@@ -219,10 +227,19 @@ def _assert_equal_to_oracle(c, r, w, out):
 @pytest.mark.parametrize("elig,kind,profile,rounding", [
     ("per_synapse", "alif", "loihi2", "nearest"), ("factorised", "lif", "loihi2", "nearest"),
     ("per_synapse", "lif", "generic", "nearest"), ("per_synapse", "alif", "loihi2", "stochastic"),
-    ("factorised", "alif", "loihi2", "stochastic"), ("per_synapse", "lif", "generic", "stochastic")])
+    ("factorised", "alif", "loihi2", "stochastic"), ("per_synapse", "lif", "generic", "stochastic"),
+    ("per_synapse", "mixed", "loihi2", "stochastic"), ("per_synapse", "mixed", "loihi2", "nearest"),
+    ("per_synapse", "interleaved", "loihi2", "stochastic")])
 def test_learning_kernel_equals_python_model(elig, kind, profile, rounding):
     """Integer-exact: learned mantissas, residuals and the bias equal the pure-Python model."""
     c, r, w, out = _oracle_case(elig, kind, profile, rounding, mask_from=20)
+    if kind in ("mixed", "interleaved"):              # the rows really split into two segments
+        from neurochip.backends.native_learn import learn_data
+        Tb = learn_data(c)[1]
+        n_row = np.diff(Tb.rec_ptr)
+        assert np.any((Tb.rec_seg > 0) & (Tb.rec_seg < n_row)), Tb.rec_seg
+        j_a = int(np.flatnonzero(c.rule.qa_mant)[0])
+        assert 0 < j_a < c.n_rec and np.all(Tb.in_seg == j_a)         # input rows are full: the prefix is j_a
     for name in MATS:                                   # every trained matrix moved
         assert np.any(r.weight_updates[name] != 0), name
     _assert_equal_to_oracle(c, r, w, out)
@@ -230,7 +247,7 @@ def test_learning_kernel_equals_python_model(elig, kind, profile, rounding):
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), elig=st.sampled_from(["per_synapse", "factorised"]),
-       rounding=st.sampled_from(["nearest", "stochastic"]), kind=st.sampled_from(["lif", "alif"]),
+       rounding=st.sampled_from(["nearest", "stochastic"]), kind=st.sampled_from(["lif", "alif", "mixed"]),
        batch=st.integers(1, 3), reg=st.sampled_from([0.0, 1.0, 30.0]), mask_from=st.integers(0, 39),
        trace=st.sampled_from(["trunc", "stochastic"]), lr_mode=st.sampled_from(["sgd", "adam_equivalent"]))
 def test_learning_kernel_equals_python_model_property(seed, elig, rounding, kind, batch, reg, mask_from, trace, lr_mode):
