@@ -97,7 +97,7 @@ def gather(src, ir, n, full, buf):
 
 @njit(cache=True)
 def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj, adapt, stoch, key0, e_shift, dk,
-              da, D, q_frac, emax, sh, do_acc, L, rr, gtp, grp, at, ar, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b):
+              da, D, q_frac, emax, sh, do_acc, task, L, rr, gtp, grp, at, ar, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b):
     """Per-synapse eligibility of every presynaptic row i of one projection this step and, if do_acc, its
     products into pa (int64). Returns the number of clipped eligibility values.
 
@@ -108,7 +108,8 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
     Stochastic rounding draws splitmix64(key0 + q) for e_q and splitmix64(key0 + q + 1) for the decay of
     ebar_q (rbuf: scratch of at least the longest row + 1).
     ps_b, qs_b, lg_b, rg_b, ev_b: int64 scratch of at least the longest row, distinct arrays (the row's
-    gathered per-post operands, and e), so that LLVM can prove the row loops free of aliasing.
+    gathered per-post operands, and e), so that LLVM can prove the row loops free of aliasing. task: this
+    step has a task signal (some L_j != 0); without it Lg = 0.
 
     Two segments per row, each skipped exactly when it is all zero and stays zero. seg[i]: row i's positions
     [0, seg[i]) reach posts without adaptation (qa_mant_j = 0, so q_j = 0 and h_q = 0 for ever: h's update is
@@ -205,7 +206,9 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
                     ev[k] = e
                     live |= ec
             live_a[i, sg] = live != 0
-            if do_acc:
+            # products: on a step without a task signal (task False: L = 0, so Lg = 0) they are rnd(Rg e), and
+            # e = 0 in a non-adaptive segment whose pre trace is 0 (e = srnd(psi pre)): nothing to add
+            if do_acc and (task or ad or pre != 0):
                 if at == 0 and ar == 0:
                     lg = Lg[k0:k0 + n] if full else gather(Lg, ir, n, False, lg_b)
                     rg = Rg[k0:k0 + n] if full else gather(Rg, ir, n, False, rg_b)

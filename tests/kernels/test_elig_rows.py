@@ -1,5 +1,5 @@
 """kernels.learn_rows.elig_rows: its exact work skipping (whole segments of a row that are zero and stay
-zero) changes no value. The same random step sequences are run with the skip and with every segment forced
+zero, and products that are zero on a step without a task signal) changes no value. The same random step sequences are run with the skip and with every segment forced
 live (every synapse visited every step); all state and products must agree bit for bit."""
 from __future__ import annotations
 
@@ -35,12 +35,13 @@ def _run(rng_seed, n_pre, n_post, steps, stoch, force_live, e_shift):
         pre = np.where(rng.random(n_pre) < 0.3, rng.integers(1, 40, n_pre), 0).astype(np.int64)
         psi = np.where(rng.random(n_post) < 0.3, rng.integers(1, 8, n_post), 0).astype(np.int64)
         qj = np.where(rng.random(n_post) < 0.5, rng.integers(1, 1 << 15, n_post), 0).astype(np.int64) * qa
-        Lg = rng.integers(-(1 << 20), 1 << 20, n_post).astype(np.int64)
+        task = bool(rng.random() < 0.5)                       # steps without a task signal have Lg = 0
+        Lg = rng.integers(-(1 << 20), 1 << 20, n_post).astype(np.int64) * task
         Rg = rng.integers(-(1 << 20), 1 << 20, n_post).astype(np.int64)
-        if force_live:
+        if force_live:                                       # every segment visited, every product pass run
             live[:] = 1
         sat = elig_rows(eb, hh, pa, ptr, idx, seg, pre, prep, live, psi, Lg, Rg, qj, True, stoch,
-                        uint64(1000 + t), e_shift, 300, 40, 12, 16, 127, 8, True, Lg, Rg, 1, 1, 0, 0, rbuf, *bufs)
+                        uint64(1000 + t), e_shift, 300, 40, 12, 16, 127, 8, True, task or force_live, Lg, Rg, 1, 1, 0, 0, rbuf, *bufs)
         trace.append((eb.copy(), hh.copy(), pa.copy(), sat))
     return trace, seg, ptr
 
@@ -70,5 +71,5 @@ def test_adaptive_segment_visited_for_the_previous_pre_alone():
     z = np.zeros(4, np.int64)
     bufs = [np.zeros(5, np.int64) for _ in range(5)]
     elig_rows(eb, hh, pa, ptr, idx, seg, np.array([0]), np.array([10]), live, z, z, z, qj, True, False,
-              uint64(1), 0, 300, 40, 12, 16, 127, 8, True, z, z, 1, 1, 0, 0, np.zeros(5, np.uint64), *bufs)
+              uint64(1), 0, 300, 40, 12, 16, 127, 8, True, False, z, z, 1, 1, 0, 0, np.zeros(5, np.uint64), *bufs)
     assert hh.tolist() == [0, 0, 30, 70] and live[0].tolist() == [0, 1]
