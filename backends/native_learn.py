@@ -89,11 +89,16 @@ def adapt_segments(ptr, idx, qa_mant) -> np.ndarray:
     qa = np.asarray(qa_mant)
     nz = np.flatnonzero(qa != 0)
     j_a = int(nz[0]) if nz.size else qa.size
-    seg = np.zeros(ptr.size - 1, np.int64)
-    for i in range(ptr.size - 1):
-        above = np.flatnonzero(idx[ptr[i]:ptr[i + 1]] >= j_a)
-        seg[i] = above[0] if above.size else ptr[i + 1] - ptr[i]
-    return seg
+    n_pre = ptr.size - 1
+    nnz = int(ptr[-1])
+    lens = np.diff(ptr)
+    if nnz == 0:
+        return np.zeros(n_pre, np.int64)
+    # first position of each row whose target is >= j_a (nnz if none), by one reduceat over the CSR; the
+    # sentinel nnz at the end keeps every row start a valid index (trailing empty rows start at nnz)
+    cand = np.append(np.where(idx[:nnz] >= j_a, np.arange(nnz), nnz), nnz)
+    first = np.minimum.reduceat(cand, ptr[:-1])
+    return np.where(lens > 0, np.minimum(first - ptr[:-1], lens), 0).astype(np.int64)
 
 
 def _bust_stale_kernel_cache() -> None:

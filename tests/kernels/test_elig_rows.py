@@ -73,3 +73,27 @@ def test_adaptive_segment_visited_for_the_previous_pre_alone():
     elig_rows(eb, hh, pa, ptr, idx, seg, np.array([0]), np.array([10]), live, z, z, z, qj, True, False,
               uint64(1), 0, 300, 40, 12, 16, 127, 8, True, False, z, z, 1, 1, 0, 0, np.zeros(5, np.uint64), *bufs)
     assert hh.tolist() == [0, 0, 30, 70] and live[0].tolist() == [0, 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 10_000), n_pre=st.integers(1, 8), n_post=st.integers(1, 8), p=st.floats(0.0, 1.0),
+       shuffled=st.booleans())
+def test_adapt_segments_is_the_leading_non_adaptive_run(seed, n_pre, n_post, p, shuffled):
+    """Row by row: the length of the leading run of targets below the first adaptive post (empty rows, rows
+    without any, unsorted rows included)."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n_pre, n_post)) < p
+    rows = [np.flatnonzero(r) for r in mask]
+    if shuffled:
+        rows = [rng.permutation(r) for r in rows]
+    ptr = np.concatenate([[0], np.cumsum([r.size for r in rows])]).astype(np.int64)
+    idx = np.concatenate(rows + [np.zeros(0, np.int64)]).astype(np.int32)
+    qa = (rng.random(n_post) < 0.5).astype(np.int64)
+    j_a = int(np.flatnonzero(qa)[0]) if qa.any() else n_post
+    want = []
+    for r in rows:
+        k = 0
+        while k < r.size and r[k] < j_a:
+            k += 1
+        want.append(k)
+    assert adapt_segments(ptr, idx, qa).tolist() == want
