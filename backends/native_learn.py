@@ -190,8 +190,8 @@ def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None):
         dest_ptr=rt.dest_ptr, dest_core=rt.dest_core, dest_syn=rt.dest_syn, dest_hops=rt.dest_hops,
         in_core_syn=rt.in_core_syn, out_live=out_live,
         ro_fan=np.ascontiguousarray(out_live.reshape(n_rec, -1).sum(axis=1, dtype=np.int64)),
-        in_pos=position_map(tb.in_ptr, tb.in_idx, n_rec) if not C.per_synapse else np.zeros((0, 0), np.int32),
-        rec_pos=position_map(tb.rec_ptr, tb.rec_idx, n_rec) if not C.per_synapse else np.zeros((0, 0), np.int32),
+        in_pos=position_map(tb.in_ptr, tb.in_idx, n_rec) if not C.per_synapse else position_map([0], [], 0),
+        rec_pos=position_map(tb.rec_ptr, tb.rec_idx, n_rec) if not C.per_synapse else position_map([0], [], 0),
         in_seg=adapt_segments(tb.in_ptr, tb.in_idx, rule.qa_mant),
         rec_seg=adapt_segments(tb.rec_ptr, tb.rec_idx, rule.qa_mant))
     if state is not None:

@@ -84,12 +84,10 @@ def clip(x, m):
 
 
 @njit(cache=True, inline="always")
-def gather(src, ir, n, full, buf):
-    """src[ir[:n]] as a contiguous array: src itself when the row is full (ascending unique targets, ir[k] ==
-    k), else gathered into buf. Contiguous per-synapse operands let LLVM vectorise the row loops below
-    (AVX2: ~2x on the evidence network); indexing src[ir[k]] inside them blocks that."""
-    if full:
-        return src[:n]
+def gather(src, ir, n, buf):
+    """src[ir[:n]] gathered into buf (returned as buf[:n]): contiguous per-synapse operands let LLVM
+    vectorise the row loops below (AVX2: ~2x on the evidence network); indexing src[ir[k]] inside them blocks
+    that. A full row (ascending unique targets, ir[k] == k) needs no gather: its callers slice src directly."""
     for k in range(n):
         buf[k] = src[np.uint32(ir[k])]
     return buf[:n]
@@ -149,14 +147,14 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
             ebr = eb[a:a + n]
             pr = pa[a:a + n]
             hr = hh[a:a + n] if ad else hh
-            ps = psi[k0:k0 + n] if full else gather(psi, ir, n, False, ps_b)
+            ps = psi[k0:k0 + n] if full else gather(psi, ir, n, ps_b)
             ev = ev_b[:n]
             live = 0
             if stoch:
                 for k in range(n + 1):
                     rbuf[k] = splitmix64(key0 + uint64(a + k))
             if ad:
-                qs = qj[k0:k0 + n] if full else gather(qj, ir, n, False, qs_b)
+                qs = qj[k0:k0 + n] if full else gather(qj, ir, n, qs_b)
                 if stoch:
                     for k in range(n):
                         hold = np.int64(hr[k])
@@ -210,13 +208,13 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
             # e = 0 in a non-adaptive segment whose pre trace is 0 (e = srnd(psi pre)): nothing to add
             if do_acc and (task or ad or pre != 0):
                 if at == 0 and ar == 0:
-                    lg = Lg[k0:k0 + n] if full else gather(Lg, ir, n, False, lg_b)
-                    rg = Rg[k0:k0 + n] if full else gather(Rg, ir, n, False, rg_b)
+                    lg = Lg[k0:k0 + n] if full else gather(Lg, ir, n, lg_b)
+                    rg = Rg[k0:k0 + n] if full else gather(Rg, ir, n, rg_b)
                     for k in range(n):
                         pr[k] += rnd(lg[k] * ebr[k] + rg[k] * ev[k], sh)
                 else:
-                    ls = L[k0:k0 + n] if full else gather(L, ir, n, False, lg_b)
-                    rs = rr[k0:k0 + n] if full else gather(rr, ir, n, False, rg_b)
+                    ls = L[k0:k0 + n] if full else gather(L, ir, n, lg_b)
+                    rs = rr[k0:k0 + n] if full else gather(rr, ir, n, rg_b)
                     for k in range(n):
                         pr[k] += rnd(rsh0(ls[k] * ebr[k], at) * gtp + rsh0(rs[k] * ev[k], ar) * grp, sh)
     return sat

@@ -248,15 +248,15 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
         if per_synapse:
             sat_e = 0
             if train_in:
-                sat_e += elig_rows(eb_in, h_in, pa_in, in_ptr, in_idx, Tb.in_seg, xbar, xbar_p, live_in, psi, Lg_in, Rg_in, qj,
-                                   adapt, stoch, key(C.seed, STREAM_ELIG_IN, step_id, 0), C.e_shift, C.dk, C.da, D,
-                                   C.q_frac, C.emax, sh_in, do_acc, any_err, L, rr, gt[0], gr[0], C.pre_t, C.pre_r, rbuf, ps_b,
-                                   qs_b, lg_b, rg_b, ev_b)
+                sat_e += elig_rows(eb_in, h_in, pa_in, in_ptr, in_idx, Tb.in_seg, xbar, xbar_p, live_in, psi,
+                                   Lg_in, Rg_in, qj, adapt, stoch, key(C.seed, STREAM_ELIG_IN, step_id, 0),
+                                   C.e_shift, C.dk, C.da, D, C.q_frac, C.emax, sh_in, do_acc, any_err, L, rr,
+                                   gt[0], gr[0], C.pre_t, C.pre_r, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b)
             if train_rec:
-                sat_e += elig_rows(eb_rec, h_rec, pa_rec, rec_ptr, rec_idx, Tb.rec_seg, zbar, zbar_p, live_rec, psi, Lg_rec,
-                                   Rg_rec, qj, adapt, stoch, key(C.seed, STREAM_ELIG_REC, step_id, 0), C.e_shift, C.dk,
-                                   C.da, D, C.q_frac, C.emax, sh_rec, do_acc, any_err, L, rr, gt[1], gr[1], C.pre_t, C.pre_r,
-                                   rbuf, ps_b, qs_b, lg_b, rg_b, ev_b)
+                sat_e += elig_rows(eb_rec, h_rec, pa_rec, rec_ptr, rec_idx, Tb.rec_seg, zbar, zbar_p, live_rec, psi,
+                                   Lg_rec, Rg_rec, qj, adapt, stoch, key(C.seed, STREAM_ELIG_REC, step_id, 0),
+                                   C.e_shift, C.dk, C.da, D, C.q_frac, C.emax, sh_rec, do_acc, any_err, L, rr,
+                                   gt[1], gr[1], C.pre_t, C.pre_r, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b)
             cnt[L_SAT] += sat_e
             n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
             cnt[L_TRACE] += n_el * (2 if adapt else 1)
@@ -277,14 +277,16 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                     Rg_in[j] = rsh(rsh(rr[j] * psi[j], C.pre_r) * gr[0], msh)
                 na = active_posts(Lg_in, Rg_in, act)
                 if na > 0:
-                    outer_rows(pa_in, in_ptr, in_idx, Tb.in_pos, Lg_in, Rg_in, pk_in, xbar, sh_in, act, na, any_err)
+                    outer_rows(pa_in, in_ptr, in_idx, Tb.in_pos, Lg_in, Rg_in, pk_in, xbar, sh_in, act, na,
+                               any_err)
             if train_rec:
                 for j in range(n_rec):
                     Lg_rec[j] = rsh(rsh(L[j] * psi[j], C.pre_t) * gt[1], msh)
                     Rg_rec[j] = rsh(rsh(rr[j] * psi[j], C.pre_r) * gr[1], msh)
                 na = active_posts(Lg_rec, Rg_rec, act)
                 if na > 0:
-                    outer_rows(pa_rec, rec_ptr, rec_idx, Tb.rec_pos, Lg_rec, Rg_rec, pk_rec, zbar, sh_rec, act, na, any_err)
+                    outer_rows(pa_rec, rec_ptr, rec_idx, Tb.rec_pos, Lg_rec, Rg_rec, pk_rec, zbar, sh_rec, act, na,
+                               any_err)
             n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
             cnt[L_BITS_R] += n_el * C.acc_bits
             cnt[L_BITS_W] += n_el * C.acc_bits
