@@ -221,7 +221,7 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
 
 
 @njit(cache=True)
-def outer_rows(pa, ptr, idx, pos, Mt, Mr, pre_t, pre_r, sh, act, n_act, task):
+def outer_rows(pa, ptr, idx, pos, Mt, Mr, pre_t, pre_r, sh, act, n_act, task, mt_a, mr_a, vals):
     """Factorised products of every presynaptic row i of one projection with pre_t[i] != 0:
     pa_q += rnd((Mt_j pre_t[i] + Mr_j pre_r[i]) >> sh) (int64, no clip): the task factor Mt times the
     kappa-filtered pre trace, the regulariser factor Mr times the pre trace. Rows that add 0 are skipped
@@ -235,8 +235,12 @@ def outer_rows(pa, ptr, idx, pos, Mt, Mr, pre_t, pre_r, sh, act, n_act, task):
     another row through pos [n_pre, n_post] (its position of j, -1 if absent; built when the projection is
     dense enough, ``backends.native_learn.position_map``), else by a scan of the row. Each synapse gets the
     same one addition per step on every path. One call for all rows (as `elig_rows`: a call per row costs
-    more than a short row's work)."""
+    more than a short row's work). mt_a, mr_a, vals: int64 scratch of at least n_post (the active posts'
+    factors, compacted once per step, and a row's products: computed in a vectorised pass, then added)."""
     npost = Mt.shape[0]
+    for q in range(n_act):
+        mt_a[q] = Mt[act[q]]
+        mr_a[q] = Mr[act[q]]
     for i in range(ptr.shape[0] - 1):
         pt = pre_t[i]
         pp = pre_r[i]
@@ -252,16 +256,18 @@ def outer_rows(pa, ptr, idx, pos, Mt, Mr, pre_t, pre_r, sh, act, n_act, task):
                     pr[j] += rnd(Mt[j] * pt + Mr[j] * pp, sh)
             else:
                 for q in range(n_act):
-                    j = act[q]
-                    pr[j] += rnd(Mt[j] * pt + Mr[j] * pp, sh)
+                    vals[q] = rnd(mt_a[q] * pt + mr_a[q] * pp, sh)
+                for q in range(n_act):
+                    pr[act[q]] += vals[q]
             continue
         if pos.shape[0] > 0:
             pi = pos[i]
             for q in range(n_act):
-                j = act[q]
-                k = pi[j]
+                vals[q] = rnd(mt_a[q] * pt + mr_a[q] * pp, sh)
+            for q in range(n_act):
+                k = pi[act[q]]
                 if k >= 0:
-                    pr[k] += rnd(Mt[j] * pt + Mr[j] * pp, sh)
+                    pr[k] += vals[q]
             continue
         ir = idx[a:a + n]
         for k in range(n):

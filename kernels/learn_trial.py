@@ -75,6 +75,9 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     rr = np.zeros(n_rec, np.int64)
     Lg_in = np.zeros(n_rec, np.int64)
     act = np.zeros(n_rec, np.int64)                    # factorised: post neurons with a nonzero factor this step
+    mt_a = np.zeros(n_rec, np.int64)                   # outer_rows' scratch: their factors, a row's products
+    mr_a = np.zeros(n_rec, np.int64)
+    vals = np.zeros(n_rec, np.int64)
     Rg_in = np.zeros(n_rec, np.int64)
     Lg_rec = np.zeros(n_rec, np.int64)
     Rg_rec = np.zeros(n_rec, np.int64)
@@ -278,7 +281,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 na = active_posts(Lg_in, Rg_in, act)
                 if na > 0:
                     outer_rows(pa_in, in_ptr, in_idx, Tb.in_pos, Lg_in, Rg_in, pk_in, xbar, sh_in, act, na,
-                               any_err)
+                               any_err, mt_a, mr_a, vals)
             if train_rec:
                 for j in range(n_rec):
                     Lg_rec[j] = rsh(rsh(L[j] * psi[j], C.pre_t) * gt[1], msh)
@@ -286,7 +289,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 na = active_posts(Lg_rec, Rg_rec, act)
                 if na > 0:
                     outer_rows(pa_rec, rec_ptr, rec_idx, Tb.rec_pos, Lg_rec, Rg_rec, pk_rec, zbar, sh_rec, act, na,
-                               any_err)
+                               any_err, mt_a, mr_a, vals)
             n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
             cnt[L_BITS_R] += n_el * C.acc_bits
             cnt[L_BITS_W] += n_el * C.acc_bits
