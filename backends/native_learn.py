@@ -104,29 +104,25 @@ def adapt_segments(ptr, idx, qa_mant) -> np.ndarray:
 def _bust_stale_kernel_cache() -> None:
     """Numba's cache key is the hash of the file defining a function, not of the modules it calls: the cached
     ``eprop_fixed.learn_run`` / ``learn_trial.learn_trial`` would keep an old ``learn_rows`` / ``fixed_forward``
-    compiled in. Hash the learning kernel's dependencies and drop both callers' cache files when they changed
-    (once per process)."""
-    import hashlib
+    compiled in. Drop both callers' cache files unless they were stamped with the digest of the sources this
+    process imported (``eprop_fixed.SOURCE_DIGEST``; once per process). Not the files on disk: when they
+    changed after the import, another process may have cached the changed code under the same file stamps."""
     import os
     from pathlib import Path
 
     import neurochip.kernels as k
+    from neurochip.kernels.eprop_fixed import SOURCE_DIGEST
     kdir = Path(k.__file__).parent
-    h = hashlib.sha256()
-    for name in ("learn_trial.py", "learn_rows.py", "learn_types.py", "fixed_forward.py", "fixed_ops.py",
-                 "spike_list.py"):
-        f = kdir / name
-        h.update(f.read_bytes() if f.exists() else b"")
     cache = Path(os.environ.get("NUMBA_CACHE_DIR") or (kdir / "__pycache__"))
     stamp = cache / "learn_run.deps.sha256"
     try:
-        if stamp.exists() and stamp.read_text() == h.hexdigest():
+        if stamp.exists() and stamp.read_text() == SOURCE_DIGEST:
             return
         for pat in ("eprop_fixed.learn_run-*.nb*", "learn_trial.learn_trial-*.nb*"):
             for f in cache.glob(pat):
                 f.unlink(missing_ok=True)
         cache.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(h.hexdigest())
+        stamp.write_text(SOURCE_DIGEST)
     except OSError:                      # a read-only cache: numba recompiles or reuses, nothing to do here
         pass
 
@@ -224,11 +220,12 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
     chunks per batch (default: Numba's thread count; bit-identical for any value); state: a
     `LearnState` from a previous result's ``meta['learn_state']`` to continue (residuals kept).
     The result's meta holds per-trial task losses ``trial_loss`` [epochs * B] (1/2 SSE, or mean CE over
-    the trial's masked steps), ``weight_applications``, ``batch_size`` and ``learn_state``."""
+    the trial's masked steps), ``weight_applications``, ``batch_size``, ``learn_state`` and ``kernel_digest``
+    (sha256 of the learning kernel's sources this process runs: a run's provenance)."""
     if not _CACHE_CHECKED:
         _bust_stale_kernel_cache()
         _CACHE_CHECKED.append(True)
-    from neurochip.kernels.eprop_fixed import learn_run
+    from neurochip.kernels.eprop_fixed import SOURCE_DIGEST, learn_run
     from neurochip.kernels.learn_types import (L_ACC_SAT, L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT,
                                                L_TRACE, L_WUPD, N_LCOUNTS)
     from .native import chip_format, counts_from_kernel, spike_rate_hz
@@ -308,6 +305,7 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
         weight_updates={"w_in": w_in - np.asarray(compiled.w_in, np.int32), "w_rec": d_rec,
                         "w_out": w_out - np.asarray(compiled.w_out, np.int32), "b_out": W.b_out - b0},
         meta={"wall_s": wall, "mode": "fixed", "learn": True, "epochs": history, "loss": loss_name,
+              "kernel_digest": SOURCE_DIGEST,
               "eligibility": rule.eligibility, "rounding": rule.rounding, "weight_applications": n_apply,
               "batch_size": batch, "threads": nt, "trial_loss": trial_loss,
               "learning_saturations": int(cnt[L_SAT]),

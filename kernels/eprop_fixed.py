@@ -22,6 +22,27 @@ from .learn_types import (L_ACC_SAT, L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSM
                           LearnTables)
 
 
+# The learning kernel's sources as this process imported them (read right after the imports above).
+# backends.native_learn checks Numba's cache against this digest, not against the files on disk: a cache that
+# another process compiled from a changed file (an edit, a mutation test) is then never loaded into this one,
+# which runs the code it imported. Learning runs record it (RunResult.meta['kernel_digest']).
+SOURCE_FILES = ("eprop_fixed.py", "learn_trial.py", "learn_rows.py", "learn_types.py", "fixed_forward.py",
+                "fixed_ops.py", "spike_list.py")
+
+
+def _source_digest() -> str:
+    import hashlib
+    from pathlib import Path
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in SOURCE_FILES:
+        f = here / name
+        h.update(f.read_bytes() if f.exists() else b"")
+    return h.hexdigest()
+
+
+SOURCE_DIGEST = _source_digest()
+
 @njit(cache=True, inline="always")
 def rdiv(a, n):
     """round(a / n) for a >= 0, n >= 1 (half up): the per-batch gain from a compile-time numerator."""

@@ -286,6 +286,7 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
     state = None
     phase = 0                                    # lr schedule phase of `state` (see scheduled_state)
     events = {"weight_updates": 0, "weight_clips": 0, "learning_saturations": 0}
+    kernel = None                                # the learning kernel's source digest (provenance)
     stopped = False
     try:
         for ep in range(int(plan.epochs)):
@@ -305,6 +306,7 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
                 kw = {"state": state} if state is not None else {}
                 r = be.run(c, x, learn=True, targets=tg, batch_size=B, epochs=1, seed=seed, **kw)
                 state = r.meta.get("learn_state")
+                kernel = r.meta.get("kernel_digest", kernel)
                 c = with_weights(c, r.weights)
                 events["weight_updates"] += int(r.counts.weight_updates)
                 events["weight_clips"] += int(r.meta.get("weight_clips", 0) or 0)
@@ -343,7 +345,8 @@ def train_onchip(compiled, task, plan: OnchipPlan, *, backend: str = "native", p
              "eval_every": K, "eval_trials": int(test.x.shape[0]), "seed": int(plan.seed),
              "first_index": int(plan.first_index), "points": points, "before": before, "after": after,
              "before_metrics": m0, "after_metrics": m_last,
-             "delta": after - before, "lowered": bool(worse), "events": events, "stopped_early": stopped, "wall_s": round(time.perf_counter() - t_start, 3)}
+             "delta": after - before, "lowered": bool(worse), "events": events, "stopped_early": stopped,
+             "kernel_digest": kernel, "wall_s": round(time.perf_counter() - t_start, 3)}
     if "before" in right and "after" in right:
         # paired standard error of the accuracy change: the same held-out decisions scored before and after
         d = right["after"] - right["before"]

@@ -182,7 +182,8 @@ def run_point(spec: dict, outdir: Path, progress: bool = False) -> dict:
         return rec
     cv = res.curve
     rec.update({"final": cv["after"], "before": cv["before"], "points": cv["points"], "lr": cv["lr"],
-                "events": cv.get("events"), "wall_s": time.perf_counter() - t0, "train_wall_s": cv["wall_s"]})
+                "events": cv.get("events"), "wall_s": time.perf_counter() - t0, "train_wall_s": cv["wall_s"],
+                "kernel_digest": cv.get("kernel_digest")})
     return rec
 
 
