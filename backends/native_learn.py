@@ -61,7 +61,8 @@ def position_map(ptr, idx, n_post: int) -> np.ndarray:
 
     The factorised products visit only the post neurons with a nonzero factor this step (``act``); a full row
     is indexed by j directly, and this map gives a row that is not full (e.g. no self-synapse) the same
-    O(|act|) visit instead of a scan of the row (kernels.learn_rows.outer_rows; 3x on the evidence network)."""
+    O(|act|) visit instead of a scan of the row (kernels.learn_rows.outer_rows: ~25 active posts instead of 99
+    targets per recurrent row on the evidence network; the factorised trial 16.1 -> 14.5 ms, loaded machine)."""
     ptr = np.asarray(ptr, np.int64)
     n_pre = ptr.size - 1
     nnz = int(ptr[-1])
