@@ -43,6 +43,7 @@ def _source_digest() -> str:
 
 SOURCE_DIGEST = _source_digest()
 
+
 @njit(cache=True, inline="always")
 def rdiv(a, n):
     """round(a / n) for a >= 0, n >= 1 (half up): the per-batch gain from a compile-time numerator."""
