@@ -77,6 +77,25 @@ def position_map(ptr, idx, n_post: int) -> np.ndarray:
     return pos
 
 
+def row_gaps(ptr, idx, n_post: int) -> np.ndarray:
+    """int64 [n_pre]: the shape of each presynaptic row of a CSR (ptr, idx) over n_post posts. -1: full (every
+    post, ascending: position k is post k); m >= 0: every post but m, ascending (position k is post k for
+    k < m, post k + 1 from m on: a recurrent row without its self-synapse); -2: any other row."""
+    ptr = np.asarray(ptr, np.int64)
+    idx = np.asarray(idx, np.int64)
+    out = np.full(ptr.size - 1, -2, np.int64)
+    ar = np.arange(n_post, dtype=np.int64)
+    for i in range(ptr.size - 1):
+        r = idx[ptr[i]:ptr[i + 1]]
+        if r.size == n_post and np.array_equal(r, ar):
+            out[i] = -1
+        elif r.size == n_post - 1 and r.size > 0:
+            m = int(np.argmax(np.append(r, n_post) != ar))      # the first position where post k is missing
+            if np.array_equal(r[:m], ar[:m]) and np.array_equal(r[m:], ar[m + 1:]):
+                out[i] = m
+    return out
+
+
 def adapt_segments(ptr, idx, qa_mant) -> np.ndarray:
     """int64 [n_pre]: for each presynaptic row of a CSR (ptr, idx), the length of its leading run of targets j
     below j_a, the first post neuron with a nonzero adaptation gain (qa_mant_j != 0; n_post if none).
@@ -102,24 +121,36 @@ def adapt_segments(ptr, idx, qa_mant) -> np.ndarray:
     return np.where(lens > 0, np.minimum(first - ptr[:-1], lens), 0).astype(np.int64)
 
 
-def _bust_stale_kernel_cache() -> None:
-    """Numba's cache key is the hash of the file defining a function, not of the modules it calls: the cached
-    ``eprop_fixed.learn_run`` / ``learn_trial.learn_trial`` would keep an old ``learn_rows`` / ``fixed_forward``
-    compiled in. Drop both callers' cache files unless they were stamped with the digest of the sources this
-    process imported (``eprop_fixed.SOURCE_DIGEST``; once per process). Not the files on disk: when they
-    changed after the import, another process may have cached the changed code under the same file stamps."""
+def kernel_cache_dir():
+    """The folder where Numba caches the functions of ``neurochip/kernels``: its ``__pycache__``, or, with
+    NUMBA_CACHE_DIR set, the subfolder Numba's user-provided cache locator uses there,
+    ``<kernels folder name>_<sha1 of its absolute path>`` (numba.core.caching, ``get_suitable_cache_subpath``)."""
+    import hashlib
     import os
     from pathlib import Path
 
     import neurochip.kernels as k
+    kdir = os.path.dirname(os.path.abspath(k.__file__))       # as Numba sees it: not resolved through links
+    env = os.environ.get("NUMBA_CACHE_DIR")
+    if not env:
+        return Path(kdir) / "__pycache__"
+    return Path(env) / f"{os.path.basename(kdir)}_{hashlib.sha1(kdir.encode()).hexdigest()}"
+
+
+def _bust_stale_kernel_cache() -> None:
+    """Numba's cache key is the hash of the file defining a function, not of the modules it calls: the cached
+    ``eprop_fixed.learn_run`` / ``learn_trial.learn_trial`` (and the ``learn_neurons`` copies) would keep an old
+    ``learn_rows`` / ``fixed_forward`` compiled in. Drop those cache files unless they were stamped with the
+    digest of the sources this process imported (``eprop_fixed.SOURCE_DIGEST``; once per process). Not the files
+    on disk: when they changed after the import, another process may have cached the changed code under the same
+    file stamps. The stamp sits beside the cache files (`kernel_cache_dir`)."""
     from neurochip.kernels.eprop_fixed import SOURCE_DIGEST
-    kdir = Path(k.__file__).parent
-    cache = Path(os.environ.get("NUMBA_CACHE_DIR") or (kdir / "__pycache__"))
+    cache = kernel_cache_dir()
     stamp = cache / "learn_run.deps.sha256"
     try:
         if stamp.exists() and stamp.read_text() == SOURCE_DIGEST:
             return
-        for pat in ("eprop_fixed.learn_run-*.nb*", "learn_trial.learn_trial-*.nb*"):
+        for pat in ("eprop_fixed.learn_run-*.nb*", "learn_trial.learn_trial-*.nb*", "learn_neurons.*.nb*"):
             for f in cache.glob(pat):
                 f.unlink(missing_ok=True)
         cache.mkdir(parents=True, exist_ok=True)
@@ -189,6 +220,7 @@ def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None):
         ro_fan=np.ascontiguousarray(out_live.reshape(n_rec, -1).sum(axis=1, dtype=np.int64)),
         in_pos=position_map(tb.in_ptr, tb.in_idx, n_rec) if not C.per_synapse else position_map([0], [], 0),
         rec_pos=position_map(tb.rec_ptr, tb.rec_idx, n_rec) if not C.per_synapse else position_map([0], [], 0),
+        in_gap=row_gaps(tb.in_ptr, tb.in_idx, n_rec), rec_gap=row_gaps(tb.rec_ptr, tb.rec_idx, n_rec),
         in_seg=adapt_segments(tb.in_ptr, tb.in_idx, rule.qa_mant),
         rec_seg=adapt_segments(tb.rec_ptr, tb.rec_idx, rule.qa_mant))
     if state is not None:

@@ -1,6 +1,8 @@
 """One trial of on-chip e-prop in fixed point (docs/fixed_point.md "Learning (on-chip e-prop)").
 
-The forward step is the inference one (``kernels.fixed_forward.neuron_step`` / ``readout_step``); then
+The forward step is the inference one (``kernels.fixed_forward.neuron_core`` through ``kernels.learn_neurons``, the
+copy for the profile's overflow mode, and ``readout_step``; recurrent spikes propagate from the last step's spike
+list); then
 the per-neuron traces, the rate trace, the error code and learning signal, the eligibility (per synapse
 or factorised) and the products, summed into this trial's partial accumulators ``pa_*`` (int64, exact:
 the weights do not change within a batch, so trials are independent and their integer sums can be
@@ -15,8 +17,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
-from .fixed_forward import (C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_PACKETS, C_SATURATIONS, C_SPIKES, C_SYN_OPS,
-                            neuron_step, readout_step)
+from .fixed_forward import (C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_OVF_CURRENT, C_OVF_MEMBRANE, C_PACKETS,
+                            C_SATURATIONS, C_SPIKES, C_SYN_OPS, readout_step)
+from .fixed_ops import OVF_LAVA, OVF_SATURATE
+from .learn_neurons import NEURONS_LAVA, NEURONS_SATURATE, NEURONS_WRAP
 from .learn_rows import active_posts, clip, decay_trace, elig_rows, key, outer_rows, rnd, rsh
 from .learn_types import (L_BITS_R, L_BITS_W, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT, L_TRACE, STREAM_ELIG_IN,
                           STREAM_ELIG_REC, STREAM_TRACE)
@@ -57,7 +61,9 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     z = np.zeros(n_rec, np.int64)
     acc_in = np.zeros(n_rec, np.int64)
     acc_rc = np.zeros(n_rec, np.int64)
-    got = np.zeros(n_rec, np.uint8)
+    got = np.zeros(n_rec, np.int64)                   # reached by a recurrent spike this step (steps without input)
+    spk = np.zeros(n_rec, np.int64)                   # spike list of the last step, ascending
+    n_sp = 0
     nspk = np.zeros(n_rec, np.int64)
     acc_o = np.zeros(n_out, np.int64)
     y = np.zeros(n_out, np.int64)
@@ -103,6 +109,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     rg_b = np.zeros(max_row, np.int64)
     ev_b = np.zeros(max_row, np.int64)
     vth_eff = C.vth_eff
+    mode = C.mode
     loss = 0.0
     n_masked = 0
     c_syn = 0
@@ -111,9 +118,6 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     c_act = 0
     for t in range(T):
         # ---------------- forward (as kernels.fixed_forward) ----------------
-        for j in range(n_rec):
-            acc_in[j] = 0
-            acc_rc[j] = 0
         k_in = 0
         for i in range(n_in):
             if x[b, t, i] != 0:
@@ -123,46 +127,56 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 c_syn += in_ptr[i + 1] - in_ptr[i]
         c_insp += k_in
         if k_in == 0:                 # a neuron is active if it gets any event: only then mark receivers
-            for j in range(n_rec):
-                got[j] = 0
-            for i in range(n_rec):
-                if zp[i] != 0:
-                    for q in range(rec_ptr[i], rec_ptr[i + 1]):
-                        jq = np.uint32(rec_idx[q])
-                        acc_rc[jq] += rec_w[q]
-                        got[jq] = 1
+            for s_ in range(n_sp):    # the spike list of z^{t-1}, ascending
+                i = spk[s_]
+                for q in range(rec_ptr[i], rec_ptr[i + 1]):
+                    jq = np.uint32(rec_idx[q])
+                    acc_rc[jq] += rec_w[q]
+                    got[jq] = 1
         else:
-            for i in range(n_rec):
-                if zp[i] != 0:
-                    for q in range(rec_ptr[i], rec_ptr[i + 1]):
-                        acc_rc[np.uint32(rec_idx[q])] += rec_w[q]
-        for j in range(n_rec):
-            # overflow events go to cnt[C_OVF_*] (kernels.fixed_forward), their total to C_SATURATIONS
-            zj, s, dist = neuron_step(j, acc_in, acc_rc, C.e_in, C.e_rec, u, v, a, r, zp, Tb.bias, Tb.beta_mant,
+            for s_ in range(n_sp):
+                i = spk[s_]
+                for q in range(rec_ptr[i], rec_ptr[i + 1]):
+                    acc_rc[np.uint32(rec_idx[q])] += rec_w[q]
+        # every neuron (the copy of learn_neurons for the profile's overflow mode: a vectorised loop); the
+        # overflow events go to cnt[C_OVF_*] (kernels.fixed_forward), their total to C_SATURATIONS
+        if mode == OVF_LAVA:
+            su, sv = NEURONS_LAVA(acc_in, acc_rc, C.e_in, C.e_rec, u, v, a, r, zp, z, psi, Tb.bias, Tb.beta_mant,
+                                  C.beta_shift, C.a_inc, C.du, C.dv, C.da, D, C.S, vth_eff, C.n_ref, C.subtract,
+                                  C.half_c, C.vmax, C.has_u, C.adaptive_n, C.psi_const, C.psi_shift)
+        elif mode == OVF_SATURATE:
+            su, sv = NEURONS_SATURATE(acc_in, acc_rc, C.e_in, C.e_rec, u, v, a, r, zp, z, psi, Tb.bias, Tb.beta_mant,
                                       C.beta_shift, C.a_inc, C.du, C.dv, C.da, D, C.S, vth_eff, C.n_ref, C.subtract,
-                                      C.half_c, C.vmax, C.has_u, C.adaptive_n, C.mode, cnt)
-            z[j] = zj
-            c_sat += s
-            if k_in > 0 or got[j] != 0 or zj != 0:
-                c_act += 1
+                                      C.half_c, C.vmax, C.has_u, C.adaptive_n, C.psi_const, C.psi_shift)
+        else:
+            su, sv = NEURONS_WRAP(acc_in, acc_rc, C.e_in, C.e_rec, u, v, a, r, zp, z, psi, Tb.bias, Tb.beta_mant,
+                                  C.beta_shift, C.a_inc, C.du, C.dv, C.da, D, C.S, vth_eff, C.n_ref, C.subtract,
+                                  C.half_c, C.vmax, C.has_u, C.adaptive_n, C.psi_const, C.psi_shift)
+        cnt[C_OVF_CURRENT] += su
+        cnt[C_OVF_MEMBRANE] += sv
+        c_sat += su + sv
+        # pass 2: clear the sums, this step's spike list (ascending), activity, records
+        n_sp = 0
+        for j in range(n_rec):
+            acc_in[j] = 0
+            acc_rc[j] = 0
+            zj = z[j]
+            c_act += (k_in > 0) | got[j] | zj
+            got[j] = 0
             if record_z:
                 z_tr[t, j] = zj
-            # pseudo-derivative code (trace_bits): the distance to threshold, shifted
-            if C.psi_const > 0:
-                psi[j] = C.psi_const
-            else:
-                psi[j] = dist >> C.psi_shift          # dist >= 0: the floor is the trace format's truncation
+            if zj != 0:
+                spk[n_sp] = j
+                n_sp += 1
         for k in range(n_out):
             acc_o[k] = 0
-        any_z = False
-        for i in range(n_rec):
-            if z[i] != 0:
-                any_z = True
-                nspk[i] += 1
-                for k in range(n_out):
-                    acc_o[k] += w_out_t[i, k]
-                c_syn += (rec_ptr[i + 1] - rec_ptr[i]) + Tb.ro_fan[i]
-        if any_z:
+        for s_ in range(n_sp):
+            i = spk[s_]
+            nspk[i] += 1
+            for k in range(n_out):
+                acc_o[k] += w_out_t[i, k]
+            c_syn += (rec_ptr[i + 1] - rec_ptr[i]) + Tb.ro_fan[i]
+        if n_sp > 0:
             c_act += n_out
         c_sat += readout_step(y, acc_o, C.dk, D, C.e_out, C.S, C.vmax, y_tr[t], C.mode, C.half_c, cnt)
         # ---------------- traces (per neuron) ----------------
@@ -280,7 +294,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                     Rg_in[j] = rsh(rsh(rr[j] * psi[j], C.pre_r) * gr[0], msh)
                 na = active_posts(Lg_in, Rg_in, act)
                 if na > 0:
-                    outer_rows(pa_in, in_ptr, in_idx, Tb.in_pos, Lg_in, Rg_in, pk_in, xbar, sh_in, act, na,
+                    outer_rows(pa_in, in_ptr, in_idx, Tb.in_pos, Tb.in_gap, Lg_in, Rg_in, pk_in, xbar, sh_in, act, na,
                                any_err, mt_a, mr_a, vals)
             if train_rec:
                 for j in range(n_rec):
@@ -288,7 +302,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                     Rg_rec[j] = rsh(rsh(rr[j] * psi[j], C.pre_r) * gr[1], msh)
                 na = active_posts(Lg_rec, Rg_rec, act)
                 if na > 0:
-                    outer_rows(pa_rec, rec_ptr, rec_idx, Tb.rec_pos, Lg_rec, Rg_rec, pk_rec, zbar, sh_rec, act, na,
+                    outer_rows(pa_rec, rec_ptr, rec_idx, Tb.rec_pos, Tb.rec_gap, Lg_rec, Rg_rec, pk_rec, zbar, sh_rec, act, na,
                                any_err, mt_a, mr_a, vals)
             n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
             cnt[L_BITS_R] += n_el * C.acc_bits

@@ -16,14 +16,28 @@ from neurochip.kernels import eprop_fixed
 
 
 def _cache_with(tmp_path, stamp: str | None):
-    for name in ("eprop_fixed.learn_run-1.py310.nbi", "learn_trial.learn_trial-9.py310.1.nbc"):
-        (tmp_path / name).write_bytes(b"x")
+    d = native_learn.kernel_cache_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    for name in ("eprop_fixed.learn_run-1.py310.nbi", "learn_trial.learn_trial-9.py310.1.nbc",
+                 "learn_neurons._neurons_m0-20.py310.nbi"):
+        (d / name).write_bytes(b"x")
     if stamp is not None:
-        (tmp_path / "learn_run.deps.sha256").write_text(stamp)
+        (d / "learn_run.deps.sha256").write_text(stamp)
 
 
 def _cached(tmp_path):
-    return sorted(p.name for p in tmp_path.glob("*.nb*"))
+    return sorted(p.name for p in tmp_path.rglob("*.nb*"))
+
+
+def test_cache_dir_is_where_numba_caches(tmp_path, monkeypatch):
+    """kernel_cache_dir is the folder Numba's own locator picks for a kernels file (with NUMBA_CACHE_DIR)."""
+    from numba.core.caching import UserProvidedCacheLocator
+    from neurochip.kernels import learn_trial
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr("numba.core.config.CACHE_DIR", str(tmp_path))
+    loc = UserProvidedCacheLocator(learn_trial.learn_trial.py_func, learn_trial.__file__)
+    assert Path(loc.get_cache_path()) == native_learn.kernel_cache_dir()
+    assert native_learn.kernel_cache_dir().parent == tmp_path
 
 
 def test_digest_is_of_the_imported_sources():
@@ -39,12 +53,12 @@ def test_cache_kept_only_under_this_process_digest(tmp_path, monkeypatch):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     _cache_with(tmp_path, eprop_fixed.SOURCE_DIGEST)
     native_learn._bust_stale_kernel_cache()
-    assert len(_cached(tmp_path)) == 2                             # stamped with our sources: kept
+    assert len(_cached(tmp_path)) == 3                             # stamped with our sources: kept
     # another process stamped (and cached) different sources, e.g. a file changed after our import
     _cache_with(tmp_path, "0" * 64)
     native_learn._bust_stale_kernel_cache()
     assert _cached(tmp_path) == []                                 # dropped: we compile what we imported
-    assert (tmp_path / "learn_run.deps.sha256").read_text() == eprop_fixed.SOURCE_DIGEST
+    assert (native_learn.kernel_cache_dir() / "learn_run.deps.sha256").read_text() == eprop_fixed.SOURCE_DIGEST
     # the files on disk are not what decides: with our digest changed (as if our import were older than the
     # disk), the same stamp written from disk is refused
     _cache_with(tmp_path, eprop_fixed.SOURCE_DIGEST)
