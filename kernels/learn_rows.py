@@ -243,13 +243,28 @@ def outer_rows(pa, ptr, idx, pos, gap, Mt, Mr, pre_t, pre_r, sh, act, n_act, tas
     addition per step on every path. One call for all rows (as `elig_rows`: a call per row costs more than a
     short row's work). mt_a, mr_a, vals: int64 scratch of at least n_post (the active posts' factors,
     compacted once per step, and a row's products: computed in a vectorised pass, then added)."""
+    amt = np.int64(0)                          # the largest factors this step, |Mt_j| and |Mr_j|
+    amr = np.int64(0)
     for q in range(n_act):
-        mt_a[q] = Mt[act[q]]
-        mr_a[q] = Mr[act[q]]
+        mt = Mt[act[q]]
+        mr = Mr[act[q]]
+        mt_a[q] = mt
+        mr_a[q] = mr
+        amt = max(amt, abs(mt))
+        amr = max(amr, abs(mr))
+    half = np.int64(1) << (sh - 1)
     for i in range(ptr.shape[0] - 1):
         pt = pre_t[i]
         pp = pre_r[i]
         if pt == 0 or (not task and pp == 0):
+            continue
+        # every product of the row rounds to 0 when |Mt_j pt + Mr_j pp| <= amt pt + amr pp < 2^(sh-1) (pt, pp >= 0;
+        # rnd(x, sh) = 0 for |x| < 2^(sh-1)): exact skip. It takes most rows on most steps, the regulariser's
+        # per-step share being below one accumulator LSB (70-83 % of the visited rows on the evidence network,
+        # measured). Each of amt pt, amr pp is the size of a product the row forms anyway (no new overflow);
+        # their sum is compared without being formed
+        tp = amt * pt
+        if tp < half and amr * pp < half - tp:
             continue
         a = ptr[i]
         n = ptr[i + 1] - a

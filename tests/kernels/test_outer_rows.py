@@ -1,6 +1,7 @@
 """kernels.learn_rows.outer_rows (the factorised products of one projection, one step) and the row shapes it
 dispatches on (backends.native_learn.row_gaps): every path (dense pass over a full row or a row without one
-post, active posts of such a row, the position map, the scan) adds exactly what the definition says."""
+post, active posts of such a row, the position map, the scan, the skip of rows whose products all round to 0)
+adds exactly what the definition says."""
 from __future__ import annotations
 
 import numpy as np
@@ -61,7 +62,7 @@ def _reference(pa, ptr, idx, Mt, Mr, pt, pr, sh, task):
 @settings(max_examples=150, deadline=None)
 @given(seed=st.integers(0, 10_000), n_pre=st.integers(1, 10), n_post=st.integers(2, 70),
        kinds=st.lists(st.integers(0, 3), min_size=10, max_size=10), p_act=st.floats(0.0, 1.0),
-       task=st.booleans(), sh=st.integers(1, 20))
+       task=st.booleans(), sh=st.integers(1, 40))
 def test_outer_rows_every_path_equals_the_definition(seed, n_pre, n_post, kinds, p_act, task, sh):
     rng = np.random.default_rng(seed)
     mask = _rows(rng, n_pre, n_post, kinds[:n_pre])
@@ -110,3 +111,26 @@ def test_outer_rows_skips_the_missing_post_of_a_gap_row():
     want[3] = (1 << 10) * 4 >> 2
     want[m] = (1 << 12) * 4 >> 2                      # position m holds post m + 1
     np.testing.assert_array_equal(pa, want)
+
+
+def test_outer_rows_row_skip_at_its_bound():
+    """A row is skipped only when every product rounds to 0: |x| = 2^(sh-1) - 1 adds 0, |x| = 2^(sh-1) adds +-1
+    (round half away from zero), whether the largest factor is the task's or the regulariser's."""
+    sh = 10
+    half = 1 << (sh - 1)
+    ptr, idx = _csr(np.ones((1, 4), bool))
+    gap = row_gaps(ptr, idx, 4)
+    for task, sign in ((False, 1), (False, -1), (True, 1), (True, -1)):
+        for x, want in ((half - 1, 0), (half, sign)):
+            Mt = np.zeros(4, np.int64)
+            Mr = np.zeros(4, np.int64)
+            (Mt if task else Mr)[2] = sign * x
+            Mr[0] = 1 if task else 0                  # a second active post with a tiny factor
+            pt = np.array([1], np.int64)
+            pr = np.array([1 if not task else 0], np.int64)
+            act = np.zeros(4, np.int64)
+            na = active_posts(Mt, Mr, act)
+            pa = np.zeros(4, np.int64)
+            outer_rows(pa, ptr, idx, np.zeros((0, 0), np.int32), gap, Mt, Mr, pt, pr, sh, act, na, task,
+                       *[np.zeros(4, np.int64) for _ in range(3)])
+            assert pa[2] == want and pa[[0, 1, 3]].tolist() == [0, 0, 0], (task, sign, x, pa)
