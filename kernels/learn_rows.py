@@ -303,12 +303,25 @@ def outer_rows(pa, ptr, idx, pos, gap, Mt, Mr, pre_t, pre_r, sh, act, n_act, tas
                 pa[uint64(a + k)] += rnd(mm * pt + r * pp, sh)
 
 
+@njit(cache=True)
+def post_factors(L, rr, psi, pre_t, pre_r, gtp, grp, msh, Mt, Mr, act) -> int:
+    """The factorised rule's per-post factors of one projection, one step (int64 [n_post] each):
+    Mt_j = rnd(rnd(L_j psi_j >> pre_t) gtp >> msh) (task), Mr_j = rnd(rnd(r_j psi_j >> pre_r) grp >> msh)
+    (regulariser); every shift >= 0 (lowering), so the branch-free rsh0. Then `active_posts` into act;
+    returns their count. Its own function with branch-free loops, so that both vectorise (inside
+    `learn_trial` the same loops cost ~1.2 ms of a 6.4 ms LIF trial, measured)."""
+    n = L.shape[0]
+    for j in range(n):
+        Mt[j] = rsh0(rsh0(L[j] * psi[j], pre_t) * gtp, msh)
+        Mr[j] = rsh0(rsh0(rr[j] * psi[j], pre_r) * grp, msh)
+    return active_posts(Mt, Mr, act)
+
+
 @njit(cache=True, inline="always")
 def active_posts(Mt, Mr, act) -> int:
     """Fill act with the post indices j where Mt_j or Mr_j is nonzero (ascending); returns their count."""
     n_act = 0
-    for j in range(Mt.shape[0]):
-        if Mt[j] != 0 or Mr[j] != 0:
-            act[n_act] = j
-            n_act += 1
+    for j in range(Mt.shape[0]):                   # branch-free: act[n_act] is written, kept if j is active
+        act[n_act] = j
+        n_act += (Mt[j] | Mr[j]) != 0
     return n_act

@@ -21,7 +21,7 @@ from .fixed_forward import (C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_OVF_CURRENT, C_O
                             C_SATURATIONS, C_SPIKES, C_SYN_OPS, readout_step)
 from .fixed_ops import OVF_LAVA, OVF_SATURATE
 from .learn_neurons import NEURONS_LAVA, NEURONS_SATURATE, NEURONS_WRAP
-from .learn_rows import active_posts, clip, decay_trace, elig_rows, key, outer_rows, rnd, rsh
+from .learn_rows import clip, post_factors, decay_trace, elig_rows, key, outer_rows, rnd, rsh
 from .learn_types import (L_BITS_R, L_BITS_W, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT, L_TRACE, STREAM_ELIG_IN,
                           STREAM_ELIG_REC, STREAM_TRACE)
 
@@ -289,18 +289,12 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
             # which pairs with the unfiltered e as in float e-prop)
             msh = C.m_shift
             if train_in:
-                for j in range(n_rec):
-                    Lg_in[j] = rsh(rsh(L[j] * psi[j], C.pre_t) * gt[0], msh)
-                    Rg_in[j] = rsh(rsh(rr[j] * psi[j], C.pre_r) * gr[0], msh)
-                na = active_posts(Lg_in, Rg_in, act)
+                na = post_factors(L, rr, psi, C.pre_t, C.pre_r, gt[0], gr[0], msh, Lg_in, Rg_in, act)
                 if na > 0:
                     outer_rows(pa_in, in_ptr, in_idx, Tb.in_pos, Tb.in_gap, Lg_in, Rg_in, pk_in, xbar, sh_in, act, na,
                                any_err, mt_a, mr_a, vals)
             if train_rec:
-                for j in range(n_rec):
-                    Lg_rec[j] = rsh(rsh(L[j] * psi[j], C.pre_t) * gt[1], msh)
-                    Rg_rec[j] = rsh(rsh(rr[j] * psi[j], C.pre_r) * gr[1], msh)
-                na = active_posts(Lg_rec, Rg_rec, act)
+                na = post_factors(L, rr, psi, C.pre_t, C.pre_r, gt[1], gr[1], msh, Lg_rec, Rg_rec, act)
                 if na > 0:
                     outer_rows(pa_rec, rec_ptr, rec_idx, Tb.rec_pos, Tb.rec_gap, Lg_rec, Rg_rec, pk_rec, zbar, sh_rec, act, na,
                                any_err, mt_a, mr_a, vals)
