@@ -98,7 +98,8 @@ def gather(src, ir, n, buf):
 
 @njit(cache=True)
 def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj, adapt, stoch, key0, e_shift, dk,
-              da, D, q_frac, emax, sh, do_acc, task, L, rr, gtp, grp, at, ar, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b):
+              da, D, q_frac, emax, sh, do_acc, task, L, rr, gtp, grp, at, ar, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b,
+              skip_zero=True):
     """Per-synapse eligibility of every presynaptic row i of one projection this step and, if do_acc, its
     products into pa (int64). Returns the number of clipped eligibility values.
 
@@ -110,7 +111,9 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
     ebar_q (rbuf: scratch of at least the longest row + 1).
     ps_b, qs_b, lg_b, rg_b, ev_b: int64 scratch of at least the longest row, distinct arrays (the row's
     gathered per-post operands, and e), so that LLVM can prove the row loops free of aliasing. task: this
-    step has a task signal (some L_j != 0); without it Lg = 0.
+    step has a task signal (some L_j != 0); without it Lg = 0. skip_zero (tests: False runs every product
+    pass): skip a segment's products when each of them rounds to 0 (max|Lg| max|ebar| + max|Rg| max|e| <
+    2^(sh-1), the bound of `outer_rows`; at = ar = 0 only).
 
     Two segments per row, each skipped exactly when it is all zero and stays zero. seg[i]: row i's positions
     [0, seg[i]) reach posts without adaptation (qa_mant_j = 0, so q_j = 0 and h_q = 0 for ever: h's update is
@@ -130,6 +133,13 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
     deca = (np.int64(1) << D) - da                     # adaptation decay numerator (of 2^D)
     hs = max(q_frac, D)                                # h's stochastic rounding point: 2^-hs (<= 32 bits)
     sat = 0
+    aml = np.int64(0)                                  # the largest |Lg_j|, |Rg_j| this step (the product skip)
+    amr = np.int64(0)
+    if do_acc:
+        for j in range(npost):
+            aml = max(aml, abs(Lg[j]))
+            amr = max(amr, abs(Rg[j]))
+    half = np.int64(1) << (sh - 1)
     for i in range(n_rows):
         pre = pre_a[i]
         prep = prep_a[i]
@@ -153,6 +163,8 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
             ps = psi[k0:k0 + n] if full else gather(psi, ir, n, ps_b)
             ev = ev_b[:n]
             live = 0
+            mxe = np.int64(0)                          # the segment's largest |ebar| and |e| (the product skip)
+            mxv = np.int64(0)
             if stoch:
                 for k in range(n + 1):
                     rbuf[k] = splitmix64(key0 + uint64(a + k))
@@ -176,6 +188,8 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
                         ebr[k] = ec
                         ev[k] = e
                         live |= ec | hq
+                        mxe = max(mxe, abs(ec))
+                        mxv = max(mxv, abs(e))
                 else:
                     for k in range(n):
                         hold = np.int64(hr[k])
@@ -188,6 +202,8 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
                         ebr[k] = ec
                         ev[k] = e
                         live |= ec | hq
+                        mxe = max(mxe, abs(ec))
+                        mxv = max(mxv, abs(e))
             elif stoch:
                 for k in range(n):
                     e = srnd0(ps[k] * pre, e_shift, rbuf[k])
@@ -197,6 +213,8 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
                     ebr[k] = ec
                     ev[k] = e
                     live |= ec
+                    mxe = max(mxe, abs(ec))
+                    mxv = max(mxv, abs(e))
             else:
                 for k in range(n):
                     e = rsh0(ps[k] * pre, e_shift)
@@ -206,11 +224,18 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
                     ebr[k] = ec
                     ev[k] = e
                     live |= ec
+                    mxe = max(mxe, abs(ec))
+                    mxv = max(mxv, abs(e))
             live_a[i, sg] = live != 0
             # products: on a step without a task signal (task False: L = 0, so Lg = 0) they are rnd(Rg e), and
             # e = 0 in a non-adaptive segment whose pre trace is 0 (e = srnd(psi pre)): nothing to add
             if do_acc and (task or ad or pre != 0):
                 if at == 0 and ar == 0:
+                    # every product rounds to 0 when |Lg_j ebar_q + Rg_j e_q| <= aml mxe + amr mxv < 2^(sh-1): exact
+                    # skip (the factorised rows' test, `outer_rows`), compared without forming the sum
+                    tl = aml * mxe
+                    if skip_zero and tl < half and amr * mxv < half - tl:
+                        continue
                     lg = Lg[k0:k0 + n] if full else gather(Lg, ir, n, lg_b)
                     rg = Rg[k0:k0 + n] if full else gather(Rg, ir, n, rg_b)
                     for k in range(n):

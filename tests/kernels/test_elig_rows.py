@@ -1,5 +1,5 @@
 """kernels.learn_rows.elig_rows: its exact work skipping (whole segments of a row that are zero and stay
-zero, and products that are zero on a step without a task signal) changes no value. The same random step sequences are run with the skip and with every segment forced
+zero, products that are zero on a step without a task signal, and products that all round to 0) changes no value. The same random step sequences are run with the skip and with every segment forced
 live (every synapse visited every step); all state and products must agree bit for bit."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from neurochip.backends.native_learn import adapt_segments
 from neurochip.kernels.learn_rows import elig_rows
 
 
-def _run(rng_seed, n_pre, n_post, steps, stoch, force_live, e_shift):
+def _run(rng_seed, n_pre, n_post, steps, stoch, force_live, e_shift, sh=8):
     rng = np.random.default_rng(rng_seed)
     mask = rng.random((n_pre, n_post)) < 0.7
     mask[:, 0] = True                                          # no empty row
@@ -41,17 +41,19 @@ def _run(rng_seed, n_pre, n_post, steps, stoch, force_live, e_shift):
         if force_live:                                       # every segment visited, every product pass run
             live[:] = 1
         sat = elig_rows(eb, hh, pa, ptr, idx, seg, pre, prep, live, psi, Lg, Rg, qj, True, stoch,
-                        uint64(1000 + t), e_shift, 300, 40, 12, 16, 127, 8, True, task or force_live, Lg, Rg, 1, 1, 0, 0, rbuf, *bufs)
+                        uint64(1000 + t), e_shift, 300, 40, 12, 16, 127, sh, True, task or force_live, Lg, Rg, 1, 1, 0, 0, rbuf, *bufs,
+                        not force_live)
         trace.append((eb.copy(), hh.copy(), pa.copy(), sat))
     return trace, seg, ptr
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10_000), n_pre=st.integers(1, 6), n_post=st.integers(2, 10),
-       stoch=st.booleans(), e_shift=st.integers(0, 8))
-def test_skipping_is_exact(seed, n_pre, n_post, stoch, e_shift):
-    skipped, seg, ptr = _run(seed, n_pre, n_post, 30, stoch, False, e_shift)
-    visited, _, _ = _run(seed, n_pre, n_post, 30, stoch, True, e_shift)
+       stoch=st.booleans(), e_shift=st.integers(0, 8), sh=st.integers(1, 30))
+def test_skipping_is_exact(seed, n_pre, n_post, stoch, e_shift, sh):
+    """sh up to 30: from no product rounding to 0 to most of them (the zero-product skip)."""
+    skipped, seg, ptr = _run(seed, n_pre, n_post, 30, stoch, False, e_shift, sh)
+    visited, _, _ = _run(seed, n_pre, n_post, 30, stoch, True, e_shift, sh)
     assert np.all(seg <= np.diff(ptr))
     for t, (a, b) in enumerate(zip(skipped, visited)):
         for x, y in zip(a[:3], b[:3]):
@@ -97,3 +99,25 @@ def test_adapt_segments_is_the_leading_non_adaptive_run(seed, n_pre, n_post, p, 
             k += 1
         want.append(k)
     assert adapt_segments(ptr, idx, qa).tolist() == want
+
+
+def test_product_skip_at_its_bound():
+    """One synapse, e = ebar = 1 on the first step (psi = pre = 1, e_shift = 0, truncating decays, no
+    adaptation): its product rnd((Lg + Rg) >> sh) is 0 for |Lg + Rg| = 2^(sh-1) - 1 and +-1 for 2^(sh-1),
+    with the skip on (round half away from zero), whichever factor carries it and with either sign."""
+    sh = 12
+    half = 1 << (sh - 1)
+    ptr = np.array([0, 1], np.int64)
+    idx = np.array([0], np.int32)
+    seg = np.array([1], np.int64)                              # no adaptive segment
+    for task, sign in ((False, 1), (False, -1), (True, 1), (True, -1)):
+        for x, want in ((half - 1, 0), (half, sign)):
+            g = np.array([sign * x], np.int64)
+            zero = np.zeros(1, np.int64)
+            Lg, Rg = (g, zero) if task else (zero, g)
+            eb, hh, pa = np.zeros(1, np.int32), np.zeros(1, np.int32), np.zeros(1, np.int64)
+            bufs = [np.zeros(2, np.int64) for _ in range(5)]
+            elig_rows(eb, hh, pa, ptr, idx, seg, np.ones(1, np.int64), np.zeros(1, np.int64),
+                      np.zeros((1, 2), np.uint8), np.ones(1, np.int64), Lg, Rg, zero, False, False, uint64(7), 0,
+                      300, 40, 12, 16, 127, sh, True, task, Lg, Rg, 1, 1, 0, 0, np.zeros(2, np.uint64), *bufs)
+            assert eb[0] == 1 and pa[0] == want, (task, sign, x, pa)
