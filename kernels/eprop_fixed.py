@@ -26,8 +26,8 @@ from .learn_types import (L_ACC_SAT, L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSM
 # backends.native_learn checks Numba's cache against this digest, not against the files on disk: a cache that
 # another process compiled from a changed file (an edit, a mutation test) is then never loaded into this one,
 # which runs the code it imported. Learning runs record it (RunResult.meta['kernel_digest']).
-SOURCE_FILES = ("eprop_fixed.py", "learn_trial.py", "learn_rows.py", "learn_types.py", "learn_neurons.py", "fixed_forward.py",
-                "fixed_ops.py", "spike_list.py")
+SOURCE_FILES = ("eprop_fixed.py", "learn_trial.py", "learn_rows.py", "learn_types.py", "learn_neurons.py",
+                "fixed_forward.py", "fixed_ops.py", "spike_list.py")
 
 
 def _source_digest() -> str:

@@ -296,8 +296,8 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
             if train_rec:
                 na = post_factors(L, rr, psi, C.pre_t, C.pre_r, gt[1], gr[1], msh, Lg_rec, Rg_rec, act)
                 if na > 0:
-                    outer_rows(pa_rec, rec_ptr, rec_idx, Tb.rec_pos, Tb.rec_gap, Lg_rec, Rg_rec, pk_rec, zbar, sh_rec, act, na,
-                               any_err, mt_a, mr_a, vals)
+                    outer_rows(pa_rec, rec_ptr, rec_idx, Tb.rec_pos, Tb.rec_gap, Lg_rec, Rg_rec, pk_rec, zbar, sh_rec,
+                               act, na, any_err, mt_a, mr_a, vals)
             n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
             cnt[L_BITS_R] += n_el * C.acc_bits
             cnt[L_BITS_W] += n_el * C.acc_bits

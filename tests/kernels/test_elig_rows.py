@@ -1,6 +1,7 @@
 """kernels.learn_rows.elig_rows: its exact work skipping (whole segments of a row that are zero and stay
-zero, products that are zero on a step without a task signal, and products that all round to 0) changes no value. The same random step sequences are run with the skip and with every segment forced
-live (every synapse visited every step); all state and products must agree bit for bit."""
+zero, products that are zero on a step without a task signal, and products that all round to 0) changes no
+value. The same random step sequences are run with the skip and with every segment forced live (every synapse
+visited every step, every product pass run); all state and products must agree bit for bit."""
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +42,8 @@ def _run(rng_seed, n_pre, n_post, steps, stoch, force_live, e_shift, sh=8):
         if force_live:                                       # every segment visited, every product pass run
             live[:] = 1
         sat = elig_rows(eb, hh, pa, ptr, idx, seg, pre, prep, live, psi, Lg, Rg, qj, True, stoch,
-                        uint64(1000 + t), e_shift, 300, 40, 12, 16, 127, sh, True, task or force_live, Lg, Rg, 1, 1, 0, 0, rbuf, *bufs,
-                        not force_live)
+                        uint64(1000 + t), e_shift, 300, 40, 12, 16, 127, sh, True, task or force_live, Lg, Rg,
+                        1, 1, 0, 0, rbuf, *bufs, not force_live)
         trace.append((eb.copy(), hh.copy(), pa.copy(), sat))
     return trace, seg, ptr
 
