@@ -163,8 +163,6 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
             ps = psi[k0:k0 + n] if full else gather(psi, ir, n, ps_b)
             ev = ev_b[:n]
             live = 0
-            mxe = np.int64(0)                          # the segment's largest |ebar| and |e| (the product skip)
-            mxv = np.int64(0)
             if stoch:
                 for k in range(n + 1):
                     rbuf[k] = splitmix64(key0 + uint64(a + k))
@@ -188,8 +186,6 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
                         ebr[k] = ec
                         ev[k] = e
                         live |= ec | hq
-                        mxe = max(mxe, abs(ec))
-                        mxv = max(mxv, abs(e))
                 else:
                     for k in range(n):
                         hold = np.int64(hr[k])
@@ -202,8 +198,6 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
                         ebr[k] = ec
                         ev[k] = e
                         live |= ec | hq
-                        mxe = max(mxe, abs(ec))
-                        mxv = max(mxv, abs(e))
             elif stoch:
                 for k in range(n):
                     e = srnd0(ps[k] * pre, e_shift, rbuf[k])
@@ -213,8 +207,6 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
                     ebr[k] = ec
                     ev[k] = e
                     live |= ec
-                    mxe = max(mxe, abs(ec))
-                    mxv = max(mxv, abs(e))
             else:
                 for k in range(n):
                     e = rsh0(ps[k] * pre, e_shift)
@@ -224,18 +216,23 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
                     ebr[k] = ec
                     ev[k] = e
                     live |= ec
-                    mxe = max(mxe, abs(ec))
-                    mxv = max(mxv, abs(e))
             live_a[i, sg] = live != 0
             # products: on a step without a task signal (task False: L = 0, so Lg = 0) they are rnd(Rg e), and
             # e = 0 in a non-adaptive segment whose pre trace is 0 (e = srnd(psi pre)): nothing to add
             if do_acc and (task or ad or pre != 0):
                 if at == 0 and ar == 0:
-                    # every product rounds to 0 when |Lg_j ebar_q + Rg_j e_q| <= aml mxe + amr mxv < 2^(sh-1): exact
-                    # skip (the factorised rows' test, `outer_rows`), compared without forming the sum
-                    tl = aml * mxe
-                    if skip_zero and tl < half and amr * mxv < half - tl:
-                        continue
+                    # every product rounds to 0 when |Lg_j ebar_q + Rg_j e_q| <= aml mxe + amr mxv < 2^(sh-1), with the
+                    # segment's largest |ebar| and |e| (a vectorised pass): exact skip (the factorised rows' test,
+                    # `outer_rows`), compared without forming the sum
+                    if skip_zero:
+                        mxe = np.int64(0)
+                        mxv = np.int64(0)
+                        for k in range(n):
+                            mxe = max(mxe, abs(np.int64(ebr[k])))
+                            mxv = max(mxv, abs(ev[k]))
+                        tl = aml * mxe
+                        if tl < half and amr * mxv < half - tl:
+                            continue
                     lg = Lg[k0:k0 + n] if full else gather(Lg, ir, n, lg_b)
                     rg = Rg[k0:k0 + n] if full else gather(Rg, ir, n, rg_b)
                     for k in range(n):
