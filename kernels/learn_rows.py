@@ -96,6 +96,16 @@ def gather(src, ir, n, buf):
     return buf[:n]
 
 
+@njit(cache=True, inline="always")
+def products_round_to_zero(m1, x1, m2, x2, half):
+    """True when every product |f1 y1 + f2 y2| with |f1| <= m1, 0 <= y1 <= x1, |f2| <= m2, 0 <= y2 <= x2 rounds to 0
+    under rnd(., sh), half = 2^(sh-1): |f1 y1 + f2 y2| <= m1 x1 + m2 x2 < half, and rnd(x, sh) = 0 for
+    |x| < 2^(sh-1). The exact zero-product skip of `elig_rows` and `outer_rows`. Each of m1 x1 and m2 x2 is the
+    size of a product the caller forms anyway (no new overflow); their sum is compared without being formed."""
+    t1 = m1 * x1
+    return t1 < half and m2 * x2 < half - t1
+
+
 @njit(cache=True)
 def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj, adapt, stoch, key0, e_shift, dk,
               da, D, q_frac, emax, sh, do_acc, task, L, rr, gtp, grp, at, ar, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b,
@@ -112,8 +122,8 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
     ps_b, qs_b, lg_b, rg_b, ev_b: int64 scratch of at least the longest row, distinct arrays (the row's
     gathered per-post operands, and e), so that LLVM can prove the row loops free of aliasing. task: this
     step has a task signal (some L_j != 0); without it Lg = 0. skip_zero (tests: False runs every product
-    pass): skip a segment's products when each of them rounds to 0 (max|Lg| max|ebar| + max|Rg| max|e| <
-    2^(sh-1), the bound of `outer_rows`; at = ar = 0 only).
+    pass): skip a segment's products when each of them rounds to 0 (`products_round_to_zero` on the step's
+    largest |Lg|, |Rg| and the segment's largest |ebar|, |e|; at = ar = 0 only).
 
     Two segments per row, each skipped exactly when it is all zero and stays zero. seg[i]: row i's positions
     [0, seg[i]) reach posts without adaptation (qa_mant_j = 0, so q_j = 0 and h_q = 0 for ever: h's update is
@@ -221,17 +231,15 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
             # e = 0 in a non-adaptive segment whose pre trace is 0 (e = srnd(psi pre)): nothing to add
             if do_acc and (task or ad or pre != 0):
                 if at == 0 and ar == 0:
-                    # every product rounds to 0 when |Lg_j ebar_q + Rg_j e_q| <= aml mxe + amr mxv < 2^(sh-1), with the
-                    # segment's largest |ebar| and |e| (a vectorised pass): exact skip (the factorised rows' test,
-                    # `outer_rows`), compared without forming the sum
+                    # every product rnd(Lg_j ebar_q + Rg_j e_q) is 0 when the step's largest |Lg|, |Rg| times the
+                    # segment's largest |ebar|, |e| (a vectorised pass) stay below half an LSB: exact skip
                     if skip_zero:
                         mxe = np.int64(0)
                         mxv = np.int64(0)
                         for k in range(n):
                             mxe = max(mxe, abs(np.int64(ebr[k])))
                             mxv = max(mxv, abs(ev[k]))
-                        tl = aml * mxe
-                        if tl < half and amr * mxv < half - tl:
+                        if products_round_to_zero(aml, mxe, amr, mxv, half):
                             continue
                     lg = Lg[k0:k0 + n] if full else gather(Lg, ir, n, lg_b)
                     rg = Rg[k0:k0 + n] if full else gather(Rg, ir, n, rg_b)
@@ -280,13 +288,10 @@ def outer_rows(pa, ptr, idx, pos, gap, Mt, Mr, pre_t, pre_r, sh, act, n_act, tas
         pp = pre_r[i]
         if pt == 0 or (not task and pp == 0):
             continue
-        # every product of the row rounds to 0 when |Mt_j pt + Mr_j pp| <= amt pt + amr pp < 2^(sh-1) (pt, pp >= 0;
-        # rnd(x, sh) = 0 for |x| < 2^(sh-1)): exact skip. It takes most rows on most steps, the regulariser's
-        # per-step share being below one accumulator LSB (70-83 % of the visited rows on the evidence network,
-        # measured). Each of amt pt, amr pp is the size of a product the row forms anyway (no new overflow);
-        # their sum is compared without being formed
-        tp = amt * pt
-        if tp < half and amr * pp < half - tp:
+        # every product rnd(Mt_j pt + Mr_j pp) of the row is 0 (pt, pp >= 0): exact skip. It takes most rows on
+        # most steps, the regulariser's per-step share being below one accumulator LSB (70-83 % of the visited
+        # rows on the evidence network, measured)
+        if products_round_to_zero(amt, pt, amr, pp, half):
             continue
         a = ptr[i]
         n = ptr[i + 1] - a
