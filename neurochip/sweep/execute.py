@@ -9,7 +9,7 @@ Output folder::
 
 A re-run with the same spec skips every point whose result file exists (resume after Ctrl-C or a crash;
 a point is either whole or absent). Executors are well-kept libraries, never a home-made scheduler:
-``concurrent.futures.ProcessPoolExecutor`` (spawned workers; no setup) and Ray (``ray.init(address)``;
+``multiprocessing.Pool`` (spawned workers; no setup) and Ray (``ray.init(address)``;
 ``address='local'`` starts a local Ray instance on this machine).
 """
 from __future__ import annotations
@@ -18,7 +18,6 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable
 
@@ -132,18 +131,21 @@ def _record(out: Path, p: Point, ok: bool, res: Any) -> None:
         atomic_write_text(err, str(res) + "\n")
 
 
+def _work_at(job: tuple[int, str, dict]) -> tuple[int, bool, Any]:
+    """`_work` for ``multiprocessing.Pool.imap_unordered``: the point's position travels with its result."""
+    i, kind, cfg = job
+    return (i, *_work(kind, cfg))
+
+
 def _local(todo, workers, on_done):
-    ctx = mp.get_context("spawn")              # fresh interpreters: no forked numba/tqdm/lava threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
-        futs = {ex.submit(_work, p.kind, p.config): p for p in todo}
-        try:
-            while futs:
-                done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
-                for f in done:
-                    on_done(futs.pop(f), *f.result())
-        except BaseException:
-            ex.shutdown(wait=False, cancel_futures=True)
-            raise
+    """A spawned ``multiprocessing.Pool`` (fresh interpreters: no forked numba/tqdm/lava threads). Its context
+    manager calls ``terminate()`` on the way out, so an interrupted sweep (Ctrl-C, ``kill -INT`` of the main
+    process alone) stops its running points too. (``ProcessPoolExecutor`` could not: ``shutdown`` drops only the
+    queued points, so the main either waited for the running ones or left them computing, orphaned.)"""
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(processes=min(workers, len(todo))) as pool:
+        for i, ok, res in pool.imap_unordered(_work_at, [(i, p.kind, p.config) for i, p in enumerate(todo)]):
+            on_done(todo[i], ok, res)
 
 
 def _ray(todo, workers, address, on_done):
