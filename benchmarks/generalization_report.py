@@ -2,7 +2,8 @@
 
 usage: python benchmarks/generalization_report.py OUT/liu2022 [OUT2 ...] [--md docs/generalization_results.md]
 
-Reads OUT/points/*.json (every finished point of `neurochip sweep docs/sweeps/liu2022.toml -o OUT`) and writes
+Reads OUT/points/*.json (the finished points of `neurochip sweep docs/sweeps/liu2022.toml -o OUT` that OUT/summary.json
+lists, i.e. those of the current spec) and writes
 a markdown file with, per rule: n, iterations, train / test error, loss and error gap (mean, s.e., s.d.),
 |curvature| w.r.t. W_rec and all weights (mean, s.e.), and the tests of Liu's four qualitative findings:
 
@@ -29,11 +30,23 @@ from scipy import stats
 REFERENCE = "bptt"
 
 
+def _spec_points(out: Path) -> list[Path]:
+    """The point files of OUT's current spec: those its summary.json lists. A folder grown or changed with
+    ``neurochip sweep --extend`` keeps the points the spec no longer holds on disk, outside the summary; they
+    must not be pooled (a budget change would count every seed twice). Without a summary: every point."""
+    files = sorted((out / "points").glob("*.json"))
+    sj = out / "summary.json"
+    if not sj.is_file():
+        return files
+    ids = {r.get("id") for r in json.loads(sj.read_text()).get("rows", [])}
+    return [f for f in files if f.stem in ids]
+
+
 def load(outs) -> list[dict]:
     """The points of one or more sweep output folders (float 'train' and on-chip 'onchip' kinds)."""
     rows = []
     outs = [outs] if isinstance(outs, Path) else list(outs)
-    for f in sorted(f for out in outs for f in (out / "points").glob("*.json")):
+    for f in sorted(f for out in outs for f in _spec_points(out)):
         d = json.loads(f.read_text())
         r, v = d["result"], d["point"]["values"]
         te, ts = r.get("test") or {}, r.get("train_set") or {}

@@ -53,3 +53,16 @@ def test_like_for_like_detects_a_sharper_chip(tmp_path):
     md = _sweep(tmp_path, chip_curv=9.0)
     row = [ln for ln in md.splitlines() if ln.startswith("| eprop_random (chip loihi2), chip lr 0.2 | bptt, sgd, lr 0.2 |")][0]
     assert float(row.split("|")[4]) < 0.01, row
+
+
+def test_points_outside_the_current_spec_are_not_pooled(tmp_path):
+    """After `neurochip sweep --extend` with a changed budget the old points stay on disk, outside the summary;
+    the report reads only those the summary lists (pooling both counted every seed twice: n = 12, not 6)."""
+    from generalization_report import load
+    _sweep(tmp_path, chip_curv=5.0)                           # 18 points, none listed yet: all are read
+    assert len(load(tmp_path)) == 18
+    kept = sorted(f.stem for f in (tmp_path / "points").glob("*.json"))[:6]
+    (tmp_path / "summary.json").write_text(json.dumps({"rows": [{"id": i} for i in kept]}))
+    rows = load(tmp_path)
+    assert len(rows) == 6
+    assert {r["seed"] for r in rows} == set(range(2))         # points 0-5: seeds 0 and 1, three groups each
