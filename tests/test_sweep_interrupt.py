@@ -1,4 +1,6 @@
-"""An interrupted local sweep stops its running points: after SIGINT to the main process alone (as a job
+"""An interrupted local sweep stops its running points, and a worker that dies ends the sweep with one line.
+
+An interrupted local sweep stops its running points: after SIGINT to the main process alone (as a job
 manager sends it; a terminal's Ctrl-C reaches the whole process group) the main exits and no worker of the pool
 is left computing. Before the fix (``ProcessPoolExecutor``) the main either waited for its running points to end
 (this test: no exit within 60 s) or exited and left them running, orphaned, until their point ended (minutes for
@@ -36,20 +38,33 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_sigint_to_the_main_process_stops_the_running_points(tmp_path):
+def _start(tmp_path):
     spec = tmp_path / "slow.toml"
     spec.write_text(SLOW)
-    out = tmp_path / "o"
     code = "import sys; from neurochip.cli.main import main; sys.exit(main())"
-    proc = subprocess.Popen([sys.executable, "-c", code, "sweep", str(spec), "-o", str(out), "--workers", "2",
-                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)         # its own group: the signal reaches the main alone
+    proc = subprocess.Popen([sys.executable, "-c", code, "sweep", str(spec), "-o", str(tmp_path / "o"),
+                             "--workers", "2", "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # its own group: a signal reaches the main alone
     workers: list[int] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:
+        workers = [c for c in _children(proc.pid) if "spawn_main" in _cmdline(c)]
+        time.sleep(0.2)
+    return proc, workers
+
+
+def _cleanup(proc, workers):
+    if proc.poll() is None:
+        proc.kill()
+    for w in workers:
+        if _alive(w):
+            os.kill(w, signal.SIGKILL)
+
+
+def test_sigint_to_the_main_process_stops_the_running_points(tmp_path):
+    out = tmp_path / "o"
+    proc, workers = _start(tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(workers) < 2:
-            workers = [c for c in _children(proc.pid) if "spawn_main" in _cmdline(c)]
-            time.sleep(0.2)
         assert len(workers) == 2, f"the pool's two workers did not start: {_children(proc.pid)}"
         time.sleep(3)                                        # both are inside their (long) point now
         os.kill(proc.pid, signal.SIGINT)
@@ -63,8 +78,24 @@ def test_sigint_to_the_main_process_stops_the_running_points(tmp_path):
         assert not left, f"workers still computing after the sweep was interrupted: {left}"
         assert not list((out / "points").glob("*.json"))     # nothing half-written, nothing finished
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        for w in workers:
-            if _alive(w):
-                os.kill(w, signal.SIGKILL)
+        _cleanup(proc, workers)
+
+
+def test_a_worker_that_dies_ends_the_sweep_with_one_line(tmp_path):
+    """SIGKILL to one worker (as the OOM killer sends it): the main exits non-zero with a one-line error and no
+    traceback, and stops the other worker. A ``multiprocessing.Pool`` would wait for ever for the lost point."""
+    proc, workers = _start(tmp_path)
+    try:
+        assert len(workers) == 2, f"the pool's two workers did not start: {_children(proc.pid)}"
+        time.sleep(3)
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode not in (0, None)
+        assert "worker process died" in err and "re-run the same command to resume" in err, err
+        assert "Traceback" not in err, err
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _alive(workers[1]):
+            time.sleep(0.2)
+        assert not _alive(workers[1])
+    finally:
+        _cleanup(proc, workers)

@@ -9,7 +9,7 @@ Output folder::
 
 A re-run with the same spec skips every point whose result file exists (resume after Ctrl-C or a crash;
 a point is either whole or absent). Executors are well-kept libraries, never a home-made scheduler:
-``multiprocessing.Pool`` (spawned workers; no setup) and Ray (``ray.init(address)``;
+``concurrent.futures.ProcessPoolExecutor`` (spawned workers; no setup) and Ray (``ray.init(address)``;
 ``address='local'`` starts a local Ray instance on this machine).
 """
 from __future__ import annotations
@@ -18,10 +18,12 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ConfigError, NeurochipError
+from ..errors import BackendError, ConfigError, NeurochipError
 from ..io import atomic_write_text, write_json
 from .spec import Point, SweepSpec, expand
 
@@ -131,21 +133,38 @@ def _record(out: Path, p: Point, ok: bool, res: Any) -> None:
         atomic_write_text(err, str(res) + "\n")
 
 
-def _work_at(job: tuple[int, str, dict]) -> tuple[int, bool, Any]:
-    """`_work` for ``multiprocessing.Pool.imap_unordered``: the point's position travels with its result."""
-    i, kind, cfg = job
-    return (i, *_work(kind, cfg))
+def _stop_workers(ex: ProcessPoolExecutor) -> None:
+    """Terminate the pool's worker processes (running points included). ``shutdown(cancel_futures=True)`` drops
+    only the queued points: the running ones went on computing, and the main either waited for them or, killed,
+    left them orphaned. Python >= 3.14 has ``terminate_workers``; before it, the executor's process table."""
+    stop = getattr(ex, "terminate_workers", None)
+    if stop is not None:
+        stop()
+        return
+    for proc in list((getattr(ex, "_processes", None) or {}).values()):
+        proc.terminate()
 
 
 def _local(todo, workers, on_done):
-    """A spawned ``multiprocessing.Pool`` (fresh interpreters: no forked numba/tqdm/lava threads). Its context
-    manager calls ``terminate()`` on the way out, so an interrupted sweep (Ctrl-C, ``kill -INT`` of the main
-    process alone) stops its running points too. (``ProcessPoolExecutor`` could not: ``shutdown`` drops only the
-    queued points, so the main either waited for the running ones or left them computing, orphaned.)"""
+    """``ProcessPoolExecutor`` with spawned workers (fresh interpreters: no forked numba/tqdm/lava threads). A
+    worker that dies (OOM killer, a crash) breaks the pool, and the sweep ends with that error instead of waiting
+    for a result that will not come (``multiprocessing.Pool`` would wait for ever); an interrupt (Ctrl-C, or
+    SIGINT to the main alone) stops the running points too (`_stop_workers`)."""
     ctx = mp.get_context("spawn")
-    with ctx.Pool(processes=min(workers, len(todo))) as pool:
-        for i, ok, res in pool.imap_unordered(_work_at, [(i, p.kind, p.config) for i, p in enumerate(todo)]):
-            on_done(todo[i], ok, res)
+    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as ex:
+        futs = {ex.submit(_work, p.kind, p.config): p for p in todo}
+        try:
+            while futs:
+                done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
+                for f in done:
+                    on_done(futs.pop(f), *f.result())
+        except BaseException as e:
+            _stop_workers(ex)                   # first: shutdown() drops the executor's process table
+            ex.shutdown(wait=False, cancel_futures=True)
+            if isinstance(e, BrokenProcessPool):
+                raise BackendError("sweep: a worker process died while running a point; the finished points are "
+                                   "kept: re-run the same command to resume (out of memory? try fewer --workers)") from None
+            raise
 
 
 def _ray(todo, workers, address, on_done):
