@@ -5,23 +5,7 @@ import subprocess
 import sys
 import time
 
-
-def _procs_with_env(mark: str, cmd_part: str = "") -> list[int]:
-    """Pids of live processes whose environment holds ``mark`` (our children and theirs, whatever session)
-    and whose command line contains ``cmd_part``."""
-    found = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/environ", "rb") as f:
-                    env = f.read()
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    cmd = f.read()
-                if mark.encode() in env and cmd_part.encode() in cmd:
-                    found.append(int(d))
-            except OSError:
-                pass
-    return found
+from procs import procs_with_env
 
 
 def test_ctrl_c_leaves_nothing(tmp_path):
@@ -37,9 +21,9 @@ def test_ctrl_c_leaves_nothing(tmp_path):
     while time.monotonic() < deadline and not any(tmp_path.glob(".demo.partial-*")):
         time.sleep(0.2)
     assert any(tmp_path.glob(".demo.partial-*")), "the main job never started"
-    while time.monotonic() < deadline and not _procs_with_env(mark, "--warm-kernels"):
+    while time.monotonic() < deadline and not procs_with_env(mark, "--warm-kernels"):
         time.sleep(0.2)
-    assert _procs_with_env(mark, "--warm-kernels"), "the kernel warm-up never started on a cold cache"
+    assert procs_with_env(mark, "--warm-kernels"), "the kernel warm-up never started on a cold cache"
     time.sleep(1.0)
     os.kill(p.pid, signal.SIGINT)
     _, err = p.communicate(timeout=120)
@@ -48,7 +32,7 @@ def test_ctrl_c_leaves_nothing(tmp_path):
     assert not out.exists()
     assert not list(tmp_path.iterdir()), sorted(x.name for x in tmp_path.iterdir())
     # no process of its session survives
-    left_children = _procs_with_env(mark)  # at once: the warm-up would also exit by itself ~1 s after its parent
+    left_children = procs_with_env(mark)  # at once: the warm-up would also exit by itself ~1 s after its parent
     left = subprocess.run(["pgrep", "-s", str(p.pid)], capture_output=True, text=True).stdout.split()
     assert not left, left
     assert not left_children, "a child (the kernel warm-up?) outlived the interrupted demo"

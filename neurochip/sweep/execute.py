@@ -162,8 +162,9 @@ def _local(todo, workers, on_done):
             _stop_workers(ex)                   # first: shutdown() drops the executor's process table
             ex.shutdown(wait=False, cancel_futures=True)
             if isinstance(e, BrokenProcessPool):
-                raise BackendError("sweep: a worker process died while running a point; the finished points are "
-                                   "kept: re-run the same command to resume (out of memory? try fewer --workers)") from None
+                raise BackendError("sweep: a worker process died while running a point; the finished points "
+                                   "are kept: re-run the same command to resume (out of memory? try fewer "
+                                   "--workers)") from None
             raise
 
 
