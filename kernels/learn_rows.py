@@ -1,6 +1,6 @@
 """Row-level integer operations of the on-chip e-prop kernel (`kernels.learn_trial`): the rounding forms,
 the counter-based hash keys, the per-synapse eligibility of a projection's rows (`elig_rows`) and one
-projection's factorised products (`outer_rows`) over a block of steps (docs/fixed_point.md "Learning (on-chip e-prop)").
+projection's factorised products (`outer_rows`) per step (docs/fixed_point.md "Learning (on-chip e-prop)").
 
 Numba caches a function by the hash of its own file: `learn_trial` compiles these in, so a change here must
 drop its cache too (``backends.native_learn._bust_stale_kernel_cache`` hashes this file with the others).
@@ -13,7 +13,6 @@ from numba import njit, uint64
 from .fixed_ops import splitmix64, stoch_shift
 
 DENSE_FRAC = 8
-FACT_BLOCK = 16     # factorised steps buffered per `outer_rows` call (see there)
 
 
 @njit(cache=True, inline="always")
@@ -255,24 +254,15 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
 
 
 @njit(cache=True)
-def outer_rows(pa, ptr, idx, pos, gap, Mt, Mr, pre_t, pre_r, sh, act, n_act, task, nb, mt_a, mr_a, vals, amt, amr):
-    """Factorised products of every presynaptic row i of one projection over a block of nb buffered steps s
-    (row by row, the block's steps inside): pa_q += rnd((Mt_j(s) pre_t_i(s) + Mr_j(s) pre_r_i(s)) >> sh) (int64,
-    no clip): the task factor Mt times the kappa-filtered pre trace, the regulariser factor Mr times the pre
-    trace. Step s of the block is at offset s n_post of Mt, Mr, act, mt_a, mr_a and s n_pre of pre_t, pre_r;
-    n_act [nb], task [nb] (uint8) are per step.
+def outer_rows(pa, ptr, idx, pos, gap, Mt, Mr, pre_t, pre_r, sh, act, n_act, task, mt_a, mr_a, vals):
+    """Factorised products of every presynaptic row i of one projection with pre_t[i] != 0:
+    pa_q += rnd((Mt_j pre_t[i] + Mr_j pre_r[i]) >> sh) (int64, no clip): the task factor Mt times the
+    kappa-filtered pre trace, the regulariser factor Mr times the pre trace. Rows that add 0 are skipped
+    exactly: pre_t = 0 (pre_t >= pre_r >= 0 by construction: pk = 0 implies xbar = 0), and, on a step without
+    a task signal (task False: L = 0, so Mt = 0 for every j), pre_r = 0. The second skip is most steps of a
+    task whose error is masked to a response window: only rows with a nonzero pre trace now do work.
 
-    Why a block: pa is only read at the trial's end (the weights do not change within a batch), and integer
-    addition is exact in any order, so deferring a step's products and adding them row by row is
-    bit-identical to adding them step by step. On a dense projection it keeps each row of pa in L1 for the
-    block's steps instead of streaming all of pa (8 MiB at N = 1024, p = 1) through the cache every step.
-
-    Rows that add 0 are skipped exactly: pre_t = 0 (pre_t >= pre_r >= 0 by construction: pk = 0 implies
-    xbar = 0), and, on a step without a task signal (task 0: L = 0, so Mt = 0 for every j), pre_r = 0. The
-    second skip is most steps of a task whose error is masked to a response window: only rows with a nonzero
-    pre trace now do work.
-
-    act[:n_act]: the post neurons with a nonzero factor that step (ascending). A zero factor pair adds
+    act[:n_act]: the post neurons with a nonzero factor this step (ascending). A zero factor pair adds
     rnd(0) = 0, so visiting only them is exact; psi_j = 0 for most neurons most of the time (70-87 % of
     neuron-steps on the evidence network) and L_j = 0 outside the readout's mask. gap [n_pre] (the row's shape,
     ``backends.native_learn.row_gaps``): a full row (-1) or a row of every post but m (m >= 0, a recurrent row
@@ -281,74 +271,63 @@ def outer_rows(pa, ptr, idx, pos, gap, Mt, Mr, pre_t, pre_r, sh, act, n_act, tas
     else at the active posts. Any other row goes through pos [n_pre, n_post] (its position of j, -1 if absent;
     ``backends.native_learn.position_map``), else by a scan of the row. Each synapse gets the same one
     addition per step on every path. One call for all rows (as `elig_rows`: a call per row costs more than a
-    short row's work). mt_a, mr_a: int64 scratch like Mt (the active posts' factors, compacted once per
-    step), vals: int64 [>= n_post] (a row's products: computed in a vectorised pass, then added), amt, amr:
-    int64 [>= nb] (each step's largest |Mt_j|, |Mr_j|)."""
-    n_post = vals.shape[0]
-    n_pre = ptr.shape[0] - 1
-    for s in range(nb):
-        o = s * n_post
-        m1 = np.int64(0)                       # the largest factors of step s, |Mt_j| and |Mr_j|
-        m2 = np.int64(0)
-        for q in range(n_act[s]):
-            j = act[o + q]
-            mt = Mt[o + j]
-            mr = Mr[o + j]
-            mt_a[o + q] = mt
-            mr_a[o + q] = mr
-            m1 = max(m1, abs(mt))
-            m2 = max(m2, abs(mr))
-        amt[s] = m1
-        amr[s] = m2
+    short row's work). mt_a, mr_a, vals: int64 scratch of at least n_post (the active posts' factors,
+    compacted once per step, and a row's products: computed in a vectorised pass, then added)."""
+    amt = np.int64(0)                          # the largest factors this step, |Mt_j| and |Mr_j|
+    amr = np.int64(0)
+    for q in range(n_act):
+        mt = Mt[act[q]]
+        mr = Mr[act[q]]
+        mt_a[q] = mt
+        mr_a[q] = mr
+        amt = max(amt, abs(mt))
+        amr = max(amr, abs(mr))
     half = np.int64(1) << (sh - 1)
-    for i in range(n_pre):
+    for i in range(ptr.shape[0] - 1):
+        pt = pre_t[i]
+        pp = pre_r[i]
+        if pt == 0 or (not task and pp == 0):
+            continue
+        # every product rnd(Mt_j pt + Mr_j pp) of the row is 0 (pt, pp >= 0): exact skip. It takes most rows on
+        # most steps, the regulariser's per-step share being below one accumulator LSB (70-83 % of the visited
+        # rows on the evidence network, measured)
+        if products_round_to_zero(amt, pt, amr, pp, half):
+            continue
         a = ptr[i]
         n = ptr[i + 1] - a
         m = gap[i]
-        for s in range(nb):
-            pt = pre_t[s * n_pre + i]
-            pp = pre_r[s * n_pre + i]
-            if pt == 0 or (task[s] == 0 and pp == 0):
-                continue
-            # every product rnd(Mt_j pt + Mr_j pp) of the row is 0 (pt, pp >= 0): exact skip. It takes most rows
-            # on most steps, the regulariser's per-step share being below one accumulator LSB (70-83 % of the
-            # visited rows on the evidence network, measured)
-            if products_round_to_zero(amt[s], pt, amr[s], pp, half):
-                continue
-            o = s * n_post
-            na = n_act[s]
-            if m >= -1:
-                # full row (m = -1: position k is post k) or every post but m (position k is post k + [k >= m])
-                if DENSE_FRAC * na >= n:
-                    m0 = n if m < 0 else m
-                    # unsigned indices into pa / Mt / Mr directly (no row views, no wraparound test): both loops
-                    # vectorise (0.2 ns per synapse, measured; Mt[k + 1] on a signed k, or a view per row, did not)
-                    for k in range(m0):            # branch-free: a zero factor pair adds rnd(0) = 0
-                        pa[uint64(a + k)] += rnd(Mt[uint64(o + k)] * pt + Mr[uint64(o + k)] * pp, sh)
-                    for k in range(m0, n):         # positions m0.. reach posts m0 + 1..
-                        pa[uint64(a + k)] += rnd(Mt[uint64(o + k + 1)] * pt + Mr[uint64(o + k + 1)] * pp, sh)
-                else:
-                    for q in range(na):
-                        vals[q] = rnd(mt_a[o + q] * pt + mr_a[o + q] * pp, sh)
-                    for q in range(na):
-                        j = act[o + q]
-                        if j != m:                 # post m has no synapse from this row
-                            pa[uint64(a + j - (j > m) * (m >= 0))] += vals[q]
-                continue
-            if pos.shape[0] > 0:
-                for q in range(na):
-                    vals[q] = rnd(mt_a[o + q] * pt + mr_a[o + q] * pp, sh)
-                for q in range(na):
-                    k = pos[i, uint64(act[o + q])]
-                    if k >= 0:
-                        pa[uint64(a + k)] += vals[q]
-                continue
-            for k in range(n):
-                j = np.uint32(idx[a + k])
-                mm = Mt[o + j]
-                r = Mr[o + j]
-                if mm != 0 or r != 0:
-                    pa[uint64(a + k)] += rnd(mm * pt + r * pp, sh)
+        if m >= -1:
+            # full row (m = -1: position k is post k) or every post but m (position k is post k + [k >= m])
+            if DENSE_FRAC * n_act >= n:
+                m0 = n if m < 0 else m
+                # unsigned indices into pa / Mt / Mr directly (no row views, no wraparound test): both loops
+                # vectorise (0.2 ns per synapse, measured; Mt[k + 1] on a signed k, or a view per row, did not)
+                for k in range(m0):                # branch-free: a zero factor pair adds rnd(0) = 0
+                    pa[uint64(a + k)] += rnd(Mt[uint64(k)] * pt + Mr[uint64(k)] * pp, sh)
+                for k in range(m0, n):             # positions m0.. reach posts m0 + 1..
+                    pa[uint64(a + k)] += rnd(Mt[uint64(k + 1)] * pt + Mr[uint64(k + 1)] * pp, sh)
+            else:
+                for q in range(n_act):
+                    vals[q] = rnd(mt_a[q] * pt + mr_a[q] * pp, sh)
+                for q in range(n_act):
+                    j = act[q]
+                    if j != m:                     # post m has no synapse from this row
+                        pa[uint64(a + j - (j > m) * (m >= 0))] += vals[q]
+            continue
+        if pos.shape[0] > 0:
+            for q in range(n_act):
+                vals[q] = rnd(mt_a[q] * pt + mr_a[q] * pp, sh)
+            for q in range(n_act):
+                k = pos[i, uint64(act[q])]
+                if k >= 0:
+                    pa[uint64(a + k)] += vals[q]
+            continue
+        for k in range(n):
+            j = np.uint32(idx[a + k])
+            mm = Mt[j]
+            r = Mr[j]
+            if mm != 0 or r != 0:
+                pa[uint64(a + k)] += rnd(mm * pt + r * pp, sh)
 
 
 @njit(cache=True)

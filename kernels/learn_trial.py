@@ -21,7 +21,7 @@ from .fixed_forward import (C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_OVF_CURRENT, C_O
                             C_SATURATIONS, C_SPIKES, C_SYN_OPS, readout_step)
 from .fixed_ops import OVF_LAVA, OVF_SATURATE
 from .learn_neurons import NEURONS_LAVA, NEURONS_SATURATE, NEURONS_WRAP
-from .learn_rows import FACT_BLOCK, clip, post_factors, decay_trace, elig_rows, key, outer_rows, rnd, rsh
+from .learn_rows import clip, post_factors, decay_trace, elig_rows, key, outer_rows, rnd, rsh
 from .learn_types import (L_BITS_R, L_BITS_W, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT, L_TRACE, STREAM_ELIG_IN,
                           STREAM_ELIG_REC, STREAM_TRACE)
 
@@ -80,30 +80,10 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     fr = np.full(n_rec, np.int64(C.f0_code))           # rate trace starts at the target: no signal at t = 0
     rr = np.zeros(n_rec, np.int64)
     Lg_in = np.zeros(n_rec, np.int64)
-    # factorised: a block of fblk buffered steps for `outer_rows`, per projection: the factors Mt, Mr and the
-    # active posts (n_rec per step), the pre traces (n_pre per step), the active count and the task flag
-    fblk = 0 if per_synapse else FACT_BLOCK
-    mt_in_b = np.zeros(fblk * n_rec, np.int64)
-    mr_in_b = np.zeros(fblk * n_rec, np.int64)
-    act_in_b = np.zeros(fblk * n_rec, np.int64)
-    pt_in_b = np.zeros(fblk * n_in, np.int64)
-    pr_in_b = np.zeros(fblk * n_in, np.int64)
-    na_in_b = np.zeros(fblk, np.int64)
-    tk_in_b = np.zeros(fblk, np.uint8)
-    mt_rec_b = np.zeros(fblk * n_rec, np.int64)
-    mr_rec_b = np.zeros(fblk * n_rec, np.int64)
-    act_rec_b = np.zeros(fblk * n_rec, np.int64)
-    pt_rec_b = np.zeros(fblk * n_rec, np.int64)
-    pr_rec_b = np.zeros(fblk * n_rec, np.int64)
-    na_rec_b = np.zeros(fblk, np.int64)
-    tk_rec_b = np.zeros(fblk, np.uint8)
-    nb_in = 0
-    nb_rec = 0
-    mt_a = np.zeros(fblk * n_rec, np.int64)            # outer_rows' scratch: the active factors, a row's products,
-    mr_a = np.zeros(fblk * n_rec, np.int64)            # each step's largest factors
+    act = np.zeros(n_rec, np.int64)                    # factorised: post neurons with a nonzero factor this step
+    mt_a = np.zeros(n_rec, np.int64)                   # outer_rows' scratch: their factors, a row's products
+    mr_a = np.zeros(n_rec, np.int64)
     vals = np.zeros(n_rec, np.int64)
-    amt_b = np.zeros(fblk, np.int64)
-    amr_b = np.zeros(fblk, np.int64)
     Rg_in = np.zeros(n_rec, np.int64)
     Lg_rec = np.zeros(n_rec, np.int64)
     Rg_rec = np.zeros(n_rec, np.int64)
@@ -307,41 +287,17 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
             # Mr_j = rnd(rnd(r_j psi_j >> pre_r) Gr >> m_shift) (regulariser; wide per-neuron registers, pre_* = 0
             # at Loihi 2 widths), times the kappa-filtered pre trace (task) and the pre trace (regulariser,
             # which pairs with the unfiltered e as in float e-prop)
-            # The products are buffered (`outer_rows` adds a block of FACT_BLOCK steps row by row: bit-identical, pa
-            # is read only at the trial's end); the block is flushed when full and after the last step
             msh = C.m_shift
             if train_in:
-                o = nb_in * n_rec
-                na = post_factors(L, rr, psi, C.pre_t, C.pre_r, gt[0], gr[0], msh, mt_in_b[o:o + n_rec],
-                                  mr_in_b[o:o + n_rec], act_in_b[o:o + n_rec])
+                na = post_factors(L, rr, psi, C.pre_t, C.pre_r, gt[0], gr[0], msh, Lg_in, Rg_in, act)
                 if na > 0:
-                    na_in_b[nb_in] = na
-                    tk_in_b[nb_in] = any_err
-                    o = nb_in * n_in
-                    for i in range(n_in):
-                        pt_in_b[o + i] = pk_in[i]
-                        pr_in_b[o + i] = xbar[i]
-                    nb_in += 1
-                    if nb_in == fblk:
-                        outer_rows(pa_in, in_ptr, in_idx, Tb.in_pos, Tb.in_gap, mt_in_b, mr_in_b, pt_in_b, pr_in_b,
-                                   sh_in, act_in_b, na_in_b, tk_in_b, nb_in, mt_a, mr_a, vals, amt_b, amr_b)
-                        nb_in = 0
+                    outer_rows(pa_in, in_ptr, in_idx, Tb.in_pos, Tb.in_gap, Lg_in, Rg_in, pk_in, xbar, sh_in, act, na,
+                               any_err, mt_a, mr_a, vals)
             if train_rec:
-                o = nb_rec * n_rec
-                na = post_factors(L, rr, psi, C.pre_t, C.pre_r, gt[1], gr[1], msh, mt_rec_b[o:o + n_rec],
-                                  mr_rec_b[o:o + n_rec], act_rec_b[o:o + n_rec])
+                na = post_factors(L, rr, psi, C.pre_t, C.pre_r, gt[1], gr[1], msh, Lg_rec, Rg_rec, act)
                 if na > 0:
-                    na_rec_b[nb_rec] = na
-                    tk_rec_b[nb_rec] = any_err
-                    for i in range(n_rec):
-                        pt_rec_b[o + i] = pk_rec[i]
-                        pr_rec_b[o + i] = zbar[i]
-                    nb_rec += 1
-                    if nb_rec == fblk:
-                        outer_rows(pa_rec, rec_ptr, rec_idx, Tb.rec_pos, Tb.rec_gap, mt_rec_b, mr_rec_b, pt_rec_b,
-                                   pr_rec_b, sh_rec, act_rec_b, na_rec_b, tk_rec_b, nb_rec, mt_a, mr_a, vals, amt_b,
-                                   amr_b)
-                        nb_rec = 0
+                    outer_rows(pa_rec, rec_ptr, rec_idx, Tb.rec_pos, Tb.rec_gap, Lg_rec, Rg_rec, pk_rec, zbar, sh_rec,
+                               act, na, any_err, mt_a, mr_a, vals)
             n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
             cnt[L_BITS_R] += n_el * C.acc_bits
             cnt[L_BITS_W] += n_el * C.acc_bits
@@ -366,12 +322,6 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 qj[j] = (Tb.qa_mant[j] * psi[j]) >> C.qa_shift     # both >= 0: the floor is a truncation
         for j in range(n_rec):
             zp[j] = z[j]
-    if nb_in > 0:                                      # the factorised steps still buffered
-        outer_rows(pa_in, in_ptr, in_idx, Tb.in_pos, Tb.in_gap, mt_in_b, mr_in_b, pt_in_b, pr_in_b, sh_in, act_in_b,
-                   na_in_b, tk_in_b, nb_in, mt_a, mr_a, vals, amt_b, amr_b)
-    if nb_rec > 0:
-        outer_rows(pa_rec, rec_ptr, rec_idx, Tb.rec_pos, Tb.rec_gap, mt_rec_b, mr_rec_b, pt_rec_b, pr_rec_b, sh_rec,
-                   act_rec_b, na_rec_b, tk_rec_b, nb_rec, mt_a, mr_a, vals, amt_b, amr_b)
     cnt[C_SYN_OPS] += c_syn
     cnt[C_INPUT_SPIKES] += c_insp
     cnt[C_SATURATIONS] += c_sat

@@ -1,7 +1,7 @@
-"""kernels.learn_rows.outer_rows (the factorised products of one projection over a block of steps) and the row
-shapes it dispatches on (backends.native_learn.row_gaps): every path (dense pass over a full row or a row
-without one post, active posts of such a row, the position map, the scan, the skip of rows whose products all
-round to 0) adds exactly what the definition says, for one step and for a block of steps added row by row."""
+"""kernels.learn_rows.outer_rows (the factorised products of one projection, one step) and the row shapes it
+dispatches on (backends.native_learn.row_gaps): every path (dense pass over a full row or a row without one
+post, active posts of such a row, the position map, the scan, the skip of rows whose products all round to 0)
+adds exactly what the definition says."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,14 +15,6 @@ def _csr(mask):
     ptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
     idx = np.concatenate([np.flatnonzero(r) for r in mask] or [np.zeros(0, int)]).astype(np.int32)
     return ptr, idx
-
-
-def outer_one(pa, ptr, idx, pos, gap, Mt, Mr, pt, pr, sh, act, na, task):
-    """`outer_rows` on a block of one step."""
-    n_post = Mt.shape[0]
-    outer_rows(pa, ptr, idx, pos, gap, Mt, Mr, pt, pr, sh, act, np.array([na], np.int64),
-               np.array([task], np.uint8), 1, np.zeros(n_post, np.int64), np.zeros(n_post, np.int64),
-               np.zeros(n_post, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64))
 
 
 def _rows(rng, n_pre, n_post, kinds):
@@ -85,58 +77,14 @@ def test_outer_rows_every_path_equals_the_definition(seed, n_pre, n_post, kinds,
     want = _reference(pa0, ptr, idx, Mt, Mr, pt, pr, sh, task)
     act = np.zeros(n_post, np.int64)
     na = active_posts(Mt, Mr, act)
+    scratch = [np.zeros(n_post, np.int64) for _ in range(3)]
     no_gaps = np.full(n_pre, -2, np.int64)
     no_pos = np.zeros((0, 0), np.int32)
     full_pos = position_map(ptr, idx, n_post)
     for gap, pos in ((row_gaps(ptr, idx, n_post), full_pos), (no_gaps, full_pos), (no_gaps, no_pos)):
         pa = pa0.copy()
         if na > 0:
-            outer_one(pa, ptr, idx, pos, gap, Mt, Mr, pt, pr, sh, act, na, task)
-        np.testing.assert_array_equal(pa, want)
-
-
-def _step(rng, n_pre, n_post, p_act, task):
-    """One step's factors (Mt = 0 without a task signal) and pre traces (pt >= pr >= 0)."""
-    on = rng.random(n_post) < p_act
-    Mt = np.where(on & task, rng.integers(-2**20, 2**20, n_post), 0).astype(np.int64)
-    Mr = np.where(on, rng.integers(-2**20, 2**20, n_post), 0).astype(np.int64)
-    pr = np.where(rng.random(n_pre) < 0.7, rng.integers(0, 2**12, n_pre), 0).astype(np.int64)
-    pt = np.where(rng.random(n_pre) < 0.1, 0, pr + rng.integers(0, 2**12, n_pre)).astype(np.int64)
-    pt[pr > 0] = np.maximum(pt[pr > 0], pr[pr > 0])
-    return Mt, Mr, pt, pr
-
-
-@settings(max_examples=80, deadline=None)
-@given(seed=st.integers(0, 10_000), n_pre=st.integers(1, 8), n_post=st.integers(2, 50), nb=st.integers(1, 6),
-       kinds=st.lists(st.integers(0, 3), min_size=8, max_size=8), p_acts=st.lists(st.floats(0.0, 1.0), min_size=6,
-                                                                                  max_size=6),
-       tasks=st.lists(st.booleans(), min_size=6, max_size=6), sh=st.integers(1, 40))
-def test_a_block_of_steps_adds_what_the_steps_add_one_by_one(seed, n_pre, n_post, nb, kinds, p_acts, tasks, sh):
-    """A block of nb steps (the kernel's buffered form: row by row, the steps inside) adds, synapse by synapse,
-    the sum of the nb steps' definitions, on every row path; with a step offset wrong in any buffer, or a
-    step's skip decided by another step's factors or task flag, it would not."""
-    rng = np.random.default_rng(seed)
-    mask = _rows(rng, n_pre, n_post, kinds[:n_pre])
-    ptr, idx = _csr(mask)
-    pa0 = rng.integers(-1000, 1000, ptr[-1]).astype(np.int64)
-    want = pa0.copy()
-    Mt_b, Mr_b, act_b = (np.zeros(nb * n_post, np.int64) for _ in range(3))
-    pt_b, pr_b = np.zeros(nb * n_pre, np.int64), np.zeros(nb * n_pre, np.int64)
-    na_b, tk_b = np.zeros(nb, np.int64), np.zeros(nb, np.uint8)
-    for s in range(nb):
-        Mt, Mr, pt, pr = _step(rng, n_pre, n_post, p_acts[s], tasks[s])
-        want = _reference(want, ptr, idx, Mt, Mr, pt, pr, sh, tasks[s])
-        Mt_b[s * n_post:(s + 1) * n_post], Mr_b[s * n_post:(s + 1) * n_post] = Mt, Mr
-        pt_b[s * n_pre:(s + 1) * n_pre], pr_b[s * n_pre:(s + 1) * n_pre] = pt, pr
-        na_b[s] = active_posts(Mt, Mr, act_b[s * n_post:(s + 1) * n_post])
-        tk_b[s] = tasks[s]
-    full_pos = position_map(ptr, idx, n_post)
-    for gap, pos in ((row_gaps(ptr, idx, n_post), full_pos), (np.full(n_pre, -2, np.int64), full_pos),
-                     (np.full(n_pre, -2, np.int64), np.zeros((0, 0), np.int32))):
-        pa = pa0.copy()
-        outer_rows(pa, ptr, idx, pos, gap, Mt_b, Mr_b, pt_b, pr_b, sh, act_b, na_b, tk_b, nb,
-                   np.zeros(nb * n_post, np.int64), np.zeros(nb * n_post, np.int64), np.zeros(n_post, np.int64),
-                   np.zeros(nb, np.int64), np.zeros(nb, np.int64))
+            outer_rows(pa, ptr, idx, pos, gap, Mt, Mr, pt, pr, sh, act, na, task, *scratch)
         np.testing.assert_array_equal(pa, want)
 
 
@@ -157,7 +105,8 @@ def test_outer_rows_skips_the_missing_post_of_a_gap_row():
     act = np.zeros(n_post, np.int64)
     na = active_posts(Mt, Mr, act)
     pa = np.zeros(ptr[-1], np.int64)
-    outer_one(pa, ptr, idx, np.zeros((0, 0), np.int32), gap, Mt, Mr, pt, pr, 2, act, na, False)
+    outer_rows(pa, ptr, idx, np.zeros((0, 0), np.int32), gap, Mt, Mr, pt, pr, 2, act, na, False,
+               *[np.zeros(n_post, np.int64) for _ in range(3)])
     want = np.zeros(ptr[-1], np.int64)
     want[3] = (1 << 10) * 4 >> 2
     want[m] = (1 << 12) * 4 >> 2                      # position m holds post m + 1
@@ -182,5 +131,6 @@ def test_outer_rows_row_skip_at_its_bound():
             act = np.zeros(4, np.int64)
             na = active_posts(Mt, Mr, act)
             pa = np.zeros(4, np.int64)
-            outer_one(pa, ptr, idx, np.zeros((0, 0), np.int32), gap, Mt, Mr, pt, pr, sh, act, na, task)
+            outer_rows(pa, ptr, idx, np.zeros((0, 0), np.int32), gap, Mt, Mr, pt, pr, sh, act, na, task,
+                       *[np.zeros(4, np.int64) for _ in range(3)])
             assert pa[2] == want and pa[[0, 1, 3]].tolist() == [0, 0, 0], (task, sign, x, pa)
