@@ -1,6 +1,6 @@
 """One on-chip update vs float e-prop of the SAME eligibility form, on the 3-cue ALIF task (seed 0, batch 16).
 
-    python tools/onchip_form_cosine.py WEIGHT_BITS TRACE_BITS {factorised,per_synapse}
+    python tools/onchip_form_cosine.py WEIGHT_BITS TRACE_BITS {factorised,per_synapse} [BATCH]
 
 Compiles the 3-cue ALIF network of docs/onchip_learning.md for loihi2 with [format] weight_bits / trace_bits
 rewritten (tools/onchip_study.variant_profile), learns one batch on chip (SGD lr 0.2, one weight application)
@@ -25,7 +25,7 @@ from neurochip.backends.native import tables_for
 from neurochip.backends.native_learn import _dense_from_csr
 
 wb, tb, elig = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-lr, B = 0.2, 16
+lr, B = 0.2, (int(sys.argv[4]) if len(sys.argv) > 4 else 16)
 spec = {"task": "evidence", "seed": 0, "task_opts": {"n_cues": 3, "delay_ms": 300.0}}
 task, net, rule = _task_and_net(spec)
 prof = variant_profile("loihi2", wb, tb, Path("out/onchip_form_cosine/profiles"))
