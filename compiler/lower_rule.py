@@ -305,6 +305,10 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     if lc.supported and trace_round == "stochastic" and "stochastic" not in lc.rounding:
         raise ChipConstraintError(Violation("learning_rounding", f"chip {profile.name}", "stochastic trace rounding",
                                             ", ".join(lc.rounding)), profile.name)
+    trunc_note = truncation_note(elig, trace_round, int(quant.dk), D, (tmax * tmax) >> e_shift, elig_bits)
+    if trunc_note:
+        import warnings
+        warnings.warn(trunc_note, EligibilityTruncationWarning, stacklevel=4)
     bias_gain = lr * u_err
     lr_mode = o.lr_mode or "sgd"               # adam_equivalent only when asked (LowerRuleOptions docstring)
     trained = np.array([rule.train_in, rule.train_rec, train_out], bool)
@@ -348,4 +352,28 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
                   "task_acc_units_per_product_at_N1": gt1.tolist(), "reg_acc_units_per_product_at_N1": gr1.tolist()},
         "w_lsb": [lsb_in, lsb_rec, lsb_out],
     }
+    if trunc_note:
+        report["trace_rounding_warning"] = trunc_note
     return cr_, report
+
+
+class EligibilityTruncationWarning(UserWarning):
+    """Per-synapse eligibility with truncating trace decays: small values vanish (`truncation_note`)."""
+
+
+def truncation_note(elig: str, trace_round: str, dk: int, D: int, e_top: int, elig_bits: int) -> str | None:
+    """The warning for per-synapse eligibility under truncating decays, with its numbers, else None.
+
+    ebar <- trunc(ebar (2^D - dk) / 2^D) + e: below x_min = ceil(2^D / dk) units the exact decay removes less than
+    one unit per step, and truncation removes a whole one (a value x < x_min then lasts at most x steps instead
+    of ~2^D / dk). With e at most ``e_top`` units per step (usually a few), most eligibility lives below x_min.
+    Measured on the demo network at loihi2 widths: w_in receives 1-3 % of the float update's norm
+    (docs/onchip_learning.md, "One accumulated update by batch size")."""
+    if elig != "per_synapse" or trace_round != "trunc" or dk <= 0:
+        return None
+    x_min = -(-(1 << D) // dk)
+    return (f"per-synapse eligibility with truncating trace decays: an eligibility value below {x_min} units "
+            f"(of {(1 << (elig_bits - 1)) - 1}; one step's e is at most {e_top}) loses a whole unit per step instead of "
+            f"1/{x_min} of itself, so small eligibility vanishes within a few steps and weights with sparse inputs "
+            f"barely learn (measured: w_in gets 1-3 % of the float update at loihi2 widths); use stochastic trace "
+            f"rounding where the chip has it")

@@ -95,4 +95,6 @@ def rule_text(rl: dict, kind: str) -> str:
     elif "alif" in str(kind).lower() and rl.get("eligibility") == "per_synapse" and rl.get("trace_rounding") == "trunc":
         line += ("\nnote: with truncating trace rounding the adaptation eligibility's per-step change (below one trace "
                  "LSB) is lost at narrow traces; stochastic trace rounding keeps it (docs/fixed_point.md)")
+    if rl.get("trace_rounding_warning"):
+        line += f"\nwarning: {rl['trace_rounding_warning']}"
     return line

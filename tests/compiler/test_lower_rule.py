@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from neurochip.compiler.lower_rule import LowerRuleOptions, lower_rule
+from neurochip.compiler.lower_rule import EligibilityTruncationWarning, LowerRuleOptions, lower_rule, truncation_note
 from neurochip.compiler.pipeline import CompileOptions, compile
 from neurochip.errors import ChipConstraintError, ConfigError
 from neurochip.kernels.fixed_ops import round_shift, stoch_shift
@@ -208,7 +208,29 @@ def test_report_text_names_the_rule_and_what_its_form_drops(compiled):
     assert "eps^a" not in txt
     cf = _c(net, eligibility="factorised")
     assert "adaptation eligibility (eps^a) is dropped" in report_text(cf.report)
-    ct = _c(net, trace_rounding="trunc")
+    with pytest.warns(EligibilityTruncationWarning):
+        ct = _c(net, trace_rounding="trunc")
     assert "truncating trace rounding" in report_text(ct.report)
     lif = init_network(6, 12, 2, NeuronParams(kind="lif"), seed=0)
     assert "eps^a" not in report_text(_c(lif, eligibility="factorised").report)   # LIF: nothing to drop
+
+
+def test_truncating_trace_decays_warn_with_their_numbers(compiled):
+    """Per-synapse eligibility under truncating decays warns, in the report and as a warning, with the unit
+    below which a truncated decay removes a whole unit per step (ceil(2^D / dk): 21 for tau 20 at 12 bits); the
+    stochastic default and the factorised form (no per-synapse decay) do not."""
+    import warnings
+    from neurochip.compiler.table import report_text
+    net, c = compiled
+    assert "trace_rounding_warning" not in c.report["rule"] and "warning:" not in report_text(c.report)
+    with pytest.warns(EligibilityTruncationWarning, match=r"below 21 units"):
+        ct = _c(net, trace_rounding="trunc")
+    assert ct.rule.trace_round == "trunc"
+    assert "below 21 units" in ct.report["rule"]["trace_rounding_warning"]
+    assert "warning: per-synapse eligibility with truncating trace decays" in report_text(ct.report)
+    assert truncation_note("per_synapse", "trunc", 200, 12, 31, 9).startswith(
+        "per-synapse eligibility with truncating trace decays: an eligibility value below 21 units (of 255")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EligibilityTruncationWarning)
+        _c(net, trace_rounding="trunc", eligibility="factorised")
+        _c(net, trace_rounding="stochastic")
