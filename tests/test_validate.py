@@ -275,3 +275,21 @@ def test_validate_asks_capabilities(artifact):
         validate(c, backend="brian2", inputs=inp)
     with pytest.raises(ConfigError, match="cannot serve as the float reference.*can: brian2"):
         validate(c, reference="native", inputs=inp)
+
+
+def test_one_update_lines_note_only_a_float_pass_gap():
+    """The one-update lines name each matrix with both cosines; the batch-size note appears exactly when a
+    matrix misses 0.9 on the float pass but meets it on the chip's own pass (a gap on the chip's pass is the
+    learning arithmetic's and gets no such note)."""
+    from neurochip.cli.validate import one_update_lines
+    ok = {"cosine_float_pass": 0.95, "cosine_chip_pass": 0.99}
+    fwd = {"cosine_float_pass": 0.675, "cosine_chip_pass": 0.942}
+    arith = {"cosine_float_pass": 0.6, "cosine_chip_pass": 0.7}
+    lines = one_update_lines({"trials": 16, "w_in": fwd, "w_rec": ok})
+    assert lines[0] == ("  one update (16 trials) w_in: cosine vs the float rule on the float pass 0.675, "
+                        "on the chip's own pass 0.942")
+    assert len(lines) == 3 and lines[2].startswith("  note: on the chip's own forward pass the update of w_in follows")
+    assert "--batch-size" in lines[2]
+    assert len(one_update_lines({"trials": 16, "w_in": ok, "w_rec": ok})) == 2
+    assert not any("note" in ln for ln in one_update_lines({"trials": 16, "w_in": arith, "w_rec": ok}))
+    assert one_update_lines({}) == []

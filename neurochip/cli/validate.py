@@ -118,16 +118,32 @@ def run(args) -> int:
             vs_bptt += f" (at the rule's own amplitudes {d['cosine_rule_amplitudes']:.3f})"
         lines.append(f"  on-chip update {n}: cosine vs float {d['float_rule']} {d['cosine']:.3f}{vs_bptt}, "
                      f"norm ratio {d['norm_ratio']:.3g}, synapses moved {100 * d['moved_fraction']:.2g} %")
-    one = m.get("learning_one_update") or {}
-    for n, d in one.items():
-        if isinstance(d, dict):
-            lines.append(f"  one update ({one['trials']} trials) {n}: cosine vs the float rule on the float pass "
-                         f"{d['cosine_float_pass']:.3f}, on the chip's own pass {d['cosine_chip_pass']:.3f}")
+    lines += one_update_lines(m.get("learning_one_update") or {})
     lines.append(f"  {'PASSED' if report['passed'] else 'FAILED: ' + '; '.join(report['failures'])}"
                  f"  -> {Path(args.out) / 'validate.json'}, {Path(args.out) / 'validate.png'}")
     print("\n".join(lines))
     raise_if_failed(report)
     return 0
+
+
+def one_update_lines(one: dict) -> list[str]:
+    """The report's lines for `learning_one_update` (per trained matrix: cosine with the float rule's step on
+    the float pass and on the chip's own pass), and a note when a matrix misses 0.9 on the float pass only:
+    then the learning arithmetic follows the float rule and the gap is the forward pass's trial-level noise,
+    which shrinks with more trials per update (docs/onchip_learning.md, "One accumulated update by batch
+    size": on the demo network 1,024 trials meet 0.9 on every matrix)."""
+    lines, pass_gap = [], []
+    for n, d in one.items():
+        if isinstance(d, dict):
+            lines.append(f"  one update ({one['trials']} trials) {n}: cosine vs the float rule on the float pass "
+                         f"{d['cosine_float_pass']:.3f}, on the chip's own pass {d['cosine_chip_pass']:.3f}")
+            if d["cosine_float_pass"] < 0.9 <= d["cosine_chip_pass"]:
+                pass_gap.append(n)
+    if pass_gap:
+        lines.append(f"  note: on the chip's own forward pass the update of {', '.join(pass_gap)} follows the float "
+                     f"rule; the float-pass gap is spikes the fixed-point pass flips, noise that shrinks with more "
+                     f"trials per update (--batch-size; docs/onchip_learning.md, 'One accumulated update by batch size')")
+    return lines
 
 
 def check_memory(cn, args, task) -> float:
