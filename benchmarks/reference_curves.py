@@ -7,8 +7,8 @@ per-synapse e-prop, SGD) beside float e-prop (Adam, and SGD at the chip's rate),
 
 Writes OUT.json (every curve: label, seed, budget, held-out accuracy per evaluation) and OUT.png (one panel per
 seed, held-out accuracy vs training trials, the 90 % line of the issue's target). The held-out draw is the
-study's (256 trials, never trained on); chip and float runs of one seed see the same training trials in the
-same order.
+study's (``--eval-trials`` of its runs, never trained on; the axis names the count); chip and float runs of one
+seed see the same training trials in the same order.
 """
 from __future__ import annotations
 
@@ -37,17 +37,18 @@ def collect(runs: list[Path]) -> list[dict]:
                 continue
             s = p["spec"]
             out.append({"label": curve_label(s), "seed": int(s["seed"]), "batch": int(s["batch"]),
+                        "eval_trials": int(s["eval_trials"]),
                         "trials": [int(q["trials"]) for q in p["points"]],
                         "heldout_accuracy": [float(q["heldout_accuracy"]) for q in p["points"]],
                         "final": float(p["final"]), "wall_s": float(p["wall_s"]), "run": run.name})
     if not out:
         raise SystemExit(f"no accuracy curves in {', '.join(map(str, runs))}")
     # runs of the same setup and seed see the same trials in the same order, so a longer run extends a shorter
-    # one (at the evaluations both made they agree: checked): merge their evaluations into one curve, final and
-    # wall time of the longest
+    # one evaluated on the same held-out draw (at the evaluations both made they agree: checked): merge their
+    # evaluations into one curve, final and wall time of the longest
     merged: dict = {}
     for c in sorted(out, key=lambda c: c["trials"][-1]):
-        k = (c["label"], c["seed"])
+        k = (c["label"], c["seed"], c["eval_trials"])
         if k not in merged:
             merged[k] = c
             continue
@@ -80,7 +81,8 @@ def plot(curves: list[dict], path: Path) -> None:
         ax.set_title(f"seed {seed}")
         ax.set_xlabel("training trials")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("held-out accuracy (256 trials)")
+    n_eval = sorted({int(c.get("eval_trials", 256)) for c in curves})     # older JSON: the study's 256
+    axes[0][0].set_ylabel(f"held-out accuracy ({' / '.join(map(str, n_eval))} trials)")
     axes[0][0].set_ylim(0.4, 1.0)
     handles, names = axes[0][0].get_legend_handles_labels()
     for ax in axes[0][1:]:
