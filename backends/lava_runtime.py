@@ -60,6 +60,15 @@ def _shm_of(pids: list[int]) -> set[str]:
     return segs
 
 
+def _signal(pids, sig) -> None:
+    """Send ``sig`` to each of ``pids``; one that has exited already is skipped."""
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
 def _freeze_session(sid: int) -> list[int]:
     """SIGSTOP every process of session ``sid`` until no new one appears; returns them. A stopped process
     creates no further segment and forks no further process, so the segments found after this are all of
@@ -70,11 +79,7 @@ def _freeze_session(sid: int) -> list[int]:
         new = set(_session_pids(sid)) - seen
         if not new:
             break
-        for pid in new:
-            try:
-                os.kill(pid, signal.SIGSTOP)
-            except ProcessLookupError:
-                pass
+        _signal(new, signal.SIGSTOP)
         seen |= new
     return sorted(seen)
 
@@ -88,11 +93,7 @@ def _kill_session(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    for pid in pids:                      # processes that left the group but kept the session
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    _signal(pids, signal.SIGKILL)         # processes that left the group but kept the session
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
@@ -102,11 +103,7 @@ def _kill_session(proc: subprocess.Popen) -> None:
         left = _session_pids(proc.pid)
         if not left:
             break
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _signal(left, signal.SIGKILL)
         time.sleep(0.05)
     for s in segs:
         try:

@@ -34,6 +34,7 @@ running rate instead of the batch's mean rate (both average to the same (f - f0)
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -307,7 +308,6 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
                                             ", ".join(lc.rounding)), profile.name)
     trunc_note = truncation_note(elig, trace_round, int(quant.dk), D, (tmax * tmax) >> e_shift, elig_bits)
     if trunc_note:
-        import warnings
         warnings.warn(trunc_note, EligibilityTruncationWarning, stacklevel=4)
     bias_gain = lr * u_err
     lr_mode = o.lr_mode or "sgd"               # adam_equivalent only when asked (LowerRuleOptions docstring)
