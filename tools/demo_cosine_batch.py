@@ -38,13 +38,8 @@ from neurochip.compiler.lower_rule import LowerRuleOptions     # noqa: E402
 from neurochip.simulate import simulate                        # noqa: E402
 from neurochip.train import build                              # noqa: E402
 from neurochip.validate import _float_rule, dequantize, float_network  # noqa: E402
+from demo_cosine_isolate import NAMES, cos                      # noqa: E402  (tools/, the script's folder)
 
-NAMES = ("w_in", "w_rec", "w_out")
-
-
-def cos(u, v):
-    nu, nv = np.linalg.norm(u), np.linalg.norm(v)
-    return float(u.ravel() @ v.ravel() / (nu * nv)) if nu > 0 and nv > 0 else float("nan")
 
 
 def dec12_network(net, cn):

@@ -18,7 +18,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable
@@ -154,10 +154,8 @@ def _local(todo, workers, on_done):
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as ex:
         futs = {ex.submit(_work, p.kind, p.config): p for p in todo}
         try:
-            while futs:
-                done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
-                for f in done:
-                    on_done(futs.pop(f), *f.result())
+            for f in as_completed(futs):
+                on_done(futs[f], *f.result())
         except BaseException as e:
             _stop_workers(ex)                   # first: shutdown() drops the executor's process table
             ex.shutdown(wait=False, cancel_futures=True)
