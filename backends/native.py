@@ -137,7 +137,8 @@ class FixedTables:
     >= 0, W_in and W_rec pre-shifted to the smaller one so one accumulator holds the whole input sum
     (``merged``; exact, see `kernels.fixed_forward.forward_fixed`). ``acc_proto`` is an empty array of the
     accumulator dtype: int32 when no target's sum of |mantissas| reaches 2^31 (no partial sum can
-    overflow), else int64."""
+    overflow), else int64. ``in_gap`` / ``rec_gap`` name the rows that reach every post (or every post but
+    one): the kernel adds those as contiguous vectorised runs instead of index by index."""
 
     in_ptr: np.ndarray
     in_idx: np.ndarray
@@ -150,6 +151,8 @@ class FixedTables:
     e_in: int
     e_rec: int
     acc_proto: np.ndarray
+    in_gap: np.ndarray          # int64 [n_in]: each row's shape (`kernels.csr.row_gaps`): full / all posts but m / other
+    rec_gap: np.ndarray         # int64 [n_rec]: the same for the recurrent rows (p = 1: every post but itself)
 
 
 def _narrow_int(a: np.ndarray) -> np.ndarray:
@@ -166,6 +169,8 @@ def _narrow_int(a: np.ndarray) -> np.ndarray:
 
 def fixed_tables(compiled, tb: Tables) -> FixedTables:
     """`FixedTables` from the shared `Tables` of ``compiled`` (O(synapses), memoised by `fixed_tables_for`)."""
+    from neurochip.kernels.csr import row_gaps
+
     n_rec = compiled.n_rec
     e_in, e_rec = int(compiled.e_in), int(compiled.e_rec)
     merged = e_in >= 0 and e_rec >= 0
@@ -185,7 +190,8 @@ def fixed_tables(compiled, tb: Tables) -> FixedTables:
     return FixedTables(np.ascontiguousarray(tb.in_ptr, np.int64), tb.in_idx.astype(idx_dt), in_w.astype(w_dt),
                        np.ascontiguousarray(tb.rec_ptr, np.int64), tb.rec_idx.astype(idx_dt), rec_w.astype(w_dt),
                        np.ascontiguousarray(_narrow_int(np.asarray(tb.w_out_t, np.int64))),
-                       merged, e_in, e_rec, np.zeros(0, acc_dt))
+                       merged, e_in, e_rec, np.zeros(0, acc_dt),
+                       row_gaps(tb.in_ptr, tb.in_idx, n_rec), row_gaps(tb.rec_ptr, tb.rec_idx, n_rec))
 
 
 def fixed_tables_for(compiled, tb: Tables | None = None) -> FixedTables:
@@ -302,7 +308,8 @@ def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tab
     cnt = np.zeros((B, N_COUNTS), np.int64)
     core_syn = np.zeros((B, nc), np.int64)
     c2c = np.zeros((B, nc, nc), np.int64)
-    args = (ft.in_ptr, ft.in_idx, ft.in_w, ft.rec_ptr, ft.rec_idx, ft.rec_w, ft.w_out_t, ft.merged, ft.acc_proto,
+    args = (ft.in_ptr, ft.in_idx, ft.in_w, ft.in_gap, ft.rec_ptr, ft.rec_idx, ft.rec_w, ft.rec_gap, ft.w_out_t,
+            ft.merged, ft.acc_proto,
             ft.e_in, ft.e_rec, int(compiled.e_out), int(compiled.du), int(compiled.dv),
             int(compiled.da), int(compiled.dk), fm["D"], fm["S"], int(compiled.vth),
             np.asarray(compiled.bias_mant, np.int64) << int(compiled.bias_exp) if int(compiled.bias_exp) >= 0

@@ -8,6 +8,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from neurochip.kernels.csr import row_gaps
+
 from ..errors import BackendError, ConfigError
 from .result import RunResult
 
@@ -75,25 +77,6 @@ def position_map(ptr, idx, n_post: int) -> np.ndarray:
     if int((pos >= 0).sum()) != nnz:             # a repeated (i, j): positions would collide
         return np.zeros((0, 0), np.int32)
     return pos
-
-
-def row_gaps(ptr, idx, n_post: int) -> np.ndarray:
-    """int64 [n_pre]: the shape of each presynaptic row of a CSR (ptr, idx) over n_post posts. -1: full (every
-    post, ascending: position k is post k); m >= 0: every post but m, ascending (position k is post k for
-    k < m, post k + 1 from m on: a recurrent row without its self-synapse); -2: any other row."""
-    ptr = np.asarray(ptr, np.int64)
-    idx = np.asarray(idx, np.int64)
-    out = np.full(ptr.size - 1, -2, np.int64)
-    ar = np.arange(n_post, dtype=np.int64)
-    for i in range(ptr.size - 1):
-        r = idx[ptr[i]:ptr[i + 1]]
-        if r.size == n_post and np.array_equal(r, ar):
-            out[i] = -1
-        elif r.size == n_post - 1 and r.size > 0:
-            m = int(np.argmax(np.append(r, n_post) != ar))      # the first position where post k is missing
-            if np.array_equal(r[:m], ar[:m]) and np.array_equal(r[m:], ar[m + 1:]):
-                out[i] = m
-    return out
 
 
 def adapt_segments(ptr, idx, qa_mant) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import types
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 from .fixed_ops import (OVF_LAVA, OVF_SATURATE, OVF_WRAP, floor_shift, reg_current, reg_current_sel, reg_membrane,
                         reg_membrane_sel, trunc_decay)
@@ -118,6 +118,30 @@ def neuron_step(j, acc_in, acc_rec, e_in, e_rec, u, v, a, r, zp, bias, beta_mant
     return z, ev_u + ev_v, dist
 
 
+@njit(cache=True, inline="always")
+def add_run(acc, w, p0, n, m):
+    """acc[post] += w[p0 + k], k < n, for a row of shape m >= -1 (`kernels.csr.row_gaps`): position k is post k
+    (m = -1, a full row) or post k + [k >= m] (every post but m: a recurrent row without its self-synapse).
+    Two contiguous runs and no target index read, so LLVM vectorises both (int32 accumulators: 16 lanes),
+    where an indexed row adds event by event. The same additions as the indexed loop, in the same order per
+    target (one per synapse), so the sums are bit-identical."""
+    m0 = n if m < 0 else m
+    for k in range(m0):                               # unsigned indices: no wrap-around test, vectorises
+        acc[uint64(k)] += w[uint64(p0 + k)]
+    for k in range(m0, n):                            # positions m.. reach posts m + 1..
+        acc[uint64(k + 1)] += w[uint64(p0 + k)]
+
+
+@njit(cache=True, inline="always")
+def mark_run(got, n, m):
+    """got[post] = 1 for every post of a row of shape m >= -1 (as `add_run`): the activity marks of a spike."""
+    m0 = n if m < 0 else m
+    for k in range(m0):
+        got[uint64(k)] = 1
+    for k in range(m0, n):
+        got[uint64(k + 1)] = 1
+
+
 # --------------------------------------------------------------------------------------------------
 # The neuron loops, one compiled copy per combination of literals. A flag that is a run-time value keeps
 # its branch in the loop; the overflow mode's branch holds the register-limit code, which stops LLVM from
@@ -207,7 +231,7 @@ def _neurons_lif(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S,
     return _LIF_B(*a) if has_bias else _LIF_Z(*a)  # noqa: F821
 
 
-def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
+def _trial(b, x, in_ptr, in_idx, in_w, in_gap, rec_ptr, rec_idx, rec_w, rec_gap, w_out_t, merged, acc_proto,
            e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
            n_ref, subtract, cur_bits, mem_bits,
            core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
@@ -260,15 +284,24 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
             if x[b, t, i] != 0:
                 k_in += 1
                 p0 = in_ptr[i]
-                ii = in_idx[p0:in_ptr[i + 1]]
-                ww = in_w[p0:in_ptr[i + 1]]
-                for q in range(ii.shape[0]):
-                    acc_a[ii[q]] += ww[q]
-                syn += ii.shape[0]
+                n = in_ptr[i + 1] - p0
+                if in_gap[i] >= -1:                   # a row to every post (but one): contiguous, vectorised
+                    add_run(acc_a, in_w, p0, n, in_gap[i])
+                else:
+                    ii = in_idx[p0:p0 + n]
+                    ww = in_w[p0:p0 + n]
+                    for q in range(n):
+                        acc_a[ii[q]] += ww[q]
+                syn += n
         n_inspk += k_in
         for s_ in range(n_sp):                        # recurrent spikes z^{t-1}
             i = spk[s_]
             p0 = rec_ptr[i]
+            if rec_gap[i] >= -1:                      # every post (but one, itself at p = 1): vectorised
+                add_run(acc_r, rec_w, p0, rec_ptr[i + 1] - p0, rec_gap[i])
+                if k_in == 0:
+                    mark_run(got, rec_ptr[i + 1] - p0, rec_gap[i])
+                continue
             ii = rec_idx[p0:rec_ptr[i + 1]]
             ww = rec_w[p0:rec_ptr[i + 1]]
             if k_in == 0:                             # activity marks matter only without input
@@ -326,7 +359,7 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged,
     cnt[b, C_ACTIVE] = act
 
 
-def _forward(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
+def _forward(x, in_ptr, in_idx, in_w, in_gap, rec_ptr, rec_idx, rec_w, rec_gap, w_out_t, merged, acc_proto,
              e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
              n_ref, subtract, cur_bits, mem_bits,
              core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
@@ -338,6 +371,8 @@ def _forward(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, 
 
     x [B, T, n_in] uint8 (0/1); in_ptr/in_idx/in_w: CSR of W_in by input (pre) -> recurrent targets;
     rec_*: CSR of W_rec by presynaptic recurrent neuron (existing synapses only, ascending target);
+    in_gap / rec_gap int64 [n_pre]: each row's shape (`kernels.csr.row_gaps`; rows to every post, or every post
+    but one, go through `add_run`);
     indices unsigned (uint16/uint32), mantissas int8/16/32/64; w_out_t [n_rec, n_out] readout mantissas
     by presynaptic neuron. ``merged`` (both exponents >= 0): in_w and rec_w are pre-shifted to the common
     exponent ``e_in`` = min(e_in, e_rec) and summed in one accumulator ((a << e1) + (b << e2) ==
@@ -355,7 +390,8 @@ def _forward(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, 
     c2c [B, n_cores, n_cores] packets.
     """
     for b in range(x.shape[0]):
-        _TRIAL(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,  # noqa: F821
+        _TRIAL(b, x, in_ptr, in_idx, in_w, in_gap, rec_ptr, rec_idx, rec_w, rec_gap, w_out_t, merged,  # noqa: F821
+               acc_proto,
                e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
                n_ref, subtract, cur_bits, mem_bits, core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn,
                n_cores, record_v, z_out, y_out, v_out, cnt, core_syn, c2c)
@@ -386,14 +422,15 @@ def lif_case(merged, du, da, a_inc, D) -> bool:
     return bool(merged) and int(du) + 1 == (1 << int(D)) and int(a_inc) == 0 and int(da) == 0
 
 
-def forward_fixed(x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
+def forward_fixed(x, in_ptr, in_idx, in_w, in_gap, rec_ptr, rec_idx, rec_w, rec_gap, w_out_t, merged, acc_proto,
                   e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
                   n_ref, subtract, cur_bits, mem_bits, mode,
                   core_of, dest_ptr, dest_core, dest_syn, dest_hops, in_core_syn, n_cores,
                   record_v, z_out, y_out, v_out, cnt, core_syn, c2c):
     """Simulate a batch in fixed point: `_forward` (the compiled copy for overflow ``mode`` and `lif_case`,
     nogil; its docstring lists the arguments)."""
-    _KERNELS[mode][lif_case(merged, du, da, a_inc, D)](x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, w_out_t, merged, acc_proto,
+    _KERNELS[mode][lif_case(merged, du, da, a_inc, D)](x, in_ptr, in_idx, in_w, in_gap, rec_ptr, rec_idx, rec_w, rec_gap,
+                   w_out_t, merged, acc_proto,
                    e_in, e_rec, e_out, du, dv, da, dk, D, S, vth, bias, beta_mant, beta_shift, a_inc,
                    n_ref, subtract, cur_bits, mem_bits, core_of, dest_ptr, dest_core, dest_syn, dest_hops,
                    in_core_syn, n_cores, record_v, z_out, y_out, v_out, cnt, core_syn, c2c)

@@ -265,7 +265,7 @@ def outer_rows(pa, ptr, idx, pos, gap, Mt, Mr, pre_t, pre_r, sh, act, n_act, tas
     act[:n_act]: the post neurons with a nonzero factor this step (ascending). A zero factor pair adds
     rnd(0) = 0, so visiting only them is exact; psi_j = 0 for most neurons most of the time (70-87 % of
     neuron-steps on the evidence network) and L_j = 0 outside the readout's mask. gap [n_pre] (the row's shape,
-    ``backends.native_learn.row_gaps``): a full row (-1) or a row of every post but m (m >= 0, a recurrent row
+    ``kernels.csr.row_gaps``): a full row (-1) or a row of every post but m (m >= 0, a recurrent row
     without its self-synapse) is indexed by j directly: when enough posts are active (DENSE_FRAC), by a
     branch-free pass over the whole row (contiguous, vectorised: cheaper than a scattered add per active post),
     else at the active posts. Any other row goes through pos [n_pre, n_post] (its position of j, -1 if absent;

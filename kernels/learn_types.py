@@ -49,7 +49,7 @@ LearnTables = namedtuple("LearnTables", [
     "in_pos", "rec_pos",                               # int32 [n_pre, n_post]: CSR position of (i, j) in row i, -1 if
                                                        # absent; shape (0, 0) when not built (kernels.learn_rows.outer_rows)
     "in_seg", "rec_seg",                               # int64 [n_pre]: row positions before it reach non-adaptive posts
-    "in_gap", "rec_gap",                               # int64 [n_pre]: row shape (backends.native_learn.row_gaps)
+    "in_gap", "rec_gap",                               # int64 [n_pre]: row shape (kernels.csr.row_gaps)
 ])
 
 LearnState = namedtuple("LearnState", [

@@ -1,5 +1,5 @@
 """kernels.learn_rows.outer_rows (the factorised products of one projection, one step) and the row shapes it
-dispatches on (backends.native_learn.row_gaps): every path (dense pass over a full row or a row without one
+dispatches on (kernels.csr.row_gaps): every path (dense pass over a full row or a row without one
 post, active posts of such a row, the position map, the scan, the skip of rows whose products all round to 0)
 adds exactly what the definition says."""
 from __future__ import annotations
@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from neurochip.backends.native_learn import position_map, row_gaps
+from neurochip.backends.native_learn import position_map
+from neurochip.kernels.csr import row_gaps
 from neurochip.kernels.learn_rows import active_posts, outer_rows
 
 
