@@ -295,6 +295,8 @@ def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tab
     from neurochip.kernels import fixed_forward as ff
     from neurochip.kernels.fixed_forward import N_COUNTS, forward_fixed
 
+    from .kernel_cache import ensure_fresh
+    ensure_fresh("inference")                        # no cached copy compiled from other sources than ours
     fm = chip_format(compiled)
     tb = tables or tables_for(compiled)
     ft = fixed_tables_for(compiled, tables)

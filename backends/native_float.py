@@ -131,6 +131,9 @@ def run_float(compiled, x: np.ndarray, record=("spikes", "outputs")):
     ``numba.get_num_threads()`` threads, as in `run_fixed`; counts come from the kernel's tallies."""
     from neurochip.kernels.float_csr import forward_float_csr
 
+    from .kernel_cache import ensure_fresh
+    ensure_fresh("inference")                        # no cached copy compiled from other sources than ours
+
     for name in ("w_in_float", "w_rec_float", "w_out_float", "beta_float"):
         if getattr(compiled, name) is None:
             raise BackendError(f"mode='float' needs compiled.{name} (the source float network); this artifact has none")

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from neurochip.kernels.csr import row_gaps
 
 from ..errors import BackendError, ConfigError
+from .kernel_cache import bust_stale, kernel_cache_dir  # noqa: F401 (kernel_cache_dir: re-exported)
 from .result import RunResult
 
 
@@ -104,42 +105,13 @@ def adapt_segments(ptr, idx, qa_mant) -> np.ndarray:
     return np.where(lens > 0, np.minimum(first - ptr[:-1], lens), 0).astype(np.int64)
 
 
-def kernel_cache_dir():
-    """The folder where Numba caches the functions of ``neurochip/kernels``: its ``__pycache__``, or, with
-    NUMBA_CACHE_DIR set, the subfolder Numba's user-provided cache locator uses there,
-    ``<kernels folder name>_<sha1 of its absolute path>`` (numba.core.caching, ``get_suitable_cache_subpath``)."""
-    import hashlib
-    import os
-    from pathlib import Path
-
-    import neurochip.kernels as k
-    kdir = os.path.dirname(os.path.abspath(k.__file__))       # as Numba sees it: not resolved through links
-    env = os.environ.get("NUMBA_CACHE_DIR")
-    if not env:
-        return Path(kdir) / "__pycache__"
-    return Path(env) / f"{os.path.basename(kdir)}_{hashlib.sha1(kdir.encode()).hexdigest()}"
-
-
 def _bust_stale_kernel_cache() -> None:
     """Numba's cache key is the hash of the file defining a function, not of the modules it calls: the cached
-    ``eprop_fixed.learn_run`` / ``learn_trial.learn_trial`` (and the ``learn_neurons`` copies) would keep an old
-    ``learn_rows`` / ``fixed_forward`` compiled in. Drop those cache files unless they were stamped with the
-    digest of the sources this process imported (``eprop_fixed.SOURCE_DIGEST``; once per process). Not the files
-    on disk: when they changed after the import, another process may have cached the changed code under the same
-    file stamps. The stamp sits beside the cache files (`kernel_cache_dir`)."""
+    learning kernels would keep an old ``learn_rows`` / ``fixed_forward`` compiled in. Drop their cache files
+    unless stamped with the digest of the sources this process imported (``eprop_fixed.SOURCE_DIGEST``;
+    ``backends.kernel_cache``, once per process)."""
     from neurochip.kernels.eprop_fixed import SOURCE_DIGEST
-    cache = kernel_cache_dir()
-    stamp = cache / "learn_run.deps.sha256"
-    try:
-        if stamp.exists() and stamp.read_text() == SOURCE_DIGEST:
-            return
-        for pat in ("eprop_fixed.learn_run-*.nb*", "learn_trial.learn_trial-*.nb*", "learn_neurons.*.nb*"):
-            for f in cache.glob(pat):
-                f.unlink(missing_ok=True)
-        cache.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(SOURCE_DIGEST)
-    except OSError:                      # a read-only cache: numba recompiles or reuses, nothing to do here
-        pass
+    bust_stale("learn", SOURCE_DIGEST)
 
 
 _CACHE_CHECKED = []

@@ -20,28 +20,15 @@ from .learn_trial import learn_trial
 from .learn_types import (L_ACC_SAT, L_BITS_R, L_BITS_W, L_CLIP, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT, L_TRACE,  # noqa: F401
                           L_WUPD, N_LCOUNTS, STREAM_W_IN, STREAM_W_OUT, STREAM_W_REC, LearnConsts, LearnState,
                           LearnTables)
+from .provenance import DIGESTS, GROUPS
 
 
-# The learning kernel's sources as this process imported them (read right after the imports above).
+# The learning kernel's sources as this process imported them (kernels.provenance, read at its import).
 # backends.native_learn checks Numba's cache against this digest, not against the files on disk: a cache that
 # another process compiled from a changed file (an edit, a mutation test) is then never loaded into this one,
 # which runs the code it imported. Learning runs record it (RunResult.meta['kernel_digest']).
-SOURCE_FILES = ("eprop_fixed.py", "learn_trial.py", "learn_rows.py", "learn_types.py", "learn_neurons.py",
-                "fixed_forward.py", "fixed_ops.py", "spike_list.py")
-
-
-def _source_digest() -> str:
-    import hashlib
-    from pathlib import Path
-    here = Path(__file__).parent
-    h = hashlib.sha256()
-    for name in SOURCE_FILES:
-        f = here / name
-        h.update(f.read_bytes() if f.exists() else b"")
-    return h.hexdigest()
-
-
-SOURCE_DIGEST = _source_digest()
+SOURCE_FILES = GROUPS["learn"][0]
+SOURCE_DIGEST = DIGESTS["learn"]
 
 
 @njit(cache=True, inline="always")

@@ -201,8 +201,40 @@ def _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vt
     """Template (literals: _SUBTRACT, _HAS_BIAS, _MODE). `_general_loop` for the standard case: LIF (no
     current memory, no adaptation), merged accumulator (input ``acc[j] << e``); z^t into the row ``z_row``,
     v into ``v_row`` (a scratch row when v is not recorded: one store instead of a flag). The loop carries
-    no flag and no branch at the register limits."""
+    no flag and no branch at the register limits.
+
+    Fast path (bit-identical): the register limits are almost never reached, and their selects and event
+    counts cost about as much as the rest of the update (0.93 against 0.49 ns per neuron, measured). So pass
+    1a computes u and v without them into v_row, flagging any neuron whose u or v leaves its register's range;
+    when none does (u, v in range: `reg_current_sel` / `reg_membrane_sel` return them unchanged, no event),
+    pass 1b finishes the step from v_row. Else the step runs the full loop below from the untouched state."""
     n_rec = v.shape[0]
+    out = uint64(0)
+    for j in range(n_rec):                            # pass 1a: u, v before the register limits (vectorised)
+        uj = (np.int64(acc[j]) << e) << S             # this step's input, MSB-aligned (neuron_core, has_u False)
+        vj = trunc_decay(v[j], dv, D) + uj + (bias[j] if _HAS_BIAS else 0)
+        if _SUBTRACT:
+            vj -= vth_eff if zp[j] != 0 else 0        # reset by subtraction of z^{t-1}
+        # outside [-(half_c - 1), half_c - 1] / [-vmax, vmax] (the exact tests of the register functions)
+        out |= uint64(uint64(uj + (half_c - 1)) > uint64(2 * half_c - 2))
+        out |= uint64(uint64(vj + vmax) > uint64(2 * vmax))
+        v_row[j] = vj
+    if out == 0:
+        for j in range(n_rec):                        # pass 1b: threshold, refractory, reset (vectorised)
+            acc[j] = 0
+            vj = v_row[j]
+            r0 = r[j]
+            zj = 1 if (vj > vth_eff and r0 <= 0) else 0                  # strict >, as lava; not while refractory
+            rj = r0 + n_ref * zj - 1
+            rj = 0 if rj < 0 else (n_ref if rj > n_ref else rj)
+            if not _SUBTRACT:
+                vj = 0 if zj == 1 else vj             # hard reset, same step
+                v_row[j] = vj
+            v[j] = vj
+            r[j] = rj
+            zp[j] = zj
+        n, act = spike_pass(zp, got, k_in, spk, z_row)       # pass 2: spike list, activity marks
+        return n, 0, 0, act
     ev_u = 0
     ev_v = 0
     for j in range(n_rec):                            # pass 1: no stores that depend on z (vectorisable)

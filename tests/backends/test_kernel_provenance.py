@@ -22,7 +22,7 @@ def _cache_with(tmp_path, stamp: str | None):
                  "learn_neurons._neurons_m0-20.py310.nbi"):
         (d / name).write_bytes(b"x")
     if stamp is not None:
-        (d / "learn_run.deps.sha256").write_text(stamp)
+        (d / "learn.deps.sha256").write_text(stamp)
 
 
 def _cached(tmp_path):
@@ -58,7 +58,7 @@ def test_cache_kept_only_under_this_process_digest(tmp_path, monkeypatch):
     _cache_with(tmp_path, "0" * 64)
     native_learn._bust_stale_kernel_cache()
     assert _cached(tmp_path) == []                                 # dropped: we compile what we imported
-    assert (native_learn.kernel_cache_dir() / "learn_run.deps.sha256").read_text() == eprop_fixed.SOURCE_DIGEST
+    assert (native_learn.kernel_cache_dir() / "learn.deps.sha256").read_text() == eprop_fixed.SOURCE_DIGEST
     # the files on disk are not what decides: with our digest changed (as if our import were older than the
     # disk), the same stamp written from disk is refused
     _cache_with(tmp_path, eprop_fixed.SOURCE_DIGEST)
@@ -78,3 +78,66 @@ def test_learning_run_records_the_digest():
     r = native.run(c, b.x[:, :40], learn=True,
                    targets={"target": b.target[:, :40], "mask": b.mask[:, :40], "loss": b.loss})
     assert r.meta["kernel_digest"] == eprop_fixed.SOURCE_DIGEST and len(r.meta["kernel_digest"]) == 64
+
+
+def test_each_group_lists_every_kernel_file_its_code_imports():
+    """A group's digest must cover every kernels file its compiled code can inline: each file of a group, and
+    each kernels module those import (transitively), is in the group (else an edit there leaves a stale cache)."""
+    import re
+
+    from neurochip.kernels.provenance import GROUPS, HERE
+    for group, (files, _) in GROUPS.items():
+        todo, seen = list(files), set()
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            todo += [m + ".py" for m in re.findall(r"^from \.(\w+) import", (HERE / name).read_text(), re.M)]
+        seen.discard("provenance.py")                 # the digests themselves: plain Python, nothing compiled
+        assert seen <= set(files), (group, sorted(seen - set(files)))
+
+
+def test_inference_cache_dropped_unless_stamped_with_our_sources(tmp_path, monkeypatch):
+    """The inference kernels (fixed_forward copies, float_csr) inline spike_list and fixed_ops: their cache is
+    checked like the learning kernel's. Found in session 17: a mutation of spike_list.py passed the kernel ==
+    Python model test because the cached fixed_forward copies still held the unmutated code."""
+    from neurochip.backends import kernel_cache
+    from neurochip.kernels.provenance import DIGESTS
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    d = kernel_cache.kernel_cache_dir()
+    names = ("fixed_forward._trial_lif_m0-250.py310.nbi", "fixed_forward._lif_loop_sb_m0-170.py310.1.nbc",
+             "float_csr.forward_float_csr-40.py310.nbi")
+
+    def fill(stamp):
+        d.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (d / name).write_bytes(b"x")
+        (d / "learn_trial.learn_trial-9.py310.1.nbc").write_bytes(b"x")     # another group's: never touched here
+        kernel_cache.stamp_path("inference").write_text(stamp)
+
+    fill(DIGESTS["inference"])
+    kernel_cache.bust_stale("inference")
+    assert len(_cached(tmp_path)) == 4
+    fill("0" * 64)
+    kernel_cache.bust_stale("inference")
+    assert _cached(tmp_path) == ["learn_trial.learn_trial-9.py310.1.nbc"]
+    assert kernel_cache.stamp_path("inference").read_text() == DIGESTS["inference"]
+
+
+def test_native_run_checks_the_inference_cache(monkeypatch):
+    """run_fixed and run_float call the check before their kernels (once per process)."""
+    from neurochip.backends import kernel_cache, native
+    from neurochip.network import init_network
+    from neurochip.compiler.pipeline import compile
+    calls = []
+    monkeypatch.setattr(kernel_cache, "_CHECKED", set())
+    monkeypatch.setattr(kernel_cache, "bust_stale", lambda g, digest=None: calls.append(g))
+    c = compile(init_network(3, 8, 2, seed=0), "loihi2")
+    x = np.zeros((1, 5, 3), np.uint8)
+    native.run(c, x)
+    native.run(c, x)
+    assert calls == ["inference"]                     # once per process
+    monkeypatch.setattr(kernel_cache, "_CHECKED", set())
+    native.run(c, x, mode="float")
+    assert calls == ["inference", "inference"]

@@ -37,6 +37,8 @@ cases = st.fixed_dictionaries({
     # row shapes (kernels.csr.row_gaps): full rows and rows to every post but one take the kernel's contiguous
     # path (fixed_forward.add_run), any other row the indexed one
     "in_shape": st.sampled_from(["full", "all_but_one", "random"]),
+    # 7 neurons: below one spike-scan block (kernels.spike_list.SCAN_BLOCK = 8); 21: two blocks and a remainder
+    "n_rec": st.sampled_from([7, 21]),
     "rec_shape": st.sampled_from(["random", "no_self", "full"]),
 })
 OVF = [f"overflow_{k}" for k in ("current", "membrane", "readout", "accumulator", "trace", "weight")]
@@ -79,7 +81,7 @@ def test_fixed_kernel_equals_python_model(k):
     c = random_compiled(rng, kind=k["kind"], reset=k["reset"], n_ref=k["n_ref"], wb=k["wb"], e_in=k["e_in"],
                         e_rec=k["e_rec"], e_out=k["e_out"], mb=k["mb"], cb=k["cb"], dv=k["dv"], du=k["du"], da=k["da"],
                         dk=k["dk"], vth=k["vth"], bias_max=k["bias_max"], bias_exp=k["bias_exp"],
-                        beta_shift=k["beta_shift"])
+                        beta_shift=k["beta_shift"], n_rec=k["n_rec"])
     c = _with_row_shapes(c, rng, k["in_shape"], k["rec_shape"])
     _with_mode(c, k["mode"])
     x = (rng.random((k["B"], k["T"], c.n_in)) < k["p_in"]).astype(np.uint8)
