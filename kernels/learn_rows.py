@@ -97,6 +97,22 @@ def gather(src, ir, n, buf):
 
 
 @njit(cache=True, inline="always")
+def fill_row(src, ir, k0, n, m, buf):
+    """The per-post operand src[post] of row positions k0..k0+n-1 into buf[:n] (returned). A row of every post
+    but m (m >= 0, ``kernels.csr.row_gaps``: a recurrent row without its self-synapse) maps position p to post
+    p + [p >= m]: two contiguous copies, which vectorise (0.10 ns per element against 0.33 for `gather`,
+    measured on 99-synapse rows); any other row is gathered through its targets ir (positions k0..)."""
+    if m < 0:
+        return gather(src, ir, n, buf)
+    mm = min(max(m - k0, 0), n)                        # positions before the missing post
+    for k in range(mm):
+        buf[uint64(k)] = src[uint64(k0 + k)]
+    for k in range(mm, n):
+        buf[uint64(k)] = src[uint64(k0 + k + 1)]
+    return buf[:n]
+
+
+@njit(cache=True, inline="always")
 def products_round_to_zero(m1, x1, m2, x2, half):
     """True when every product |f1 y1 + f2 y2| with |f1| <= m1, 0 <= y1 <= x1, |f2| <= m2, 0 <= y2 <= x2 rounds to 0
     under rnd(., sh), half = 2^(sh-1): |f1 y1 + f2 y2| <= m1 x1 + m2 x2 < half, and rnd(x, sh) = 0 for
@@ -107,7 +123,7 @@ def products_round_to_zero(m1, x1, m2, x2, half):
 
 
 @njit(cache=True)
-def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj, adapt, stoch, key0, e_shift, dk,
+def elig_rows(eb, hh, pa, ptr, idx, seg, gap, pre_a, prep_a, live_a, psi, Lg, Rg, qj, adapt, stoch, key0, e_shift, dk,
               da, D, q_frac, emax, sh, do_acc, task, L, rr, gtp, grp, at, ar, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b,
               skip_zero=True):
     """Per-synapse eligibility of every presynaptic row i of one projection this step and, if do_acc, its
@@ -116,7 +132,9 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
     Row i: e_q = rnd|srnd(psi_j (pre_i - h_q) >> e_shift), ebar_q = clip(decay(ebar_q) + e_q),
     pa_q += rnd((Lg_j ebar_q + Rg_j e_q) >> sh) with Lg = L gtp, Rg = r grp, or, when the raw products need a
     pre-shift (at, ar > 0: wide traces), rnd((rnd(L_j ebar_q >> at) gtp + rnd(r_j e_q >> ar) grp) >> sh).
-    pre_a / prep_a [n_rows]: the pre trace now and one step before.
+    pre_a / prep_a [n_rows]: the pre trace now and one step before. gap [n_rows]: each row's shape
+    (``kernels.csr.row_gaps``): the per-post operands of a row of every post but one are copied in two
+    contiguous runs (`fill_row`), of any other row that is not full gathered.
     Stochastic rounding draws splitmix64(key0 + q) for e_q and splitmix64(key0 + q + 1) for the decay of
     ebar_q (rbuf: scratch of at least the longest row + 1).
     ps_b, qs_b, lg_b, rg_b, ev_b: int64 scratch of at least the longest row, distinct arrays (the row's
@@ -170,14 +188,14 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
             ebr = eb[a:a + n]
             pr = pa[a:a + n]
             hr = hh[a:a + n] if ad else hh
-            ps = psi[k0:k0 + n] if full else gather(psi, ir, n, ps_b)
+            ps = psi[k0:k0 + n] if full else fill_row(psi, ir, k0, n, gap[i], ps_b)
             ev = ev_b[:n]
             live = 0
             if stoch:
                 for k in range(n + 1):
                     rbuf[k] = splitmix64(key0 + uint64(a + k))
             if ad:
-                qs = qj[k0:k0 + n] if full else gather(qj, ir, n, qs_b)
+                qs = qj[k0:k0 + n] if full else fill_row(qj, ir, k0, n, gap[i], qs_b)
                 if stoch:
                     for k in range(n):
                         hold = np.int64(hr[k])
@@ -241,13 +259,13 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, pre_a, prep_a, live_a, psi, Lg, Rg, qj,
                             mxv = max(mxv, abs(ev[k]))
                         if products_round_to_zero(aml, mxe, amr, mxv, half):
                             continue
-                    lg = Lg[k0:k0 + n] if full else gather(Lg, ir, n, lg_b)
-                    rg = Rg[k0:k0 + n] if full else gather(Rg, ir, n, rg_b)
+                    lg = Lg[k0:k0 + n] if full else fill_row(Lg, ir, k0, n, gap[i], lg_b)
+                    rg = Rg[k0:k0 + n] if full else fill_row(Rg, ir, k0, n, gap[i], rg_b)
                     for k in range(n):
                         pr[k] += rnd(lg[k] * ebr[k] + rg[k] * ev[k], sh)
                 else:
-                    ls = L[k0:k0 + n] if full else gather(L, ir, n, lg_b)
-                    rs = rr[k0:k0 + n] if full else gather(rr, ir, n, rg_b)
+                    ls = L[k0:k0 + n] if full else fill_row(L, ir, k0, n, gap[i], lg_b)
+                    rs = rr[k0:k0 + n] if full else fill_row(rr, ir, k0, n, gap[i], rg_b)
                     for k in range(n):
                         pr[k] += rnd(rsh0(ls[k] * ebr[k], at) * gtp + rsh0(rs[k] * ev[k], ar) * grp, sh)
     return sat

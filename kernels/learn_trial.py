@@ -265,12 +265,12 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
         if per_synapse:
             sat_e = 0
             if train_in:
-                sat_e += elig_rows(eb_in, h_in, pa_in, in_ptr, in_idx, Tb.in_seg, xbar, xbar_p, live_in, psi,
+                sat_e += elig_rows(eb_in, h_in, pa_in, in_ptr, in_idx, Tb.in_seg, Tb.in_gap, xbar, xbar_p, live_in, psi,
                                    Lg_in, Rg_in, qj, adapt, stoch, key(C.seed, STREAM_ELIG_IN, step_id, 0),
                                    C.e_shift, C.dk, C.da, D, C.q_frac, C.emax, sh_in, do_acc, any_err, L, rr,
                                    gt[0], gr[0], C.pre_t, C.pre_r, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b)
             if train_rec:
-                sat_e += elig_rows(eb_rec, h_rec, pa_rec, rec_ptr, rec_idx, Tb.rec_seg, zbar, zbar_p, live_rec, psi,
+                sat_e += elig_rows(eb_rec, h_rec, pa_rec, rec_ptr, rec_idx, Tb.rec_seg, Tb.rec_gap, zbar, zbar_p, live_rec, psi,
                                    Lg_rec, Rg_rec, qj, adapt, stoch, key(C.seed, STREAM_ELIG_REC, step_id, 0),
                                    C.e_shift, C.dk, C.da, D, C.q_frac, C.emax, sh_rec, do_acc, any_err, L, rr,
                                    gt[1], gr[1], C.pre_t, C.pre_r, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b)

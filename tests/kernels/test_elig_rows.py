@@ -9,19 +9,26 @@ from hypothesis import given, settings, strategies as st
 from numba import uint64
 
 from neurochip.backends.native_learn import adapt_segments
+from neurochip.kernels.csr import row_gaps
 from neurochip.kernels.learn_rows import elig_rows
 
 
-def _run(rng_seed, n_pre, n_post, steps, stoch, force_live, e_shift, sh=8):
+def _run(rng_seed, n_pre, n_post, steps, stoch, force_live, e_shift, sh=8, all_but_one=False, use_gap=True):
+    """all_but_one: every row reaches every post but one (as a recurrent row without its self-synapse);
+    use_gap False: the rows' shapes withheld (gap -2), so their operands are gathered through the targets."""
     rng = np.random.default_rng(rng_seed)
     mask = rng.random((n_pre, n_post)) < 0.7
     mask[:, 0] = True                                          # no empty row
+    if all_but_one:
+        mask[:] = True
+        mask[np.arange(n_pre), rng.integers(0, n_post, n_pre)] = False
     ptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
     idx = np.concatenate([np.flatnonzero(r) for r in mask]).astype(np.int32)
     nnz = idx.size
     qa = np.zeros(n_post, np.int64)
     qa[n_post // 2:] = 1                                       # the first half of the posts does not adapt
     seg = adapt_segments(ptr, idx, qa)
+    gap = row_gaps(ptr, idx, n_post) if use_gap else np.full(n_pre, -2, np.int64)
     eb, hh, pa = np.zeros(nnz, np.int32), np.zeros(nnz, np.int32), np.zeros(nnz, np.int64)
     live = np.zeros((n_pre, 2), np.uint8)
     pre = np.zeros(n_pre, np.int64)
@@ -41,11 +48,25 @@ def _run(rng_seed, n_pre, n_post, steps, stoch, force_live, e_shift, sh=8):
         Rg = rng.integers(-(1 << 20), 1 << 20, n_post).astype(np.int64)
         if force_live:                                       # every segment visited, every product pass run
             live[:] = 1
-        sat = elig_rows(eb, hh, pa, ptr, idx, seg, pre, prep, live, psi, Lg, Rg, qj, True, stoch,
+        sat = elig_rows(eb, hh, pa, ptr, idx, seg, gap, pre, prep, live, psi, Lg, Rg, qj, True, stoch,
                         uint64(1000 + t), e_shift, 300, 40, 12, 16, 127, sh, True, task or force_live, Lg, Rg,
                         1, 1, 0, 0, rbuf, *bufs, not force_live)
         trace.append((eb.copy(), hh.copy(), pa.copy(), sat))
     return trace, seg, ptr
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n_pre=st.integers(1, 6), n_post=st.integers(2, 10), stoch=st.booleans(),
+       e_shift=st.integers(0, 8), sh=st.integers(1, 30))
+def test_rows_without_one_post_equal_gathered(seed, n_pre, n_post, stoch, e_shift, sh):
+    """Rows of every post but one (their operands copied in two runs, `learn_rows.fill_row`) give the state and
+    products of the same rows with their operands gathered through the targets, bit for bit."""
+    runs, _, _ = _run(seed, n_pre, n_post, 30, stoch, False, e_shift, sh, all_but_one=True)
+    gathered, _, _ = _run(seed, n_pre, n_post, 30, stoch, False, e_shift, sh, all_but_one=True, use_gap=False)
+    for t, (a, b) in enumerate(zip(runs, gathered)):
+        for x, y in zip(a[:3], b[:3]):
+            np.testing.assert_array_equal(x, y, err_msg=f"step {t}")
+        assert a[3] == b[3]
 
 
 @settings(max_examples=60, deadline=None)
@@ -73,7 +94,7 @@ def test_adaptive_segment_visited_for_the_previous_pre_alone():
     qj = np.array([0, 0, 3 << 16, 7 << 16], np.int64)
     z = np.zeros(4, np.int64)
     bufs = [np.zeros(5, np.int64) for _ in range(5)]
-    elig_rows(eb, hh, pa, ptr, idx, seg, np.array([0]), np.array([10]), live, z, z, z, qj, True, False,
+    elig_rows(eb, hh, pa, ptr, idx, seg, np.full(1, -1, np.int64), np.array([0]), np.array([10]), live, z, z, z, qj, True, False,
               uint64(1), 0, 300, 40, 12, 16, 127, 8, True, False, z, z, 1, 1, 0, 0, np.zeros(5, np.uint64), *bufs)
     assert hh.tolist() == [0, 0, 30, 70] and live[0].tolist() == [0, 1]
 
@@ -118,7 +139,7 @@ def test_product_skip_at_its_bound():
             Lg, Rg = (g, zero) if task else (zero, g)
             eb, hh, pa = np.zeros(1, np.int32), np.zeros(1, np.int32), np.zeros(1, np.int64)
             bufs = [np.zeros(2, np.int64) for _ in range(5)]
-            elig_rows(eb, hh, pa, ptr, idx, seg, np.ones(1, np.int64), np.zeros(1, np.int64),
+            elig_rows(eb, hh, pa, ptr, idx, seg, np.full(1, -1, np.int64), np.ones(1, np.int64), np.zeros(1, np.int64),
                       np.zeros((1, 2), np.uint8), np.ones(1, np.int64), Lg, Rg, zero, False, False, uint64(7), 0,
                       300, 40, 12, 16, 127, sh, True, task, Lg, Rg, 1, 1, 0, 0, np.zeros(2, np.uint64), *bufs)
             assert eb[0] == 1 and pa[0] == want, (task, sign, x, pa)
