@@ -86,7 +86,7 @@ def test_each_group_lists_every_kernel_file_its_code_imports():
     import re
 
     from neurochip.kernels.provenance import GROUPS, HERE
-    for group, (files, _) in GROUPS.items():
+    for group, (files, patterns) in GROUPS.items():
         todo, seen = list(files), set()
         while todo:
             name = todo.pop()
@@ -96,6 +96,10 @@ def test_each_group_lists_every_kernel_file_its_code_imports():
             todo += [m + ".py" for m in re.findall(r"^from \.(\w+) import", (HERE / name).read_text(), re.M)]
         seen.discard("provenance.py")                 # the digests themselves: plain Python, nothing compiled
         assert seen <= set(files), (group, sorted(seen - set(files)))
+        # and the group drops the cache of every file in it that imports another kernels file
+        importers = {f[:-3] for f in files
+                     if set(re.findall(r"^from \.(\w+) import", (HERE / f).read_text(), re.M)) - {"provenance"}}
+        assert importers <= {p.split(".")[0] for p in patterns}, (group, sorted(importers))
 
 
 def test_inference_cache_dropped_unless_stamped_with_our_sources(tmp_path, monkeypatch):
