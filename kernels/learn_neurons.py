@@ -1,6 +1,6 @@
 """The recurrent neurons' step of on-chip learning (``kernels.learn_trial``), one compiled copy per overflow mode.
 
-The step is the inference one (``kernels.fixed_forward.neuron_core``, docs/fixed_point.md "Recurrent neuron")
+The step is the inference one (``kernels.neuron_ops.neuron_core``, docs/fixed_point.md "Recurrent neuron")
 plus the pseudo-derivative code psi_j the eligibility needs. The overflow mode is a compile-time literal in
 each copy: with it, the registers' limit cases are selects (``sel=True``) and the loop over neurons has no
 branch, so LLVM vectorises it. With the mode as a run-time value the loop ran neuron by neuron, branch by
@@ -11,7 +11,8 @@ profile's mode.
 """
 from __future__ import annotations
 
-from .fixed_forward import _specialise, neuron_core
+from .fixed_forward import _specialise
+from .neuron_ops import neuron_core
 from .fixed_ops import OVF_LAVA, OVF_SATURATE, OVF_WRAP, floor_shift
 
 _MODE = OVF_LAVA                                   # the template's literal (each copy has its own)

@@ -1,6 +1,6 @@
 """One trial of on-chip e-prop in fixed point (docs/fixed_point.md "Learning (on-chip e-prop)").
 
-The forward step is the inference one (``kernels.fixed_forward.neuron_core`` through ``kernels.learn_neurons``, the
+The forward step is the inference one (``kernels.neuron_ops.neuron_core`` through ``kernels.learn_neurons``, the
 copy for the profile's overflow mode, and ``readout_step``; recurrent spikes propagate from the last step's spike
 list); then
 the per-neuron traces, the rate trace, the error code and learning signal, the eligibility (per synapse
@@ -17,11 +17,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
-from .fixed_forward import (C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_OVF_CURRENT, C_OVF_MEMBRANE, C_PACKETS,
-                            C_SATURATIONS, C_SPIKES, C_SYN_OPS, readout_step)
 from .fixed_ops import OVF_LAVA, OVF_SATURATE
 from .learn_neurons import NEURONS_LAVA, NEURONS_SATURATE, NEURONS_WRAP
 from .learn_rows import clip, post_factors, decay_trace, elig_rows, key, outer_rows, rnd, rsh
+from .neuron_ops import (C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_OVF_CURRENT, C_OVF_MEMBRANE, C_PACKETS, C_SATURATIONS,
+                         C_SPIKES, C_SYN_OPS, readout_step)
 from .learn_types import (L_BITS_R, L_BITS_W, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT, L_TRACE, STREAM_ELIG_IN,
                           STREAM_ELIG_REC, STREAM_TRACE)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from .fixed_forward import N_COUNTS
+from .neuron_ops import N_COUNTS
 
 # learning count columns 7-15 of the kernels' count row (kernels.fixed_forward keeps 0-6 and 16-18)
 L_TRACE, L_WUPD, L_LSMSG, L_LSHOPS, L_LSMACS, L_BITS_R, L_BITS_W, L_SAT, L_CLIP = range(7, 16)
@@ -22,7 +22,7 @@ N_LCOUNTS = L_ACC_SAT + 1
 STREAM_TRACE, STREAM_W_IN, STREAM_W_REC, STREAM_W_OUT, STREAM_ELIG_IN, STREAM_ELIG_REC = 1, 2, 3, 4, 5, 6
 
 LearnConsts = namedtuple("LearnConsts", [
-    # forward (kernels.fixed_forward.neuron_step / readout_step arguments)
+    # forward (kernels.neuron_ops.neuron_step / readout_step arguments)
     "e_in", "e_rec", "e_out", "du", "dv", "da", "dk", "D", "S", "vth_eff", "n_ref", "subtract", "half_c", "vmax",
     "has_u", "adaptive_n", "beta_shift", "a_inc", "mode",
     # rule

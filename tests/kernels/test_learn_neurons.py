@@ -1,5 +1,5 @@
 """kernels.learn_neurons: the learning kernel's vectorised neuron step (one compiled copy per overflow mode,
-branch-free register limits) equals the scalar step it replaced, neuron by neuron: `fixed_forward.neuron_core`
+branch-free register limits) equals the scalar step it replaced, neuron by neuron: `neuron_ops.neuron_core`
 with its branchy register forms (sel=False), called from Python, and psi = dist >> psi_shift (or psi_const)
 written out here. Every mode, with state and inputs reaching past the registers' limits."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from neurochip.kernels.fixed_forward import neuron_core
+from neurochip.kernels.neuron_ops import neuron_core
 from neurochip.kernels.fixed_ops import OVF_LAVA, OVF_SATURATE, OVF_WRAP
 from neurochip.kernels.learn_neurons import NEURONS
 
