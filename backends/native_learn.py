@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from neurochip.kernels.csr import row_gaps
 
 from ..errors import BackendError, ConfigError
-from .kernel_cache import bust_stale, kernel_cache_dir  # noqa: F401 (kernel_cache_dir: re-exported)
+from .kernel_cache import bust_stale
 from .result import RunResult
 
 

@@ -14,7 +14,7 @@ from collections import namedtuple
 
 from .neuron_ops import N_COUNTS
 
-# learning count columns 7-15 of the kernels' count row (kernels.fixed_forward keeps 0-6 and 16-18)
+# learning count columns 7-15 of the kernels' count row (kernels.neuron_ops defines 0-6 and 16-18)
 L_TRACE, L_WUPD, L_LSMSG, L_LSHOPS, L_LSMACS, L_BITS_R, L_BITS_W, L_SAT, L_CLIP = range(7, 16)
 L_ACC_SAT = max(16, N_COUNTS)     # batch-accumulator saturations alone (also in L_SAT), after every other column
 N_LCOUNTS = L_ACC_SAT + 1

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from neurochip.backends import native_learn
+from neurochip.backends import kernel_cache, native_learn
 from neurochip.kernels import eprop_fixed
 
 
 def _cache_with(tmp_path, stamp: str | None):
-    d = native_learn.kernel_cache_dir()
+    d = kernel_cache.kernel_cache_dir()
     d.mkdir(parents=True, exist_ok=True)
     for name in ("eprop_fixed.learn_run-1.py310.nbi", "learn_trial.learn_trial-9.py310.1.nbc",
                  "learn_neurons._neurons_m0-20.py310.nbi"):
@@ -36,8 +36,8 @@ def test_cache_dir_is_where_numba_caches(tmp_path, monkeypatch):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr("numba.core.config.CACHE_DIR", str(tmp_path))
     loc = UserProvidedCacheLocator(learn_trial.learn_trial.py_func, learn_trial.__file__)
-    assert Path(loc.get_cache_path()) == native_learn.kernel_cache_dir()
-    assert native_learn.kernel_cache_dir().parent == tmp_path
+    assert Path(loc.get_cache_path()) == kernel_cache.kernel_cache_dir()
+    assert kernel_cache.kernel_cache_dir().parent == tmp_path
 
 
 def test_digest_is_of_the_imported_sources():
@@ -58,7 +58,7 @@ def test_cache_kept_only_under_this_process_digest(tmp_path, monkeypatch):
     _cache_with(tmp_path, "0" * 64)
     native_learn._bust_stale_kernel_cache()
     assert _cached(tmp_path) == []                                 # dropped: we compile what we imported
-    assert (native_learn.kernel_cache_dir() / "learn.deps.sha256").read_text() == eprop_fixed.SOURCE_DIGEST
+    assert (kernel_cache.kernel_cache_dir() / "learn.deps.sha256").read_text() == eprop_fixed.SOURCE_DIGEST
     # the files on disk are not what decides: with our digest changed (as if our import were older than the
     # disk), the same stamp written from disk is refused
     _cache_with(tmp_path, eprop_fixed.SOURCE_DIGEST)
@@ -106,7 +106,6 @@ def test_inference_cache_dropped_unless_stamped_with_our_sources(tmp_path, monke
     """The inference kernels (fixed_forward copies, float_csr) inline spike_list and fixed_ops: their cache is
     checked like the learning kernel's. Found in session 17: a mutation of spike_list.py passed the kernel ==
     Python model test because the cached fixed_forward copies still held the unmutated code."""
-    from neurochip.backends import kernel_cache
     from neurochip.kernels.provenance import DIGESTS
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     d = kernel_cache.kernel_cache_dir()
@@ -131,7 +130,7 @@ def test_inference_cache_dropped_unless_stamped_with_our_sources(tmp_path, monke
 
 def test_native_run_checks_the_inference_cache(monkeypatch):
     """run_fixed and run_float call the check before their kernels (once per process)."""
-    from neurochip.backends import kernel_cache, native
+    from neurochip.backends import native
     from neurochip.network import init_network
     from neurochip.compiler.pipeline import compile
     calls = []
