@@ -86,30 +86,27 @@ def clip(x, m):
 
 
 @njit(cache=True, inline="always")
-def gather(src, ir, n, buf):
-    """src[ir[:n]] gathered into buf (returned as buf[:n]): contiguous per-synapse operands let LLVM
-    vectorise the row loops below (AVX2: ~2x on the evidence network); indexing src[ir[k]] inside them blocks
-    that. A full row (ascending unique targets, ir[k] == k) needs no gather: its callers slice src directly
-    (a helper returning either the slice or buf made the per-synapse ALIF trial ~10 % slower: 55 -> 61 ms)."""
-    for k in range(n):
-        buf[k] = src[np.uint32(ir[k])]
-    return buf[:n]
-
-
-@njit(cache=True, inline="always")
-def fill_row(src, ir, k0, n, m, buf):
-    """The per-post operand src[post] of row positions k0..k0+n-1 into buf[:n] (returned). A row of every post
-    but m (m >= 0, ``kernels.csr.row_gaps``: a recurrent row without its self-synapse) maps position p to post
-    p + [p >= m]: two contiguous copies, which vectorise (0.10 ns per element against 0.33 for `gather`,
-    measured on 99-synapse rows); any other row is gathered through its targets ir (positions k0..)."""
-    if m < 0:
-        return gather(src, ir, n, buf)
-    mm = min(max(m - k0, 0), n)                        # positions before the missing post
-    for k in range(mm):
-        buf[uint64(k)] = src[uint64(k0 + k)]
-    for k in range(mm, n):
-        buf[uint64(k)] = src[uint64(k0 + k + 1)]
-    return buf[:n]
+def load_row(src, idx, a, k0, n, m, buf):
+    """The per-post operand src[post] of the row positions k0..k0+n-1 (the synapses a..a+n-1, targets
+    idx[a..]) into buf[0:n], contiguous so that the row loops of `elig_rows` vectorise (indexing src through
+    the targets inside them blocks that). m: the row's shape (``kernels.csr.row_gaps``): -1 a full row
+    (position p is post p), >= 0 every post but m (a recurrent row without its self-synapse: p -> p + [p >= m],
+    two contiguous copies, 0.10 ns per element against 0.33 for a gather through the targets, measured on
+    99-synapse rows), < -1 any other row (gathered). No slices are taken: a row view costs an atomic reference
+    count increment and decrement, and `elig_rows` took several per segment (removing them and the separate
+    max pass: 7 -> 5.4 us per 140 7-synapse rows, measured, session 18)."""
+    if m == -1:
+        for k in range(n):
+            buf[uint64(k)] = src[uint64(k0 + k)]
+    elif m >= 0:
+        mm = min(max(m - k0, 0), n)                    # positions before the missing post
+        for k in range(mm):
+            buf[uint64(k)] = src[uint64(k0 + k)]
+        for k in range(mm, n):
+            buf[uint64(k)] = src[uint64(k0 + k + 1)]
+    else:
+        for k in range(n):
+            buf[uint64(k)] = src[np.uint32(idx[uint64(a + k)])]
 
 
 @njit(cache=True, inline="always")
@@ -133,15 +130,14 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, gap, pre_a, prep_a, live_a, psi, Lg, Rg
     pa_q += rnd((Lg_j ebar_q + Rg_j e_q) >> sh) with Lg = L gtp, Rg = r grp, or, when the raw products need a
     pre-shift (at, ar > 0: wide traces), rnd((rnd(L_j ebar_q >> at) gtp + rnd(r_j e_q >> ar) grp) >> sh).
     pre_a / prep_a [n_rows]: the pre trace now and one step before. gap [n_rows]: each row's shape
-    (``kernels.csr.row_gaps``): the per-post operands of a row of every post but one are copied in two
-    contiguous runs (`fill_row`), of any other row that is not full gathered.
+    (``kernels.csr.row_gaps``): how `load_row` copies the row's per-post operands into contiguous scratch.
     Stochastic rounding draws splitmix64(key0 + q) for e_q and splitmix64(key0 + q + 1) for the decay of
     ebar_q (rbuf: scratch of at least the longest row + 1).
     ps_b, qs_b, lg_b, rg_b, ev_b: int64 scratch of at least the longest row, distinct arrays (the row's
-    gathered per-post operands, and e), so that LLVM can prove the row loops free of aliasing. task: this
+    per-post operands, and e), so that LLVM can prove the row loops free of aliasing. task: this
     step has a task signal (some L_j != 0); without it Lg = 0. skip_zero (tests: False runs every product
     pass): skip a segment's products when each of them rounds to 0 (`products_round_to_zero` on the step's
-    largest |Lg|, |Rg| and the segment's largest |ebar|, |e|; at = ar = 0 only).
+    largest |Lg|, |Rg| and the segment's largest |ebar|, |e|, which the state pass reduces; at = ar = 0 only).
 
     Two segments per row, each skipped exactly when it is all zero and stays zero. seg[i]: row i's positions
     [0, seg[i]) reach posts without adaptation (qa_mant_j = 0, so q_j = 0 and h_q = 0 for ever: h's update is
@@ -175,6 +171,7 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, gap, pre_a, prep_a, live_a, psi, Lg, Rg
         n_row = ptr[i + 1] - a0
         full = n_row == npost                          # ascending unique targets: position k is post k
         split = seg[i] if adapt else n_row
+        m = -1 if full else gap[i]                     # load_row's shape code
         for sg in range(2):
             ad = sg == 1
             k0 = 0 if sg == 0 else split
@@ -183,91 +180,99 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, gap, pre_a, prep_a, live_a, psi, Lg, Rg
                 continue
             if live_a[i, sg] == 0 and pre == 0 and (prep == 0 or not ad):
                 continue                               # all-zero segment stays zero (exact skip)
+            # synapse a + k is position k0 + k of the row; no array views below (`load_row`)
             a = a0 + k0
-            ir = idx[a:a + n]
-            ebr = eb[a:a + n]
-            pr = pa[a:a + n]
-            hr = hh[a:a + n] if ad else hh
-            ps = psi[k0:k0 + n] if full else fill_row(psi, ir, k0, n, gap[i], ps_b)
-            ev = ev_b[:n]
-            live = 0
+            load_row(psi, idx, a, k0, n, m, ps_b)
+            live = 0                                   # OR of the segment's h (adaptive segments)
+            mxe = np.int64(0)                          # the segment's largest |ebar|, |e| (the product skip and
+            mxv = np.int64(0)                          # the live flag), reduced in the state pass
             if stoch:
                 for k in range(n + 1):
-                    rbuf[k] = splitmix64(key0 + uint64(a + k))
+                    rbuf[uint64(k)] = splitmix64(key0 + uint64(a + k))
             if ad:
-                qs = qj[k0:k0 + n] if full else fill_row(qj, ir, k0, n, gap[i], qs_b)
+                load_row(qj, idx, a, k0, n, m, qs_b)
                 if stoch:
                     for k in range(n):
-                        hold = np.int64(hr[k])
-                        rk = rbuf[k]
+                        q = uint64(a + k)
+                        hold = np.int64(hh[q])
+                        rk = rbuf[uint64(k)]
                         # one unbiased rounding of decay + increment at 2^-hs: both are far below one trace LSB
                         # per step (tau_a = 2000 steps: decay 1e-3 h; c_a beta psi (pre - h) ~ 0.3 for an input
                         # trace), so truncation would drain h by 1 LSB per step and nearest would drop every
                         # increment. Bits 31..32-hs of the row hash (rot32): disjoint from the top bits of e, ebar
-                        hq = srnd0(((hold * deca) << (hs - D)) + ((qs[k] * (prep - hold)) << (hs - q_frac)),
+                        hq = srnd0(((hold * deca) << (hs - D)) + ((qs_b[uint64(k)] * (prep - hold)) << (hs - q_frac)),
                                   hs, (rk << uint64(32)) | (rk >> uint64(32)))
-                        hr[k] = hq
-                        e = srnd0(ps[k] * (pre - hq), e_shift, rk)
-                        ebv = srnd0(np.int64(ebr[k]) * dec, D, rbuf[k + 1]) + e
+                        hh[q] = hq
+                        e = srnd0(ps_b[uint64(k)] * (pre - hq), e_shift, rk)
+                        ebv = srnd0(np.int64(eb[q]) * dec, D, rbuf[uint64(k + 1)]) + e
                         ec = min(max(ebv, -emax), emax)
                         sat += ec != ebv
-                        ebr[k] = ec
-                        ev[k] = e
-                        live |= ec | hq
+                        eb[q] = ec
+                        ev_b[uint64(k)] = e
+                        live |= hq
+                        mxe = max(mxe, abs(ec))
+                        mxv = max(mxv, abs(e))
                 else:
                     for k in range(n):
-                        hold = np.int64(hr[k])
-                        hq = tdec(hold, deca, D) + rsh0(qs[k] * (prep - hold), q_frac)
-                        hr[k] = hq
-                        e = rsh0(ps[k] * (pre - hq), e_shift)
-                        ebv = tdec(np.int64(ebr[k]), dec, D) + e
+                        q = uint64(a + k)
+                        hold = np.int64(hh[q])
+                        hq = tdec(hold, deca, D) + rsh0(qs_b[uint64(k)] * (prep - hold), q_frac)
+                        hh[q] = hq
+                        e = rsh0(ps_b[uint64(k)] * (pre - hq), e_shift)
+                        ebv = tdec(np.int64(eb[q]), dec, D) + e
                         ec = min(max(ebv, -emax), emax)
                         sat += ec != ebv
-                        ebr[k] = ec
-                        ev[k] = e
-                        live |= ec | hq
+                        eb[q] = ec
+                        ev_b[uint64(k)] = e
+                        live |= hq
+                        mxe = max(mxe, abs(ec))
+                        mxv = max(mxv, abs(e))
             elif stoch:
                 for k in range(n):
-                    e = srnd0(ps[k] * pre, e_shift, rbuf[k])
-                    ebv = srnd0(np.int64(ebr[k]) * dec, D, rbuf[k + 1]) + e
+                    q = uint64(a + k)
+                    e = srnd0(ps_b[uint64(k)] * pre, e_shift, rbuf[uint64(k)])
+                    ebv = srnd0(np.int64(eb[q]) * dec, D, rbuf[uint64(k + 1)]) + e
                     ec = min(max(ebv, -emax), emax)
                     sat += ec != ebv
-                    ebr[k] = ec
-                    ev[k] = e
-                    live |= ec
+                    eb[q] = ec
+                    ev_b[uint64(k)] = e
+                    mxe = max(mxe, abs(ec))
+                    mxv = max(mxv, abs(e))
             else:
                 for k in range(n):
-                    e = rsh0(ps[k] * pre, e_shift)
-                    ebv = tdec(np.int64(ebr[k]), dec, D) + e
+                    q = uint64(a + k)
+                    e = rsh0(ps_b[uint64(k)] * pre, e_shift)
+                    ebv = tdec(np.int64(eb[q]), dec, D) + e
                     ec = min(max(ebv, -emax), emax)
                     sat += ec != ebv
-                    ebr[k] = ec
-                    ev[k] = e
-                    live |= ec
-            live_a[i, sg] = live != 0
+                    eb[q] = ec
+                    ev_b[uint64(k)] = e
+                    mxe = max(mxe, abs(ec))
+                    mxv = max(mxv, abs(e))
+            live_a[i, sg] = (live | mxe) != 0             # some ebar or h nonzero
             # products: on a step without a task signal (task False: L = 0, so Lg = 0) they are rnd(Rg e), and
             # e = 0 in a non-adaptive segment whose pre trace is 0 (e = srnd(psi pre)): nothing to add
             if do_acc and (task or ad or pre != 0):
                 if at == 0 and ar == 0:
                     # every product rnd(Lg_j ebar_q + Rg_j e_q) is 0 when the step's largest |Lg|, |Rg| times the
-                    # segment's largest |ebar|, |e| (a vectorised pass) stay below half an LSB: exact skip
-                    if skip_zero:
-                        mxe = np.int64(0)
-                        mxv = np.int64(0)
+                    # segment's largest |ebar|, |e| stay below half an LSB: exact skip
+                    if skip_zero and products_round_to_zero(aml, mxe, amr, mxv, half):
+                        continue
+                    load_row(Rg, idx, a, k0, n, m, rg_b)
+                    if task:
+                        load_row(Lg, idx, a, k0, n, m, lg_b)
                         for k in range(n):
-                            mxe = max(mxe, abs(np.int64(ebr[k])))
-                            mxv = max(mxv, abs(ev[k]))
-                        if products_round_to_zero(aml, mxe, amr, mxv, half):
-                            continue
-                    lg = Lg[k0:k0 + n] if full else fill_row(Lg, ir, k0, n, gap[i], lg_b)
-                    rg = Rg[k0:k0 + n] if full else fill_row(Rg, ir, k0, n, gap[i], rg_b)
-                    for k in range(n):
-                        pr[k] += rnd(lg[k] * ebr[k] + rg[k] * ev[k], sh)
+                            q = uint64(a + k)
+                            pa[q] += rnd(lg_b[uint64(k)] * eb[q] + rg_b[uint64(k)] * ev_b[uint64(k)], sh)
+                    else:                              # Lg = 0: the same sums without their zero terms
+                        for k in range(n):
+                            pa[uint64(a + k)] += rnd(rg_b[uint64(k)] * ev_b[uint64(k)], sh)
                 else:
-                    ls = L[k0:k0 + n] if full else fill_row(L, ir, k0, n, gap[i], lg_b)
-                    rs = rr[k0:k0 + n] if full else fill_row(rr, ir, k0, n, gap[i], rg_b)
+                    load_row(L, idx, a, k0, n, m, lg_b)
+                    load_row(rr, idx, a, k0, n, m, rg_b)
                     for k in range(n):
-                        pr[k] += rnd(rsh0(ls[k] * ebr[k], at) * gtp + rsh0(rs[k] * ev[k], ar) * grp, sh)
+                        q = uint64(a + k)
+                        pa[q] += rnd(rsh0(lg_b[uint64(k)] * eb[q], at) * gtp + rsh0(rg_b[uint64(k)] * ev_b[uint64(k)], ar) * grp, sh)
     return sat
 
 

@@ -59,7 +59,7 @@ def _run(rng_seed, n_pre, n_post, steps, stoch, force_live, e_shift, sh=8, all_b
 @given(seed=st.integers(0, 10_000), n_pre=st.integers(1, 6), n_post=st.integers(2, 10), stoch=st.booleans(),
        e_shift=st.integers(0, 8), sh=st.integers(1, 30))
 def test_rows_without_one_post_equal_gathered(seed, n_pre, n_post, stoch, e_shift, sh):
-    """Rows of every post but one (their operands copied in two runs, `learn_rows.fill_row`) give the state and
+    """Rows of every post but one (their operands copied in two runs, `learn_rows.load_row`) give the state and
     products of the same rows with their operands gathered through the targets, bit for bit."""
     runs, _, _ = _run(seed, n_pre, n_post, 30, stoch, False, e_shift, sh, all_but_one=True)
     gathered, _, _ = _run(seed, n_pre, n_post, 30, stoch, False, e_shift, sh, all_but_one=True, use_gap=False)
