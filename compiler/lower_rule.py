@@ -44,14 +44,12 @@ from ..errors import ChipConstraintError, ConfigError, Violation
 from .. import rulebook
 from ..rules import LearningRule
 from .compiled_rule import CompiledRule
-
-Q_FRAC = 16          # fraction bits of the per-neuron adaptation-eligibility gain q_j
-QA_SHIFT = 16        # q_j = (qa_mant_j * psi_j) >> QA_SHIFT
-RATE_BITS = 15       # rate trace f_j: 1 spike per step = 2^15 (0 <= f <= 2^15: a 16-bit unsigned per-neuron register)
-PROD_MAX_BITS = 61   # |L Gt ebar + r Gr e| < 2^61 at N = 1: the sum of both terms stays inside int64
-ACC_BITS_DEFAULT = 32  # batch accumulator (master-weight fraction, persistent), reference section 6.2
-PRE_BITS = 24        # raw products wider than this are rounded down before the gain multiplies them
-MIN_FRAC_BITS = 4    # fewer residual bits below the weight LSB: sub-LSB updates cannot accumulate
+# the integer formats (and the truncation warning) live in rule_formats; names imported from here stay importable
+from .rule_formats import (  # noqa: F401
+    ACC_BITS_DEFAULT, MIN_FRAC_BITS, PRE_BITS, PROD_MAX_BITS, Q_FRAC, QA_SHIFT, RATE_BITS, EligibilityTruncationWarning,
+    ProductBounds, UnitValues, adaptation_gains, check_update_resolution, eligibility_shift, feedback_mantissas,
+    pre_shifts, product_bounds, product_shifts, register_widths, signal_shift, trace_constants, truncation_note,
+    unit_values)
 
 
 @dataclass(frozen=True)
@@ -105,45 +103,29 @@ class LowerRuleOptions:
             raise ConfigError(f"elig_headroom_bits must be in 0..16, got {self.elig_headroom_bits!r}")
 
 
-def _bitlen(x: float) -> int:
-    """Bits needed for a non-negative magnitude x (0 -> 0)."""
-    return 0 if x < 1 else int(math.floor(math.log2(x))) + 1
-
-
-def _gain(g1: float, bound1: float, name: str, profile: str) -> int:
-    """Product shift for a projection whose largest product at shift 0 is g1 * bound1 accumulator units:
-    the largest shift keeping it below 2^PROD_MAX_BITS (so the product never leaves int64), at most 62."""
-    if g1 <= 0:
-        return 62
-    s = int(math.floor(PROD_MAX_BITS - math.log2(g1 * max(bound1, 1.0))))
-    if s < 1:
-        raise ChipConstraintError(Violation("learning_rate_range", f"projection {name}",
-                                            f"product gain {g1:.3g} accumulator units (<= 2^{PROD_MAX_BITS - 1})",
-                                            "learning rate too large for the accumulator: lower lr"), profile)
-    return s
-
-
-def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: LowerRuleOptions | None = None):
-    """Lower ``rule`` for ``net`` (the float `Network` / `SparseNetwork`) on ``profile`` with the
-    quantiser's result ``quant`` (`compiler.quantize.Quantized`, or its `QuantDecisions`). Returns (CompiledRule, report dict).
-
-    Raises `ChipConstraintError` when the profile has no on-chip learning, lacks the eligibility form or
-    rounding, or cannot represent the update (accumulator too narrow, learning rate out of range), and
-    `ConfigError` for a rule without a local form (bptt) or bad options."""
-    o = options or LowerRuleOptions()
-    lc, f = profile.learning, profile.format
-    viol = []
-    if not lc.supported:
-        viol.append(Violation("learning_supported", f"chip {profile.name}", "on-chip learning", "none"))
+def _refuse_rule(rule: LearningRule) -> None:
+    """ConfigError for a rule this pass cannot lower: one without a local online form (bptt), or one of the STDP
+    family, which has its own lowering (Loihi's sum-of-products engine): lowered here it would become e-prop
+    with zero feedback, i.e. not the rule, so it is refused rather than mislabelled."""
     if not rule.is_local:
         raise ConfigError(f"rule {rule.name!r} has no local online form a chip can run; on-chip rules: "
                           f"{', '.join(rulebook.local_names())}")
     if rulebook.get(rule.name).lower is not None:
-        # the STDP family has its own lowering and learning run (Loihi's sum-of-products engine); lowered here
-        # it would become e-prop with zero feedback, i.e. not the rule: refuse rather than mislabel
         raise ConfigError(f"rule {rule.name!r} runs on chip through its own lowering (compile() lowers it into the "
                           f"artifact's plasticity, docs/rules.md), not lower_rule; e-prop-family rules: "
                           f"{', '.join(n for n in rulebook.local_names() if rulebook.get(n).lower is None)}")
+
+
+def _form(rule: LearningRule, profile: ChipProfile, o: LowerRuleOptions) -> tuple[str, str]:
+    """(eligibility form, weight-update rounding): the options' choice, else the rule's form and the profile's
+    first rounding mode ('nearest' if it lists none). Refused in this order, so an input keeps its error: the
+    rule (`_refuse_rule`), an unknown form, one ChipConstraintError naming both a chip without on-chip learning
+    and a form it lacks, an unknown rounding, a rounding the chip lacks."""
+    lc = profile.learning
+    viol = []
+    if not lc.supported:
+        viol.append(Violation("learning_supported", f"chip {profile.name}", "on-chip learning", "none"))
+    _refuse_rule(rule)
     elig = o.eligibility or rule.eligibility
     if elig not in ("per_synapse", "factorised"):
         raise ConfigError(f"eligibility must be 'per_synapse' or 'factorised', got {elig!r}")
@@ -157,223 +139,158 @@ def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: Lo
     if lc.supported and rounding not in lc.rounding:
         raise ChipConstraintError(Violation("learning_rounding", f"chip {profile.name}", rounding,
                                             ", ".join(lc.rounding)), profile.name)
+    return elig, rounding
+
+
+def _adaptation(rule: LearningRule, quant, elig: str, p, s_psi: float):
+    """(adapt, qa_mant int64 [n_rec]): eps^a (the ALIF adaptation eligibility) is kept when the rule keeps it on
+    chip, the network is ALIF with some beta != 0 and the form is per_synapse; qa_mant: its gains
+    (`rule_formats.adaptation_gains`), zeros without it. RFLO (Murray 2019) keeps the pseudo-derivative and
+    drops eps^a, exactly as the float rule (neurochip.learning), so psi_const stays 0 for every rule."""
+    adapt = (rulebook.get(rule.name).onchip_adapt and quant.neuron_kind == "alif" and elig == "per_synapse"
+             and bool(np.asarray(quant.beta_mant).any()))
+    n_rec = int(quant.beta_mant.shape[0])
+    return adapt, (adaptation_gains(quant, p, s_psi) if adapt else np.zeros(n_rec, np.int64))
+
+
+def _gains_at_n1(lr: float, u: UnitValues, lsb: tuple, p, reg_rate: float, reg: bool, frac: int):
+    """(gt1, gr1) float64 [3] for (in, rec, out): float weight change per integer product in accumulator units
+    (2^-frac weight LSB) at normaliser N = 1, for SGD rate lr and weight LSBs ``lsb`` (float weight per mantissa):
+      task:  lr u_L u_ebar / lsb          (float SGD: -lr/N sum_t L ebar)
+      reg:   lr 2 c_reg u_e / (lsb 2^RATE_BITS dt^2)   (float: dE_reg/dz = 2 c (f - f0) / (B T dt), f in kHz)
+      out:   lr c_kappa u_err u_zkap / lsb_out
+    gr1 is 0 for the readout and without the regulariser (``reg``)."""
+    lsb_in, lsb_rec, lsb_out = lsb
+    dt, two_f = float(p.dt), 2.0 ** frac
+    gt1 = np.array([lr * u.L * u.ebar_in / lsb_in, lr * u.L * u.ebar_rec / lsb_rec,
+                    lr * p.c_kappa * u.err * u.zkap / lsb_out]) * two_f
+    gr1 = np.array([lr * 2.0 * reg_rate * u.e_in / (lsb_in * 2 ** RATE_BITS * dt * dt),
+                    lr * 2.0 * reg_rate * u.e_rec / (lsb_rec * 2 ** RATE_BITS * dt * dt), 0.0]) * two_f
+    if not reg:
+        gr1[:] = 0.0
+    return gt1, gr1
+
+
+def _gain_numerators(gt1: np.ndarray, gr1: np.ndarray, pre_shift: np.ndarray, b: ProductBounds, elig: str,
+                     chip: str):
+    """(ct, cr int64 [3], prod_shift int64 [3], m_shift): gain numerators, Gt = ct / 2^(total shift) (Gr alike),
+    for products pre-rounded by ``pre_shift`` (so each gain grows by 2^pre_shift), with the shifts of
+    `rule_formats.product_shifts` (ChipConstraintError when lr is too large)."""
+    gt1p = gt1 * np.array([2.0 ** pre_shift[0], 2.0 ** pre_shift[0], 2.0 ** pre_shift[2]])
+    gr1p = gr1 * 2.0 ** pre_shift[1]
+    prod_shift, m_shift, tot_shift = product_shifts(gt1p, gr1p, b, pre_shift, elig, chip)
+    ct = np.array([int(round(g * 2.0 ** s)) for g, s in zip(gt1p, tot_shift)], np.int64)
+    cr = np.array([int(round(g * 2.0 ** s)) for g, s in zip(gr1p, tot_shift)], np.int64)
+    return ct, cr, prod_shift, m_shift
+
+
+def _trace_rounding(o: LowerRuleOptions, lc, chip: str) -> str:
+    """Rounding of the trace decays and of e: the options', else stochastic wherever the chip can (Loihi's engine
+    does, Davies 2018): a truncating decay of a 7-bit trace whose impulse is ~6 units loses most of it within a
+    few steps (measured: w_in update norm 0.03 of float at loihi2 widths), a nearest decay sticks below
+    1/(2(1-alpha)). ChipConstraintError when stochastic is asked of a learning chip without it."""
+    trace_round = o.trace_rounding or ("stochastic" if "stochastic" in lc.rounding else "trunc")
+    if lc.supported and trace_round == "stochastic" and "stochastic" not in lc.rounding:
+        raise ChipConstraintError(Violation("learning_rounding", f"chip {chip}", "stochastic trace rounding",
+                                            ", ".join(lc.rounding)), chip)
+    return trace_round
+
+
+def _calib_target(lr_mode: str, trained: np.ndarray, lr: float, lsb: tuple, frac: int) -> np.ndarray:
+    """float64 [3]: per (in, rec, out), the rms first-batch step (accumulator units: lr in weight LSBs times
+    2^frac, Adam's first step) each trained matrix's gain is calibrated to in 'adam_equivalent' mode; else 0."""
+    if lr_mode != "adam_equivalent":
+        return np.zeros(3)
+    return np.where(trained, lr / np.array(list(lsb)) * 2.0 ** frac, 0.0)
+
+
+def lower_rule(net, rule: LearningRule, profile: ChipProfile, quant, options: LowerRuleOptions | None = None):
+    """Lower ``rule`` for ``net`` (the float `Network` / `SparseNetwork`) on ``profile`` with the
+    quantiser's result ``quant`` (`compiler.quantize.Quantized`, or its `QuantDecisions`). Returns (CompiledRule, report dict).
+
+    Raises `ChipConstraintError` when the profile has no on-chip learning, lacks the eligibility form or
+    rounding, or cannot represent the update (accumulator too narrow, learning rate out of range), and
+    `ConfigError` for a rule without a local form (bptt) or bad options."""
+    o = options or LowerRuleOptions()
+    lc, f = profile.learning, profile.format
+    elig, rounding = _form(rule, profile, o)
     from .quantize import QuantDecisions
     quant = quant if isinstance(quant, QuantDecisions) else QuantDecisions.of(quant)
     seed = int(o.seed if o.seed is not None else quant.seed)
-
     p = net.params
-    S, D = f.threshold_shift, f.decay_bits
-    one = float(1 << D)
-    tb = int(f.trace_bits)
-    wb = int(f.weight_bits)
-    # a per-synapse eligibility (Loihi: a tag / synaptic variable) is as wide as a weight, and at least a
-    # trace plus a sign bit (ALIF makes e negative)
-    elig_bits = min(max(tb + 1, wb), 32)
-    ls_bits = min(tb + 1, 32)
-    err_bits = min(tb + 1, 16)
-    acc_bits = int(o.acc_bits) if o.acc_bits is not None else max(int(lc.accumulator_bits), ACC_BITS_DEFAULT)
-    frac = acc_bits - wb                         # accumulator holds the master weight's fraction, 2^-frac LSB
-    if frac < MIN_FRAC_BITS:
-        raise ChipConstraintError(Violation(
-            "learning_accumulator_bits", f"chip {profile.name}",
-            f">= {wb + MIN_FRAC_BITS} bits ({wb}-bit weights + {MIN_FRAC_BITS} residual bits below the LSB)",
-            f"{acc_bits} bits"), profile.name)
-    alpha_q = (one - quant.dv) / one
-    kappa_q = (one - quant.dk) / one
-    tmax = (1 << tb) - 1
-    n_ref = max(1, int(quant.n_ref))
-    # Pre traces: an input may spike every step (bound 1/(1 - alpha)), a recurrent neuron every n_ref steps.
-    pre_inc_in = max(1, int(math.floor(tmax * (1.0 - alpha_q))))
-    pre_inc_rec = max(1, int(math.floor(tmax * (1.0 - alpha_q ** n_ref))))
-    kap_inc = max(1, int(math.floor(tmax * (1.0 - kappa_q ** n_ref))))
-    s_pre_in = pre_inc_in / p.c_in               # integer units per float unit of xbar (c_in folded)
-    s_pre_rec = pre_inc_rec / p.c_in
-    vth_eff = int(quant.vth) << S
-    psi_shift = max(0, _bitlen(vth_eff) - tb)
-    s_psi = vth_eff * p.v_th / (p.gamma_pd * 2.0 ** psi_shift)   # psi code per float psi (1/v units)
-    # RFLO (Murray 2019) keeps the post-synaptic derivative (phi', here the pseudo-derivative) and drops
-    # the adaptation eligibility, exactly as the float rule (neurochip.learning): psi_const stays 0.
-    psi_const = 0
-    adapt = (rulebook.get(rule.name).onchip_adapt and quant.neuron_kind == "alif" and elig == "per_synapse"
-             and bool(np.asarray(quant.beta_mant).any()))
-    # e = psi * pre >> e_shift; ebar = kappa-leaky sum of e (unnormalised): worst case psi_max pre_max / (1 - kappa).
-    # The worst case needs every input to spike every step while psi sits at its peak; headroom bits trade
-    # that range for resolution (saturation is counted; default: 2 bits, ebar still within 1/4 of the bound)
+    w = register_widths(f, lc, o.acc_bits, profile.name)
+    tr = trace_constants(f, quant, p)
+    adapt, qa_mant = _adaptation(rule, quant, elig, p, tr.s_psi)
     head = 2 if o.elig_headroom_bits is None else int(o.elig_headroom_bits)
-    e_bound = tmax * tmax / max(1e-12, 1.0 - kappa_q)
-    e_shift = max(0, _bitlen(e_bound) - (elig_bits - 1) - head)
-    # ALIF eps^a gain q_j = c_a beta_j psi_j (dimensionless) in Q16: (qa_mant_j psi_code) >> QA_SHIFT
-    n_rec = int(quant.beta_mant.shape[0])
-    if adapt:
-        beta_q = np.asarray(quant.beta_mant, np.float64) * quant.scale_a / (quant.scale_v * 2.0 ** quant.beta_shift)
-        qa_mant = np.round(p.c_a * beta_q / s_psi * 2.0 ** (Q_FRAC + QA_SHIFT)).astype(np.int64)
-    else:
-        qa_mant = np.zeros(n_rec, np.int64)
-    # Feedback: symmetric e-prop uses W_out^T, random/adaptive B (fixed on chip), rflo B.
-    F = np.asarray(rulebook.get(rule.name).feedback(net), np.float64)   # the rule's feedback, fixed on chip
-    if hasattr(F, "toarray"):
-        F = F.toarray()
-    fmax = float(np.abs(F).max()) if F.size else 0.0
-    wmax = (1 << (wb - 1)) - 1
-    b_exp = int(math.floor(math.log2(wmax / fmax))) if fmax > 0 else 0
-    B_mant = np.clip(np.round(F * 2.0 ** b_exp), -wmax, wmax).astype(np.int32)
-    emax_err = (1 << (err_bits - 1)) - 1
-    err_scale = emax_err / float(o.err_range)
-    l_bound = float(np.abs(B_mant).sum(axis=1).max()) * emax_err if B_mant.size else 1.0
-    l_shift = max(0, _bitlen(l_bound) - (ls_bits - 1) - (head if o.elig_headroom_bits is not None else 0))
-    # Float value of one unit of each integer quantity.
-    u_err = 1.0 / err_scale
-    u_L = 2.0 ** l_shift / (2.0 ** b_exp * err_scale)
-    u_psi = 1.0 / s_psi
-    if elig == "factorised":                    # product (L psi) prek: ebar_f ~ c_kappa psi x kappa-filtered pre
-        u_e_in, u_e_rec = u_psi / s_pre_in, u_psi / s_pre_rec
-    else:                                       # e = psi (pre - h) >> e_shift
-        u_e_in = 2.0 ** e_shift / (s_psi * s_pre_in)
-        u_e_rec = 2.0 ** e_shift / (s_psi * s_pre_rec)
-    u_ebar_in, u_ebar_rec = p.c_kappa * u_e_in, p.c_kappa * u_e_rec
-    u_zkap = 1.0 / kap_inc                      # zkap_f = kappa-filtered z (unnormalised, incl. current)
-    # weight LSBs (float weight per mantissa unit): the quantiser's decision, saved with the rule
-    lsb_in, lsb_rec, lsb_out = quant.lsb_in, quant.lsb_rec, quant.lsb_out
+    e_shift = eligibility_shift(tr.tmax, tr.kappa_q, w.elig, head)
+    B_mant, b_exp = feedback_mantissas(rulebook.get(rule.name).feedback(net), w.weight)   # W_out^T or B
+    emax_err = (1 << (w.err - 1)) - 1
+    err_scale = emax_err / float(o.err_range)                     # error codes per unit of dE/do
+    l_shift = signal_shift(B_mant, emax_err, w.ls, head if o.elig_headroom_bits is not None else 0)
+    u = unit_values(tr, elig, e_shift, l_shift, b_exp, err_scale, p.c_kappa)
+    lsb = (quant.lsb_in, quant.lsb_rec, quant.lsb_out)            # the quantiser's weight LSBs, saved with the rule
     lr = float(o.lr if o.lr is not None else rule.lr)
-    dt = float(p.dt)
     reg = bool(rule.reg_rate > 0 and (rule.train_in or rule.train_rec))
-    f0_step = rule.target_rate_hz * dt * 1e-3                    # target spikes per step
-    f0_code = int(round(f0_step * 2 ** RATE_BITS))
-    # float weight change per integer product, in accumulator units (2^-frac LSB), at normaliser N = 1:
-    #   task:  lr u_L u_ebar / lsb          (float SGD: -lr/N sum_t L ebar)
-    #   reg:   lr 2 c_reg u_e / (lsb 2^RATE_BITS dt^2)   (float: dE_reg/dz = 2 c (f - f0) / (B T dt), f in kHz)
-    #   out:   lr c_kappa u_err u_zkap / lsb_out
-    two_f = 2.0 ** frac
-    gt1 = np.array([lr * u_L * u_ebar_in / lsb_in, lr * u_L * u_ebar_rec / lsb_rec,
-                    lr * p.c_kappa * u_err * u_zkap / lsb_out]) * two_f
-    gr1 = np.array([lr * 2.0 * rule.reg_rate * u_e_in / (lsb_in * 2 ** RATE_BITS * dt * dt),
-                    lr * 2.0 * rule.reg_rate * u_e_rec / (lsb_rec * 2 ** RATE_BITS * dt * dt), 0.0]) * two_f
-    if not reg:
-        gr1[:] = 0.0
-    lmax = (1 << (ls_bits - 1)) - 1
-    ebmax = (1 << (elig_bits - 1)) - 1
-    rmax = float(1 << RATE_BITS)
-    pkmax = tmax / max(1e-12, 1.0 - kappa_q) + tmax              # kappa-filtered pre trace (factorised)
-    emax_p = float(2 * tmax * tmax >> e_shift) + 1.0             # |e| <= psi_max |pre - h| >> e_shift
-    kapmax = kap_inc / max(1e-12, 1.0 - kappa_q ** n_ref) + kap_inc
-    # Raw integer products (L ebar or L psi, r e or r psi, err zkap) wider than PRE_BITS are first rounded down
-    # by pre_shift so the gain multiplying them keeps >= 61 - PRE_BITS - 1 bits (0 at Loihi 2 widths).
-    b_task = (lmax * tmax) if elig == "factorised" else (lmax * ebmax)
-    b_reg = rmax * (tmax if elig == "factorised" else emax_p)
-    b_out = emax_err * kapmax
-    pre_shift = np.array([max(0, _bitlen(b) - PRE_BITS) for b in (b_task, b_reg, b_out)], np.int64)
-    gt1p = gt1 * np.array([2.0 ** pre_shift[0], 2.0 ** pre_shift[0], 2.0 ** pre_shift[2]])
-    gr1p = gr1 * 2.0 ** pre_shift[1]
-    shifts, m_shift = [], 0
-    for pi, name in enumerate(("in", "rec", "out")):
-        if pi == 2:
-            b1 = b_out / 2.0 ** pre_shift[2] * gt1p[2]
-        else:
-            # factorised: two roundings, per neuron M_j = rnd((... Gt + ... Gr) >> m_shift) (a wide register), then
-            # per synapse rnd((M_j pre) >> prod_shift); the total shift may exceed 62 (wide traces need it)
-            b1 = b_task / 2.0 ** pre_shift[0] * gt1p[pi] + b_reg / 2.0 ** pre_shift[1] * gr1p[pi]
-        shifts.append(_gain(b1, 1.0, name, profile.name))
-    if elig == "factorised":
-        # |Mt_j| + |Mr_j| < 2^(61 - m_shift) and prek < 2^bitlen(pkmax): m_shift >= bitlen(pkmax) keeps the row
-        # product inside int64; more when the total shift exceeds what one int64 shift can do (wide traces: tiny
-        # units), so ct keeps its resolution
-        m_shift = max(min(min(shifts[:2]) - 1, _bitlen(pkmax)), max(shifts[:2]) - 62, 0)
-        shifts = [shifts[0] - m_shift, shifts[1] - m_shift, shifts[2]]
-    shifts = [min(sh, 62) for sh in shifts]                          # a shift of an int64 by at most 62
-    tot_shift = [sh + (m_shift if pi < 2 else 0) for pi, sh in enumerate(shifts)]
-    prod_shift = np.array(shifts, np.int64)
-    ct = np.array([int(round(g * 2.0 ** s)) for g, s in zip(gt1p, tot_shift)], np.int64)
-    cr = np.array([int(round(g * 2.0 ** s)) for g, s in zip(gr1p, tot_shift)], np.int64)
-    # Resolution: the largest single task product of a batch of ``o.batch`` trials (N = batch, 'mse'
-    # normaliser; 'ce' divides further by the masked steps) must reach half an accumulator unit, or every
-    # product rounds to zero and the projection never learns.
-    small = []
-    for pi, name in enumerate(("in", "rec", "out")):
-        big = (emax_err * kapmax if pi == 2 else lmax * (tmax * pkmax if elig == "factorised" else ebmax)) * gt1[pi]
-        per = big / o.batch
-        trained = (rule.train_in, rule.train_rec, rule.train_out)[pi]
-        if trained and per < 0.5:
-            small.append(Violation("learning_update_resolution", f"projection {name}",
-                                   f"largest product {per:.3g} accumulator units >= 0.5 (2^-{frac} weight LSB each)",
-                                   f"{acc_bits}-bit accumulator; raise lr or acc_bits"))
-    if small:
-        raise ChipConstraintError(small, profile.name)
+    gt1, gr1 = _gains_at_n1(lr, u, lsb, p, rule.reg_rate, reg, w.frac)
+    b = product_bounds(w, tr, e_shift, elig)
+    pre_shift = pre_shifts(b)
+    ct, cr, prod_shift, m_shift = _gain_numerators(gt1, gr1, pre_shift, b, elig, profile.name)
+    check_update_resolution(gt1, b, elig, (rule.train_in, rule.train_rec, rule.train_out), o.batch, w, profile.name)
     train_out = bool(rule.train_out and lc.readout_learning)
-    # Trace decays (and e) round stochastically wherever the chip can (Loihi's engine does, Davies 2018): a
-    # truncating decay of a 7-bit trace whose impulse is ~6 units loses most of it within a few steps
-    # (measured: w_in update norm 0.03 of float at loihi2 widths), a nearest decay sticks below 1/(2(1-alpha)).
-    trace_round = o.trace_rounding or ("stochastic" if "stochastic" in lc.rounding else "trunc")
-    if lc.supported and trace_round == "stochastic" and "stochastic" not in lc.rounding:
-        raise ChipConstraintError(Violation("learning_rounding", f"chip {profile.name}", "stochastic trace rounding",
-                                            ", ".join(lc.rounding)), profile.name)
-    trunc_note = truncation_note(elig, trace_round, int(quant.dk), D, (tmax * tmax) >> e_shift, elig_bits)
+    trace_round = _trace_rounding(o, lc, profile.name)
+    trunc_note = truncation_note(elig, trace_round, int(quant.dk), f.decay_bits, (tr.tmax * tr.tmax) >> e_shift, w.elig)
     if trunc_note:
-        warnings.warn(trunc_note, EligibilityTruncationWarning, stacklevel=4)
-    bias_gain = lr * u_err
+        warnings.warn(trunc_note, EligibilityTruncationWarning, stacklevel=4)   # 4: compile()'s caller
     lr_mode = o.lr_mode or "sgd"               # adam_equivalent only when asked (LowerRuleOptions docstring)
-    trained = np.array([rule.train_in, rule.train_rec, train_out], bool)
-    calib_target = np.where(trained, lr / np.array([lsb_in, lsb_rec, lsb_out]) * two_f, 0.0) \
-        if lr_mode == "adam_equivalent" else np.zeros(3)
+    calib_target = _calib_target(lr_mode, np.array([rule.train_in, rule.train_rec, train_out], bool), lr, lsb, w.frac)
+    f0_code = int(round(rule.target_rate_hz * float(p.dt) * 1e-3 * 2 ** RATE_BITS))   # target spikes/step, Q15
     cr_ = CompiledRule(
         name=rule.name, eligibility=elig, rounding=rounding, seed=seed, trace_round=trace_round, adapt=adapt,
-        psi_const=int(psi_const), trace_bits=tb, elig_bits=elig_bits,
-        ls_bits=ls_bits, err_bits=err_bits, acc_bits=acc_bits, weight_bits=wb, frac_bits=frac,
-        pre_inc_in=pre_inc_in, pre_inc_rec=pre_inc_rec, kap_inc=kap_inc, psi_shift=psi_shift, e_shift=e_shift,
-        m_shift=int(m_shift), pre_shift=pre_shift, q_frac=Q_FRAC, qa_shift=QA_SHIFT, qa_mant=qa_mant, B_mant=B_mant, b_exp=b_exp,
-        l_shift=l_shift, err_scale=float(err_scale), ct=ct, cr=cr, prod_shift=prod_shift,
-        calib_target=np.asarray(calib_target, np.float64), reg=reg,
-        rate_bits=RATE_BITS, rate_shift=int(o.rate_tau_shift), f0_code=f0_code, bias_gain=float(bias_gain),
-        train_in=bool(rule.train_in), train_rec=bool(rule.train_rec), train_out=train_out,
-        train_bias=bool(train_out and rule.train_bias), w_min=int(f.w_min), w_max=int(f.w_max), lr=lr,
-        reg_rate=float(rule.reg_rate), target_rate_hz=float(rule.target_rate_hz), batch=int(o.batch),
-        w_lsb=np.array([lsb_in, lsb_rec, lsb_out], np.float64),
-        scales=np.array([1.0 / s_pre_in, 1.0 / s_pre_rec, u_psi, u_ebar_in, u_ebar_rec, u_L, u_err, u_zkap]))
+        psi_const=0, trace_bits=w.trace, elig_bits=w.elig, ls_bits=w.ls, err_bits=w.err, acc_bits=w.acc,
+        weight_bits=w.weight, frac_bits=w.frac, pre_inc_in=tr.pre_inc_in, pre_inc_rec=tr.pre_inc_rec,
+        kap_inc=tr.kap_inc, psi_shift=tr.psi_shift, e_shift=e_shift, m_shift=int(m_shift), pre_shift=pre_shift,
+        q_frac=Q_FRAC, qa_shift=QA_SHIFT, qa_mant=qa_mant, B_mant=B_mant, b_exp=b_exp, l_shift=l_shift,
+        err_scale=float(err_scale), ct=ct, cr=cr, prod_shift=prod_shift,
+        calib_target=np.asarray(calib_target, np.float64), reg=reg, rate_bits=RATE_BITS,
+        rate_shift=int(o.rate_tau_shift), f0_code=f0_code, bias_gain=float(lr * u.err), train_in=bool(rule.train_in),
+        train_rec=bool(rule.train_rec), train_out=train_out, train_bias=bool(train_out and rule.train_bias),
+        w_min=int(f.w_min), w_max=int(f.w_max), lr=lr, reg_rate=float(rule.reg_rate),
+        target_rate_hz=float(rule.target_rate_hz), batch=int(o.batch), w_lsb=np.array(list(lsb), np.float64),
+        scales=u.scales())
+    return cr_, _report(cr_, rule, o, lc, lr_mode, gt1, gr1, list(lsb), trunc_note)
+
+
+def _report(r: CompiledRule, rule: LearningRule, o: LowerRuleOptions, lc, lr_mode: str, gt1: np.ndarray,
+            gr1: np.ndarray, w_lsb: list, trunc_note: str | None) -> dict:
+    """The pass's report (``compiled.report['rule']``): the lowered rule ``r`` restated for people (widths, shifts,
+    gains, where lr came from and why the chip's step is the float one), the gains at N = 1 (gt1, gr1:
+    accumulator units per product), the weight LSBs and the truncation warning, if any."""
     report = {
-        "status": "lowered", "rule": rule.name, "eligibility": elig, "rounding": rounding, "trace_rounding": trace_round, "seed": seed,
+        "status": "lowered", "rule": rule.name, "eligibility": r.eligibility, "rounding": r.rounding,
+        "trace_rounding": r.trace_round, "seed": r.seed,
         "optimizer": "sgd (on chip)" + (f"; float rule used {rule.optimizer}" if rule.optimizer != "sgd" else ""),
-        "lr": {"float": lr, "source": "LowerRuleOptions.lr" if o.lr is not None else "rule.lr", "mode": lr_mode,
+        "lr": {"float": r.lr, "source": "LowerRuleOptions.lr" if o.lr is not None else "rule.lr", "mode": lr_mode,
                "normalisation": "mean over the batch (n_b trials for 'mse', masked steps for 'ce'), per batch",
                "why": ("the float rule uses Adam, whose first step moves every weight by ~lr; on chip each matrix "
                        "gets, on its first batch with an update, the power-of-two gain making its rms step lr "
                        "(calib_target, in accumulator units), then plain SGD"
                        if lr_mode == "adam_equivalent" else "plain SGD at lr, exactly the float SGD step"),
-               "calib_target_acc_units": np.asarray(calib_target).tolist()},
-        "batch": int(o.batch),
-        "regulariser": ({"reg_rate": float(rule.reg_rate), "target_rate_hz": float(rule.target_rate_hz),
-                         "rate_bits": RATE_BITS, "rate_tau_steps": 2 ** int(o.rate_tau_shift), "f0_code": f0_code,
-                         "pairs_with": "unfiltered e (per_synapse) / psi (factorised)"} if reg else "off (reg_rate = 0)"),
-        "adaptation_eligibility": adapt, "readout_learning": train_out, "bias_learning": bool(train_out and rule.train_bias),
-        "widths": {"trace": tb, "elig": elig_bits, "learning_signal": ls_bits, "error": err_bits,
-                   "accumulator": acc_bits, "frac": frac, "profile_accumulator": int(lc.accumulator_bits)},
-        "shifts": {"psi": psi_shift, "e": e_shift, "m": int(m_shift), "pre": pre_shift.tolist(), "l": l_shift, "b_exp": b_exp, "prod": prod_shift.tolist(),
-                   "rate_tau": int(o.rate_tau_shift)},
-        "increments": {"pre_in": pre_inc_in, "pre_rec": pre_inc_rec, "zkap": kap_inc},
-        "gains": {"ct": ct.tolist(), "cr": cr.tolist(),
+               "calib_target_acc_units": r.calib_target.tolist()},
+        "batch": r.batch,
+        "regulariser": ({"reg_rate": r.reg_rate, "target_rate_hz": r.target_rate_hz, "rate_bits": RATE_BITS,
+                         "rate_tau_steps": 2 ** r.rate_shift, "f0_code": r.f0_code,
+                         "pairs_with": "unfiltered e (per_synapse) / psi (factorised)"}
+                        if r.reg else "off (reg_rate = 0)"),
+        "adaptation_eligibility": r.adapt, "readout_learning": r.train_out, "bias_learning": r.train_bias,
+        "widths": {"trace": r.trace_bits, "elig": r.elig_bits, "learning_signal": r.ls_bits, "error": r.err_bits,
+                   "accumulator": r.acc_bits, "frac": r.frac_bits, "profile_accumulator": int(lc.accumulator_bits)},
+        "shifts": {"psi": r.psi_shift, "e": r.e_shift, "m": r.m_shift, "pre": r.pre_shift.tolist(), "l": r.l_shift,
+                   "b_exp": r.b_exp, "prod": r.prod_shift.tolist(), "rate_tau": r.rate_shift},
+        "increments": {"pre_in": r.pre_inc_in, "pre_rec": r.pre_inc_rec, "zkap": r.kap_inc},
+        "gains": {"ct": r.ct.tolist(), "cr": r.cr.tolist(),
                   "task_acc_units_per_product_at_N1": gt1.tolist(), "reg_acc_units_per_product_at_N1": gr1.tolist()},
-        "w_lsb": [lsb_in, lsb_rec, lsb_out],
+        "w_lsb": w_lsb,
     }
     if trunc_note:
         report["trace_rounding_warning"] = trunc_note
-    return cr_, report
-
-
-class EligibilityTruncationWarning(UserWarning):
-    """Per-synapse eligibility with truncating trace decays: small values vanish (`truncation_note`)."""
-
-
-def truncation_note(elig: str, trace_round: str, dk: int, D: int, e_top: int, elig_bits: int) -> str | None:
-    """The warning for per-synapse eligibility under truncating decays, with its numbers, else None.
-
-    ebar <- trunc(ebar (2^D - dk) / 2^D) + e: below x_min = ceil(2^D / dk) units the exact decay removes less than
-    one unit per step, and truncation removes a whole one (a value x < x_min then lasts at most x steps instead
-    of ~2^D / dk). With e at most ``e_top`` units per step (usually a few), most eligibility lives below x_min.
-    Measured on the demo network at loihi2 widths: w_in receives 1-3 % of the float update's norm
-    (docs/onchip_learning.md, "One accumulated update by batch size")."""
-    if elig != "per_synapse" or trace_round != "trunc" or dk <= 0:
-        return None
-    x_min = -(-(1 << D) // dk)
-    return (f"per-synapse eligibility with truncating trace decays: an eligibility value below {x_min} units "
-            f"(of {(1 << (elig_bits - 1)) - 1}; one step's e is at most {e_top}) loses a whole unit per step instead of "
-            f"1/{x_min} of itself, so small eligibility vanishes within a few steps and weights with sparse inputs "
-            f"barely learn (measured: w_in gets 1-3 % of the float update at loihi2 widths); use stochastic trace "
-            f"rounding where the chip has it")
+    return report
