@@ -252,9 +252,10 @@ def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int)
 
     n_rec, n_out = compiled.n_rec, compiled.n_out
     _, _, syn_dense, per_core = derived(compiled, "count_consts", _count_consts)
-    tot_a = cnt.sum(axis=0)
+    one = B == 1                                     # one trial (the common inference call): no sums
+    tot_a = cnt[0] if one else cnt.sum(axis=0)
     tot = tot_a.tolist()                             # Python ints: one conversion for every column
-    c2c_t = c2c.sum(axis=0)
+    c2c_t = c2c[0] if one else c2c.sum(axis=0)
     syn_ops = tot[ff.C_SYN_OPS]
     return EventCounts(
         steps=B * T, trials=B,
@@ -266,10 +267,10 @@ def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int)
         spike_packets=tot[ff.C_PACKETS], mesh_hops=tot[ff.C_HOPS],
         bits_read=syn_ops * wbits, saturations=tot[ff.C_SATURATIONS],
         **_overflow_columns(tot_a),
-        per_core_syn_ops=core_syn.sum(axis=0).astype(np.int64),
+        per_core_syn_ops=core_syn[0].copy() if one else core_syn.sum(axis=0),      # int64 (the kernel's)
         per_core_neuron_updates=per_core * (B * T),
-        per_core_packets_out=c2c_t.sum(axis=1).astype(np.int64),
-        core_to_core_packets=c2c_t.astype(np.int64),
+        per_core_packets_out=c2c_t.sum(axis=1),
+        core_to_core_packets=c2c_t.copy() if one else c2c_t,
     )
 
 
@@ -392,8 +393,9 @@ def run(compiled, inputs, *, learn: bool = False, targets=None, record=("spikes"
                                           batch_size=batch_size, state=state, threads=threads))
     if mode == "fixed":
         z, y, v, counts = run_fixed(compiled, x, record)
-        outputs = np.divide(y, float(compiled.scale_out))                 # y / scale + b_out, in place
-        np.add(outputs, np.asarray(compiled.b_out, np.float64)[None, None, :], out=outputs)
+        outputs = y.astype(np.float64)               # y / scale + b_out (float64(y) / scale: the same division
+        outputs /= float(compiled.scale_out)         # as y / scale), in place: 4 against 12 us at T = 1000
+        outputs += np.asarray(compiled.b_out, np.float64)[None, None, :]
         backend, out_int = NAME, y
     else:
         from .native_float import run_float
