@@ -237,13 +237,12 @@ def _overflow_columns(tot) -> dict:
 
 
 def _count_consts(compiled) -> tuple:
-    """What `counts_from_kernel` needs of an artifact alone: (core_of int64, n_cores, dense synapses per step,
-    neurons per core)."""
+    """What `counts_from_kernel` needs of an artifact alone: (dense synapses per step, neurons per core int64
+    [n_cores])."""
     from neurochip.backend_contract import io_synapses
     core_of = np.asarray(compiled.core_of, np.int64)
-    n_cores = int(compiled.n_cores)
-    return (core_of, n_cores, sum(io_synapses(compiled)) + n_rec_synapses(compiled),
-            np.bincount(core_of, minlength=n_cores).astype(np.int64))
+    return (sum(io_synapses(compiled)) + n_rec_synapses(compiled),
+            np.bincount(core_of, minlength=int(compiled.n_cores)).astype(np.int64))
 
 
 def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int) -> EventCounts:
@@ -251,7 +250,7 @@ def counts_from_kernel(compiled, B: int, T: int, cnt, core_syn, c2c, wbits: int)
     from neurochip.kernels import fixed_forward as ff
 
     n_rec, n_out = compiled.n_rec, compiled.n_out
-    _, _, syn_dense, per_core = derived(compiled, "count_consts", _count_consts)
+    syn_dense, per_core = derived(compiled, "count_consts", _count_consts)
     one = B == 1                                     # one trial (the common inference call): no sums
     tot_a = cnt[0] if one else cnt.sum(axis=0)
     tot = tot_a.tolist()                             # Python ints: one conversion for every column
