@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
-from numba import uint64
+from numba import njit, uint64
 
 from neurochip.backends.native_learn import adapt_segments
 from neurochip.kernels.csr import row_gaps
-from neurochip.kernels.learn_rows import elig_rows
+from neurochip.kernels.learn_rows import elig_rows, load_row
 
 
 def _run(rng_seed, n_pre, n_post, steps, stoch, force_live, e_shift, sh=8, all_but_one=False, use_gap=True):
@@ -143,3 +143,35 @@ def test_product_skip_at_its_bound():
                       np.zeros((1, 2), np.uint8), np.ones(1, np.int64), Lg, Rg, zero, False, False, uint64(7), 0,
                       300, 40, 12, 16, 127, sh, True, task, Lg, Rg, 1, 1, 0, 0, np.zeros(2, np.uint64), *bufs)
             assert eb[0] == 1 and pa[0] == want, (task, sign, x, pa)
+
+
+@njit(cache=False)
+def _load_row(src, idx, a, k0, n, m, buf):
+    load_row(src, idx, a, k0, n, m, buf)                       # inline="always": called from a jitted caller
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 10_000), n_post=st.integers(1, 40), shape=st.sampled_from(["full", "all_but_one", "random"]),
+       use_gap=st.booleans(), cut=st.integers(0, 10_000), length=st.integers(0, 10_000))
+def test_load_row_is_the_gather_through_the_targets(seed, n_post, shape, use_gap, cut, length):
+    """`load_row` (contiguous copies for full rows and rows of every post but one, a gather otherwise) puts
+    src[idx[a + k]] into buf[k] for every position of a segment k0..k0+n-1 of the row, whatever part of the
+    row the segment is (segments start anywhere: `elig_rows` splits rows at their first adaptive post), and
+    nothing past buf[n - 1]."""
+    rng = np.random.default_rng(seed)
+    if shape == "full":
+        row = np.arange(n_post)
+    elif shape == "all_but_one" and n_post > 1:
+        row = np.delete(np.arange(n_post), rng.integers(0, n_post))
+    else:
+        row = np.flatnonzero(rng.random(n_post) < 0.5)
+    ptr = np.array([0, 3, 3 + row.size], np.int64)                  # a 3-synapse row before it: a = 3 + k0
+    idx = np.concatenate([[0, 1, 2], row]).astype(np.int32)
+    gap = row_gaps(ptr, idx, n_post)[1] if use_gap else -2         # withheld shape: the gather path
+    src = rng.integers(-1000, 1000, n_post).astype(np.int64)
+    k0 = cut % (row.size + 1)                                       # any segment of the row, empty included
+    n = length % (row.size - k0 + 1)
+    buf = np.full(n_post + 2, 7777, np.int64)
+    _load_row(src, idx, 3 + k0, k0, n, gap, buf)
+    np.testing.assert_array_equal(buf[:n], src[row[k0:k0 + n]])
+    assert np.all(buf[n:] == 7777)
