@@ -327,8 +327,7 @@ def run_fixed(compiled, x: np.ndarray, record=("spikes", "outputs"), tables: Tab
     from .kernel_cache import ensure_fresh
     ensure_fresh("inference")                        # no cached copy compiled from other sources than ours
     fm = chip_format(compiled)
-    args = (kernel_args(compiled, tables) if tables is not None
-            else derived(compiled, "kernel_args", lambda c: kernel_args(c, None)))
+    args = kernel_args(compiled, tables) if tables is not None else derived(compiled, "kernel_args", kernel_args)
     B, T, _ = x.shape
     n_rec, n_out, nc = compiled.n_rec, compiled.n_out, int(compiled.n_cores)
     want_v = "v" in record

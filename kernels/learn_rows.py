@@ -147,8 +147,8 @@ def elig_rows(eb, hh, pa, ptr, idx, seg, gap, pre_a, prep_a, live_a, psi, Lg, Rg
     second needs prep_i = 0 too (h's increment q (prep - h)). Splitting matters because h (tau_a ~ 2000 steps)
     keeps rows to adaptive posts alive for thousands of steps, while the rest die with ebar (tau ~ 20 steps).
 
-    All rows are done in this one call (not one call per row): a call costs ~200 ns of argument passing and
-    reference counting of the row slices, as much as 60 % of a 100-synapse row (measured, issue 11). Within a
+    All rows are done in this one call (not one call per row): a call cost ~200 ns of argument passing and
+    reference counting, as much as 60 % of a 100-synapse row (measured, issue 11). Within a
     segment: three branch-free passes (hashes, state, products) so that each one vectorises; every shift here
     is >= 0 (e_shift, pre_shift and q_frac by lowering, D and hs >= 12), hence srnd0 / rsh0."""
     n_rows = ptr.shape[0] - 1
