@@ -21,7 +21,7 @@ from neurochip.kernels import fixed_forward as ff  # noqa: E402
 
 cases = st.fixed_dictionaries({
     "seed": st.integers(0, 2**31 - 1), "reset": st.sampled_from(["subtract", "zero"]), "n_ref": st.integers(1, 4),
-    "wb": st.sampled_from([2, 8, 9, 16]), "e": st.integers(0, 3), "mb": st.sampled_from([12, 16, 24]),
+    "wb": st.sampled_from([2, 8, 9, 16]), "e": st.integers(0, 3), "mb": st.sampled_from([12, 16, 24, 32]),
     "cb": st.sampled_from([10, 16, 24]), "dv": st.sampled_from([0, 1, 300, 4095]), "vth": st.sampled_from([1, 50, 1000]),
     "bias_max": st.sampled_from([0, 200]), "p_in": st.sampled_from([0.2, 0.7]), "T": st.integers(1, 25),
     "B": st.integers(1, 3), "mode": st.sampled_from(["lava", "saturate", "wrap"]),
@@ -43,7 +43,8 @@ def test_general_loop_equals_lif_loop_on_the_lif_case(k):
                         mb=k["mb"], cb=k["cb"], dv=k["dv"], du=4095, vth=k["vth"], bias_max=k["bias_max"])
     c.profile.format.overflow = k["mode"]
     x = (rng.random((k["B"], k["T"], c.n_in)) < k["p_in"]).astype(np.uint8)
-    assert ff.lif_case(True, c.du, c.da, c.a_inc, 12)      # the case under test (e >= 0: merged)
+    fm = native.chip_format(c)
+    assert ff.lif_case(True, c.du, c.da, c.a_inc, 12, fm["mem_bits"], c.vth, fm["S"], c.n_ref)   # the case under test
     a = _run(c, x, False)
     b = _run(c, x, True)
     for f in ("spikes", "v", "out_int"):
@@ -55,7 +56,20 @@ def test_general_loop_equals_lif_loop_on_the_lif_case(k):
     (True, 4095, 0, 0, True), (False, 4095, 0, 0, False), (True, 4094, 0, 0, False), (True, 4095, 1, 0, False),
     (True, 4095, 0, 1, False), (np.True_, np.int64(4095), np.int32(0), np.int64(0), True)])
 def test_lif_case_conditions(merged, du, da, a_inc, expect):
-    assert ff.lif_case(merged, du, da, a_inc, 12) is expect
+    assert ff.lif_case(merged, du, da, a_inc, 12, 24, 1000, 6, 1) is expect
+
+
+@pytest.mark.parametrize("mem_bits,vth,S,n_ref,D,expect", [
+    (24, 1000, 6, 1, 12, True), (32, 1000, 6, 1, 12, True), (33, 1000, 6, 1, 12, False),     # v in int32
+    (24, (1 << 25) - 1, 6, 1, 12, True), (24, 1 << 25, 6, 1, 12, False),                     # vth << S in int32
+    (24, -(1 << 25), 6, 1, 12, False),
+    (24, 1000, 6, (1 << 30) - 1, 12, True), (24, 1000, 6, 1 << 30, 12, False),               # r up to 2 n_ref
+    (24, 1000, 6, 1, 30, True), (24, 1000, 6, 1, 31, False)])                                # 2^D - dv in int32
+def test_lif_case_needs_a_format_that_fits_the_int32_state(mem_bits, vth, S, n_ref, D, expect):
+    """`_lif_loop` keeps v, r, z and its scratch row in int32: a format whose values may not fit must take the
+    general (int64) loop."""
+    du = (1 << D) - 1
+    assert ff.lif_case(True, du, 0, 0, D, mem_bits, vth, S, n_ref) is expect
 
 
 def test_an_alif_network_never_compiles_the_lif_path():
