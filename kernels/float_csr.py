@@ -17,7 +17,7 @@ spikes, active neuron updates), so the backend needs no pass over the recorded s
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 from .spike_list import spike_pass
 
@@ -51,22 +51,18 @@ def _trial(b, x, in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, m_ptr, m_idx, w_
             if x[b, t, i] != 0:                       # x is 0/1: w * 1 == w exactly
                 k_in += 1
                 p0 = in_ptr[i]
-                ww = in_w[p0:in_ptr[i + 1]]
                 if in_dense:                          # every target, ascending: a vector loop
                     for q in range(n_rec):
-                        cur[q] += ww[q]
-                else:
-                    ii = in_idx[p0:in_ptr[i + 1]]
-                    for q in range(ii.shape[0]):
-                        cur[ii[q]] += ww[q]
+                        cur[uint64(q)] += in_w[uint64(p0 + q)]
+                else:                                 # indexed, not sliced: views cost reference-count atomics
+                    for q in range(p0, in_ptr[i + 1]):
+                        cur[uint64(in_idx[uint64(q)])] += in_w[uint64(q)]
         k_tot += k_in
         for s_ in range(n_sp):                        # recurrent current W_rec z^{t-1}, spikes ascending
             i = spk[s_]
             p0 = rec_ptr[i]
-            ii = rec_idx[p0:rec_ptr[i + 1]]
-            ww = rec_w[p0:rec_ptr[i + 1]]
-            for q in range(ii.shape[0]):
-                rec[ii[q]] += ww[q]
+            for q in range(p0, rec_ptr[i + 1]):      # indexed, not sliced (as kernels.fixed_forward)
+                rec[uint64(rec_idx[uint64(q)])] += rec_w[uint64(q)]
             if k_in == 0:                             # activity marks (counts) matter only without input
                 for q in range(m_ptr[i], m_ptr[i + 1]):
                     got[m_idx[q]] = 1
