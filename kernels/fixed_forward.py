@@ -18,7 +18,7 @@ from numba import njit, uint64
 from .fixed_ops import OVF_LAVA, OVF_SATURATE, OVF_WRAP, floor_shift, trunc_decay
 from .neuron_ops import (C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_OVF_CURRENT, C_OVF_MEMBRANE, C_OVF_READOUT,  # noqa: F401
                          C_PACKETS, C_SATURATIONS, C_SPIKES, C_SYN_OPS, N_COUNTS, neuron_core, readout_step)
-from .spike_list import spike_pass
+from .spike_list import spike_pass, spike_words
 
 @njit(cache=True, inline="always")
 def add_run(acc, w, p0, n, m):
@@ -99,10 +99,12 @@ def _general_loop(b, t, k_in, merged, acc_a, acc_b, e_in, e_rec, got, u, v, a, r
     return n, ev_u, ev_v, act
 
 
-def _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vth_eff, n_ref, half_c, vmax):
+def _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, zw, spk, bias, dv, D, S, vth_eff, n_ref, half_c, vmax):
     """Template (literals: _SUBTRACT, _HAS_BIAS, _MODE). `_general_loop` for the standard case: LIF (no
-    current memory, no adaptation), merged accumulator (input ``acc[j] << e``); z^t into the row ``z_row``.
-    The state v, r, zp and the scratch row ``v_row`` are int32 [n_rec] (`lif_case` admits only formats whose
+    current memory, no adaptation), merged accumulator (input ``acc[j] << e``); z^t into the row ``z_row``
+    (written whole), the spikes as bytes in ``zp`` (uint8, padded to a multiple of 8) and read through ``zw``,
+    its uint64 view (`spike_list.spike_words`).
+    The state v, r and the scratch row ``v_row`` are int32 [n_rec] (`lif_case` admits only formats whose
     v, threshold, refractory count and decay factor fit 32 bits): 16 lanes per vector where the int64 state
     had 8, and half the bytes per neuron (measured in the kernel, N = 1024, p = 0.1: 2.32 -> 2.21 ms a trial
     with the state alone in int32; pass 1b standalone 0.28 -> 0.16 ns per neuron with int32 arithmetic too).
@@ -147,7 +149,7 @@ def _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vt
             v[j] = vj
             r[j] = rj
             zp[j] = zj
-        n, act = spike_pass(zp, got, k_in, spk, z_row)       # pass 2: spike list, activity marks
+        n, act = spike_words(zp, zw, got, k_in, spk, z_row)  # pass 2: spike list, activity marks, z row
         return n, 0, 0, act
     ev_u = 0
     ev_v = 0
@@ -162,7 +164,7 @@ def _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, spk, bias, dv, D, S, vt
         zp[j] = zj
         ev_u += su
         ev_v += sv
-    n, act = spike_pass(zp, got, k_in, spk, z_row)           # pass 2: spike list, activity marks
+    n, act = spike_words(zp, zw, got, k_in, spk, z_row)      # pass 2: spike list, activity marks, z row
     return n, ev_u, ev_v, act
 
 
@@ -185,7 +187,8 @@ def _trial(b, x, in_ptr, in_idx, in_w, in_gap, rec_ptr, rec_idx, rec_w, rec_gap,
     adaptive = a_inc != 0 or da != 0
     v32 = np.zeros(n_rec, np.int32)                  # the LIF path's state (int32, see `_lif_loop`)
     r32 = np.zeros(n_rec, np.int32)
-    zp32 = np.zeros(n_rec, np.int32)
+    zp8 = np.zeros((n_rec + 7) // 8 * 8, np.uint8)  # its spikes, as bytes (pad bytes stay 0)
+    zw = zp8.view(np.uint64)                          # ... read 8 at a time by spike_words
     v_scr = np.zeros(n_rec, np.int32)                 # its scratch row
     has_bias = False
     for j in range(n_rec):
@@ -205,7 +208,8 @@ def _trial(b, x, in_ptr, in_idx, in_w, in_gap, rec_ptr, rec_idx, rec_w, rec_gap,
     acc_out = np.zeros(n_out, np.int64)
     y = np.zeros(n_out, np.int64)
     nspk = np.zeros(n_rec, np.int64)
-    z_out[b] = 0
+    if not _LIF_PATH:                                 # the LIF path writes every row whole (spike_words)
+        z_out[b] = 0
     n_spk = 0
     n_inspk = 0
     syn = 0
@@ -254,16 +258,16 @@ def _trial(b, x, in_ptr, in_idx, in_w, in_gap, rec_ptr, rec_idx, rec_w, rec_gap,
             z_row = z_out[b, t]
             if subtract:
                 if has_bias:
-                    n_sp, su, sv, ac = _LIF_SB(z_row, v_scr, k_in, acc_a, e_in, got, v32, r32, zp32, spk,  # noqa: F821
+                    n_sp, su, sv, ac = _LIF_SB(z_row, v_scr, k_in, acc_a, e_in, got, v32, r32, zp8, zw, spk,  # noqa: F821
                                                bias, dv, D, S, vth_eff, n_ref, half_c, vmax)
                 else:
-                    n_sp, su, sv, ac = _LIF_S(z_row, v_scr, k_in, acc_a, e_in, got, v32, r32, zp32, spk,  # noqa: F821
+                    n_sp, su, sv, ac = _LIF_S(z_row, v_scr, k_in, acc_a, e_in, got, v32, r32, zp8, zw, spk,  # noqa: F821
                                               bias, dv, D, S, vth_eff, n_ref, half_c, vmax)
             elif has_bias:
-                n_sp, su, sv, ac = _LIF_B(z_row, v_scr, k_in, acc_a, e_in, got, v32, r32, zp32, spk,  # noqa: F821
+                n_sp, su, sv, ac = _LIF_B(z_row, v_scr, k_in, acc_a, e_in, got, v32, r32, zp8, zw, spk,  # noqa: F821
                                           bias, dv, D, S, vth_eff, n_ref, half_c, vmax)
             else:
-                n_sp, su, sv, ac = _LIF_Z(z_row, v_scr, k_in, acc_a, e_in, got, v32, r32, zp32, spk,  # noqa: F821
+                n_sp, su, sv, ac = _LIF_Z(z_row, v_scr, k_in, acc_a, e_in, got, v32, r32, zp8, zw, spk,  # noqa: F821
                                           bias, dv, D, S, vth_eff, n_ref, half_c, vmax)
             if record_v:
                 for j in range(n_rec):

@@ -5,7 +5,9 @@ the hot loop).
 """
 from __future__ import annotations
 
-from numba import njit
+import numpy as np
+from numba import njit, uint64
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 SCAN_BLOCK = 8         # neurons per OR-reduced block of `spike_pass` (blocks of 16 for int32 z: no faster, measured)
 
@@ -47,4 +49,33 @@ def spike_pass(zp, got, k_in, spk, z_row):
             spk[n] = j
             n += 1
             z_row[j] = 1
+    return n, act
+
+
+@njit(cache=True, inline="always")
+def spike_words(zp, zw, got, k_in, spk, z_row):
+    """`spike_pass` for spikes held as bytes: zp uint8 [n_pad] (0/1; n_pad = n_rec rounded up to 8, the pad
+    bytes 0) and ``zw`` its uint64 view (8 neurons a word). z_row [n_rec] is written whole (a copy of
+    zp[:n_rec], not one store a spike), so the caller need not zero the raster. Returns (n, act) as
+    `spike_pass`.
+
+    The spike list comes from the words: a word without a spike is one load and one test, and a word's spikes
+    are its set bytes, lowest first (trailing zeros / 8), so the list is ascending. The int32 block scan of
+    `spike_pass` compiled to eight scalar loads and a branch per block of 8 (~29 % of the LIF loop's time at
+    N = 1024, sampled with perf)."""
+    n_rec = z_row.shape[0]
+    act = 0
+    if k_in == 0:                                     # as spike_pass: count the active neurons, clear the marks
+        for j in range(n_rec):
+            act += got[j] | zp[j]
+            got[j] = 0
+    n = 0
+    for w in range(zw.shape[0]):
+        word = zw[w]
+        while word != 0:
+            spk[n] = w * 8 + (np.int64(trailing_zeros(word)) >> 3)
+            n += 1
+            word &= word - uint64(1)                  # each byte is 0 or 1: clears that spike's bit
+    for j in range(n_rec):                            # the raster row (vectorised copy)
+        z_row[j] = zp[j]
     return n, act
