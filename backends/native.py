@@ -153,6 +153,18 @@ class FixedTables:
     acc_proto: np.ndarray
     in_gap: np.ndarray          # int64 [n_in]: each row's shape (`kernels.csr.row_gaps`): full / all posts but m / other
     rec_gap: np.ndarray         # int64 [n_rec]: the same for the recurrent rows (p = 1: every post but itself)
+    rec_pk: np.ndarray          # int32: (rec_w << 16) | rec_idx per synapse, or empty (`pack_rows`)
+
+
+def pack_rows(idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """int32 (w << 16) | idx per synapse, when every index fits 16 unsigned bits and every mantissa 16 signed
+    bits; else an empty array. The kernel reads idx = pk & 0xFFFF and w = pk >> 16 (arithmetic: the sign comes
+    back), the same values as from the two arrays."""
+    idx = np.asarray(idx, np.int64)
+    w = np.asarray(w, np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() > 0xFFFF or w.min() < -(1 << 15) or w.max() >= (1 << 15)):
+        return np.zeros(0, np.int32)
+    return ((w << 16) | idx).astype(np.int32)
 
 
 def _narrow_int(a: np.ndarray) -> np.ndarray:
@@ -191,7 +203,8 @@ def fixed_tables(compiled, tb: Tables) -> FixedTables:
                        np.ascontiguousarray(tb.rec_ptr, np.int64), tb.rec_idx.astype(idx_dt), rec_w.astype(w_dt),
                        np.ascontiguousarray(_narrow_int(np.asarray(tb.w_out_t, np.int64))),
                        merged, e_in, e_rec, np.zeros(0, acc_dt),
-                       row_gaps(tb.in_ptr, tb.in_idx, n_rec), row_gaps(tb.rec_ptr, tb.rec_idx, n_rec))
+                       row_gaps(tb.in_ptr, tb.in_idx, n_rec), row_gaps(tb.rec_ptr, tb.rec_idx, n_rec),
+                       pack_rows(tb.rec_idx, rec_w))
 
 
 def fixed_tables_for(compiled, tb: Tables | None = None) -> FixedTables:
@@ -306,7 +319,7 @@ def kernel_args(compiled, tables: Tables | None = None) -> tuple:
     tb = tables or tables_for(compiled)
     ft = fixed_tables_for(compiled, tables)
     rt = tb.routes
-    return (ft.in_ptr, ft.in_idx, ft.in_w, ft.in_gap, ft.rec_ptr, ft.rec_idx, ft.rec_w, ft.rec_gap, ft.w_out_t,
+    return (ft.in_ptr, ft.in_idx, ft.in_w, ft.in_gap, ft.rec_ptr, ft.rec_idx, ft.rec_w, ft.rec_gap, ft.rec_pk, ft.w_out_t,
             ft.merged, ft.acc_proto,
             ft.e_in, ft.e_rec, int(compiled.e_out), int(compiled.du), int(compiled.dv),
             int(compiled.da), int(compiled.dk), fm["D"], fm["S"], int(compiled.vth),

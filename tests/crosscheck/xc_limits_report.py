@@ -61,7 +61,8 @@ def hashes(old_dir: str | None) -> None:
 
     def forward_old(x, *a):
         a = list(a)
-        del a[27]                      # the overflow mode (after mem_bits) did not exist
+        del a[28]                      # the overflow mode (after mem_bits) did not exist
+        del a[8]                       # nor the packed recurrent rows (rec_pk, after rec_gap)
         return old.forward_fixed(x, *a)
 
     for name, c, x in _configs():
