@@ -6,12 +6,12 @@ each copy: with it, the registers' limit cases are selects (``sel=True``) and th
 branch, so LLVM vectorises it. With the mode as a run-time value the loop ran neuron by neuron, branch by
 branch: the learning trial's forward pass took ~3x the inference kernel's time on the evidence network
 (4.1 vs 1.3 ms per trial, measured, issue 11). The same copies-per-literal scheme as
-``kernels.fixed_forward`` (`_specialise`): the copies are small, and a run compiles only the copy of its
+``kernels.fixed_neurons`` (`_specialise`): the copies are small, and a run compiles only the copy of its
 profile's mode.
 """
 from __future__ import annotations
 
-from .fixed_forward import _specialise
+from .fixed_neurons import _specialise
 from .neuron_ops import neuron_core
 from .fixed_ops import OVF_LAVA, OVF_SATURATE, OVF_WRAP, floor_shift
 
