@@ -10,7 +10,7 @@ import types
 import numpy as np
 from numba import njit, uint64
 
-from .fixed_ops import OVF_LAVA, floor_shift
+from .fixed_ops import OVF_LAVA, floor_shift, trunc_decay_by
 from .neuron_ops import neuron_core
 from .spike_list import spike_pass, spike_words
 
@@ -91,11 +91,9 @@ def _lif_loop(z_row, v_row, k_in, acc, e, got, v, r, zp, zw, spk, bias, dv, D, S
     # trunc_decay(v, dv, D) with its factor 2^D - dv narrowed to int32 (exact: lif_case): both factors are
     # sign-extended 32-bit values, so LLVM multiplies with vpmuldq (32 x 32 -> 64) instead of vpmullq
     mul = np.int64(np.int32((1 << D) - dv))
-    rnd = np.int64((1 << D) - 1)
     for j in range(n_rec):                            # pass 1a: u, v before the register limits (vectorised)
         uj = (np.int64(acc[j]) << e) << S             # this step's input, MSB-aligned (neuron_core, has_u False)
-        p = np.int64(v[j]) * mul                      # trunc_decay's product, the same value
-        vj = ((p + (rnd if p < 0 else 0)) >> D) + uj + (bias[j] if _HAS_BIAS else 0)
+        vj = trunc_decay_by(np.int64(v[j]), mul, D) + uj + (bias[j] if _HAS_BIAS else 0)
         if _SUBTRACT:
             vj -= vth_eff if zp[j] != 0 else 0        # reset by subtraction of z^{t-1}
         # outside [-(half_c - 1), half_c - 1] / [-vmax, vmax] (the exact tests of the register functions)

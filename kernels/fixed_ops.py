@@ -11,7 +11,14 @@ from numba import njit, int64, uint64
 @njit(cache=True, inline="always")
 def trunc_decay(x, d, D):
     """trunc0(x * (2^D - d) >> D): leak by a D-bit decay, rounding toward zero (lava's u/v decays)."""
-    p = x * ((1 << D) - d)
+    return trunc_decay_by(x, (1 << D) - d, D)
+
+
+@njit(cache=True, inline="always")
+def trunc_decay_by(x, f, D):
+    """`trunc_decay` with its factor f = 2^D - d given: trunc0(x * f >> D). A loop that narrows f to int32 once
+    (``kernels.fixed_neurons._lif_loop``) gets a 32 x 32 -> 64 multiply for int32 x."""
+    p = x * f
     # one select, no negations: for p < 0, -((-p) >> D) == (p + 2^D - 1) >> D (ceil of p / 2^D)
     return (p + (((1 << D) - 1) if p < 0 else 0)) >> D
 
