@@ -29,9 +29,13 @@ def test_quantise_amplitude_and_refusals():
 def test_onchip_stdp_follows_the_float_rule(seed, p):
     """Additive pair STDP, t_epoch = 1, traces with impulse 16 and tau 20: the engine's accumulated
     weight change over a run matches the float rule's dw = 2^-2 16 (P - D) (x1 / 16 = float trace):
-    cosine > 0.85 and norm ratio within 25 % (one shared rounding draw per step for the whole matrix makes
-    the rounding noise correlated; measured over 75 runs at p <= 0.1: cosine >= 0.93, ratio 0.87-1.12;
-    rates kept low enough that the 7-bit traces do not saturate at 127, which they do at p = 0.3)."""
+    cosine > 0.85 and norm ratio within 35 % (one shared rounding draw per step for the whole matrix makes
+    the rounding noise correlated; rates kept low enough that the 7-bit traces do not saturate at 127, which
+    they do at p = 0.3). Measured over 6,000 draws (seeds 0-2999 at p = 0.06 and 0.1, those past the
+    40-norm guard): cosine >= 0.864, ratio 0.853-1.321. Two draws (seeds 400 and 2902 at p = 0.06: 1.28 and
+    1.32) lie past the earlier 25 % bound, which a 75-run measurement (0.87-1.12) had set. Seed 400 was drawn
+    when this test ran after tests/backends/test_kernel_provenance.py (Hypothesis's example set moved). A rule
+    off by a factor of 2 (an exponent off by one) gives a ratio near 0.5 or 2."""
     rng = np.random.default_rng(seed)
     S, n_post, n_pre = 400, 6, 8
     pre = (rng.random((S, n_pre)) < p).astype(np.int64)
@@ -47,7 +51,7 @@ def test_onchip_stdp_follows_the_float_rule(seed, p):
     if np.linalg.norm(v) < 40:
         return                                        # too few pairs for a statistical comparison
     assert u @ v / (np.linalg.norm(u) * np.linalg.norm(v)) > 0.85
-    assert abs(np.linalg.norm(u) / np.linalg.norm(v) - 1) < 0.25
+    assert abs(np.linalg.norm(u) / np.linalg.norm(v) - 1) < 0.35
 
 
 @settings(max_examples=30, deadline=None)
