@@ -13,6 +13,17 @@ SCAN_BLOCK = 8         # neurons per OR-reduced block of `spike_pass` (int64 z: 
 
 
 @njit(cache=True, inline="always")
+def count_active(got, zp, n):
+    """Of neurons 0..n-1, those that received a recurrent event (got[j]) or spiked (zp[j], 0/1): the activity
+    count of a step without input spikes. Clears got. One loop without a branch, so it vectorises."""
+    act = 0
+    for j in range(n):
+        act += got[j] | zp[j]
+        got[j] = 0
+    return act
+
+
+@njit(cache=True, inline="always")
 def spike_pass(zp, got, k_in, spk, z_row):
     """From this step's spikes zp [n_rec] (0/1): spk[:n] = spiking neurons ascending, z_row[j] = 1 for
     them; on steps without input spikes (k_in == 0) count the active neurons (a recurrent event
@@ -24,9 +35,7 @@ def spike_pass(zp, got, k_in, spk, z_row):
         # the marks cleared in a loop of its own that vectorises; the spike list below as on every step (one
         # loop doing all three, with a branch per neuron, measured in the kernel: N = 1024, p = 0.1 2.15 -> 2.12
         # ms a trial; N = 256 0.41 -> 0.40)
-        for j in range(zp.shape[0]):
-            act += got[j] | zp[j]
-            got[j] = 0
+        act = count_active(got, zp, zp.shape[0])
     # few neurons spike (~2 % at 20 Hz), so find them block by block: a block's OR is one vector, and only
     # blocks with a spike are scanned. Blocks of 8: 0.15-0.18 ns per neuron against 0.32-0.37 for the scan of
     # every neuron (measured at 1.6 % spiking; blocks of 16 / 64: 0.19-0.22 / 0.38-0.45, as more blocks hold a
@@ -66,9 +75,7 @@ def spike_words(zp, zw, got, k_in, spk, z_row):
     n_rec = z_row.shape[0]
     act = 0
     if k_in == 0:                                     # as spike_pass: count the active neurons, clear the marks
-        for j in range(n_rec):
-            act += got[j] | zp[j]
-            got[j] = 0
+        act = count_active(got, zp, n_rec)
     n = 0
     for w in range(zw.shape[0]):
         word = zw[w]
