@@ -8,7 +8,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from neurochip.kernels.csr import row_gaps
+from neurochip.kernels.csr import csc_of, row_gaps
 
 from ..errors import BackendError, ConfigError
 from .kernel_cache import bust_stale
@@ -80,29 +80,17 @@ def position_map(ptr, idx, n_post: int) -> np.ndarray:
     return pos
 
 
-def adapt_segments(ptr, idx, qa_mant) -> np.ndarray:
-    """int64 [n_pre]: for each presynaptic row of a CSR (ptr, idx), the length of its leading run of targets j
-    below j_a, the first post neuron with a nonzero adaptation gain (qa_mant_j != 0; n_post if none).
+TRACE_DECAYS = ("lazy", "every_step")
 
-    Those posts have q_j = 0 at every step, so their per-synapse eps^a (h) is 0 for ever and the kernel skips
-    its update there (kernels.learn_rows.elig_rows, "two segments per row"). With the adaptive neurons after
-    the non-adaptive ones (the LIF / ALIF mixes of the task networks) and ascending rows, the run is exactly
-    the non-adaptive part of the row; in any other layout it is a shorter, still exact, prefix."""
-    ptr = np.asarray(ptr, np.int64)
-    idx = np.asarray(idx, np.int64)
-    qa = np.asarray(qa_mant)
-    nz = np.flatnonzero(qa != 0)
-    j_a = int(nz[0]) if nz.size else qa.size
-    n_pre = ptr.size - 1
-    nnz = int(ptr[-1])
-    lens = np.diff(ptr)
-    if nnz == 0:
-        return np.zeros(n_pre, np.int64)
-    # first position of each row whose target is >= j_a (nnz if none), by one reduceat over the CSR; the
-    # sentinel nnz at the end keeps every row start a valid index (trailing empty rows start at nnz)
-    cand = np.append(np.where(idx[:nnz] >= j_a, np.arange(nnz), nnz), nnz)
-    first = np.minimum.reduceat(cand, ptr[:-1])
-    return np.where(lens > 0, np.minimum(first - ptr[:-1], lens), 0).astype(np.int64)
+
+def _columns(name: str, ptr, idx, n_post: int, per_synapse: bool) -> dict:
+    """The per-synapse kernel's CSC of one projection (`kernels.csr.csc_of`), empty for the factorised rule."""
+    if per_synapse:
+        cptr, cpre, cq, cgap = csc_of(ptr, idx, n_post)
+    else:
+        cptr, cpre, cq, cgap = (np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64),
+                                np.zeros(0, np.int64))
+    return {f"{name}_cptr": cptr, f"{name}_cpre": cpre, f"{name}_cq": cq, f"{name}_cgap": cgap}
 
 
 def _bust_stale_kernel_cache() -> None:
@@ -117,10 +105,14 @@ def _bust_stale_kernel_cache() -> None:
 _CACHE_CHECKED = []
 
 
-def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None):
+def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None, trace_decay: str = "lazy"):
     """(LearnConsts, LearnTables, LearnState) of ``compiled`` for the learning kernels. ``state``: a
     previous run's `LearnState` to continue from (weights, residual accumulators, bias); default: the
-    artifact's weights with zero residuals."""
+    artifact's weights with zero residuals. trace_decay: per-synapse eligibility's decays while a post is
+    inactive, 'lazy' (deferred, one rounding when the post is next active; kernels.learn_cols) or 'every_step'
+    (one rounding per step, the semantics before session 20)."""
+    if trace_decay not in TRACE_DECAYS:
+        raise ConfigError(f"trace_decay must be one of {TRACE_DECAYS}, got {trace_decay!r}")
     import numba  # noqa: F401  (the kernels' tuples are Numba-typed on first call)
     from neurochip.kernels.learn_types import LearnConsts, LearnState, LearnTables
     from .native import chip_format, tables_for
@@ -163,7 +155,7 @@ def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None):
         rate_bits=int(rule.rate_bits), rate_shift=int(rule.rate_shift), f0_code=int(rule.f0_code),
         bias_gain=float(rule.bias_gain), elig_bits=int(rule.elig_bits), acc_bits=int(rule.acc_bits),
         loss_kind=int(loss_kind), scale_out=float(compiled.scale_out), ls_hops_total=ls_total, n_cores=nc,
-        n_out_syn=int(out_live.sum()), out_masked=om is not None)
+        n_out_syn=int(out_live.sum()), out_masked=om is not None, lazy=trace_decay == "lazy")
     Tb = LearnTables(
         in_ptr=tb.in_ptr, in_idx=tb.in_idx, rec_ptr=tb.rec_ptr, rec_idx=tb.rec_idx, bias=bias,
         beta_mant=np.asarray(compiled.beta_mant, np.int64), qa_mant=np.asarray(rule.qa_mant, np.int64),
@@ -176,8 +168,8 @@ def learn_data(compiled, seed: int = 0, loss_kind: int = 0, state=None):
         in_pos=position_map(tb.in_ptr, tb.in_idx, n_rec) if not C.per_synapse else position_map([0], [], 0),
         rec_pos=position_map(tb.rec_ptr, tb.rec_idx, n_rec) if not C.per_synapse else position_map([0], [], 0),
         in_gap=row_gaps(tb.in_ptr, tb.in_idx, n_rec), rec_gap=row_gaps(tb.rec_ptr, tb.rec_idx, n_rec),
-        in_seg=adapt_segments(tb.in_ptr, tb.in_idx, rule.qa_mant),
-        rec_seg=adapt_segments(tb.rec_ptr, tb.rec_idx, rule.qa_mant))
+        **_columns("in", tb.in_ptr, tb.in_idx, n_rec, C.per_synapse),
+        **_columns("rec", tb.rec_ptr, tb.rec_idx, n_rec, C.per_synapse))
     if state is not None:
         if not isinstance(state, LearnState) or state.in_w.shape != tb.in_w.shape or \
                 state.rec_w.shape != tb.rec_w.shape or state.w_out_t.shape != tb.w_out_t.shape:
@@ -201,7 +193,8 @@ def n_threads() -> int:
 
 
 def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: int = 0, epochs: int = 1,
-                 batch_size: int | None = None, threads: int | None = None, state=None) -> RunResult:
+                 batch_size: int | None = None, threads: int | None = None, state=None,
+                 trace_decay: str = "lazy") -> RunResult:
     """On-chip e-prop over ``epochs`` passes of the trials in ``x`` (validated uint8 [B, T, n_in]).
 
     batch_size: trials per weight application (default: the compiled rule's batch); threads: parallel
@@ -209,7 +202,8 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
     `LearnState` from a previous result's ``meta['learn_state']`` to continue (residuals kept).
     The result's meta holds per-trial task losses ``trial_loss`` [epochs * B] (1/2 SSE, or mean CE over
     the trial's masked steps), ``weight_applications``, ``batch_size``, ``learn_state`` and ``kernel_digest``
-    (sha256 of the learning kernel's sources this process runs: a run's provenance)."""
+    (sha256 of the learning kernel's sources this process runs: a run's provenance). trace_decay: see
+    `learn_data` (per-synapse eligibility only)."""
     if not _CACHE_CHECKED:
         _bust_stale_kernel_cache()
         _CACHE_CHECKED.append(True)
@@ -231,7 +225,7 @@ def run_learning(compiled, x, targets, *, record=("spikes", "outputs"), seed: in
         raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
     n_rec, n_out, n_in = compiled.n_rec, compiled.n_out, compiled.n_in
     kind, tgt, labels, mask, loss_name = parse_targets(targets, B, T, n_out)
-    C, Tb, W = learn_data(compiled, seed, kind, state)
+    C, Tb, W = learn_data(compiled, seed, kind, state, trace_decay)
     want_z = "spikes" in record
     cnt = np.zeros(N_LCOUNTS, np.int64)
     nc = int(compiled.n_cores)

@@ -109,3 +109,18 @@ def row_gaps(ptr, idx, n_post: int) -> np.ndarray:
             if np.array_equal(r[:m], ar[:m]) and np.array_equal(r[m:], ar[m + 1:]):
                 out[i] = m
     return out
+
+
+def csc_of(ptr, idx, n_post: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The same synapses as a CSR by pre (ptr, idx: targets ascending per row), by post: (cptr [n_post + 1] int64,
+    cpre int32 pres ascending per column, cq int64 the CSR position of each entry, cgap [n_post] int64 each
+    column's shape over the n_pre pres, as `row_gaps`). Column j is entries cptr[j]..cptr[j+1]-1."""
+    ptr = np.asarray(ptr, np.int64)
+    idx = np.asarray(idx, np.int64)
+    n_pre = ptr.size - 1
+    pre = np.repeat(np.arange(n_pre, dtype=np.int64), np.diff(ptr))
+    order = np.argsort(idx, kind="stable")              # by post; the CSR order keeps pres ascending within one
+    cptr = np.zeros(n_post + 1, np.int64)
+    np.cumsum(np.bincount(idx, minlength=n_post)[:n_post], out=cptr[1:])
+    cpre = pre[order].astype(np.int32)
+    return cptr, cpre, order.astype(np.int64), row_gaps(cptr, cpre, n_pre)

@@ -1,6 +1,6 @@
 """Row-level integer operations of the on-chip e-prop kernel (`kernels.learn_trial`): the rounding forms,
-the counter-based hash keys, the per-synapse eligibility of a projection's rows (`elig_rows`) and one
-projection's factorised products (`outer_rows`) per step (docs/fixed_point.md "Learning (on-chip e-prop)").
+the counter-based hash keys and one projection's factorised products (`outer_rows`) per step (the
+per-synapse eligibility is `kernels.learn_cols`) (docs/fixed_point.md "Learning (on-chip e-prop)").
 
 Numba caches a function by the hash of its own file: `learn_trial` compiles these in, so a change here must
 drop its cache too (``backends.native_learn._bust_stale_kernel_cache`` hashes this file with the others).
@@ -86,195 +86,13 @@ def clip(x, m):
 
 
 @njit(cache=True, inline="always")
-def load_row(src, idx, a, k0, n, m, buf):
-    """The per-post operand src[post] of the row positions k0..k0+n-1 (the synapses a..a+n-1, targets
-    idx[a..]) into buf[0:n], contiguous so that the row loops of `elig_rows` vectorise (indexing src through
-    the targets inside them blocks that). m: the row's shape (``kernels.csr.row_gaps``): -1 a full row
-    (position p is post p), >= 0 every post but m (a recurrent row without its self-synapse: p -> p + [p >= m],
-    two contiguous copies, 0.10 ns per element against 0.33 for a gather through the targets, measured on
-    99-synapse rows), < -1 any other row (gathered). No slices are taken: a row view costs an atomic reference
-    count increment and decrement, and `elig_rows` took several per segment (removing them and the separate
-    max pass: 7.3-7.6 -> 6.2-6.5 us per call on 140 7-synapse rows, measured, session 18)."""
-    if m == -1:
-        for k in range(n):
-            buf[uint64(k)] = src[uint64(k0 + k)]
-    elif m >= 0:
-        mm = min(max(m - k0, 0), n)                    # positions before the missing post
-        for k in range(mm):
-            buf[uint64(k)] = src[uint64(k0 + k)]
-        for k in range(mm, n):
-            buf[uint64(k)] = src[uint64(k0 + k + 1)]
-    else:
-        for k in range(n):
-            buf[uint64(k)] = src[np.uint32(idx[uint64(a + k)])]
-
-
-@njit(cache=True, inline="always")
 def products_round_to_zero(m1, x1, m2, x2, half):
     """True when every product |f1 y1 + f2 y2| with |f1| <= m1, 0 <= y1 <= x1, |f2| <= m2, 0 <= y2 <= x2 rounds to 0
     under rnd(., sh), half = 2^(sh-1): |f1 y1 + f2 y2| <= m1 x1 + m2 x2 < half, and rnd(x, sh) = 0 for
-    |x| < 2^(sh-1). The exact zero-product skip of `elig_rows` and `outer_rows`. Each of m1 x1 and m2 x2 is the
+    |x| < 2^(sh-1). The exact zero-product skip of `learn_cols.elig_cols` and `outer_rows`. Each of m1 x1 and m2 x2 is the
     size of a product the caller forms anyway (no new overflow); their sum is compared without being formed."""
     t1 = m1 * x1
     return t1 < half and m2 * x2 < half - t1
-
-
-@njit(cache=True)
-def elig_rows(eb, hh, pa, ptr, idx, seg, gap, pre_a, prep_a, live_a, psi, Lg, Rg, qj, adapt, stoch, key0, e_shift, dk,
-              da, D, q_frac, emax, sh, do_acc, task, L, rr, gtp, grp, at, ar, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b,
-              skip_zero=True):
-    """Per-synapse eligibility of every presynaptic row i of one projection this step and, if do_acc, its
-    products into pa (int64). Returns the number of clipped eligibility values.
-
-    Row i: e_q = rnd|srnd(psi_j (pre_i - h_q) >> e_shift), ebar_q = clip(decay(ebar_q) + e_q),
-    pa_q += rnd((Lg_j ebar_q + Rg_j e_q) >> sh) with Lg = L gtp, Rg = r grp, or, when the raw products need a
-    pre-shift (at, ar > 0: wide traces), rnd((rnd(L_j ebar_q >> at) gtp + rnd(r_j e_q >> ar) grp) >> sh).
-    pre_a / prep_a [n_rows]: the pre trace now and one step before. gap [n_rows]: each row's shape
-    (``kernels.csr.row_gaps``): how `load_row` copies the row's per-post operands into contiguous scratch.
-    Stochastic rounding draws splitmix64(key0 + q) for e_q and splitmix64(key0 + q + 1) for the decay of
-    ebar_q (rbuf: scratch of at least the longest row + 1).
-    ps_b, qs_b, lg_b, rg_b, ev_b: int64 scratch of at least the longest row, distinct arrays (the row's
-    per-post operands, and e), so that LLVM can prove the row loops free of aliasing. task: this
-    step has a task signal (some L_j != 0); without it Lg = 0. skip_zero (tests: False runs every product
-    pass): skip a segment's products when each of them rounds to 0 (`products_round_to_zero` on the step's
-    largest |Lg|, |Rg| and the segment's largest |ebar|, |e|, which the state pass reduces; at = ar = 0 only).
-
-    Two segments per row, each skipped exactly when it is all zero and stays zero. seg[i]: row i's positions
-    [0, seg[i]) reach posts without adaptation (qa_mant_j = 0, so q_j = 0 and h_q = 0 for ever: h's update is
-    skipped there, it would add srnd(0) = 0), positions [seg[i], n) the rest (``native_learn.adapt_segments``;
-    seg = n without adaptation). live_a [n_rows, 2] (uint8, updated): the segment has nonzero state. The
-    first segment is zero and stays zero when pre_i = 0 (e = 0, the decay of 0 is 0, srnd of 0 is 0); the
-    second needs prep_i = 0 too (h's increment q (prep - h)). Splitting matters because h (tau_a ~ 2000 steps)
-    keeps rows to adaptive posts alive for thousands of steps, while the rest die with ebar (tau ~ 20 steps).
-
-    All rows are done in this one call (not one call per row): a call cost ~200 ns of argument passing and
-    reference counting, as much as 60 % of a 100-synapse row (measured, issue 11). Within a
-    segment: three branch-free passes (hashes, state, products) so that each one vectorises; every shift here
-    is >= 0 (e_shift, pre_shift and q_frac by lowering, D and hs >= 12), hence srnd0 / rsh0."""
-    n_rows = ptr.shape[0] - 1
-    npost = psi.shape[0]
-    dec = (np.int64(1) << D) - dk
-    deca = (np.int64(1) << D) - da                     # adaptation decay numerator (of 2^D)
-    hs = max(q_frac, D)                                # h's stochastic rounding point: 2^-hs (<= 32 bits)
-    sat = 0
-    aml = np.int64(0)                                  # the largest |Lg_j|, |Rg_j| this step (the product skip)
-    amr = np.int64(0)
-    if do_acc:
-        for j in range(npost):
-            aml = max(aml, abs(Lg[j]))
-            amr = max(amr, abs(Rg[j]))
-    half = np.int64(1) << (sh - 1)
-    for i in range(n_rows):
-        pre = pre_a[i]
-        prep = prep_a[i]
-        a0 = ptr[i]
-        n_row = ptr[i + 1] - a0
-        full = n_row == npost                          # ascending unique targets: position k is post k
-        split = seg[i] if adapt else n_row
-        m = -1 if full else gap[i]                     # load_row's shape code
-        for sg in range(2):
-            ad = sg == 1
-            k0 = 0 if sg == 0 else split
-            n = (split if sg == 0 else n_row) - k0
-            if n == 0:
-                continue
-            if live_a[i, sg] == 0 and pre == 0 and (prep == 0 or not ad):
-                continue                               # all-zero segment stays zero (exact skip)
-            # synapse a + k is position k0 + k of the row; no array views below (`load_row`)
-            a = a0 + k0
-            load_row(psi, idx, a, k0, n, m, ps_b)
-            live = 0                                   # OR of the segment's h (adaptive segments)
-            mxe = np.int64(0)                          # the segment's largest |ebar|, |e| (the product skip and
-            mxv = np.int64(0)                          # the live flag), reduced in the state pass
-            if stoch:
-                for k in range(n + 1):
-                    rbuf[uint64(k)] = splitmix64(key0 + uint64(a + k))
-            if ad:
-                load_row(qj, idx, a, k0, n, m, qs_b)
-                if stoch:
-                    for k in range(n):
-                        q = uint64(a + k)
-                        hold = np.int64(hh[q])
-                        rk = rbuf[uint64(k)]
-                        # one unbiased rounding of decay + increment at 2^-hs: both are far below one trace LSB
-                        # per step (tau_a = 2000 steps: decay 1e-3 h; c_a beta psi (pre - h) ~ 0.3 for an input
-                        # trace), so truncation would drain h by 1 LSB per step and nearest would drop every
-                        # increment. Bits 31..32-hs of the row hash (rot32): disjoint from the top bits of e, ebar
-                        hq = srnd0(((hold * deca) << (hs - D)) + ((qs_b[uint64(k)] * (prep - hold)) << (hs - q_frac)),
-                                  hs, (rk << uint64(32)) | (rk >> uint64(32)))
-                        hh[q] = hq
-                        e = srnd0(ps_b[uint64(k)] * (pre - hq), e_shift, rk)
-                        ebv = srnd0(np.int64(eb[q]) * dec, D, rbuf[uint64(k + 1)]) + e
-                        ec = min(max(ebv, -emax), emax)
-                        sat += ec != ebv
-                        eb[q] = ec
-                        ev_b[uint64(k)] = e
-                        live |= hq
-                        mxe = max(mxe, abs(ec))
-                        mxv = max(mxv, abs(e))
-                else:
-                    for k in range(n):
-                        q = uint64(a + k)
-                        hold = np.int64(hh[q])
-                        hq = tdec(hold, deca, D) + rsh0(qs_b[uint64(k)] * (prep - hold), q_frac)
-                        hh[q] = hq
-                        e = rsh0(ps_b[uint64(k)] * (pre - hq), e_shift)
-                        ebv = tdec(np.int64(eb[q]), dec, D) + e
-                        ec = min(max(ebv, -emax), emax)
-                        sat += ec != ebv
-                        eb[q] = ec
-                        ev_b[uint64(k)] = e
-                        live |= hq
-                        mxe = max(mxe, abs(ec))
-                        mxv = max(mxv, abs(e))
-            elif stoch:
-                for k in range(n):
-                    q = uint64(a + k)
-                    e = srnd0(ps_b[uint64(k)] * pre, e_shift, rbuf[uint64(k)])
-                    ebv = srnd0(np.int64(eb[q]) * dec, D, rbuf[uint64(k + 1)]) + e
-                    ec = min(max(ebv, -emax), emax)
-                    sat += ec != ebv
-                    eb[q] = ec
-                    ev_b[uint64(k)] = e
-                    mxe = max(mxe, abs(ec))
-                    mxv = max(mxv, abs(e))
-            else:
-                for k in range(n):
-                    q = uint64(a + k)
-                    e = rsh0(ps_b[uint64(k)] * pre, e_shift)
-                    ebv = tdec(np.int64(eb[q]), dec, D) + e
-                    ec = min(max(ebv, -emax), emax)
-                    sat += ec != ebv
-                    eb[q] = ec
-                    ev_b[uint64(k)] = e
-                    mxe = max(mxe, abs(ec))
-                    mxv = max(mxv, abs(e))
-            live_a[i, sg] = (live | mxe) != 0             # some ebar or h nonzero
-            # products: on a step without a task signal (task False: L = 0, so Lg = 0) they are rnd(Rg e), and
-            # e = 0 in a non-adaptive segment whose pre trace is 0 (e = srnd(psi pre)): nothing to add
-            if do_acc and (task or ad or pre != 0):
-                if at == 0 and ar == 0:
-                    # every product rnd(Lg_j ebar_q + Rg_j e_q) is 0 when the step's largest |Lg|, |Rg| times the
-                    # segment's largest |ebar|, |e| stay below half an LSB: exact skip
-                    if skip_zero and products_round_to_zero(aml, mxe, amr, mxv, half):
-                        continue
-                    load_row(Rg, idx, a, k0, n, m, rg_b)
-                    if task:
-                        load_row(Lg, idx, a, k0, n, m, lg_b)
-                        for k in range(n):
-                            q = uint64(a + k)
-                            pa[q] += rnd(lg_b[uint64(k)] * eb[q] + rg_b[uint64(k)] * ev_b[uint64(k)], sh)
-                    else:                              # Lg = 0: the same sums without their zero terms
-                        for k in range(n):
-                            pa[uint64(a + k)] += rnd(rg_b[uint64(k)] * ev_b[uint64(k)], sh)
-                else:
-                    load_row(L, idx, a, k0, n, m, lg_b)
-                    load_row(rr, idx, a, k0, n, m, rg_b)
-                    for k in range(n):
-                        q = uint64(a + k)
-                        pa[q] += rnd(rsh0(lg_b[uint64(k)] * eb[q], at) * gtp
-                                     + rsh0(rg_b[uint64(k)] * ev_b[uint64(k)], ar) * grp, sh)
-    return sat
 
 
 @njit(cache=True)
@@ -294,8 +112,7 @@ def outer_rows(pa, ptr, idx, pos, gap, Mt, Mr, pre_t, pre_r, sh, act, n_act, tas
     branch-free pass over the whole row (contiguous, vectorised: cheaper than a scattered add per active post),
     else at the active posts. Any other row goes through pos [n_pre, n_post] (its position of j, -1 if absent;
     ``backends.native_learn.position_map``), else by a scan of the row. Each synapse gets the same one
-    addition per step on every path. One call for all rows (as `elig_rows`: a call per row costs more than a
-    short row's work). mt_a, mr_a, vals: int64 scratch of at least n_post (the active posts' factors,
+    addition per step on every path. One call for all rows (a call per row costs more than a short row's work). mt_a, mr_a, vals: int64 scratch of at least n_post (the active posts' factors,
     compacted once per step, and a row's products: computed in a vectorised pass, then added)."""
     amt = np.int64(0)                          # the largest factors this step, |Mt_j| and |Mr_j|
     amr = np.int64(0)

@@ -19,7 +19,8 @@ from numba import njit, uint64
 
 from .fixed_ops import OVF_LAVA, OVF_SATURATE
 from .learn_neurons import NEURONS_LAVA, NEURONS_SATURATE, NEURONS_WRAP
-from .learn_rows import clip, post_factors, decay_trace, elig_rows, key, outer_rows, rnd, rsh
+from .learn_cols import decay_table, elig_cols
+from .learn_rows import clip, post_factors, decay_trace, key, outer_rows, rnd, rsh
 from .neuron_ops import (C_ACTIVE, C_HOPS, C_INPUT_SPIKES, C_OVF_CURRENT, C_OVF_MEMBRANE, C_PACKETS, C_SATURATIONS,
                          C_SPIKES, C_SYN_OPS, readout_step)
 from .learn_types import (L_BITS_R, L_BITS_W, L_LSHOPS, L_LSMACS, L_LSMSG, L_SAT, L_TRACE, STREAM_ELIG_IN,
@@ -89,25 +90,26 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     Rg_rec = np.zeros(n_rec, np.int64)
     err = np.zeros(n_out, np.int64)
     errf = np.zeros(n_out)
-    eb_in = np.zeros(nnz_in if per_synapse else 0, np.int32)       # |ebar|, |h| < 2^(elig_bits-1) <= 2^31
+    # per-synapse state in column order (kernels.learn_cols; restarts with the trial): |ebar|, |h| < 2^31
+    eb_in = np.zeros(nnz_in if per_synapse else 0, np.int32)
     eb_rec = np.zeros(nnz_rec if per_synapse else 0, np.int32)
     h_in = np.zeros(nnz_in if (per_synapse and adapt) else 0, np.int32)
     h_rec = np.zeros(nnz_rec if (per_synapse and adapt) else 0, np.int32)
-    live_in = np.zeros((n_in, 2), np.uint8)            # row i's segments have nonzero eligibility state
-    live_rec = np.zeros((n_rec, 2), np.uint8)
-    max_row = 0
+    pac_in = np.zeros(nnz_in if per_synapse else 0, np.int64)      # this trial's products, column order
+    pac_rec = np.zeros(nnz_rec if per_synapse else 0, np.int64)
+    last = np.full(n_rec, -1, np.int64)                # the last step post j's columns were brought up to date
+    kgap = np.ones(n_rec, np.int64)                    # steps since then (1: the last step)
+    act_s = np.zeros(n_rec, np.int64)                  # this step's active posts
+    max_col = 0
     if per_synapse:
-        for i in range(n_in):
-            max_row = max(max_row, in_ptr[i + 1] - in_ptr[i])
-        for i in range(n_rec):
-            max_row = max(max_row, rec_ptr[i + 1] - rec_ptr[i])
-    rbuf = np.zeros(max_row + 1, np.uint64)
-    # elig_rows' per-synapse operands of one row: distinct arrays, so that its row loops vectorise
-    ps_b = np.zeros(max_row, np.int64)
-    qs_b = np.zeros(max_row, np.int64)
-    lg_b = np.zeros(max_row, np.int64)
-    rg_b = np.zeros(max_row, np.int64)
-    ev_b = np.zeros(max_row, np.int64)
+        for j in range(n_rec):
+            max_col = max(max_col, Tb.in_cptr[j + 1] - Tb.in_cptr[j], Tb.rec_cptr[j + 1] - Tb.rec_cptr[j])
+    # elig_cols' per-pre operands of one column: distinct arrays, so that its column loops vectorise
+    pb = np.zeros(max_col, np.int64)
+    ppb = np.zeros(max_col, np.int64)
+    ev_b = np.zeros(max_col, np.int64)
+    fk_t = decay_table((np.int64(1) << D) - C.dk, D, T if per_synapse else 0)   # kappa^k, rho_a^k in Q0.32
+    fa_t = decay_table((np.int64(1) << D) - C.da, D, T if per_synapse else 0)
     vth_eff = C.vth_eff
     mode = C.mode
     loss = 0.0
@@ -263,25 +265,43 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 Rg_rec[j] = rr[j] * gr[1]
         # ---------------- eligibility and products ----------------
         if per_synapse:
+            # the active posts: psi_j, q_j (psi_j one step before) or L_j nonzero. Any other post adds
+            # nothing this step and its synapses only decay: deferred to its next active step (learn_cols)
+            n_as = 0
+            for j in range(n_rec):
+                on = (not C.lazy) or psi[j] != 0 or qj[j] != 0 or L[j] != 0
+                if on:
+                    act_s[n_as] = j
+                    n_as += 1
+                    kgap[j] = t - last[j] if last[j] >= 0 else 1   # never visited: its state is 0
+                    last[j] = t
             sat_e = 0
+            vis = 0
             if train_in:
-                sat_e += elig_rows(eb_in, h_in, pa_in, in_ptr, in_idx, Tb.in_seg, Tb.in_gap, xbar, xbar_p, live_in, psi,
-                                   Lg_in, Rg_in, qj, adapt, stoch, key(C.seed, STREAM_ELIG_IN, step_id, 0),
-                                   C.e_shift, C.dk, C.da, D, C.q_frac, C.emax, sh_in, do_acc, any_err, L, rr,
-                                   gt[0], gr[0], C.pre_t, C.pre_r, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b)
+                s1, v1 = elig_cols(eb_in, h_in, pac_in, Tb.in_cptr, Tb.in_cpre, Tb.in_cq, Tb.in_cgap, xbar, xbar_p,
+                                   act_s, n_as, kgap, psi, Lg_in, Rg_in, qj, Tb.qa_mant, stoch,
+                                   key(C.seed, STREAM_ELIG_IN, step_id, 0),
+                                   C.e_shift, C.q_frac, C.emax, sh_in, do_acc, any_err, L, rr,
+                                   gt[0], gr[0], C.pre_t, C.pre_r, fk_t, fa_t, pb, ppb, ev_b)
+                sat_e += s1
+                vis += v1
             if train_rec:
-                sat_e += elig_rows(eb_rec, h_rec, pa_rec, rec_ptr, rec_idx, Tb.rec_seg, Tb.rec_gap, zbar, zbar_p, live_rec, psi,
-                                   Lg_rec, Rg_rec, qj, adapt, stoch, key(C.seed, STREAM_ELIG_REC, step_id, 0),
-                                   C.e_shift, C.dk, C.da, D, C.q_frac, C.emax, sh_rec, do_acc, any_err, L, rr,
-                                   gt[1], gr[1], C.pre_t, C.pre_r, rbuf, ps_b, qs_b, lg_b, rg_b, ev_b)
+                s1, v1 = elig_cols(eb_rec, h_rec, pac_rec, Tb.rec_cptr, Tb.rec_cpre, Tb.rec_cq, Tb.rec_cgap, zbar,
+                                   zbar_p, act_s, n_as, kgap, psi, Lg_rec, Rg_rec, qj, Tb.qa_mant, stoch,
+                                   key(C.seed, STREAM_ELIG_REC, step_id, 0),
+                                   C.e_shift, C.q_frac, C.emax, sh_rec, do_acc, any_err, L, rr,
+                                   gt[1], gr[1], C.pre_t, C.pre_r, fk_t, fa_t, pb, ppb, ev_b)
+                sat_e += s1
+                vis += v1
             cnt[L_SAT] += sat_e
-            n_el = (nnz_in if train_in else 0) + (nnz_rec if train_rec else 0)
-            cnt[L_TRACE] += n_el * (2 if adapt else 1)
-            cnt[L_BITS_R] += n_el * C.elig_bits * (2 if adapt else 1)
-            cnt[L_BITS_W] += n_el * C.elig_bits * (2 if adapt else 1)
+            # the state and accumulator accesses made: the visited synapses (every trained synapse every step
+            # when not lazy)
+            cnt[L_TRACE] += vis * (2 if adapt else 1)
+            cnt[L_BITS_R] += vis * C.elig_bits * (2 if adapt else 1)
+            cnt[L_BITS_W] += vis * C.elig_bits * (2 if adapt else 1)
             if do_acc:
-                cnt[L_BITS_R] += n_el * C.acc_bits
-                cnt[L_BITS_W] += n_el * C.acc_bits
+                cnt[L_BITS_R] += vis * C.acc_bits
+                cnt[L_BITS_W] += vis * C.acc_bits
         elif do_acc:
             # factorised: per-neuron factors Mt_j = rnd(rnd(L_j psi_j >> pre_t) Gt >> m_shift) (task) and
             # Mr_j = rnd(rnd(r_j psi_j >> pre_r) Gr >> m_shift) (regulariser; wide per-neuron registers, pre_* = 0
@@ -322,6 +342,11 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 qj[j] = (Tb.qa_mant[j] * psi[j]) >> C.qa_shift     # both >= 0: the floor is a truncation
         for j in range(n_rec):
             zp[j] = z[j]
+    if per_synapse:                                    # this trial's products into the CSR accumulators (exact)
+        for c in range(pac_in.shape[0]):
+            pa_in[Tb.in_cq[c]] += pac_in[c]
+        for c in range(pac_rec.shape[0]):
+            pa_rec[Tb.rec_cq[c]] += pac_rec[c]
     cnt[C_SYN_OPS] += c_syn
     cnt[C_INPUT_SPIKES] += c_insp
     cnt[C_SATURATIONS] += c_sat

@@ -30,6 +30,7 @@ LearnConsts = namedtuple("LearnConsts", [
     "frac", "pre_inc_in", "pre_inc_rec", "kap_inc", "psi_shift", "e_shift", "m_shift", "pre_t", "pre_r", "pre_o", "q_frac", "qa_shift", "l_shift",
     "err_scale", "train_in", "train_rec", "train_out", "train_bias", "w_min", "w_max", "reg", "rate_bits",
     "rate_shift", "f0_code", "bias_gain", "elig_bits", "acc_bits",
+    "lazy",                                            # per-synapse: defer the decays of inactive posts (learn_cols)
     # targets and off-core readout
     "loss_kind", "scale_out",
     # routing / counting
@@ -48,7 +49,8 @@ LearnTables = namedtuple("LearnTables", [
     "ro_fan",                                          # int64 [n_rec]: readout synapses of neuron j (n_out without a layer map)
     "in_pos", "rec_pos",                               # int32 [n_pre, n_post]: CSR position of (i, j) in row i, -1 if
                                                        # absent; shape (0, 0) when not built (kernels.learn_rows.outer_rows)
-    "in_seg", "rec_seg",                               # int64 [n_pre]: row positions before it reach non-adaptive posts
+    "in_cptr", "in_cpre", "in_cq", "in_cgap",          # CSC by post of the CSR (kernels.csr.csc_of): int64 [n_post + 1],
+    "rec_cptr", "rec_cpre", "rec_cq", "rec_cgap",      # int32 pres, int64 CSR synapse numbers, int64 column shapes
     "in_gap", "rec_gap",                               # int64 [n_pre]: row shape (kernels.csr.row_gaps)
 ])
 

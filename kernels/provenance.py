@@ -16,9 +16,9 @@ HERE = Path(__file__).parent
 # group -> (source files the group's compiled code depends on, glob patterns of the group's cache files: those of
 # every file in the group that imports another kernels file, whose cached code can hold an inlined old copy)
 GROUPS = {
-    "learn": (("eprop_fixed.py", "learn_trial.py", "learn_rows.py", "learn_types.py", "learn_neurons.py",
+    "learn": (("eprop_fixed.py", "learn_trial.py", "learn_rows.py", "learn_cols.py", "learn_types.py", "learn_neurons.py",
                "fixed_neurons.py", "neuron_ops.py", "fixed_ops.py", "spike_list.py"),
-              ("eprop_fixed.*.nb*", "learn_trial.*.nb*", "learn_rows.*.nb*", "learn_neurons.*.nb*",
+              ("eprop_fixed.*.nb*", "learn_trial.*.nb*", "learn_rows.*.nb*", "learn_cols.*.nb*", "learn_neurons.*.nb*",
                "learn_types.*.nb*", "fixed_neurons.*.nb*", "neuron_ops.*.nb*")),
     "inference": (("fixed_forward.py", "fixed_neurons.py", "neuron_ops.py", "fixed_ops.py", "spike_list.py",
                    "float_csr.py"),

@@ -46,7 +46,7 @@ def test_digest_is_of_the_imported_sources():
     for name in eprop_fixed.SOURCE_FILES:
         h.update((here / name).read_bytes())
     assert eprop_fixed.SOURCE_DIGEST == h.hexdigest()            # the tree is not being edited under the test
-    assert {"learn_rows.py", "learn_trial.py", "fixed_neurons.py"} <= set(eprop_fixed.SOURCE_FILES)
+    assert {"learn_rows.py", "learn_cols.py", "learn_trial.py", "fixed_neurons.py"} <= set(eprop_fixed.SOURCE_FILES)
 
 
 def test_cache_kept_only_under_this_process_digest(tmp_path, monkeypatch):

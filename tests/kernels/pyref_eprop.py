@@ -53,13 +53,23 @@ def rdiv(a: int, n: int) -> int:
     return (a + n // 2) // n
 
 
+def decay_table(dec: int, D: int, n: int) -> list[int]:
+    """f_k ~ (dec / 2^D)^k in Q0.32, k = 0..n: f_0 = 2^32, f_k = floor((f_{k-1} dec + 2^(D-1)) / 2^D)."""
+    f = [1 << 32]
+    for _ in range(n):
+        f.append((f[-1] * dec + (1 << (D - 1))) >> D)
+    return f
+
+
 def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int = 1, seed: int = 0, mask=None,
-          out: dict | None = None):
+          out: dict | None = None, lazy: bool = True):
     """On-chip e-prop of CompiledNetwork ``c`` (rule ``c.rule``, its rounding modes) on trials ``x``
     [B][T][n_in] with MSE targets ``tgt`` [B][T][n_out] and optional mask [B][T] (default: every step).
     Returns (w_in, w_rec, w_out) as nested lists after the run; ``out`` (a dict) receives the residual
     accumulators 'A_in', 'A_rec', 'A_out' ([post][pre]), the sum of every product 'P_*' (the conservation
-    check), the applied changes 'dW_*' (before clipping) and 'b_out'."""
+    check), the applied changes 'dW_*' (before clipping) and 'b_out'. lazy (per-synapse eligibility): a post
+    with psi_j = q_j = L_j = 0 is not visited; its synapses' ebar and h take the decays of the skipped steps
+    with the next visit's, in one rounding by the Q0.32 decay table (False: every post every step)."""
     R = c.rule
     one = 1 << D
     n_in, n_rec, n_out = c.n_in, c.n_rec, c.n_out
@@ -182,6 +192,9 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
         xk = [0] * n_in; zk = [0] * n_rec
         eb_in = [[0] * n_in for _ in range(n_rec)]; eb_rec = [[0] * n_rec for _ in range(n_rec)]
         h_in = [[0] * n_in for _ in range(n_rec)]; h_rec = [[0] * n_rec for _ in range(n_rec)]
+        last = [-1] * n_rec                            # the last step each post's synapses were visited
+        fk_t = decay_table(one - int(c.dk), D, T)
+        fa_t = decay_table(one - int(c.da), D, T)
         for t, xt in enumerate(xb):
             z = [0] * n_rec; psi = [0] * n_rec
             for j in range(n_rec):
@@ -231,26 +244,28 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
                        [(i, zbar[i], zbar_p[i], eb_rec, h_rec, P_rec, 1, key(sd, 6, step, q_rec[(j, i)]))
                         for i in range(n_rec) if M[j][i]]
                 if per_syn:
+                    if lazy and psi[j] == 0 and q[j] == 0 and L[j] == 0:
+                        continue                       # e = 0, no product: the decays wait for the next visit
+                    kg = t - last[j] if last[j] >= 0 else 1
+                    last[j] = t
+                    fk, fa = fk_t[kg], fa_t[kg]
                     for i, pre, prep, EB, H, ACC, p, kq in pres:
                         if (p == 0 and not R.train_in) or (p == 1 and not R.train_rec):
                             continue
                         hq = 0
                         if R.adapt:
-                            if tstoch:          # one stochastic rounding, hash bits 31..(32 - hs) of kq
-                                rh = splitmix64(kq)
-                                rh = ((rh << 32) | (rh >> 32)) & M64
-                                hs = max(R.q_frac, D)
-                                hq = ((H[j][i] * (one - int(c.da)) << (hs - D)) + (q[j] * (prep - H[j][i]) << (hs - R.q_frac))
-                                      + (rh >> (64 - hs))) >> hs
+                            if tstoch:          # one stochastic rounding at 2^-32, the low 32 bits of kq's hash
+                                rh = splitmix64(kq) & 0xFFFFFFFF
+                                hq = (H[j][i] * fa + (q[j] * (prep - H[j][i]) << (32 - R.q_frac)) + rh) >> 32
                             else:
-                                hq = trunc0(H[j][i] * (one - int(c.da)), D) + rshift(q[j] * (prep - H[j][i]), R.q_frac)
+                                hq = trunc0(H[j][i] * fa, 32) + rshift(q[j] * (prep - H[j][i]), R.q_frac)
                             H[j][i] = hq
                         if tstoch:
                             e = srshift(psi[j] * (pre - hq), R.e_shift, kq)
-                            EB[j][i] = clip(srshift(EB[j][i] * (one - int(c.dk)), D, (kq + 1) & M64) + e, emax)
+                            EB[j][i] = clip(srshift(EB[j][i] * fk, 32, (kq + 1) & M64) + e, emax)
                         else:
                             e = rshift(psi[j] * (pre - hq), R.e_shift)
-                            EB[j][i] = clip(trunc0(EB[j][i] * (one - int(c.dk)), D) + e, emax)
+                            EB[j][i] = clip(trunc0(EB[j][i] * fk, 32) + e, emax)
                         if do_acc:
                             ACC[j][i] += rshift(rshift(L[j] * EB[j][i], pt) * gt[p] + rshift(rr[j] * e, pr_) * gr[p], sh[p])
                 elif do_acc:

@@ -1,0 +1,198 @@
+"""Per-synapse eligibility of the on-chip e-prop kernel (`kernels.learn_trial`), column by column: the
+synapses onto one post neuron j are contiguous (CSC by post), and only the columns of the posts that are
+*active* this step are visited (docs/fixed_point.md "Per-synapse eligibility: lazy decay").
+
+Why columns. Every per-post operand of the rule (psi_j, q_j, L_j, r_j) is one scalar for a whole column. A post
+with psi_j = 0, q_j = 0 (q_j is psi_j one step before) and L_j = 0 adds nothing to any of its synapses (e =
+srnd(0) = 0, products rnd(0 + 0) = 0): their state only decays. Those decays are deferred (lazy): when the post
+is next active, k steps after its last visit, each synapse of the column takes the k decays of ebar (kappa^k)
+and of h (rho_a^k) in one rounding of x f_k at 2^-32 (f_k = `decay_table`, stochastic rounding with the step's
+own hash bits, or truncation). For k = 1 that is the per-step rounding, bit for bit. Expectations are
+unchanged (stochastic rounding is unbiased: E[srnd(x f_k)] = x f_k 2^-32 ~ x (dec 2^-D)^k, the expectation of
+k per-step roundings), the variance is lower (one rounding instead of k), and truncation drains less.
+Event-driven updates of per-synapse traces from the time since the last event are how event-driven simulators
+handle them (brian2's event-driven synapses, SpiNNaker's STDP with its decay look-up tables).
+
+Numba caches a function by the hash of its own file: `learn_trial` compiles these in, so a change here must
+drop its cache too (``backends.native_learn._bust_stale_kernel_cache`` hashes this file with the others).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, uint64
+
+from .fixed_ops import splitmix64
+from .learn_rows import products_round_to_zero, rnd, rsh0, srnd0, tdec
+
+TAB_BITS = 32          # decay_table's fraction: f_k = (dec / 2^D)^k in Q0.32. |ebar|, |h| < 2^31, so x f_k < 2^63
+
+
+@njit(cache=True)
+def decay_table(dec, D, n):
+    """int64 [n + 1]: f_0 = 2^32, f_k = rnd(f_{k-1} dec, D) (round half up; f >= 0): (dec / 2^D)^k in Q0.32 by an
+    integer recurrence (reproducible in Python; error < k / 2 units of 2^-32). f_1 = dec 2^(32 - D) exactly, so
+    a stochastic rounding by f_1 at 2^-32 equals the eager step's rounding by dec at 2^-D (the low 32 - D hash
+    bits below cannot carry: floor((x + u) / 2^D) is unchanged by adding < 1)."""
+    f = np.empty(n + 1, np.int64)
+    f[0] = np.int64(1) << TAB_BITS
+    for k in range(1, n + 1):
+        f[k] = (f[k - 1] * dec + (np.int64(1) << (D - 1))) >> D
+    return f
+
+
+@njit(cache=True, inline="always")
+def load_col(src, pidx, c0, n, m, buf):
+    """The per-pre operand src[pre] of the column entries c0..c0+n-1 (their pres pidx[c0..]) into buf[0:n]:
+    m = -1 a full column (entry k is pre k), m >= 0 every pre but m (a recurrent column without its
+    self-synapse: k -> k + [k >= m], two contiguous copies), < -1 gathered through pidx
+    (``kernels.csr.row_gaps`` of the CSC). No slices: a view costs an atomic reference count increment and
+    decrement (measured, session 18)."""
+    if m == -1:
+        for k in range(n):
+            buf[uint64(k)] = src[uint64(k)]
+    elif m >= 0:
+        mm = min(m, n)
+        for k in range(mm):
+            buf[uint64(k)] = src[uint64(k)]
+        for k in range(mm, n):
+            buf[uint64(k)] = src[uint64(k + 1)]
+    else:
+        for k in range(n):
+            buf[uint64(k)] = src[np.uint32(pidx[uint64(c0 + k)])]
+
+
+@njit(cache=True)
+def elig_cols(eb, hh, pac, cptr, cpre, cq, cgap, pre_a, prep_a, act, n_act, kgap, psi, Lg, Rg, qj, qa, stoch, key0,
+              e_shift, q_frac, emax, sh, do_acc, task, L, rr, gtp, grp, at, ar, fk_t, fa_t, pb, ppb, ev_b,
+              skip_zero=True):
+    """Per-synapse eligibility of the active posts' columns of one projection this step and, if do_acc, their
+    products into pac (int64, column order; `learn_trial` adds it to the CSR accumulator at the trial end).
+    Returns (clipped eligibility values, synapses visited).
+
+    Column order: post j's synapses are c = cptr[j]..cptr[j+1]-1, their pres cpre[c] ascending, their CSR
+    synapse numbers cq[c] (the hash counters, so that every value equals the row-order kernel's), shape cgap[j]
+    (`load_col`). eb, hh: int32 [nnz] per-synapse ebar and h (eps^a) in column order.
+
+    act[:n_act]: the active posts, ascending; kgap[j]: steps since post j's column was last brought up to date
+    (1: at the last step; k > 1: k - 1 steps of pure decay were skipped). fk_t / fa_t (`decay_table`): the
+    decays of ebar (kappa) and h (rho_a) over k steps in Q0.32. Then, for synapse q = cq[c] of pre i:
+      h_q = rnd|srnd(h_q f^a_k + q_j (prep_i - h_q) 2^(32 - q_frac)) at 2^-32 (adaptive posts, qa_j != 0),
+      e_q = rnd|srnd(psi_j (pre_i - h_q) >> e_shift), ebar_q = clip(rnd|srnd(ebar_q f_k at 2^-32) + e_q),
+      pac_c += rnd((Lg_j ebar_q + Rg_j e_q) >> sh), or with wide traces (at, ar > 0)
+      rnd((rnd(L_j ebar_q >> at) gtp + rnd(r_j e_q >> ar) grp) >> sh),
+    (rnd|srnd: truncation toward 0 | stochastic rounding). With k = 1 this is the eager step of session 19, bit
+    for bit: f_1 = dec 2^(32 - D), and a stochastic rounding of x 2^(32 - D) at 2^-32 by the top 32 hash bits is
+    that of x at 2^-D by the top D bits (`decay_table`); a truncation likewise.
+    the stochastic roundings drawing splitmix64(key0 + q) (e from its top bits; h from its low 32 bits) and
+    splitmix64(key0 + q + 1) (ebar's decay). A post without adaptation keeps h = 0 (q_j = 0 for ever), so its
+    update is skipped (it would add srnd(0) = 0). skip_zero (tests: False runs every product loop): skip a
+    column's products when each rounds to 0 (`products_round_to_zero` on |Lg_j|, |Rg_j| and the column's
+    largest |ebar|, |e|, reduced in the state loop). pb, ppb, ev_b: int64 scratch of at least the longest
+    column, distinct (so that LLVM can prove the loops free of aliasing)."""
+    half = np.int64(1) << (sh - 1)
+    sat = 0
+    vis = 0
+    for s in range(n_act):
+        j = act[s]
+        c0 = cptr[j]
+        n = cptr[j + 1] - c0
+        if n == 0:
+            continue
+        vis += n
+        m = cgap[j]
+        ad = qa[j] != 0
+        kg = kgap[j]
+        # this step's decay and the kg - 1 skipped ones in one rounding at 2^-32 (kg = 1: the eager step's
+        # rounding, bit for bit; `decay_table`). q_j = 0 whenever kg > 1 (q_j = f(psi_j one step before),
+        # and a post with psi_j != 0 was active then), so h's skipped steps are pure decays too
+        fk = fk_t[kg]
+        fa = fa_t[kg]
+        load_col(pre_a, cpre, c0, n, m, pb)
+        ps = psi[j]
+        mxe = np.int64(0)                              # the column's largest |ebar|, |e| (the product skip)
+        mxv = np.int64(0)
+        if ad:
+            load_col(prep_a, cpre, c0, n, m, ppb)
+            qq = qj[j]
+            if stoch:
+                for k in range(n):
+                    c = uint64(c0 + k)
+                    q = uint64(cq[c])
+                    rk = splitmix64(key0 + q)
+                    hold = np.int64(hh[c])
+                    # one unbiased rounding of decay + increment (both far below one trace LSB per step:
+                    # tau_a = 2000 steps) at 2^-32, the low 32 bits of the hash (rot32), disjoint from e's top
+                    # bits. Equal to the rounding at 2^-hs of session 19 (its hs top bits; the bits below
+                    # cannot carry an integer multiple of 2^(32-hs))
+                    hq = srnd0(hold * fa + ((qq * (ppb[uint64(k)] - hold)) << (32 - q_frac)), 32,
+                               (rk << uint64(32)) | (rk >> uint64(32)))
+                    hh[c] = hq
+                    e = srnd0(ps * (pb[uint64(k)] - hq), e_shift, rk)
+                    ebv = srnd0(np.int64(eb[c]) * fk, 32, splitmix64(key0 + q + uint64(1))) + e
+                    ec = min(max(ebv, -emax), emax)
+                    sat += ec != ebv
+                    eb[c] = ec
+                    ev_b[uint64(k)] = e
+                    mxe = max(mxe, abs(ec))
+                    mxv = max(mxv, abs(e))
+            else:
+                for k in range(n):
+                    c = uint64(c0 + k)
+                    hold = np.int64(hh[c])
+                    hq = tdec(hold, fa, 32) + rsh0(qq * (ppb[uint64(k)] - hold), q_frac)
+                    hh[c] = hq
+                    e = rsh0(ps * (pb[uint64(k)] - hq), e_shift)
+                    ebv = tdec(np.int64(eb[c]), fk, 32) + e
+                    ec = min(max(ebv, -emax), emax)
+                    sat += ec != ebv
+                    eb[c] = ec
+                    ev_b[uint64(k)] = e
+                    mxe = max(mxe, abs(ec))
+                    mxv = max(mxv, abs(e))
+        elif stoch:
+            for k in range(n):
+                c = uint64(c0 + k)
+                q = uint64(cq[c])
+                e = srnd0(ps * pb[uint64(k)], e_shift, splitmix64(key0 + q))
+                ebv = srnd0(np.int64(eb[c]) * fk, 32, splitmix64(key0 + q + uint64(1))) + e
+                ec = min(max(ebv, -emax), emax)
+                sat += ec != ebv
+                eb[c] = ec
+                ev_b[uint64(k)] = e
+                mxe = max(mxe, abs(ec))
+                mxv = max(mxv, abs(e))
+        else:
+            for k in range(n):
+                c = uint64(c0 + k)
+                e = rsh0(ps * pb[uint64(k)], e_shift)
+                ebv = tdec(np.int64(eb[c]), fk, 32) + e
+                ec = min(max(ebv, -emax), emax)
+                sat += ec != ebv
+                eb[c] = ec
+                ev_b[uint64(k)] = e
+                mxe = max(mxe, abs(ec))
+                mxv = max(mxv, abs(e))
+        if not do_acc:
+            continue
+        if at == 0 and ar == 0:
+            lg = Lg[j]
+            rg = Rg[j]
+            # every product rnd(Lg_j ebar_q + Rg_j e_q) is 0 when |Lg_j|, |Rg_j| times the column's largest
+            # |ebar|, |e| stay below half an LSB: exact skip
+            if skip_zero and products_round_to_zero(abs(lg), mxe, abs(rg), mxv, half):
+                continue
+            if task:
+                for k in range(n):
+                    c = uint64(c0 + k)
+                    pac[c] += rnd(lg * eb[c] + rg * ev_b[uint64(k)], sh)
+            else:                                      # Lg = 0: the same sums without their zero terms
+                for k in range(n):
+                    c = uint64(c0 + k)
+                    pac[c] += rnd(rg * ev_b[uint64(k)], sh)
+        else:
+            lj = L[j]
+            rj = rr[j]
+            for k in range(n):
+                c = uint64(c0 + k)
+                pac[c] += rnd(rsh0(lj * eb[c], at) * gtp + rsh0(rj * ev_b[uint64(k)], ar) * grp, sh)
+    return sat, vis
