@@ -61,6 +61,72 @@ def load_col(src, pidx, c0, n, m, buf):
             buf[uint64(k)] = src[np.uint32(pidx[uint64(c0 + k)])]
 
 
+@njit(cache=True, inline="always")
+def _plain_col(eb, pac, cq, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, mode, lg, rg, lj, rj, at, ar, gtp, grp):
+    """The column of a post without adaptation (h = 0): e_q = srnd|rnd(psi_j pre_i >> e_shift), ebar_q =
+    clip(srnd|trunc(ebar_q f_k at 2^-32) + e_q), with its product fused into the same loop. mode 0: no products
+    (none this step, or each rounds to 0); 1: rnd(Lg_j ebar + Rg_j e >> sh); 2: rnd(Rg_j e >> sh) (L_j = 0);
+    3: wide traces, rnd((rnd(L_j ebar >> at) gtp + rnd(r_j e >> ar) grp) >> sh). Stochastic rounding draws one
+    hash per synapse: e from its top e_shift bits, ebar from its low 32 bits (disjoint for e_shift <= 32).
+    Returns the clipped count. The stochastic loops are written out per mode so that each one vectorises."""
+    sat = 0
+    if stoch:
+        if mode == 0:
+            for k in range(n):
+                c = uint64(c0 + k)
+                rk = splitmix64(key0 + uint64(cq[c]))
+                e = srnd0(ps * pb[uint64(k)], e_shift, rk)
+                ebv = srnd0(np.int64(eb[c]) * fk, 32, rk << uint64(32)) + e
+                ec = min(max(ebv, -emax), emax)
+                sat += ec != ebv
+                eb[c] = ec
+        elif mode == 1:
+            for k in range(n):
+                c = uint64(c0 + k)
+                rk = splitmix64(key0 + uint64(cq[c]))
+                e = srnd0(ps * pb[uint64(k)], e_shift, rk)
+                ebv = srnd0(np.int64(eb[c]) * fk, 32, rk << uint64(32)) + e
+                ec = min(max(ebv, -emax), emax)
+                sat += ec != ebv
+                eb[c] = ec
+                pac[c] += rnd(lg * ec + rg * e, sh)
+        elif mode == 2:
+            for k in range(n):
+                c = uint64(c0 + k)
+                rk = splitmix64(key0 + uint64(cq[c]))
+                e = srnd0(ps * pb[uint64(k)], e_shift, rk)
+                ebv = srnd0(np.int64(eb[c]) * fk, 32, rk << uint64(32)) + e
+                ec = min(max(ebv, -emax), emax)
+                sat += ec != ebv
+                eb[c] = ec
+                pac[c] += rnd(rg * e, sh)
+        else:
+            for k in range(n):
+                c = uint64(c0 + k)
+                rk = splitmix64(key0 + uint64(cq[c]))
+                e = srnd0(ps * pb[uint64(k)], e_shift, rk)
+                ebv = srnd0(np.int64(eb[c]) * fk, 32, rk << uint64(32)) + e
+                ec = min(max(ebv, -emax), emax)
+                sat += ec != ebv
+                eb[c] = ec
+                pac[c] += rnd(rsh0(lj * ec, at) * gtp + rsh0(rj * e, ar) * grp, sh)
+        return sat
+    for k in range(n):                                 # truncation (not a speed path): one loop, mode inside
+        c = uint64(c0 + k)
+        e = rsh0(ps * pb[uint64(k)], e_shift)
+        ebv = tdec(np.int64(eb[c]), fk, 32) + e
+        ec = min(max(ebv, -emax), emax)
+        sat += ec != ebv
+        eb[c] = ec
+        if mode == 1:
+            pac[c] += rnd(lg * ec + rg * e, sh)
+        elif mode == 2:
+            pac[c] += rnd(rg * e, sh)
+        elif mode == 3:
+            pac[c] += rnd(rsh0(lj * ec, at) * gtp + rsh0(rj * e, ar) * grp, sh)
+    return sat
+
+
 @njit(cache=True)
 def elig_cols(eb, hh, pac, cptr, cpre, cq, cgap, pre_a, prep_a, act, n_act, kgap, psi, Lg, Rg, qj, qa, stoch, key0,
               e_shift, q_frac, emax, sh, do_acc, task, L, rr, gtp, grp, at, ar, fk_t, fa_t, pb, ppb, ev_b,
@@ -92,6 +158,9 @@ def elig_cols(eb, hh, pac, cptr, cpre, cq, cgap, pre_a, prep_a, act, n_act, kgap
     half = np.int64(1) << (sh - 1)
     sat = 0
     vis = 0
+    pmax = np.int64(0)                                 # the largest pre trace (>= 0) this step: the e bound
+    for i in range(pre_a.shape[0]):
+        pmax = max(pmax, pre_a[i])
     for s in range(n_act):
         j = act[s]
         c0 = cptr[j]
@@ -149,29 +218,28 @@ def elig_cols(eb, hh, pac, cptr, cpre, cq, cgap, pre_a, prep_a, act, n_act, kgap
                     ev_b[uint64(k)] = e
                     mxe = max(mxe, abs(ec))
                     mxv = max(mxv, abs(e))
-        elif stoch:
-            for k in range(n):
-                c = uint64(c0 + k)
-                q = uint64(cq[c])
-                e = srnd0(ps * pb[uint64(k)], e_shift, splitmix64(key0 + q))
-                ebv = srnd0(np.int64(eb[c]) * fk, 32, splitmix64(key0 + q + uint64(1))) + e
-                ec = min(max(ebv, -emax), emax)
-                sat += ec != ebv
-                eb[c] = ec
-                ev_b[uint64(k)] = e
-                mxe = max(mxe, abs(ec))
-                mxv = max(mxv, abs(e))
         else:
-            for k in range(n):
-                c = uint64(c0 + k)
-                e = rsh0(ps * pb[uint64(k)], e_shift)
-                ebv = tdec(np.int64(eb[c]), fk, 32) + e
-                ec = min(max(ebv, -emax), emax)
-                sat += ec != ebv
-                eb[c] = ec
-                ev_b[uint64(k)] = e
-                mxe = max(mxe, abs(ec))
-                mxv = max(mxv, abs(e))
+            # products fused into the state loop; the exact skip from bounds known before it: |e| <=
+            # (psi_j max pre >> e_shift) + 1 (a rounding adds < 1), |ebar| <= emax
+            if not do_acc:
+                mode = 0
+            elif at != 0 or ar != 0:
+                mode = 3
+            else:
+                lg = Lg[j]
+                rg = Rg[j]
+                eb_max = ((ps * pmax) >> e_shift) + 1
+                if skip_zero and products_round_to_zero(abs(lg), emax, abs(rg), eb_max, half):
+                    mode = 0
+                elif lg != 0:
+                    mode = 1
+                elif skip_zero and products_round_to_zero(0, 0, abs(rg), eb_max, half):
+                    mode = 0
+                else:
+                    mode = 2
+            sat += _plain_col(eb, pac, cq, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, mode, Lg[j], Rg[j],
+                              L[j], rr[j], at, ar, gtp, grp)
+            continue
         if not do_acc:
             continue
         if at == 0 and ar == 0:

@@ -262,7 +262,10 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
                             H[j][i] = hq
                         if tstoch:
                             e = srshift(psi[j] * (pre - hq), R.e_shift, kq)
-                            EB[j][i] = clip(srshift(EB[j][i] * fk, 32, (kq + 1) & M64) + e, emax)
+                            # a post with adaptation: ebar's rounding from the next counter's hash (its own
+                            # hash feeds e and h); without: from the low 32 bits of its own hash
+                            ub = splitmix64((kq + 1) & M64) >> 32 if qa[j] else splitmix64(kq) & 0xFFFFFFFF
+                            EB[j][i] = clip(((EB[j][i] * fk + ub) >> 32) + e, emax)
                         else:
                             e = rshift(psi[j] * (pre - hq), R.e_shift)
                             EB[j][i] = clip(trunc0(EB[j][i] * fk, 32) + e, emax)
