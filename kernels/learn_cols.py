@@ -24,15 +24,16 @@ from numba import njit, uint64
 from .fixed_ops import splitmix64
 from .learn_rows import products_round_to_zero, rnd, rsh0, srnd0, tdec
 
-TAB_BITS = 32          # decay_table's fraction: f_k = (dec / 2^D)^k in Q0.32. |ebar|, |h| < 2^31, so x f_k < 2^63
+TAB_BITS = 31          # decay_table's fraction: f_k = (dec / 2^D)^k in Q0.31; f_k < 2^31 for k >= 1 (an int32, so that
+                       # x f_k with x an int32 ebar or h is one 32 x 32 -> 64-bit multiply, vpmuldq: 1 uop, not vpmullq's 3)
 
 
 @njit(cache=True)
 def decay_table(dec, D, n):
-    """int64 [n + 1]: f_0 = 2^32, f_k = rnd(f_{k-1} dec, D) (round half up; f >= 0): (dec / 2^D)^k in Q0.32 by an
-    integer recurrence (reproducible in Python; error < k / 2 units of 2^-32). f_1 = dec 2^(32 - D) exactly, so
-    a stochastic rounding by f_1 at 2^-32 equals the eager step's rounding by dec at 2^-D (the low 32 - D hash
-    bits below cannot carry: floor((x + u) / 2^D) is unchanged by adding < 1)."""
+    """int64 [n + 1]: f_0 = 2^31, f_k = rnd(f_{k-1} dec, D) (round half up; f >= 0): (dec / 2^D)^k in Q0.31 by an
+    integer recurrence (reproducible in Python; error < k / 2 units of 2^-31). f_1 = dec 2^(31 - D) exactly, so
+    a stochastic rounding by f_1 at 2^-31 equals the per-step rounding by dec at 2^-D with the top D of the same
+    31 random bits (the 31 - D bits below cannot carry: floor((x + u) / 2^D) is unchanged by adding < 1)."""
     f = np.empty(n + 1, np.int64)
     f[0] = np.int64(1) << TAB_BITS
     for k in range(1, n + 1):
@@ -62,30 +63,34 @@ def load_col(src, pidx, c0, n, m, buf):
 
 
 @njit(cache=True, inline="always")
-def _plain_col(eb, pac, cq, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, mode, lg, rg, lj, rj, at, ar, gtp, grp):
+def _plain_col(eb, pac, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, mode, lg, rg, lj, rj, at, ar, gtp, grp):
     """The column of a post without adaptation (h = 0): e_q = srnd|rnd(psi_j pre_i >> e_shift), ebar_q =
     clip(srnd|trunc(ebar_q f_k at 2^-32) + e_q), with its product fused into the same loop. mode 0: no products
     (none this step, or each rounds to 0); 1: rnd(Lg_j ebar + Rg_j e >> sh); 2: rnd(Rg_j e >> sh) (L_j = 0);
     3: wide traces, rnd((rnd(L_j ebar >> at) gtp + rnd(r_j e >> ar) grp) >> sh). Stochastic rounding draws one
-    hash per synapse: e from its top e_shift bits, ebar from its low 32 bits (disjoint for e_shift <= 32).
+    hash per synapse: e from its top e_shift bits, ebar from its low 31 bits (disjoint for e_shift <= 33).
     Returns the clipped count. The stochastic loops are written out per mode so that each one vectorises."""
     sat = 0
+    # both factors fit an int32 (a pre trace and psi: trace-wide codes; f_k < 2^31): a sign-extended int32 product
+    # is one vpmuldq per 8 lanes (measured: the loop is bound by its 64-bit multiplies)
+    ps32 = np.int64(np.int32(ps))
+    fk32 = np.int64(np.int32(fk))
     if stoch:
         if mode == 0:
             for k in range(n):
                 c = uint64(c0 + k)
-                rk = splitmix64(key0 + uint64(cq[c]))
-                e = srnd0(ps * pb[uint64(k)], e_shift, rk)
-                ebv = srnd0(np.int64(eb[c]) * fk, 32, rk << uint64(32)) + e
+                rk = splitmix64(key0 + c)
+                e = srnd0(ps32 * np.int64(np.int32(pb[uint64(k)])), e_shift, rk)
+                ebv = srnd0(np.int64(eb[c]) * fk32, 31, rk << uint64(33)) + e
                 ec = min(max(ebv, -emax), emax)
                 sat += ec != ebv
                 eb[c] = ec
         elif mode == 1:
             for k in range(n):
                 c = uint64(c0 + k)
-                rk = splitmix64(key0 + uint64(cq[c]))
-                e = srnd0(ps * pb[uint64(k)], e_shift, rk)
-                ebv = srnd0(np.int64(eb[c]) * fk, 32, rk << uint64(32)) + e
+                rk = splitmix64(key0 + c)
+                e = srnd0(ps32 * np.int64(np.int32(pb[uint64(k)])), e_shift, rk)
+                ebv = srnd0(np.int64(eb[c]) * fk32, 31, rk << uint64(33)) + e
                 ec = min(max(ebv, -emax), emax)
                 sat += ec != ebv
                 eb[c] = ec
@@ -93,9 +98,9 @@ def _plain_col(eb, pac, cq, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, m
         elif mode == 2:
             for k in range(n):
                 c = uint64(c0 + k)
-                rk = splitmix64(key0 + uint64(cq[c]))
-                e = srnd0(ps * pb[uint64(k)], e_shift, rk)
-                ebv = srnd0(np.int64(eb[c]) * fk, 32, rk << uint64(32)) + e
+                rk = splitmix64(key0 + c)
+                e = srnd0(ps32 * np.int64(np.int32(pb[uint64(k)])), e_shift, rk)
+                ebv = srnd0(np.int64(eb[c]) * fk32, 31, rk << uint64(33)) + e
                 ec = min(max(ebv, -emax), emax)
                 sat += ec != ebv
                 eb[c] = ec
@@ -103,9 +108,9 @@ def _plain_col(eb, pac, cq, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, m
         else:
             for k in range(n):
                 c = uint64(c0 + k)
-                rk = splitmix64(key0 + uint64(cq[c]))
-                e = srnd0(ps * pb[uint64(k)], e_shift, rk)
-                ebv = srnd0(np.int64(eb[c]) * fk, 32, rk << uint64(32)) + e
+                rk = splitmix64(key0 + c)
+                e = srnd0(ps32 * np.int64(np.int32(pb[uint64(k)])), e_shift, rk)
+                ebv = srnd0(np.int64(eb[c]) * fk32, 31, rk << uint64(33)) + e
                 ec = min(max(ebv, -emax), emax)
                 sat += ec != ebv
                 eb[c] = ec
@@ -114,7 +119,7 @@ def _plain_col(eb, pac, cq, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, m
     for k in range(n):                                 # truncation (not a speed path): one loop, mode inside
         c = uint64(c0 + k)
         e = rsh0(ps * pb[uint64(k)], e_shift)
-        ebv = tdec(np.int64(eb[c]), fk, 32) + e
+        ebv = tdec(np.int64(eb[c]), fk, 31) + e
         ec = min(max(ebv, -emax), emax)
         sat += ec != ebv
         eb[c] = ec
@@ -128,7 +133,7 @@ def _plain_col(eb, pac, cq, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, m
 
 
 @njit(cache=True)
-def elig_cols(eb, hh, pac, cptr, cpre, cq, cgap, pre_a, prep_a, act, n_act, kgap, psi, Lg, Rg, qj, qa, stoch, key0,
+def elig_cols(eb, hh, pac, cptr, cpre, cgap, pre_a, prep_a, act, n_act, kgap, psi, Lg, Rg, qj, qa, stoch, key0,
               e_shift, q_frac, emax, sh, do_acc, task, L, rr, gtp, grp, at, ar, fk_t, fa_t, pb, ppb, ev_b,
               skip_zero=True):
     """Per-synapse eligibility of the active posts' columns of one projection this step and, if do_acc, their
@@ -156,6 +161,7 @@ def elig_cols(eb, hh, pac, cptr, cpre, cq, cgap, pre_a, prep_a, act, n_act, kgap
     largest |ebar|, |e|, reduced in the state loop). pb, ppb, ev_b: int64 scratch of at least the longest
     column, distinct (so that LLVM can prove the loops free of aliasing)."""
     half = np.int64(1) << (sh - 1)
+    nnz = uint64(eb.shape[0])                          # ebar's second counter range (posts with adaptation)
     sat = 0
     vis = 0
     pmax = np.int64(0)                                 # the largest pre trace (>= 0) this step: the e bound
@@ -176,6 +182,8 @@ def elig_cols(eb, hh, pac, cptr, cpre, cq, cgap, pre_a, prep_a, act, n_act, kgap
         # and a post with psi_j != 0 was active then), so h's skipped steps are pure decays too
         fk = fk_t[kg]
         fa = fa_t[kg]
+        fk32 = np.int64(np.int32(fk))                  # < 2^31 (k >= 1): vpmuldq products
+        fa32 = np.int64(np.int32(fa))
         load_col(pre_a, cpre, c0, n, m, pb)
         ps = psi[j]
         mxe = np.int64(0)                              # the column's largest |ebar|, |e| (the product skip)
@@ -186,18 +194,17 @@ def elig_cols(eb, hh, pac, cptr, cpre, cq, cgap, pre_a, prep_a, act, n_act, kgap
             if stoch:
                 for k in range(n):
                     c = uint64(c0 + k)
-                    q = uint64(cq[c])
-                    rk = splitmix64(key0 + q)
+                    rk = splitmix64(key0 + c)
                     hold = np.int64(hh[c])
                     # one unbiased rounding of decay + increment (both far below one trace LSB per step:
                     # tau_a = 2000 steps) at 2^-32, the low 32 bits of the hash (rot32), disjoint from e's top
                     # bits. Equal to the rounding at 2^-hs of session 19 (its hs top bits; the bits below
                     # cannot carry an integer multiple of 2^(32-hs))
-                    hq = srnd0(hold * fa + ((qq * (ppb[uint64(k)] - hold)) << (32 - q_frac)), 32,
+                    hq = srnd0(hold * fa32 + ((qq * (ppb[uint64(k)] - hold)) << (31 - q_frac)), 31,
                                (rk << uint64(32)) | (rk >> uint64(32)))
                     hh[c] = hq
                     e = srnd0(ps * (pb[uint64(k)] - hq), e_shift, rk)
-                    ebv = srnd0(np.int64(eb[c]) * fk, 32, splitmix64(key0 + q + uint64(1))) + e
+                    ebv = srnd0(np.int64(eb[c]) * fk32, 31, splitmix64(key0 + nnz + c)) + e
                     ec = min(max(ebv, -emax), emax)
                     sat += ec != ebv
                     eb[c] = ec
@@ -208,10 +215,10 @@ def elig_cols(eb, hh, pac, cptr, cpre, cq, cgap, pre_a, prep_a, act, n_act, kgap
                 for k in range(n):
                     c = uint64(c0 + k)
                     hold = np.int64(hh[c])
-                    hq = tdec(hold, fa, 32) + rsh0(qq * (ppb[uint64(k)] - hold), q_frac)
+                    hq = tdec(hold, fa, 31) + rsh0(qq * (ppb[uint64(k)] - hold), q_frac)
                     hh[c] = hq
                     e = rsh0(ps * (pb[uint64(k)] - hq), e_shift)
-                    ebv = tdec(np.int64(eb[c]), fk, 32) + e
+                    ebv = tdec(np.int64(eb[c]), fk, 31) + e
                     ec = min(max(ebv, -emax), emax)
                     sat += ec != ebv
                     eb[c] = ec
@@ -237,7 +244,7 @@ def elig_cols(eb, hh, pac, cptr, cpre, cq, cgap, pre_a, prep_a, act, n_act, kgap
                     mode = 0
                 else:
                     mode = 2
-            sat += _plain_col(eb, pac, cq, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, mode, Lg[j], Rg[j],
+            sat += _plain_col(eb, pac, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, mode, Lg[j], Rg[j],
                               L[j], rr[j], at, ar, gtp, grp)
             continue
         if not do_acc:

@@ -278,7 +278,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
             sat_e = 0
             vis = 0
             if train_in:
-                s1, v1 = elig_cols(eb_in, h_in, pac_in, Tb.in_cptr, Tb.in_cpre, Tb.in_cq, Tb.in_cgap, xbar, xbar_p,
+                s1, v1 = elig_cols(eb_in, h_in, pac_in, Tb.in_cptr, Tb.in_cpre, Tb.in_cgap, xbar, xbar_p,
                                    act_s, n_as, kgap, psi, Lg_in, Rg_in, qj, Tb.qa_mant, stoch,
                                    key(C.seed, STREAM_ELIG_IN, step_id, 0),
                                    C.e_shift, C.q_frac, C.emax, sh_in, do_acc, any_err, L, rr,
@@ -286,7 +286,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 sat_e += s1
                 vis += v1
             if train_rec:
-                s1, v1 = elig_cols(eb_rec, h_rec, pac_rec, Tb.rec_cptr, Tb.rec_cpre, Tb.rec_cq, Tb.rec_cgap, zbar,
+                s1, v1 = elig_cols(eb_rec, h_rec, pac_rec, Tb.rec_cptr, Tb.rec_cpre, Tb.rec_cgap, zbar,
                                    zbar_p, act_s, n_as, kgap, psi, Lg_rec, Rg_rec, qj, Tb.qa_mant, stoch,
                                    key(C.seed, STREAM_ELIG_REC, step_id, 0),
                                    C.e_shift, C.q_frac, C.emax, sh_rec, do_acc, any_err, L, rr,

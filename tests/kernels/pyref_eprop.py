@@ -54,8 +54,8 @@ def rdiv(a: int, n: int) -> int:
 
 
 def decay_table(dec: int, D: int, n: int) -> list[int]:
-    """f_k ~ (dec / 2^D)^k in Q0.32, k = 0..n: f_0 = 2^32, f_k = floor((f_{k-1} dec + 2^(D-1)) / 2^D)."""
-    f = [1 << 32]
+    """f_k ~ (dec / 2^D)^k in Q0.31, k = 0..n: f_0 = 2^31, f_k = floor((f_{k-1} dec + 2^(D-1)) / 2^D)."""
+    f = [1 << 31]
     for _ in range(n):
         f.append((f[-1] * dec + (1 << (D - 1))) >> D)
     return f
@@ -99,6 +99,9 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
     # synapse numbers q: CSR by presynaptic neuron, targets ascending (existing synapses only)
     q_in = {(j, i): q for q, (i, j) in enumerate((i, j) for i in range(n_in) for j in range(n_rec) if MI[j][i])}
     q_rec = {(j, i): q for q, (i, j) in enumerate((i, j) for i in range(n_rec) for j in range(n_rec) if M[j][i])}
+    # per-synapse eligibility counters: the synapse's position c in the by-post (column) order, pres ascending
+    c_in = {(j, i): c for c, (j, i) in enumerate((j, i) for j in range(n_rec) for i in range(n_in) if MI[j][i])}
+    c_rec = {(j, i): c for c, (j, i) in enumerate((j, i) for j in range(n_rec) for i in range(n_rec) if M[j][i])}
     n_apply = [0]
     ct, cr, sh = [int(v) for v in R.ct], [int(v) for v in R.cr], [int(v) for v in R.prod_shift]
     pt, pr_, po = [int(v) for v in R.pre_shift]
@@ -239,9 +242,9 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
             L = [clip(rshift(sum(Bm[j][k] * err[k] for k in range(n_out)), R.l_shift), lmax) if any_err else 0
                  for j in range(n_rec)]
             for j in range(n_rec):
-                pres = [(i, xbar[i], xbar_p[i], eb_in, h_in, P_in, 0, key(sd, 5, step, q_in[(j, i)]))
+                pres = [(i, xbar[i], xbar_p[i], eb_in, h_in, P_in, 0, key(sd, 5, step, c_in[(j, i)]), len(c_in))
                         for i in range(n_in) if MI[j][i]] + \
-                       [(i, zbar[i], zbar_p[i], eb_rec, h_rec, P_rec, 1, key(sd, 6, step, q_rec[(j, i)]))
+                       [(i, zbar[i], zbar_p[i], eb_rec, h_rec, P_rec, 1, key(sd, 6, step, c_rec[(j, i)]), len(c_rec))
                         for i in range(n_rec) if M[j][i]]
                 if per_syn:
                     if lazy and psi[j] == 0 and q[j] == 0 and L[j] == 0:
@@ -249,30 +252,30 @@ def learn(c, x, tgt, *, S: int, D: int, mb: int, cb: int, trials_per_apply: int 
                     kg = t - last[j] if last[j] >= 0 else 1
                     last[j] = t
                     fk, fa = fk_t[kg], fa_t[kg]
-                    for i, pre, prep, EB, H, ACC, p, kq in pres:
+                    for i, pre, prep, EB, H, ACC, p, kq, nnz in pres:
                         if (p == 0 and not R.train_in) or (p == 1 and not R.train_rec):
                             continue
                         hq = 0
                         if R.adapt:
-                            if tstoch:          # one stochastic rounding at 2^-32, the low 32 bits of kq's hash
-                                rh = splitmix64(kq) & 0xFFFFFFFF
-                                hq = (H[j][i] * fa + (q[j] * (prep - H[j][i]) << (32 - R.q_frac)) + rh) >> 32
+                            if tstoch:          # one stochastic rounding at 2^-31, bits 31..1 of kq's hash
+                                rh = (splitmix64(kq) & 0xFFFFFFFF) >> 1
+                                hq = (H[j][i] * fa + (q[j] * (prep - H[j][i]) << (31 - R.q_frac)) + rh) >> 31
                             else:
-                                hq = trunc0(H[j][i] * fa, 32) + rshift(q[j] * (prep - H[j][i]), R.q_frac)
+                                hq = trunc0(H[j][i] * fa, 31) + rshift(q[j] * (prep - H[j][i]), R.q_frac)
                             H[j][i] = hq
                         if tstoch:
                             e = srshift(psi[j] * (pre - hq), R.e_shift, kq)
-                            # a post with adaptation: ebar's rounding from the next counter's hash (its own
-                            # hash feeds e and h); without: from the low 32 bits of its own hash
-                            ub = splitmix64((kq + 1) & M64) >> 32 if qa[j] else splitmix64(kq) & 0xFFFFFFFF
-                            EB[j][i] = clip(((EB[j][i] * fk + ub) >> 32) + e, emax)
+                            # a post with adaptation: ebar's rounding from the hash of counter c + nnz (its own
+                            # hash feeds e and h); without: from the low 31 bits of its own hash
+                            ub = splitmix64((kq + nnz) & M64) >> 33 if qa[j] else splitmix64(kq) & 0x7FFFFFFF
+                            EB[j][i] = clip(((EB[j][i] * fk + ub) >> 31) + e, emax)
                         else:
                             e = rshift(psi[j] * (pre - hq), R.e_shift)
-                            EB[j][i] = clip(trunc0(EB[j][i] * fk, 32) + e, emax)
+                            EB[j][i] = clip(trunc0(EB[j][i] * fk, 31) + e, emax)
                         if do_acc:
                             ACC[j][i] += rshift(rshift(L[j] * EB[j][i], pt) * gt[p] + rshift(rr[j] * e, pr_) * gr[p], sh[p])
                 elif do_acc:
-                    for i, pre, prep, EB, H, ACC, p, _ in pres:
+                    for i, pre, prep, EB, H, ACC, p, _, _ in pres:
                         if (p == 0 and not R.train_in) or (p == 1 and not R.train_rec):
                             continue
                         mt = rshift(rshift(L[j] * psi[j], pt) * gt[p], R.m_shift)

@@ -59,7 +59,7 @@ def _run(seed, n_pre, n_post, steps, stoch, skip_zero, e_shift, sh, shape, use_g
                 n_act += 1
                 kgap[j] = t - last[j] if last[j] >= 0 else 1
                 last[j] = t
-        sat, vis = elig_cols(eb, hh, pac, cptr, cpre, cq, cgap, pre, prep, act, n_act, kgap, psi, Lg, Rg, qj, qa,
+        sat, vis = elig_cols(eb, hh, pac, cptr, cpre, cgap, pre, prep, act, n_act, kgap, psi, Lg, Rg, qj, qa,
                              stoch, uint64(1000 + t), e_shift, 16, 127, sh, True, task, L, Rg, 1 << 14, 1, 0, 0,
                              fk, fa, *bufs, skip_zero)
         out.append((eb.copy(), hh.copy(), pac.copy(), sat, vis))
@@ -100,34 +100,34 @@ def test_lazy_visits_fewer_synapses_and_differs(seed, stoch):
 @given(x=st.integers(-(1 << 31) + 1, (1 << 31) - 1), r=st.integers(0, (1 << 64) - 1), D=st.integers(8, 24),
        dk=st.integers(1, 255))
 def test_one_step_of_the_table_is_the_per_step_rounding(x, r, D, dk):
-    """f_1 = dec 2^(32 - D), so rounding x f_1 at 2^-32 (the top 32 hash bits) is rounding x dec at 2^-D (the top
+    """f_1 = dec 2^(31 - D), so rounding x f_1 at 2^-31 (the top 31 hash bits) is rounding x dec at 2^-D (the top
     D bits), stochastic and truncating: a lazy visit after one step is the per-step update bit for bit."""
     dec = (1 << D) - dk
     f = decay_table(dec, D, 3)
-    assert f[0] == 1 << 32 and f[1] == dec << (32 - D)
-    assert srnd0(np.int64(x) * f[1], 32, uint64(r)) == srnd0(np.int64(x) * dec, D, uint64(r))
-    assert tdec(np.int64(x), f[1], 32) == tdec(np.int64(x), dec, D)
+    assert f[0] == 1 << 31 and f[1] == dec << (31 - D) and f[1] < 1 << 31
+    assert srnd0(np.int64(x) * f[1], 31, uint64(r)) == srnd0(np.int64(x) * dec, D, uint64(r))
+    assert tdec(np.int64(x), f[1], 31) == tdec(np.int64(x), dec, D)
 
 
 @settings(max_examples=100, deadline=None)
 @given(D=st.integers(10, 20), dk=st.integers(1, 400), n=st.integers(1, 3000))
 def test_decay_table_follows_the_power(D, dk, n):
-    """f_k = (dec / 2^D)^k 2^32 within k/2 + 1 units (one half-unit rounding per step), non-increasing."""
+    """f_k = (dec / 2^D)^k 2^31 within k/2 + 1 units (one half-unit rounding per step), non-increasing."""
     dec = (1 << D) - min(dk, (1 << D) - 1)
     f = decay_table(dec, D, n)
     k = np.arange(n + 1)
-    exact = (dec / 2.0 ** D) ** k * 2.0 ** 32
+    exact = (dec / 2.0 ** D) ** k * 2.0 ** 31
     assert np.all(np.abs(f - exact) <= k / 2 + 1)
     assert np.all(np.diff(f) <= 0)
 
 
 @njit(cache=False)
 def _decays(x, dec, D, fk, k, n):
-    """n samples of one k-step rounding of x (by fk at 2^-32) and of k per-step roundings (by dec at 2^-D)."""
+    """n samples of one k-step rounding of x (by fk at 2^-31) and of k per-step roundings (by dec at 2^-D)."""
     lazy = np.empty(n, np.int64)
     eager = np.empty(n, np.int64)
     for s in range(n):
-        lazy[s] = srnd0(np.int64(x) * fk, 32, splitmix64(uint64(s)))
+        lazy[s] = srnd0(np.int64(x) * fk, 31, splitmix64(uint64(s)))
         v = np.int64(x)
         for i in range(k):
             v = srnd0(v * dec, D, splitmix64(uint64(s) + uint64(i + 1) * uint64(1 << 40)))
@@ -136,7 +136,7 @@ def _decays(x, dec, D, fk, k, n):
 
 
 def test_a_deferred_decay_is_unbiased():
-    """E[srnd(x f_k)] = x f_k 2^-32: the mean over 40,000 hashes of one k-step rounding, and of k per-step
+    """E[srnd(x f_k)] = x f_k 2^-31: the mean over 40,000 hashes of one k-step rounding, and of k per-step
     roundings, both land within 4 standard errors of x (dec / 2^D)^k; the lazy one has the smaller spread."""
     D, dec, x, k, n = 12, 4096 - 200, 77, 15, 40_000
     f = decay_table(dec, D, k)
@@ -146,7 +146,7 @@ def test_a_deferred_decay_is_unbiased():
         assert abs(a.mean() - want) < 4 * a.std() / np.sqrt(n), (a.mean(), want)
     assert lazy.std() < eager.std()
     # a biased rounding (truncation) of the same decays is caught by the same bound
-    trunc = np.int64(x) * f[k] >> 32
+    trunc = np.int64(x) * f[k] >> 31
     assert abs(trunc - want) > 4 * lazy.std() / np.sqrt(n)
 
 
