@@ -8,9 +8,9 @@ or factorised) and the products, summed into this trial's partial accumulators `
 the weights do not change within a batch, so trials are independent and their integer sums can be
 added in any order; ``kernels.eprop_fixed`` adds them to the persistent accumulators at the batch end).
 
-State is O(synapses + neurons), never O(T). Exact work skipping: a per-synapse row whose pre trace,
-previous pre trace and every eligibility / eps^a value are zero stays zero this step (e = 0, the decay of
-0 is 0, stochastic rounding of 0 is 0), so it is skipped; factorised rows with a zero pre trace add 0.
+State is O(synapses + neurons), never O(T). Per-synapse eligibility visits only the posts with psi_j, q_j or
+L_j nonzero this step; the others' decays wait for their next visit (``kernels.learn_cols``, lazy decay;
+``C.lazy`` False: every post every step). Factorised rows with a zero pre trace add 0 and are skipped.
 """
 from __future__ import annotations
 
