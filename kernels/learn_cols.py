@@ -71,7 +71,9 @@ def _plain_col(eb, pac, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, mode,
     3: wide traces, rnd((rnd(L_j ebar >> at) gtp + rnd(r_j e >> ar) grp) >> sh). Stochastic rounding draws one
     hash per synapse, splitmix64(key0 + c): e from its top e_shift bits, ebar from bits 30..0 (disjoint for
     e_shift <= 33).
-    Returns the clipped count. The stochastic loops are written out per mode so that each one vectorises."""
+    Returns the clipped count. The stochastic loops are written out per mode so that each one vectorises: the
+    same body as an inline helper returning (e, ebar, clipped) compiled to scalar code with calls (asm: no zmm,
+    74 calls; session 20), so the four copies stay."""
     sat = 0
     # both factors fit an int32 (a pre trace and psi: trace-wide codes; f_k < 2^31): a sign-extended int32 product
     # is one vpmuldq per 8 lanes (measured: the loop is bound by its 64-bit multiplies)
