@@ -397,3 +397,15 @@ def test_state_continues_a_run_exactly():
     with pytest.raises(ConfigError, match="learn_state"):
         native.run(other, x[:4], learn=True, targets={k: (v[:4] if k != "loss" else v) for k, v in tg.items()},
                    state=st0)
+
+
+def test_trace_decay_is_checked_before_any_work():
+    """A trace_decay other than 'lazy' / 'every_step' is a ConfigError naming the value and the choices."""
+    from neurochip.backends.native_learn import run_learning
+    from neurochip.errors import ConfigError
+    net = init_network(5, 8, 2, NeuronParams(kind="lif", n_ref=2), seed=1)
+    c = _comp(net, "loihi2", LearningRule("eprop_random", lr=3e-2, eligibility="per_synapse"), rounding="nearest")
+    x = np.zeros((1, 10, 5), np.uint8)
+    with pytest.raises(ConfigError, match=r"trace_decay must be one of \('lazy', 'every_step'\), got 'sometimes'"):
+        run_learning(c, x, {"target": np.zeros((1, 10, 2)), "mask": np.ones((1, 10), bool), "loss": "mse"},
+                     trace_decay="sometimes")
