@@ -187,13 +187,13 @@ def elig_cols(eb, hh, pac, cptr, cpre, cgap, pre_a, prep_a, act, n_act, kgap, ps
         # psi_j != 0 was visited then), so h's deferred steps are pure decays too
         fk = fk_t[kg]
         fa = fa_t[kg]
-        fk32 = np.int64(np.int32(fk))                  # < 2^31 (k >= 1): vpmuldq products
-        fa32 = np.int64(np.int32(fa))
         load_col(pre_a, cpre, c0, n, m, pb)
         ps = psi[j]
-        mxe = np.int64(0)                              # the column's largest |ebar|, |e| (the product skip)
-        mxv = np.int64(0)
         if ad:
+            fk32 = np.int64(np.int32(fk))              # < 2^31 (k >= 1): vpmuldq products
+            fa32 = np.int64(np.int32(fa))
+            mxe = np.int64(0)                          # the column's largest |ebar|, |e| (the product skip)
+            mxv = np.int64(0)
             load_col(prep_a, cpre, c0, n, m, ppb)
             qq = qj[j]
             if stoch:

@@ -88,9 +88,9 @@ def test_product_skip_and_operand_copies_are_exact(seed, n_pre, n_post, stoch, e
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), stoch=st.booleans())
-def test_lazy_visits_fewer_synapses_and_differs(seed, stoch):
-    """The lazy schedule visits fewer synapses than one visit per step, and its state is a different sample
-    (the deferred decays are rounded once), never a different support of nonzero pre activity."""
+def test_lazy_visits_fewer_synapses(seed, stoch):
+    """The lazy schedule visits fewer synapses than one visit per step on sparse activity (psi nonzero on 30 %
+    of post-steps here). Its values are checked against the pure-Python model in test_kernel_eprop.py."""
     lazy, _ = _run(seed, 5, 8, 40, stoch, True, 2, 8, "random", lazy=True)
     eager, _ = _run(seed, 5, 8, 40, stoch, True, 2, 8, "random", lazy=False)
     assert sum(v[4] for v in lazy) < sum(v[4] for v in eager)
