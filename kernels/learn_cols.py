@@ -42,100 +42,6 @@ def decay_table(dec, D, n):
     return f
 
 
-@njit(cache=True, inline="always")
-def load_col(src, pidx, c0, n, m, buf):
-    """The per-pre operand src[pre] of the column entries c0..c0+n-1 (their pres pidx[c0..]) into buf[0:n]:
-    m = -1 a full column (entry k is pre k), m >= 0 every pre but m (a recurrent column without its
-    self-synapse: k -> k + [k >= m], two contiguous copies), < -1 gathered through pidx
-    (``kernels.csr.row_gaps`` of the CSC). No slices: a view costs an atomic reference count increment and
-    decrement (measured, session 18)."""
-    if m == -1:
-        for k in range(n):
-            buf[uint64(k)] = src[uint64(k)]
-    elif m >= 0:
-        mm = min(m, n)
-        for k in range(mm):
-            buf[uint64(k)] = src[uint64(k)]
-        for k in range(mm, n):
-            buf[uint64(k)] = src[uint64(k + 1)]
-    else:
-        for k in range(n):
-            buf[uint64(k)] = src[np.uint32(pidx[uint64(c0 + k)])]
-
-
-@njit(cache=True, inline="always")
-def _plain_col(eb, pac, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, mode, lg, rg, lj, rj, at, ar, gtp, grp):
-    """The column of a post without adaptation (h = 0): e_c = srnd|rnd(psi_j pre_i >> e_shift), ebar_c =
-    clip(srnd|trunc(ebar_c f_k at 2^-31) + e_c), with its product fused into the same loop. mode 0: no products
-    (none this step, or each rounds to 0); 1: rnd(Lg_j ebar + Rg_j e >> sh); 2: rnd(Rg_j e >> sh) (L_j = 0);
-    3: wide traces, rnd((rnd(L_j ebar >> at) gtp + rnd(r_j e >> ar) grp) >> sh). Stochastic rounding draws one
-    hash per synapse, splitmix64(key0 + c): e from its top e_shift bits, ebar from bits 30..0 (disjoint for
-    e_shift <= 33).
-    Returns the clipped count. The stochastic loops are written out per mode so that each one vectorises: the
-    same body as an inline helper returning (e, ebar, clipped) compiled to scalar code with calls (asm: no zmm,
-    74 calls; session 20), so the four copies stay."""
-    sat = 0
-    # both factors fit an int32 (a pre trace and psi: trace-wide codes; f_k < 2^31): a sign-extended int32 product
-    # is one vpmuldq per 8 lanes (measured: the loop is bound by its 64-bit multiplies)
-    ps32 = np.int64(np.int32(ps))
-    fk32 = np.int64(np.int32(fk))
-    if stoch:
-        if mode == 0:
-            for k in range(n):
-                c = uint64(c0 + k)
-                rk = splitmix64(key0 + c)
-                e = srnd0(ps32 * np.int64(np.int32(pb[uint64(k)])), e_shift, rk)
-                ebv = srnd0(np.int64(eb[c]) * fk32, 31, rk << uint64(33)) + e
-                ec = min(max(ebv, -emax), emax)
-                sat += ec != ebv
-                eb[c] = ec
-        elif mode == 1:
-            for k in range(n):
-                c = uint64(c0 + k)
-                rk = splitmix64(key0 + c)
-                e = srnd0(ps32 * np.int64(np.int32(pb[uint64(k)])), e_shift, rk)
-                ebv = srnd0(np.int64(eb[c]) * fk32, 31, rk << uint64(33)) + e
-                ec = min(max(ebv, -emax), emax)
-                sat += ec != ebv
-                eb[c] = ec
-                pac[c] += rnd(lg * ec + rg * e, sh)
-        elif mode == 2:
-            for k in range(n):
-                c = uint64(c0 + k)
-                rk = splitmix64(key0 + c)
-                e = srnd0(ps32 * np.int64(np.int32(pb[uint64(k)])), e_shift, rk)
-                ebv = srnd0(np.int64(eb[c]) * fk32, 31, rk << uint64(33)) + e
-                ec = min(max(ebv, -emax), emax)
-                sat += ec != ebv
-                eb[c] = ec
-                pac[c] += rnd(rg * e, sh)
-        else:
-            for k in range(n):
-                c = uint64(c0 + k)
-                rk = splitmix64(key0 + c)
-                e = srnd0(ps32 * np.int64(np.int32(pb[uint64(k)])), e_shift, rk)
-                ebv = srnd0(np.int64(eb[c]) * fk32, 31, rk << uint64(33)) + e
-                ec = min(max(ebv, -emax), emax)
-                sat += ec != ebv
-                eb[c] = ec
-                pac[c] += rnd(rsh0(lj * ec, at) * gtp + rsh0(rj * e, ar) * grp, sh)
-        return sat
-    for k in range(n):                                 # truncation (not a speed path): one loop, mode inside
-        c = uint64(c0 + k)
-        e = rsh0(ps * pb[uint64(k)], e_shift)
-        ebv = tdec(np.int64(eb[c]), fk, 31) + e
-        ec = min(max(ebv, -emax), emax)
-        sat += ec != ebv
-        eb[c] = ec
-        if mode == 1:
-            pac[c] += rnd(lg * ec + rg * e, sh)
-        elif mode == 2:
-            pac[c] += rnd(rg * e, sh)
-        elif mode == 3:
-            pac[c] += rnd(rsh0(lj * ec, at) * gtp + rsh0(rj * e, ar) * grp, sh)
-    return sat
-
-
 @njit(cache=True)
 def elig_cols(eb, hh, pac, cptr, cpre, cgap, pre_a, prep_a, act, n_act, kgap, psi, Lg, Rg, qj, qa, stoch, key0,
               e_shift, q_frac, emax, sh, do_acc, task, L, rr, gtp, grp, at, ar, fk_t, fa_t, pb, ppb, ev_b,
@@ -145,7 +51,7 @@ def elig_cols(eb, hh, pac, cptr, cpre, cgap, pre_a, prep_a, act, n_act, kgap, ps
     Returns (clipped eligibility values, synapses visited).
 
     Column order: post j's synapses are c = cptr[j]..cptr[j+1]-1, their pres cpre[c] ascending, shape cgap[j]
-    (`load_col`); c is also the synapse's hash counter. eb, hh: int32 [nnz] per-synapse ebar and h (eps^a) in
+    (how its pre traces are copied); c is also the synapse's hash counter. eb, hh: int32 [nnz] per-synapse ebar and h (eps^a) in
     column order.
 
     act[:n_act]: the posts visited this step, ascending; kgap[j]: steps since post j's last visit (1: the last
@@ -159,12 +65,12 @@ def elig_cols(eb, hh, pac, cptr, cpre, cgap, pre_a, prep_a, act, n_act, kgap, ps
     With k = 1 this is the per-step update: f_1 = dec 2^(31 - D), and a stochastic rounding of x 2^(31 - D) at
     2^-31 by 31 random bits is that of x at 2^-D by their top D bits (`decay_table`); a truncation likewise.
     Stochastic roundings: the hash r = splitmix64(key0 + c) gives e its top e_shift bits and h its bits 31..1;
-    ebar's decay takes r's bits 30..0 at a post without adaptation (`_plain_col`, one hash per synapse) and the
+    ebar's decay takes r's bits 30..0 at a post without adaptation (one hash per synapse) and the
     top 31 bits of splitmix64(key0 + nnz + c) at a post with adaptation. A post without adaptation keeps h = 0
     (q_j = 0 for ever), so its update is skipped (it would add srnd(0) = 0). skip_zero (tests: False runs every
-    product): skip a column's products when each rounds to 0 (`products_round_to_zero`; bounds in
-    `_plain_col`'s caller, the column's largest |ebar|, |e| reduced in the state loop at a post with
-    adaptation). pb, ppb, ev_b: int64 scratch of at least the longest column, distinct arrays."""
+    product): skip a column's products when each rounds to 0 (`products_round_to_zero`; at a post without
+    adaptation from bounds known before its loop, at one with adaptation from the column's largest |ebar|, |e|,
+    reduced in the state loop). pb, ppb, ev_b: int64 scratch of at least the longest column, distinct arrays."""
     half = np.int64(1) << (sh - 1)
     nnz = uint64(eb.shape[0])                          # ebar's second counter range (posts with adaptation)
     sat = 0
@@ -187,14 +93,42 @@ def elig_cols(eb, hh, pac, cptr, cpre, cgap, pre_a, prep_a, act, n_act, kgap, ps
         # psi_j != 0 was visited then), so h's deferred steps are pure decays too
         fk = fk_t[kg]
         fa = fa_t[kg]
-        load_col(pre_a, cpre, c0, n, m, pb)
+        # the column's pre traces into pb (ppb: the previous ones, at a post with adaptation), contiguous so that
+        # the loops below vectorise: m = -1 a full column (entry k is pre k), m >= 0 every pre but m (entry k is
+        # pre k + [k >= m]: two copies), else gathered through cpre (0.10 against 0.33 ns per element, session
+        # 17). Written out here rather than through an inline helper: each array parameter of an inlined helper
+        # costs an atomic incref / decref pair per call, which Numba's reference-count pruning leaves in place
+        # across the helper's loops (16 % of the LIF trial's samples in NRT_incref / NRT_decref, perf, session 20)
+        if m == -1:
+            for k in range(n):
+                pb[uint64(k)] = pre_a[uint64(k)]
+        elif m >= 0:
+            mm = min(m, n)
+            for k in range(mm):
+                pb[uint64(k)] = pre_a[uint64(k)]
+            for k in range(mm, n):
+                pb[uint64(k)] = pre_a[uint64(k + 1)]
+        else:
+            for k in range(n):
+                pb[uint64(k)] = pre_a[np.uint32(cpre[uint64(c0 + k)])]
         ps = psi[j]
         if ad:
             fk32 = np.int64(np.int32(fk))              # < 2^31 (k >= 1): vpmuldq products
             fa32 = np.int64(np.int32(fa))
             mxe = np.int64(0)                          # the column's largest |ebar|, |e| (the product skip)
             mxv = np.int64(0)
-            load_col(prep_a, cpre, c0, n, m, ppb)
+            if m == -1:                                # as pb above
+                for k in range(n):
+                    ppb[uint64(k)] = prep_a[uint64(k)]
+            elif m >= 0:
+                mm = min(m, n)
+                for k in range(mm):
+                    ppb[uint64(k)] = prep_a[uint64(k)]
+                for k in range(mm, n):
+                    ppb[uint64(k)] = prep_a[uint64(k + 1)]
+            else:
+                for k in range(n):
+                    ppb[uint64(k)] = prep_a[np.uint32(cpre[uint64(c0 + k)])]
             qq = qj[j]
             if stoch:
                 for k in range(n):
@@ -232,13 +166,12 @@ def elig_cols(eb, hh, pac, cptr, cpre, cgap, pre_a, prep_a, act, n_act, kgap, ps
         else:
             # products fused into the state loop; the exact skip from bounds known before it: |e| <=
             # (psi_j max pre >> e_shift) + 1 (a rounding adds < 1), |ebar| <= emax
+            lg, rg, lj, rj = Lg[j], Rg[j], L[j], rr[j]
             if not do_acc:
                 mode = 0
             elif at != 0 or ar != 0:
                 mode = 3
             else:
-                lg = Lg[j]
-                rg = Rg[j]
                 eb_max = ((ps * pmax) >> e_shift) + 1
                 if skip_zero and products_round_to_zero(abs(lg), emax, abs(rg), eb_max, half):
                     mode = 0
@@ -248,8 +181,67 @@ def elig_cols(eb, hh, pac, cptr, cpre, cgap, pre_a, prep_a, act, n_act, kgap, ps
                     mode = 0
                 else:
                     mode = 2
-            sat += _plain_col(eb, pac, c0, n, pb, key0, ps, fk, e_shift, emax, sh, stoch, mode, Lg[j], Rg[j],
-                              L[j], rr[j], at, ar, gtp, grp)
+            # one hash per synapse, splitmix64(key0 + c): e from its top e_shift bits, ebar's decay from bits 30..0
+            # (disjoint for e_shift <= 33). Both factors fit an int32 (a pre trace and psi: trace-wide codes;
+            # f_k < 2^31): a sign-extended int32 product is one vpmuldq per 8 lanes (100 -> 40 vpmullq, asm). The
+            # stochastic loop is written out per mode, the mode test hoisted, so that each one vectorises (one body
+            # shared through an inline helper returning a tuple compiled to scalar code with calls, asm)
+            ps32 = np.int64(np.int32(ps))
+            fk32 = np.int64(np.int32(fk))
+            if stoch:
+                if mode == 0:
+                    for k in range(n):
+                        c = uint64(c0 + k)
+                        rk = splitmix64(key0 + c)
+                        e = srnd0(ps32 * np.int64(np.int32(pb[uint64(k)])), e_shift, rk)
+                        ebv = srnd0(np.int64(eb[c]) * fk32, 31, rk << uint64(33)) + e
+                        ec = min(max(ebv, -emax), emax)
+                        sat += ec != ebv
+                        eb[c] = ec
+                elif mode == 1:
+                    for k in range(n):
+                        c = uint64(c0 + k)
+                        rk = splitmix64(key0 + c)
+                        e = srnd0(ps32 * np.int64(np.int32(pb[uint64(k)])), e_shift, rk)
+                        ebv = srnd0(np.int64(eb[c]) * fk32, 31, rk << uint64(33)) + e
+                        ec = min(max(ebv, -emax), emax)
+                        sat += ec != ebv
+                        eb[c] = ec
+                        pac[c] += rnd(lg * ec + rg * e, sh)
+                elif mode == 2:
+                    for k in range(n):
+                        c = uint64(c0 + k)
+                        rk = splitmix64(key0 + c)
+                        e = srnd0(ps32 * np.int64(np.int32(pb[uint64(k)])), e_shift, rk)
+                        ebv = srnd0(np.int64(eb[c]) * fk32, 31, rk << uint64(33)) + e
+                        ec = min(max(ebv, -emax), emax)
+                        sat += ec != ebv
+                        eb[c] = ec
+                        pac[c] += rnd(rg * e, sh)
+                else:
+                    for k in range(n):
+                        c = uint64(c0 + k)
+                        rk = splitmix64(key0 + c)
+                        e = srnd0(ps32 * np.int64(np.int32(pb[uint64(k)])), e_shift, rk)
+                        ebv = srnd0(np.int64(eb[c]) * fk32, 31, rk << uint64(33)) + e
+                        ec = min(max(ebv, -emax), emax)
+                        sat += ec != ebv
+                        eb[c] = ec
+                        pac[c] += rnd(rsh0(lj * ec, at) * gtp + rsh0(rj * e, ar) * grp, sh)
+            else:
+                for k in range(n):                     # truncation (not a speed path): one loop, mode inside
+                    c = uint64(c0 + k)
+                    e = rsh0(ps * pb[uint64(k)], e_shift)
+                    ebv = tdec(np.int64(eb[c]), fk, 31) + e
+                    ec = min(max(ebv, -emax), emax)
+                    sat += ec != ebv
+                    eb[c] = ec
+                    if mode == 1:
+                        pac[c] += rnd(lg * ec + rg * e, sh)
+                    elif mode == 2:
+                        pac[c] += rnd(rg * e, sh)
+                    elif mode == 3:
+                        pac[c] += rnd(rsh0(lj * ec, at) * gtp + rsh0(rj * e, ar) * grp, sh)
             continue
         if not do_acc:
             continue

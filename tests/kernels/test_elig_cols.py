@@ -10,7 +10,7 @@ from numba import njit, uint64
 
 from neurochip.kernels.csr import csc_of, row_gaps
 from neurochip.kernels.fixed_ops import splitmix64
-from neurochip.kernels.learn_cols import decay_table, elig_cols, load_col
+from neurochip.kernels.learn_cols import decay_table, elig_cols
 from neurochip.kernels.learn_rows import srnd0, tdec
 
 
@@ -168,31 +168,3 @@ def test_csc_is_the_csr_by_post(seed, n_pre, n_post, p):
         np.testing.assert_array_equal(idx[cq[cptr[j]:cptr[j + 1]]], np.full(col.size, j))
         np.testing.assert_array_equal(pre_of[cq[cptr[j]:cptr[j + 1]]], col)
     np.testing.assert_array_equal(cgap, row_gaps(cptr, cpre, n_pre))
-
-
-@njit(cache=False)
-def _load_col(src, pidx, c0, n, m, buf):
-    load_col(src, pidx, c0, n, m, buf)                         # inline="always": called from a jitted caller
-
-
-@settings(max_examples=150, deadline=None)
-@given(seed=st.integers(0, 10_000), n_pre=st.integers(1, 40), shape=st.sampled_from(["full", "all_but_one", "random"]),
-       use_gap=st.booleans())
-def test_load_col_is_the_gather_through_the_pres(seed, n_pre, shape, use_gap):
-    """`load_col` (contiguous copies for full columns and columns of every pre but one, a gather otherwise) puts
-    src[cpre[c0 + k]] into buf[k] for the column's entries, and nothing past buf[n - 1]."""
-    rng = np.random.default_rng(seed)
-    if shape == "full":
-        col = np.arange(n_pre)
-    elif shape == "all_but_one" and n_pre > 1:
-        col = np.delete(np.arange(n_pre), rng.integers(0, n_pre))
-    else:
-        col = np.flatnonzero(rng.random(n_pre) < 0.5)
-    cptr = np.array([0, 3, 3 + col.size], np.int64)                 # a 3-entry column before it
-    cpre = np.concatenate([[0, 1, 2], col]).astype(np.int32)
-    gap = row_gaps(cptr, cpre, n_pre)[1] if use_gap else -2
-    src = rng.integers(-1000, 1000, n_pre).astype(np.int64)
-    buf = np.full(n_pre + 2, 7777, np.int64)
-    _load_col(src, cpre, 3, col.size, gap, buf)
-    np.testing.assert_array_equal(buf[:col.size], src[col])
-    assert np.all(buf[col.size:] == 7777)
