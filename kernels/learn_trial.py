@@ -108,7 +108,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     pb = np.zeros(max_col, np.int64)
     ppb = np.zeros(max_col, np.int64)
     ev_b = np.zeros(max_col, np.int64)
-    fk_t = decay_table((np.int64(1) << D) - C.dk, D, T if per_synapse else 0)   # kappa^k, rho_a^k in Q0.32
+    fk_t = decay_table((np.int64(1) << D) - C.dk, D, T if per_synapse else 0)   # kappa^k, rho_a^k in Q0.31
     fa_t = decay_table((np.int64(1) << D) - C.da, D, T if per_synapse else 0)
     vth_eff = C.vth_eff
     mode = C.mode
