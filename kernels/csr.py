@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 import scipy.sparse as sp
 
 
@@ -96,18 +97,37 @@ def row_gaps(ptr, idx, n_post: int) -> np.ndarray:
     """int64 [n_pre]: the shape of each presynaptic row of a CSR (ptr, idx) over n_post posts. -1: full (every
     post, ascending: position k is post k); m >= 0: every post but m, ascending (position k is post k for
     k < m, post k + 1 from m on: a recurrent row without its self-synapse); -2: any other row."""
-    ptr = np.asarray(ptr, np.int64)
-    idx = np.asarray(idx, np.int64)
-    out = np.full(ptr.size - 1, -2, np.int64)
-    ar = np.arange(n_post, dtype=np.int64)
-    for i in range(ptr.size - 1):
-        r = idx[ptr[i]:ptr[i + 1]]
-        if r.size == n_post and np.array_equal(r, ar):
+    ptr = np.ascontiguousarray(ptr, np.int64)
+    return _row_gaps(ptr, np.ascontiguousarray(np.asarray(idx, np.int64)[:int(ptr[-1]) if ptr.size > 1 else 0]),
+                     int(n_post))
+
+
+@njit(cache=True)
+def _row_gaps(ptr, idx, n_post):
+    """`row_gaps` in one pass (a numpy loop over rows cost 11 ms for N = 1024, p = 1, on every learning call):
+    d = target - position within the row is 0 before the row's missing post and 1 from it on, so a row has one
+    of the two shapes iff its d are all 0 or 1 and never decrease; m is its count of d = 0."""
+    n_pre = ptr.shape[0] - 1
+    out = np.full(n_pre, -2, np.int64)
+    for i in range(n_pre):
+        a = ptr[i]
+        n = ptr[i + 1] - a
+        if n != n_post and (n != n_post - 1 or n == 0):
+            continue
+        zeros = 0
+        prev = 0
+        ok = True
+        for k in range(n):
+            d = idx[a + k] - k
+            if (d != 0 and d != 1) or d < prev:
+                ok = False
+                break
+            prev = d
+            zeros += d == 0
+        if ok and n == n_post - 1:
+            out[i] = zeros
+        elif ok and zeros == n:                  # n = n_post: every d is 0
             out[i] = -1
-        elif r.size == n_post - 1 and r.size > 0:
-            m = int(np.argmax(np.append(r, n_post) != ar))      # the first position where post k is missing
-            if np.array_equal(r[:m], ar[:m]) and np.array_equal(r[m:], ar[m + 1:]):
-                out[i] = m
     return out
 
 
@@ -119,7 +139,10 @@ def csc_of(ptr, idx, n_post: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     idx = np.asarray(idx, np.int64)
     n_pre = ptr.size - 1
     pre = np.repeat(np.arange(n_pre, dtype=np.int64), np.diff(ptr))
-    order = np.argsort(idx, kind="stable")              # by post; the CSR order keeps pres ascending within one
+    # by post; the CSR order keeps pres ascending within one. A stable sort of 16-bit keys is numpy's radix
+    # sort (4 against 17 ms for 1 M synapses)
+    keys = idx.astype(np.uint16) if n_post <= (1 << 16) else idx
+    order = np.argsort(keys, kind="stable")
     cptr = np.zeros(n_post + 1, np.int64)
     np.cumsum(np.bincount(idx, minlength=n_post)[:n_post], out=cptr[1:])
     cpre = pre[order].astype(np.int32)

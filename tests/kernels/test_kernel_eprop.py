@@ -409,3 +409,27 @@ def test_trace_decay_is_checked_before_any_work():
     with pytest.raises(ConfigError, match=r"trace_decay must be one of \('lazy', 'every_step'\), got 'sometimes'"):
         run_learning(c, x, {"target": np.zeros((1, 10, 2)), "mask": np.ones((1, 10), bool), "loss": "mse"},
                      trace_decay="sometimes")
+
+
+def test_pending_update_keeps_wide_accumulators():
+    """meta['pending_lsb'] is minus the residual accumulators / 2^frac, dense [post, pre], at any acc_bits: with a
+    48-bit accumulator the residuals pass 2^31 and must not be narrowed (they were, to int32, before session
+    21: silent wraparound in the pending update validate adds). Dense reference built here, pair by pair."""
+    from neurochip.backends.native import tables_for
+    net = init_network(10, 30, 2, NeuronParams(kind="lif", n_ref=2), seed=2)
+    x, tg = _evidence_like(8, T=120, seed=3)
+    x = x[:, :, :10]
+    for elig in ("per_synapse", "factorised"):
+        c = _comp(net, "loihi2", LearningRule("eprop_random", lr=3e-2, eligibility=elig), acc_bits=48)
+        assert c.rule.frac_bits > 32
+        r = native.run(c, x, learn=True, targets=tg, batch_size=4)
+        st_ = r.meta["learn_state"]
+        tb = tables_for(c)
+        for name, ptr, idx, acc, n_pre in (("w_in", tb.in_ptr, tb.in_idx, st_.acc_in, c.n_in),
+                                           ("w_rec", tb.rec_ptr, tb.rec_idx, st_.acc_rec, c.n_rec)):
+            assert np.abs(acc).max() > 2 ** 31, (elig, name)
+            want = np.zeros((c.n_rec, n_pre))
+            for i in range(n_pre):
+                for q in range(ptr[i], ptr[i + 1]):
+                    want[idx[q], i] = -float(acc[q]) / 2.0 ** c.rule.frac_bits
+            np.testing.assert_array_equal(r.meta["pending_lsb"][name], want, err_msg=f"{elig} {name}")

@@ -135,3 +135,45 @@ def test_outer_rows_row_skip_at_its_bound():
             outer_rows(pa, ptr, idx, np.zeros((0, 0), np.int32), gap, Mt, Mr, pt, pr, sh, act, na, task,
                        *[np.zeros(4, np.int64) for _ in range(3)])
             assert pa[2] == want and pa[[0, 1, 3]].tolist() == [0, 0, 0], (task, sign, x, pa)
+
+
+def _row_gaps_by_rows(ptr, idx, n_post):
+    """`row_gaps` read row by row with numpy (the implementation before session 21): the oracle."""
+    out = np.full(ptr.size - 1, -2, np.int64)
+    ar = np.arange(n_post)
+    for i in range(ptr.size - 1):
+        r = np.asarray(idx[ptr[i]:ptr[i + 1]], np.int64)
+        if r.size == n_post and np.array_equal(r, ar):
+            out[i] = -1
+        elif r.size == n_post - 1 and r.size > 0:
+            m = int(np.argmax(np.append(r, n_post) != ar))
+            if np.array_equal(r[:m], ar[:m]) and np.array_equal(r[m:], ar[m + 1:]):
+                out[i] = m
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 10_000), n_post=st.integers(0, 12),
+       lens=st.lists(st.integers(0, 13), min_size=1, max_size=8), edit=st.integers(0, 4))
+def test_row_gaps_any_index_list(seed, n_post, lens, edit):
+    """Rows near the two named shapes (a full row or one missing a post, then unsorted, repeated, out of range
+    or shifted targets) and arbitrary ones: the kernel names each as the row-by-row reading does."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for ln in lens:
+        if ln in (n_post, n_post - 1) and n_post > 0:
+            r = np.sort(rng.choice(n_post, ln, replace=False))
+            if edit == 1 and r.size > 1:
+                r[[0, -1]] = r[[-1, 0]]                       # unsorted
+            elif edit == 2 and r.size > 1:
+                r[-1] = r[-2]                                 # repeated target
+            elif edit == 3 and r.size:
+                r[-1] = n_post                                # out of range
+            elif edit == 4 and r.size:
+                r = r + 1                                     # shifted by one
+        else:
+            r = rng.integers(-1, n_post + 2, ln)
+        rows.append(r.astype(np.int64))
+    ptr = np.concatenate([[0], np.cumsum([r.size for r in rows])]).astype(np.int64)
+    idx = np.concatenate(rows).astype(np.int32)
+    np.testing.assert_array_equal(row_gaps(ptr, idx, n_post), _row_gaps_by_rows(ptr, idx, n_post))
