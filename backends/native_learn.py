@@ -8,7 +8,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from neurochip.kernels.csr import csc_of, row_gaps
+from neurochip.kernels.csr import csc_of, pad_columns, padded_positions, row_gaps
 
 from ..errors import BackendError, ConfigError
 from .kernel_cache import bust_stale
@@ -90,10 +90,15 @@ def _columns(name: str, ptr, idx, n_post: int, per_synapse: bool) -> dict:
     """The per-synapse kernel's CSC of one projection (`kernels.csr.csc_of`), empty for the factorised rule."""
     if per_synapse:
         cptr, cpre, cq, cgap = csc_of(ptr, idx, n_post)
+        cpad = pad_columns(cptr)
+        cq_pad = np.zeros(int(cpad[-1]), np.int64)          # padding entries: synapse 0, to which they add 0
+        cq_pad[padded_positions(cptr, cpad)] = cq
     else:
-        cptr, cpre, cq, cgap = (np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64),
-                                np.zeros(0, np.int64))
-    return {f"{name}_cptr": cptr, f"{name}_cpre": cpre, f"{name}_cq": cq, f"{name}_cgap": cgap}
+        cptr, cpre, cq_pad, cgap = (np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64),
+                                    np.zeros(0, np.int64))
+        cpad = cptr
+    return {f"{name}_cptr": cptr, f"{name}_cpre": cpre, f"{name}_cq": cq_pad, f"{name}_cgap": cgap,
+            f"{name}_cpad": cpad}
 
 
 def _structure(tb, n_rec: int, per_synapse: bool) -> dict:

@@ -147,3 +147,21 @@ def csc_of(ptr, idx, n_post: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     np.cumsum(np.bincount(idx, minlength=n_post)[:n_post], out=cptr[1:])
     cpre = pre[order].astype(np.int32)
     return cptr, cpre, order.astype(np.int64), row_gaps(cptr, cpre, n_pre)
+
+
+def pad_columns(cptr, lanes: int = 8) -> np.ndarray:
+    """int64 [n_post + 1]: the start of each column of a CSC (cptr) when every column is padded to a multiple of
+    ``lanes`` entries (an empty column stays empty). The per-synapse learning kernel keeps its state in this
+    layout so that its column loops run whole vectors (kernels.learn_cols.elig_cols)."""
+    n = np.diff(np.asarray(cptr, np.int64))
+    out = np.zeros(n.size + 1, np.int64)
+    np.cumsum((n + lanes - 1) // lanes * lanes, out=out[1:])
+    return out
+
+
+def padded_positions(cptr, cpad) -> np.ndarray:
+    """int64 [nnz]: the padded position (`pad_columns`) of each CSC entry."""
+    cptr = np.asarray(cptr, np.int64)
+    n = np.diff(cptr)
+    col = np.repeat(np.arange(n.size, dtype=np.int64), n)
+    return np.arange(int(cptr[-1]), dtype=np.int64) - cptr[col] + np.asarray(cpad, np.int64)[col]

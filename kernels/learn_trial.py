@@ -91,19 +91,22 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     err = np.zeros(n_out, np.int64)
     errf = np.zeros(n_out)
     # per-synapse state in column order (kernels.learn_cols; restarts with the trial): |ebar|, |h| < 2^31
-    eb_in = np.zeros(nnz_in if per_synapse else 0, np.int32)
-    eb_rec = np.zeros(nnz_rec if per_synapse else 0, np.int32)
-    h_in = np.zeros(nnz_in if (per_synapse and adapt) else 0, np.int32)
-    h_rec = np.zeros(nnz_rec if (per_synapse and adapt) else 0, np.int32)
-    pac_in = np.zeros(nnz_in if per_synapse else 0, np.int64)      # this trial's products, column order
-    pac_rec = np.zeros(nnz_rec if per_synapse else 0, np.int64)
+    # (columns padded to 8 synapses: kernels.csr.pad_columns)
+    np_in = Tb.in_cpad[Tb.in_cpad.shape[0] - 1]
+    np_rec = Tb.rec_cpad[Tb.rec_cpad.shape[0] - 1]
+    eb_in = np.zeros(np_in if per_synapse else 0, np.int32)
+    eb_rec = np.zeros(np_rec if per_synapse else 0, np.int32)
+    h_in = np.zeros(np_in if (per_synapse and adapt) else 0, np.int32)
+    h_rec = np.zeros(np_rec if (per_synapse and adapt) else 0, np.int32)
+    pac_in = np.zeros(np_in if per_synapse else 0, np.int64)       # this trial's products, column order
+    pac_rec = np.zeros(np_rec if per_synapse else 0, np.int64)
     last = np.full(n_rec, -1, np.int64)                # the last step post j's columns were brought up to date
     kgap = np.ones(n_rec, np.int64)                    # steps since then (1: the last step)
     act_s = np.zeros(n_rec, np.int64)                  # this step's active posts
     max_col = 0
     if per_synapse:
         for j in range(n_rec):
-            max_col = max(max_col, Tb.in_cptr[j + 1] - Tb.in_cptr[j], Tb.rec_cptr[j + 1] - Tb.rec_cptr[j])
+            max_col = max(max_col, Tb.in_cpad[j + 1] - Tb.in_cpad[j], Tb.rec_cpad[j + 1] - Tb.rec_cpad[j])
     # elig_cols' per-pre operands of one column: distinct arrays, so that its column loops vectorise
     pb = np.zeros(max_col, np.int64)
     ppb = np.zeros(max_col, np.int64)
@@ -278,7 +281,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
             sat_e = 0
             vis = 0
             if train_in:
-                s1, v1 = elig_cols(eb_in, h_in, pac_in, Tb.in_cptr, Tb.in_cpre, Tb.in_cgap, xbar, xbar_p,
+                s1, v1 = elig_cols(eb_in, h_in, pac_in, Tb.in_cptr, Tb.in_cpad, Tb.in_cpre, Tb.in_cgap, xbar, xbar_p,
                                    act_s, n_as, kgap, psi, Lg_in, Rg_in, qj, Tb.qa_mant, stoch,
                                    key(C.seed, STREAM_ELIG_IN, step_id, 0),
                                    C.e_shift, C.q_frac, C.emax, sh_in, do_acc, any_err, L, rr,
@@ -286,7 +289,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
                 sat_e += s1
                 vis += v1
             if train_rec:
-                s1, v1 = elig_cols(eb_rec, h_rec, pac_rec, Tb.rec_cptr, Tb.rec_cpre, Tb.rec_cgap, zbar,
+                s1, v1 = elig_cols(eb_rec, h_rec, pac_rec, Tb.rec_cptr, Tb.rec_cpad, Tb.rec_cpre, Tb.rec_cgap, zbar,
                                    zbar_p, act_s, n_as, kgap, psi, Lg_rec, Rg_rec, qj, Tb.qa_mant, stoch,
                                    key(C.seed, STREAM_ELIG_REC, step_id, 0),
                                    C.e_shift, C.q_frac, C.emax, sh_rec, do_acc, any_err, L, rr,

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 from numba import njit, uint64
 
-from neurochip.kernels.csr import csc_of, row_gaps
+from neurochip.kernels.csr import csc_of, pad_columns, padded_positions, row_gaps
 from neurochip.kernels.fixed_ops import splitmix64
 from neurochip.kernels.learn_cols import decay_table, elig_cols
 from neurochip.kernels.learn_rows import srnd0, tdec
@@ -25,22 +25,25 @@ def _network(rng, n_pre, n_post, shape):
     return mask, ptr, idx
 
 
-def _run(seed, n_pre, n_post, steps, stoch, skip_zero, e_shift, sh, shape, use_gap=True, lazy=True):
-    """Random sparse steps through elig_cols; returns per-step copies of (eb, hh, pac, sat, visits)."""
+def _run(seed, n_pre, n_post, steps, stoch, skip_zero, e_shift, sh, shape, use_gap=True, lazy=True, lanes=8):
+    """Random sparse steps through elig_cols; returns per-step copies of (eb, hh, pac, sat, visits), the state in
+    column order without padding (columns padded to ``lanes`` in the kernel's layout)."""
     rng = np.random.default_rng(seed)
     _, ptr, idx = _network(rng, n_pre, n_post, shape)
     cptr, cpre, cq, cgap = csc_of(ptr, idx, n_post)
     if not use_gap:
         cgap = np.full(n_post, -2, np.int64)                   # shapes withheld: every operand gathered
-    nnz = idx.size
+    cpad = pad_columns(cptr, lanes)
+    live = padded_positions(cptr, cpad)
+    npad = int(cpad[-1])
     qa = np.zeros(n_post, np.int64)
     qa[n_post // 2:] = 1                                       # the first half of the posts does not adapt
-    eb, hh, pac = np.zeros(nnz, np.int32), np.zeros(nnz, np.int32), np.zeros(nnz, np.int64)
+    eb, hh, pac = np.zeros(npad, np.int32), np.zeros(npad, np.int32), np.zeros(npad, np.int64)
     fk, fa = decay_table(4096 - 300, 12, steps), decay_table(4096 - 40, 12, steps)
     last = np.full(n_post, -1, np.int64)
     kgap = np.ones(n_post, np.int64)
     act = np.zeros(n_post, np.int64)
-    bufs = [np.zeros(n_pre + 1, np.int64) for _ in range(3)]
+    bufs = [np.zeros(n_pre + lanes, np.int64) for _ in range(3)]
     pre = np.zeros(n_pre, np.int64)
     out = []
     qj = np.zeros(n_post, np.int64)
@@ -59,10 +62,13 @@ def _run(seed, n_pre, n_post, steps, stoch, skip_zero, e_shift, sh, shape, use_g
                 n_act += 1
                 kgap[j] = t - last[j] if last[j] >= 0 else 1
                 last[j] = t
-        sat, vis = elig_cols(eb, hh, pac, cptr, cpre, cgap, pre, prep, act, n_act, kgap, psi, Lg, Rg, qj, qa,
-                             stoch, uint64(1000 + t), e_shift, 16, 127, sh, True, task, L, Rg, 1 << 14, 1, 0, 0,
+        sat, vis = elig_cols(eb, hh, pac, cptr, cpad, cpre, cgap, pre, prep, act, n_act, kgap, psi, Lg, Rg, qj,
+                             qa, stoch, uint64(1000 + t), e_shift, 16, 127, sh, True, task, L, Rg, 1 << 14, 1, 0, 0,
                              fk, fa, *bufs, skip_zero)
-        out.append((eb.copy(), hh.copy(), pac.copy(), sat, vis))
+        pad = np.ones(npad, bool)
+        pad[live] = False
+        assert not eb[pad].any() and not hh[pad].any() and not pac[pad].any(), "a padding entry moved"
+        out.append((eb[live].copy(), hh[live].copy(), pac[live].copy(), sat, vis))
         qj = np.where(psi > 0, rng.integers(1, 1 << 15, n_post), 0).astype(np.int64) * qa
     return out, cq
 
@@ -72,14 +78,15 @@ def _run(seed, n_pre, n_post, steps, stoch, skip_zero, e_shift, sh, shape, use_g
        e_shift=st.integers(0, 8), sh=st.integers(1, 30), shape=st.sampled_from(["full", "all_but_one", "random"]),
        lazy=st.booleans())
 def test_product_skip_and_operand_copies_are_exact(seed, n_pre, n_post, stoch, e_shift, sh, shape, lazy):
-    """sh up to 30: from no product rounding to 0 to most of them. With the skip and without it, and with the
-    columns' operands copied in runs or gathered through the pres, every state, product and count agree."""
+    """sh up to 30: from no product rounding to 0 to most of them. With the skip and without it, with the
+    columns' operands copied in runs or gathered through the pres, and with the columns padded to 8 synapses
+    or not, every state, product and count agree (and no padding entry ever moves)."""
     if shape == "all_but_one":
         n_pre = n_post
-    ref, _ = _run(seed, n_pre, n_post, 30, stoch, False, e_shift, sh, shape, use_gap=False, lazy=lazy)
-    for kw in ({"skip_zero": True}, {"skip_zero": False, "use_gap": True}):
+    ref, _ = _run(seed, n_pre, n_post, 30, stoch, False, e_shift, sh, shape, use_gap=False, lazy=lazy, lanes=1)
+    for kw in ({"skip_zero": True}, {"skip_zero": False, "use_gap": True}, {"skip_zero": True, "lanes": 1}):
         got, _ = _run(seed, n_pre, n_post, 30, stoch, kw["skip_zero"], e_shift, sh, shape,
-                      use_gap=kw.get("use_gap", True), lazy=lazy)
+                      use_gap=kw.get("use_gap", True), lazy=lazy, lanes=kw.get("lanes", 8))
         for t, (a, b) in enumerate(zip(got, ref)):
             for x, y in zip(a[:3], b[:3]):
                 np.testing.assert_array_equal(x, y, err_msg=f"step {t} {kw}")
@@ -168,3 +175,10 @@ def test_csc_is_the_csr_by_post(seed, n_pre, n_post, p):
         np.testing.assert_array_equal(idx[cq[cptr[j]:cptr[j + 1]]], np.full(col.size, j))
         np.testing.assert_array_equal(pre_of[cq[cptr[j]:cptr[j + 1]]], col)
     np.testing.assert_array_equal(cgap, row_gaps(cptr, cpre, n_pre))
+    # the padded layout (kernels.csr.pad_columns): each column at a multiple of 8, long enough, entries in order
+    cpad = pad_columns(cptr, 8)
+    n, npad = np.diff(cptr), np.diff(cpad)
+    assert np.all(cpad % 8 == 0) and np.all(npad >= n) and np.all(npad - n < 8) and np.all((n == 0) == (npad == 0))
+    pos = padded_positions(cptr, cpad)
+    for j in range(n_post):
+        np.testing.assert_array_equal(pos[cptr[j]:cptr[j + 1]], cpad[j] + np.arange(n[j]))
