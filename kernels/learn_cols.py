@@ -71,7 +71,7 @@ def elig_cols(eb, hh, pac, cptr, cpad, cpre, cgap, pre_a, prep_a, act, n_act, kg
     2^-31 by 31 random bits is that of x at 2^-D by their top D bits (`decay_table`); a truncation likewise.
     Stochastic roundings: the hash r = splitmix64(key0 + s) gives e its top e_shift bits and h its bits 31..1;
     ebar's decay takes r's bits 30..0 at a post without adaptation (one hash per synapse) and the
-    top 31 bits of splitmix64(kc2 + uint64(k)) at a post with adaptation. A post without adaptation keeps h = 0
+    top 31 bits of splitmix64(key0 + nnz + s) at a post with adaptation. A post without adaptation keeps h = 0
     (q_j = 0 for ever), so its update is skipped (it would add srnd(0) = 0). skip_zero (tests: False runs every
     product): skip a column's products when each rounds to 0 (`products_round_to_zero`; at a post without
     adaptation from bounds known before its loop, at one with adaptation from the column's largest |ebar|, |e|,

@@ -161,7 +161,9 @@ def run_main_job(cfg: dict | None = None, outdir: str | Path = "out/demo", *, fo
             same_o = bool(np.array_equal(rl.out_int, rn.out_int)) if rl.out_int is not None else None
             lava_info.update({"spikes_identical": same_s, "voltages_identical": same_v, "readout_identical": same_o,
                               "bit_exact": same_s and same_v and same_o is not False,
-                              "model": rl.meta.get("model", "")})
+                              # which neuron lava ran: its own PyLifModelBitAcc is an outside oracle; our
+                              # ChipNeuron process (ALIF, saturating profiles) is our model on lava's runtime
+                              "model": rl.meta.get("neuron_model", "")})
         except NeurochipError as e:
             lava_info.update({"bit_exact": None, "error": str(e)})
         summary["stages"]["lava check"] = lava_info
