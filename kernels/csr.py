@@ -149,13 +149,17 @@ def csc_of(ptr, idx, n_post: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return cptr, cpre, order.astype(np.int64), row_gaps(cptr, cpre, n_pre)
 
 
-def pad_columns(cptr, lanes: int = 8) -> np.ndarray:
-    """int64 [n_post + 1]: the start of each column of a CSC (cptr) when every column is padded to a multiple of
-    ``lanes`` entries (an empty column stays empty). The per-synapse learning kernel keeps its state in this
-    layout so that its column loops run whole vectors (kernels.learn_cols.elig_cols)."""
+def pad_columns(cptr, lanes: int = 8, max_pad: int = 4) -> np.ndarray:
+    """int64 [n_post + 1]: the start of each column of a CSC (cptr) in a layout where a column is padded up to a
+    multiple of ``lanes`` entries when that adds at most ``max_pad`` (an empty column stays empty). The
+    per-synapse learning kernel keeps its state in this layout (kernels.learn_cols.elig_cols): a remainder of
+    n mod 8 >= 4 synapses costs more in the scalar tail of a vectorised loop than 8 - n mod 8 inert lanes, one
+    of 1-2 less (`benchmarks/dense_floors.py`: 0.70-0.95x the time per visit at n mod 8 = 4-7, 1.06-1.13x at
+    1-2, neutral at 3)."""
     n = np.diff(np.asarray(cptr, np.int64))
+    up = (n + lanes - 1) // lanes * lanes
     out = np.zeros(n.size + 1, np.int64)
-    np.cumsum((n + lanes - 1) // lanes * lanes, out=out[1:])
+    np.cumsum(np.where(up - n <= max_pad, up, n), out=out[1:])
     return out
 
 
