@@ -122,6 +122,10 @@ def test_lava_runs_the_learned_artifact_bit_exactly(demo):
     assert lc["spikes_identical"] is True and lc["voltages_identical"] is True and lc["readout_identical"] is not False
     # the report names the lava neuron model the check ran (it read a key the backend never wrote: always "")
     assert lc["model"] in ("lava PyLifModelBitAcc", "neurochip lava_models.ChipNeuron"), lc
+    # and the printed summary says which (an ALIF network runs our ChipNeuron: not an outside oracle for it)
+    from neurochip.pipeline import format_summary_rows
+    row = str(format_summary_rows(s)["lava bit-exact"])
+    assert row.startswith("True (") and lc["model"] in row, row
 
 
 def test_compile_quantizes_accurately_and_learning_changes_the_weights(demo):
