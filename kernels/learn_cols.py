@@ -52,11 +52,10 @@ def elig_cols(eb, hh, pac, cptr, cpad, cpre, cgap, pre_a, prep_a, act, n_act, kg
 
     Column order: post j's synapses are s = cptr[j]..cptr[j+1]-1, their pres cpre[s] ascending, shape cgap[j]
     (how its pre traces are copied); s is also the synapse's hash counter. Their state is at positions
-    cpad[j].. of a layout whose columns are padded to a multiple of 8 synapses (`kernels.csr.pad_columns`; cpad =
-    cptr: none): a padding entry has pre trace 0, so its ebar, h, e and products stay 0 (srnd0 of 0 is 0: the
-    random bits added are below one unit), and the loops run whole 8-lane vectors (a column of 99 left 3
-    synapses to a scalar remainder at ~4 ns each; 1.14 against 1.02 ns per visit at 104, micro-benchmark,
-    session 21). eb, hh: int32 [cpad[-1]] per-synapse ebar and h (eps^a) in
+    cpad[j] .. cpad[j+1]-1 of a layout whose columns may be padded (`kernels.csr.pad_columns`: up to a multiple of
+    8 where that adds at most 4, so that the loops run whole 8-lane vectors instead of a costlier scalar tail;
+    cpad = cptr: none). A padding entry has pre trace 0, so its ebar, h, e and products stay 0 (srnd0 of 0 is 0:
+    the random bits added are below one unit). eb, hh: int32 [cpad[-1]] per-synapse ebar and h (eps^a) in
     column order.
 
     act[:n_act]: the posts visited this step, ascending; kgap[j]: steps since post j's last visit (1: the last

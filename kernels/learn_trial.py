@@ -91,7 +91,7 @@ def learn_trial(C, Tb, W, x, b, n_glob, tgt, labels, mask, gt, gr, pa_in, pa_rec
     err = np.zeros(n_out, np.int64)
     errf = np.zeros(n_out)
     # per-synapse state in column order (kernels.learn_cols; restarts with the trial): |ebar|, |h| < 2^31
-    # (columns padded to 8 synapses: kernels.csr.pad_columns)
+    # (in the padded column layout of kernels.csr.pad_columns)
     np_in = Tb.in_cpad[Tb.in_cpad.shape[0] - 1]
     np_rec = Tb.rec_cpad[Tb.rec_cpad.shape[0] - 1]
     eb_in = np.zeros(np_in if per_synapse else 0, np.int32)

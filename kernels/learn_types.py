@@ -52,7 +52,7 @@ LearnTables = namedtuple("LearnTables", [
     "in_cptr", "in_cpre", "in_cq", "in_cgap",          # CSC by post of the CSR (kernels.csr.csc_of): int64 [n_post + 1],
     "rec_cptr", "rec_cpre", "rec_cq", "rec_cgap",      # int32 pres, int64 CSR synapse numbers (per padded position; 0
                                                        # at a padding entry, whose product is 0), int64 column shapes
-    "in_cpad", "rec_cpad",                             # int64 [n_post + 1]: column starts padded to 8 (csr.pad_columns)
+    "in_cpad", "rec_cpad",                             # int64 [n_post + 1]: column starts, padded (csr.pad_columns)
     "in_gap", "rec_gap",                               # int64 [n_pre]: row shape (kernels.csr.row_gaps)
 ])
 
