@@ -140,7 +140,7 @@ def csc_of(ptr, idx, n_post: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     n_pre = ptr.size - 1
     pre = np.repeat(np.arange(n_pre, dtype=np.int64), np.diff(ptr))
     # by post; the CSR order keeps pres ascending within one. A stable sort of 16-bit keys is numpy's radix
-    # sort (4 against 17 ms for 1 M synapses)
+    # sort (11 against 28 ms for the 1 M synapses of N = 1024, p = 1)
     keys = idx.astype(np.uint16) if n_post <= (1 << 16) else idx
     order = np.argsort(keys, kind="stable")
     cptr = np.zeros(n_post + 1, np.int64)
